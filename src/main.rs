@@ -1,1 +1,153 @@
-fn main(){}
+//! The `sluice` command: parse flags, load configuration, start the broker, stop on SIGINT/SIGTERM.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use sluice::broker::{Broker, NodeInfo};
+use sluice::config::{self, Config};
+use sluice::store::Store;
+
+/// A Kafka-compatible broker in one binary. Flags override the config file, which overrides the
+/// built-in defaults.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// YAML config file (see config/sluice.yaml for every key).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on, e.g. 0.0.0.0:9092 or 127.0.0.1:0 (port 0 picks a free port).
+    /// Default: [::]:9092, which accepts IPv4 and IPv6.
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: Option<String>,
+    /// host:port that clients are told to connect to. Default: the listen address, or
+    /// localhost:<port> when listening on all interfaces.
+    #[arg(long, value_name = "HOST:PORT")]
+    advertise: Option<String>,
+    /// Directory for the sled database. Default: ./data
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// This broker's node id. Default: 1
+    #[arg(long, value_name = "N")]
+    node_id: Option<i32>,
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sluice: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(cli: Cli) -> Result<Config> {
+    let mut config = match &cli.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(v) = cli.listen {
+        config.listen = v;
+    }
+    if let Some(v) = cli.advertise {
+        config.advertise = Some(v);
+    }
+    if let Some(v) = cli.data_dir {
+        config.data_dir = v;
+    }
+    if let Some(v) = cli.node_id {
+        config.node_id = v;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+fn run() -> Result<()> {
+    let config = load_config(Cli::parse())?;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.is_empty() => {
+            tracing_subscriber::EnvFilter::try_new(v).context("invalid RUST_LOG")?
+        }
+        _ => tracing_subscriber::EnvFilter::new(&config.log_level),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?
+        .block_on(serve(config))
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    match TcpListener::bind(addr).await {
+        Ok(l) => Ok(l),
+        // A host without IPv6 cannot bind [::]; all IPv4 interfaces are the closest equivalent.
+        Err(e) if addr.ip().is_unspecified() && addr.is_ipv6() => {
+            tracing::warn!(error = %e, "cannot listen on [::], falling back to 0.0.0.0");
+            let v4 = SocketAddr::from(([0, 0, 0, 0], addr.port()));
+            TcpListener::bind(v4)
+                .await
+                .with_context(|| format!("binding {v4}"))
+        }
+        Err(e) => Err(e).with_context(|| format!("binding {addr}")),
+    }
+}
+
+async fn serve(config: Config) -> Result<()> {
+    let listener = bind(config::parse_listen(&config.listen)?).await?;
+    let bound = listener.local_addr()?;
+    let (host, port) = match &config.advertise {
+        Some(adv) => config::parse_host_port(adv)?,
+        None if bound.ip().is_unspecified() => ("localhost".to_string(), bound.port()),
+        None => (bound.ip().to_string(), bound.port()),
+    };
+    let store = Store::open(
+        &config.data_dir,
+        config.cache_capacity_bytes,
+        config.flush_interval_ms,
+    )?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let node = NodeInfo {
+        node_id: config.node_id,
+        host: host.clone(),
+        port: port as i32,
+    };
+    let data_dir = config.data_dir.clone();
+    let broker = Broker::open(config, node, store, shutdown_rx)?;
+    tracing::info!(
+        listen = %bound,
+        advertise = %format!("{host}:{port}"),
+        data_dir = %data_dir.display(),
+        cluster_id = broker.cluster_id(),
+        topics = broker.topics().len(),
+        "sluice started"
+    );
+    sluice::server::run(listener, broker, shutdown_tx, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+    }
+}

@@ -1,0 +1,175 @@
+//! Metadata: the one broker, and topics with their partitions (auto-created when allowed).
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use uuid::Uuid;
+
+use crate::broker::{Broker, Topic, TopicError};
+use crate::log::LEADER_EPOCH;
+
+pub fn handle(broker: &Broker, req: MetadataRequest, version: i16) -> MetadataResponse {
+    let node = broker.node();
+    let topics = match req.topics {
+        // v0: an empty list means all topics; v1+: null means all, empty means none.
+        None => all_topics(broker),
+        Some(list) if list.is_empty() && version == 0 => all_topics(broker),
+        Some(list) => {
+            // Before v4 there is no flag and brokers auto-create as configured.
+            let may_create = version < 4 || req.allow_auto_topic_creation;
+            list.into_iter()
+                .map(|t| match t.name {
+                    // v10+ may name a topic by id alone (null or empty name).
+                    Some(name) if !name.is_empty() || t.topic_id.is_nil() => {
+                        by_name(broker, name, may_create)
+                    }
+                    _ => by_id(broker, t.topic_id),
+                })
+                .collect()
+        }
+    };
+    MetadataResponse::default()
+        .with_brokers(vec![MetadataResponseBroker::default()
+            .with_node_id(BrokerId(node.node_id))
+            .with_host(StrBytes::from_string(node.host.clone()))
+            .with_port(node.port)])
+        .with_cluster_id(Some(StrBytes::from_string(broker.cluster_id().to_string())))
+        .with_controller_id(BrokerId(node.node_id))
+        .with_topics(topics)
+}
+
+fn all_topics(broker: &Broker) -> Vec<MetadataResponseTopic> {
+    broker
+        .topics()
+        .iter()
+        .map(|t| describe(broker, t))
+        .collect()
+}
+
+fn by_name(broker: &Broker, name: TopicName, may_create: bool) -> MetadataResponseTopic {
+    let found = if may_create {
+        broker.get_or_create(name.as_str())
+    } else {
+        crate::broker::validate_topic_name(name.as_str()).and_then(|_| {
+            broker
+                .topic(name.as_str())
+                .ok_or(TopicError::Unknown(name.to_string()))
+        })
+    };
+    match found {
+        Ok(t) => describe(broker, &t),
+        Err(e) => {
+            tracing::debug!(topic = %name.as_str(), error = %e, "metadata for unavailable topic");
+            MetadataResponseTopic::default()
+                .with_name(Some(name))
+                .with_error_code(e.code())
+        }
+    }
+}
+
+fn by_id(broker: &Broker, id: Uuid) -> MetadataResponseTopic {
+    match broker.topic_by_id(id) {
+        Some(t) => describe(broker, &t),
+        None => MetadataResponseTopic::default()
+            .with_topic_id(id)
+            .with_error_code(ResponseError::UnknownTopicId.code()),
+    }
+}
+
+fn describe(broker: &Broker, t: &Arc<Topic>) -> MetadataResponseTopic {
+    let me = BrokerId(broker.node().node_id);
+    let partitions = (0..t.partitions.len() as i32)
+        .map(|p| {
+            MetadataResponsePartition::default()
+                .with_partition_index(p)
+                .with_leader_id(me)
+                .with_leader_epoch(LEADER_EPOCH)
+                .with_replica_nodes(vec![me])
+                .with_isr_nodes(vec![me])
+        })
+        .collect();
+    MetadataResponseTopic::default()
+        .with_name(Some(StrBytes::from_string(t.name.clone()).into()))
+        .with_topic_id(t.id)
+        .with_partitions(partitions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::tests::test_broker;
+    use crate::config::Config;
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+
+    fn named(n: &str) -> MetadataRequestTopic {
+        MetadataRequestTopic::default().with_name(Some(StrBytes::from_string(n.into()).into()))
+    }
+
+    #[test]
+    fn auto_creates_and_reports_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(
+            dir.path(),
+            Config {
+                num_partitions: 2,
+                ..Config::default()
+            },
+        );
+        let req = MetadataRequest::default()
+            .with_topics(Some(vec![named("new"), named("bad name")]))
+            .with_allow_auto_topic_creation(true);
+        let resp = handle(&b, req, 12);
+        assert_eq!(resp.topics[0].error_code, 0);
+        assert_eq!(resp.topics[0].partitions.len(), 2);
+        assert_ne!(resp.topics[0].topic_id, Uuid::nil());
+        assert_eq!(
+            resp.topics[1].error_code,
+            ResponseError::InvalidTopicException.code()
+        );
+        // Not allowed to create: unknown.
+        let req = MetadataRequest::default()
+            .with_topics(Some(vec![named("other")]))
+            .with_allow_auto_topic_creation(false);
+        let resp = handle(&b, req, 12);
+        assert_eq!(
+            resp.topics[0].error_code,
+            ResponseError::UnknownTopicOrPartition.code()
+        );
+        // All topics.
+        assert_eq!(
+            handle(&b, MetadataRequest::default().with_topics(None), 12)
+                .topics
+                .len(),
+            1
+        );
+        // By id.
+        let id = b.topic("new").unwrap().id;
+        let req = MetadataRequest::default().with_topics(Some(vec![
+            MetadataRequestTopic::default().with_topic_id(id),
+        ]));
+        assert_eq!(
+            handle(&b, req, 12).topics[0]
+                .name
+                .as_deref()
+                .map(|s| s.as_str()),
+            Some("new")
+        );
+    }
+
+    #[test]
+    fn every_version_encodes() {
+        use kafka_protocol::protocol::Encodable;
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        b.create_topic("t", 1, Default::default(), false).unwrap();
+        for v in 0..=12 {
+            let resp = handle(&b, MetadataRequest::default(), v);
+            resp.encode(&mut bytes::BytesMut::new(), v).unwrap();
+        }
+    }
+}

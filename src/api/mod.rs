@@ -1,0 +1,60 @@
+//! Request handlers, one module per API family. Each handler is a plain function from a decoded
+//! request to a response, so it can be tested without a socket. Handlers that must wait (acks=all
+//! durability, Fetch long polls) do their ordered work at once and return the waiting part as a
+//! future; the connection spawns it and still writes responses in request order.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use kafka_protocol::messages::{RequestKind, ResponseKind};
+
+use crate::broker::Broker;
+use crate::protocol::Request;
+
+pub mod api_versions;
+pub mod fetch;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+pub mod topics;
+
+pub type ResponseFuture = Pin<Box<dyn Future<Output = ResponseKind> + Send + 'static>>;
+
+/// What a handler gives back to the connection.
+pub enum Reply {
+    /// A response ready to encode.
+    Now(ResponseKind),
+    /// A response that becomes ready later; the connection polls it concurrently with later requests.
+    Later(ResponseFuture),
+    /// No response at all (Produce with acks=0).
+    Nothing,
+    /// No response, and the connection must close: how Kafka reports a failed acks=0 produce.
+    Close(String),
+}
+
+/// Routes a parsed request to its handler. `protocol::parse_frame` only lets through APIs in our
+/// version table, so every other variant here is unreachable in practice; it is still answered by
+/// closing the connection rather than panicking.
+pub fn dispatch(broker: &Broker, req: Request) -> Reply {
+    let version = req.version();
+    match req.body {
+        RequestKind::ApiVersions(r) => {
+            Reply::Now(ResponseKind::ApiVersions(api_versions::handle(&r, version)))
+        }
+        RequestKind::Metadata(r) => {
+            Reply::Now(ResponseKind::Metadata(metadata::handle(broker, r, version)))
+        }
+        RequestKind::Produce(r) => produce::handle(broker, r, version),
+        RequestKind::Fetch(r) => fetch::handle(broker, r, version),
+        RequestKind::ListOffsets(r) => Reply::Now(ResponseKind::ListOffsets(list_offsets::handle(
+            broker, r, version,
+        ))),
+        RequestKind::CreateTopics(r) => Reply::Now(ResponseKind::CreateTopics(topics::create(
+            broker, r, version,
+        ))),
+        RequestKind::DeleteTopics(r) => Reply::Now(ResponseKind::DeleteTopics(topics::delete(
+            broker, r, version,
+        ))),
+        _ => Reply::Close(format!("no handler for {:?}", req.api_key)),
+    }
+}

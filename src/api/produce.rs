@@ -1,0 +1,222 @@
+//! Produce: validate each partition's batches, append them, and acknowledge per `acks`.
+//!
+//! Errors are per partition: one bad partition never fails the others. Appends happen right here,
+//! in request order; only the acks=all wait for the disk is deferred, and it shares its flush with
+//! every other request waiting at that moment (`Store::sync`).
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::api::Reply;
+use crate::batch::{self, BatchError};
+use crate::broker::Broker;
+
+pub fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Reply {
+    let acks = req.acks;
+    let valid_acks = matches!(acks, -1..=1);
+    let mut failures = Vec::new();
+    let mut appended = false;
+    let mut responses = Vec::with_capacity(req.topic_data.len());
+    for topic_data in req.topic_data {
+        let name = topic_data.name;
+        let topic = if valid_acks {
+            broker
+                .get_or_create(name.as_str())
+                .map_err(|e| (e.code(), e.to_string()))
+        } else {
+            Err((
+                ResponseError::InvalidRequiredAcks.code(),
+                format!("acks must be -1, 0 or 1, got {acks}"),
+            ))
+        };
+        let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
+        for pd in topic_data.partition_data {
+            let mut resp = PartitionProduceResponse::default().with_index(pd.index);
+            let outcome = topic.as_ref().map_err(Clone::clone).and_then(|t| {
+                let log = t.partition(pd.index).ok_or_else(|| {
+                    (
+                        ResponseError::UnknownTopicOrPartition.code(),
+                        format!("topic {} has no partition {}", t.name, pd.index),
+                    )
+                })?;
+                let records = pd.records.unwrap_or_default();
+                let batches = batch::validate(&records, broker.config().max_message_bytes)
+                    .map_err(|e| (batch_error_code(&e), e.to_string()))?;
+                let (base, offsets) = log.append(&batches).map_err(|e| {
+                    tracing::error!(topic = %t.name, partition = pd.index, error = %e, "append failed");
+                    (ResponseError::KafkaStorageError.code(), e.to_string())
+                })?;
+                Ok((base, offsets.log_start))
+            });
+            match outcome {
+                Ok((base, log_start)) => {
+                    appended = true;
+                    resp = resp.with_base_offset(base as i64);
+                    if version >= 5 {
+                        resp = resp.with_log_start_offset(log_start as i64);
+                    }
+                }
+                Err((code, message)) => {
+                    tracing::debug!(topic = %name.as_str(), partition = pd.index, code, %message, "produce refused");
+                    failures.push(message.clone());
+                    resp = resp.with_error_code(code).with_base_offset(-1);
+                    if version >= 8 {
+                        resp = resp.with_error_message(Some(StrBytes::from_string(message)));
+                    }
+                }
+            }
+            partitions.push(resp);
+        }
+        responses.push(
+            TopicProduceResponse::default()
+                .with_name(name)
+                .with_partition_responses(partitions),
+        );
+    }
+    let response = ProduceResponse::default().with_responses(responses);
+    match acks {
+        // The client reads no response; Kafka reports a failure by closing the connection.
+        0 if failures.is_empty() => Reply::Nothing,
+        0 => Reply::Close(format!("acks=0 produce failed: {}", failures.join("; "))),
+        -1 if appended => {
+            let store = broker.store().clone();
+            Reply::Later(Box::pin(async move {
+                let mut response = response;
+                if let Err(e) = store.sync().await {
+                    tracing::error!(error = %e, "acks=all produce could not be made durable");
+                    for t in &mut response.responses {
+                        for p in &mut t.partition_responses {
+                            if p.error_code == 0 {
+                                p.error_code = ResponseError::KafkaStorageError.code();
+                                p.base_offset = -1;
+                            }
+                        }
+                    }
+                }
+                ResponseKind::Produce(response)
+            }))
+        }
+        _ => Reply::Now(ResponseKind::Produce(response)),
+    }
+}
+
+fn batch_error_code(e: &BatchError) -> i16 {
+    match e {
+        BatchError::Corrupt(_) => ResponseError::CorruptMessage.code(),
+        BatchError::Invalid(_) => ResponseError::InvalidRecord.code(),
+        BatchError::TooLarge { .. } => ResponseError::MessageTooLarge.code(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::tests::make_batch;
+    use crate::broker::tests::test_broker;
+    use crate::config::Config;
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+
+    fn request(acks: i16, topic: &str, parts: Vec<(i32, bytes::Bytes)>) -> ProduceRequest {
+        ProduceRequest::default()
+            .with_acks(acks)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(StrBytes::from_string(topic.into()).into())
+                .with_partition_data(
+                    parts
+                        .into_iter()
+                        .map(|(i, r)| {
+                            PartitionProduceData::default()
+                                .with_index(i)
+                                .with_records(Some(r))
+                        })
+                        .collect(),
+                )])
+    }
+
+    fn now(reply: Reply) -> ProduceResponse {
+        match reply {
+            Reply::Now(ResponseKind::Produce(r)) => r,
+            _ => panic!("expected an immediate produce response"),
+        }
+    }
+
+    #[test]
+    fn errors_are_per_partition_and_nothing_is_written_for_refused_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(
+            dir.path(),
+            Config {
+                num_partitions: 2,
+                ..Config::default()
+            },
+        );
+        let good = make_batch(3, 0);
+        let mut bad = bytes::BytesMut::from(&good[..]);
+        let n = bad.len();
+        bad[n - 1] ^= 1;
+        let r = now(handle(
+            &b,
+            request(
+                1,
+                "t",
+                vec![(0, good.clone()), (1, bad.freeze()), (7, good)],
+            ),
+            9,
+        ));
+        let p = &r.responses[0].partition_responses;
+        assert_eq!((p[0].error_code, p[0].base_offset), (0, 0));
+        assert_eq!(p[1].error_code, ResponseError::CorruptMessage.code());
+        assert_eq!(
+            p[2].error_code,
+            ResponseError::UnknownTopicOrPartition.code()
+        );
+        let t = b.topic("t").unwrap();
+        assert_eq!(t.partitions[0].offsets().high_watermark, 3);
+        assert_eq!(t.partitions[1].offsets().high_watermark, 0);
+    }
+
+    #[test]
+    fn invalid_acks_and_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        let r = now(handle(&b, request(2, "t", vec![(0, make_batch(1, 0))]), 9));
+        assert_eq!(
+            r.responses[0].partition_responses[0].error_code,
+            ResponseError::InvalidRequiredAcks.code()
+        );
+        let r = now(handle(
+            &b,
+            request(1, "bad/name", vec![(0, make_batch(1, 0))]),
+            9,
+        ));
+        assert_eq!(
+            r.responses[0].partition_responses[0].error_code,
+            ResponseError::InvalidTopicException.code()
+        );
+        assert!(matches!(
+            handle(&b, request(0, "bad/name", vec![(0, make_batch(1, 0))]), 9),
+            Reply::Close(_)
+        ));
+        assert!(matches!(
+            handle(&b, request(0, "ok", vec![(0, make_batch(1, 0))]), 9),
+            Reply::Nothing
+        ));
+    }
+
+    #[tokio::test]
+    async fn acks_all_waits_for_the_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        match handle(&b, request(-1, "t", vec![(0, make_batch(2, 0))]), 9) {
+            Reply::Later(f) => match f.await {
+                ResponseKind::Produce(r) => {
+                    assert_eq!(r.responses[0].partition_responses[0].error_code, 0)
+                }
+                _ => panic!("wrong response kind"),
+            },
+            _ => panic!("acks=all must wait for durability"),
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! CreateTopics and DeleteTopics.
+//!
+//! Errors are per topic, as Kafka reports them. With one broker, the only replication factor that
+//! can be honoured is 1 (or -1, "the default"), and a manual replica assignment may name only us.
+
+use std::collections::{BTreeMap, HashMap};
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::{
+    CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use uuid::Uuid;
+
+use crate::broker::{Broker, TopicError};
+
+/// Kafka's `ConfigSource.DYNAMIC_TOPIC_CONFIG`.
+const SOURCE_TOPIC: i8 = 1;
+
+pub fn create(broker: &Broker, req: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for t in &req.topics {
+        *seen.entry(t.name.to_string()).or_default() += 1;
+    }
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let name = t.name.clone();
+            let result = CreatableTopicResult::default().with_name(name.clone());
+            let outcome = if seen[name.as_str()] > 1 {
+                Err((
+                    ResponseError::InvalidRequest.code(),
+                    format!("topic {} is listed more than once", name.as_str()),
+                ))
+            } else {
+                create_one(broker, t, req.validate_only)
+            };
+            match outcome {
+                Ok((id, partitions, configs)) => {
+                    let mut r = result.with_topic_id(id);
+                    if version >= 5 {
+                        r = r
+                            .with_num_partitions(partitions)
+                            .with_replication_factor(1)
+                            .with_configs(Some(
+                                configs
+                                    .into_iter()
+                                    .map(|(k, v)| {
+                                        CreatableTopicConfigs::default()
+                                            .with_name(StrBytes::from_string(k))
+                                            .with_value(Some(StrBytes::from_string(v)))
+                                            .with_config_source(SOURCE_TOPIC)
+                                    })
+                                    .collect(),
+                            ));
+                    }
+                    r
+                }
+                Err((code, message)) => {
+                    tracing::debug!(topic = %name.as_str(), code, %message, "create topic refused");
+                    result
+                        .with_error_code(code)
+                        .with_error_message(Some(StrBytes::from_string(message)))
+                }
+            }
+        })
+        .collect();
+    CreateTopicsResponse::default().with_topics(topics)
+}
+
+type Created = (Uuid, i32, BTreeMap<String, String>);
+
+fn create_one(
+    broker: &Broker,
+    t: CreatableTopic,
+    validate_only: bool,
+) -> Result<Created, (i16, String)> {
+    let node = broker.node().node_id;
+    let mut partitions = t.num_partitions;
+    if !t.assignments.is_empty() {
+        if t.num_partitions != -1 || t.replication_factor != -1 {
+            return Err((
+                ResponseError::InvalidRequest.code(),
+                "both a replica assignment and a partition count or replication factor were given"
+                    .into(),
+            ));
+        }
+        let mut indexes: Vec<i32> = t.assignments.iter().map(|a| a.partition_index).collect();
+        indexes.sort_unstable();
+        let contiguous = indexes.iter().enumerate().all(|(i, &p)| p == i as i32);
+        let only_us = t
+            .assignments
+            .iter()
+            .all(|a| a.broker_ids.len() == 1 && a.broker_ids[0].0 == node);
+        if !contiguous || !only_us {
+            return Err((
+                ResponseError::InvalidReplicaAssignment.code(),
+                format!(
+                    "replica assignments must place each of partitions 0..n on broker {node} alone"
+                ),
+            ));
+        }
+        partitions = indexes.len() as i32;
+    } else {
+        if t.replication_factor != -1 && t.replication_factor != 1 {
+            return Err((
+                ResponseError::InvalidReplicationFactor.code(),
+                format!(
+                    "Replication factor: {} larger than available brokers: 1.",
+                    t.replication_factor
+                ),
+            ));
+        }
+        if partitions == -1 {
+            partitions = broker.config().num_partitions;
+        }
+    }
+    let mut configs = BTreeMap::new();
+    for c in t.configs {
+        match c.value {
+            Some(v) => {
+                configs.insert(c.name.to_string(), v.to_string());
+            }
+            None => {
+                return Err((
+                    ResponseError::InvalidConfig.code(),
+                    format!("config {} has a null value", c.name.as_str()),
+                ))
+            }
+        }
+    }
+    let topic = broker
+        .create_topic(t.name.as_str(), partitions, configs, validate_only)
+        .map_err(|e| {
+            if let TopicError::Store(err) = &e {
+                tracing::error!(error = %err, "creating a topic failed");
+            }
+            (e.code(), e.to_string())
+        })?;
+    Ok((topic.id, partitions, topic.configs.clone()))
+}
+
+pub fn delete(broker: &Broker, req: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
+    // v6 names topics by name or id in `topics`; older versions list names only.
+    let wanted: Vec<(Option<TopicName>, Uuid)> = if version >= 6 {
+        req.topics
+            .into_iter()
+            .map(|t| (t.name, t.topic_id))
+            .collect()
+    } else {
+        req.topic_names
+            .into_iter()
+            .map(|n| (Some(n), Uuid::nil()))
+            .collect()
+    };
+    let responses = wanted
+        .into_iter()
+        .map(|(name, id)| {
+            let resolved = match (&name, id) {
+                (Some(n), _) => Ok(n.to_string()),
+                (None, id) => broker.topic_by_id(id).map(|t| t.name.clone()).ok_or((
+                    ResponseError::UnknownTopicId.code(),
+                    format!("unknown topic id {id}"),
+                )),
+            };
+            let outcome = resolved.and_then(|n| {
+                broker
+                    .delete_topic(&n)
+                    .map_err(|e| (e.code(), e.to_string()))
+            });
+            let mut r = DeletableTopicResult::default()
+                .with_name(name.clone())
+                .with_topic_id(id);
+            match outcome {
+                Ok(t) => {
+                    if version >= 6 {
+                        r = r
+                            .with_topic_id(t.id)
+                            .with_name(Some(StrBytes::from_string(t.name.clone()).into()));
+                    }
+                }
+                Err((code, message)) => {
+                    r = r.with_error_code(code);
+                    if version >= 5 {
+                        r = r.with_error_message(Some(StrBytes::from_string(message)));
+                    }
+                }
+            }
+            r
+        })
+        .collect();
+    DeleteTopicsResponse::default().with_responses(responses)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::tests::test_broker;
+    use crate::config::Config;
+    use kafka_protocol::messages::create_topics_request::CreatableReplicaAssignment;
+    use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+    use kafka_protocol::messages::BrokerId;
+
+    fn topic(name: &str, partitions: i32, rf: i16) -> CreatableTopic {
+        CreatableTopic::default()
+            .with_name(StrBytes::from_string(name.into()).into())
+            .with_num_partitions(partitions)
+            .with_replication_factor(rf)
+    }
+
+    #[test]
+    fn create_errors_per_topic() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        let req = CreateTopicsRequest::default().with_topics(vec![
+            topic("ok", 3, 1),
+            topic("rf", 1, 3),
+            topic("zero", 0, 1),
+            topic("bad name", 1, 1),
+            topic("dup", 1, 1),
+            topic("dup", 1, 1),
+            topic("assigned", -1, -1).with_assignments(vec![CreatableReplicaAssignment::default()
+                .with_partition_index(0)
+                .with_broker_ids(vec![BrokerId(99)])]),
+        ]);
+        let codes: Vec<i16> = create(&b, req, 7)
+            .topics
+            .iter()
+            .map(|t| t.error_code)
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                0,
+                ResponseError::InvalidReplicationFactor.code(),
+                ResponseError::InvalidPartitions.code(),
+                ResponseError::InvalidTopicException.code(),
+                ResponseError::InvalidRequest.code(),
+                ResponseError::InvalidRequest.code(),
+                ResponseError::InvalidReplicaAssignment.code(),
+            ]
+        );
+        assert_eq!(b.topic("ok").unwrap().partitions.len(), 3);
+        let again = create(
+            &b,
+            CreateTopicsRequest::default().with_topics(vec![topic("ok", 1, 1)]),
+            7,
+        );
+        assert_eq!(
+            again.topics[0].error_code,
+            ResponseError::TopicAlreadyExists.code()
+        );
+        let dry = CreateTopicsRequest::default()
+            .with_topics(vec![topic("dry", 1, 1)])
+            .with_validate_only(true);
+        assert_eq!(create(&b, dry, 7).topics[0].error_code, 0);
+        assert!(b.topic("dry").is_none());
+    }
+
+    #[test]
+    fn delete_by_name_and_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        let a = b.create_topic("a", 1, Default::default(), false).unwrap();
+        b.create_topic("b", 1, Default::default(), false).unwrap();
+        let req = DeleteTopicsRequest::default().with_topics(vec![
+            DeleteTopicState::default().with_topic_id(a.id),
+            DeleteTopicState::default().with_name(Some(StrBytes::from_string("b".into()).into())),
+            DeleteTopicState::default().with_name(Some(StrBytes::from_string("c".into()).into())),
+        ]);
+        let codes: Vec<i16> = delete(&b, req, 6)
+            .responses
+            .iter()
+            .map(|r| r.error_code)
+            .collect();
+        assert_eq!(
+            codes,
+            vec![0, 0, ResponseError::UnknownTopicOrPartition.code()]
+        );
+        assert!(b.topics().is_empty());
+        let old = DeleteTopicsRequest::default()
+            .with_topic_names(vec![StrBytes::from_string("a".into()).into()]);
+        assert_eq!(
+            delete(&b, old, 4).responses[0].error_code,
+            ResponseError::UnknownTopicOrPartition.code()
+        );
+    }
+}

@@ -1,0 +1,356 @@
+//! The broker's shared state: configuration, identity, the store, and the topic registry.
+//!
+//! `Broker` is a cheap-clone handle around `Arc<Shared>`. The topic map sits behind a std `RwLock`
+//! that is never held across an `.await`: handlers take an `Arc<Topic>` out and release the lock.
+//! One broker is leader, only replica and ISR of every partition, and the controller.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use kafka_protocol::error::ResponseError;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::log::PartitionLog;
+use crate::store::{Store, StoreError, TopicRecord};
+
+/// How clients reach this broker (Metadata's broker list).
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    pub node_id: i32,
+    pub host: String,
+    pub port: i32,
+}
+
+pub struct Topic {
+    pub name: String,
+    pub id: Uuid,
+    pub partitions: Vec<Arc<PartitionLog>>,
+    pub configs: BTreeMap<String, String>,
+}
+
+impl Topic {
+    pub fn partition(&self, index: i32) -> Option<&Arc<PartitionLog>> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.partitions.get(i))
+    }
+}
+
+#[derive(Clone)]
+pub struct Broker {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: Config,
+    node: NodeInfo,
+    cluster_id: String,
+    store: Store,
+    topics: RwLock<Topics>,
+    shutdown: watch::Receiver<bool>,
+}
+
+#[derive(Default)]
+struct Topics {
+    by_name: HashMap<String, Arc<Topic>>,
+    by_id: HashMap<Uuid, Arc<Topic>>,
+}
+
+/// Why a topic could not be created or deleted; each carries the Kafka error a client gets.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    #[error("topic name {0:?} is invalid: {1}")]
+    InvalidName(String, &'static str),
+    #[error("topic {0:?} already exists")]
+    AlreadyExists(String),
+    #[error("number of partitions must be at least 1, got {0}")]
+    InvalidPartitions(i32),
+    #[error("unknown topic {0:?}")]
+    Unknown(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl TopicError {
+    pub fn code(&self) -> i16 {
+        match self {
+            TopicError::InvalidName(..) => ResponseError::InvalidTopicException.code(),
+            TopicError::AlreadyExists(_) => ResponseError::TopicAlreadyExists.code(),
+            TopicError::InvalidPartitions(_) => ResponseError::InvalidPartitions.code(),
+            TopicError::Unknown(_) => ResponseError::UnknownTopicOrPartition.code(),
+            TopicError::Store(_) => ResponseError::KafkaStorageError.code(),
+        }
+    }
+}
+
+/// Kafka's topic name rules: 1..=249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
+    let bad = |why| Err(TopicError::InvalidName(name.to_string(), why));
+    if name.is_empty() {
+        return bad("the name is empty");
+    }
+    if name == "." || name == ".." {
+        return bad("'.' and '..' are not allowed");
+    }
+    if name.len() > 249 {
+        return bad("longer than 249 characters");
+    }
+    if !name
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || c == b'-')
+    {
+        return bad("only ASCII alphanumerics, '.', '_' and '-' are allowed");
+    }
+    Ok(())
+}
+
+impl Broker {
+    /// Loads every topic from the store. Partitions open lazily in the sense that matters: opening
+    /// one reads its last batch, never its whole log.
+    pub fn open(
+        config: Config,
+        node: NodeInfo,
+        store: Store,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<Broker> {
+        let cluster_id = store.cluster_id()?;
+        let mut topics = Topics::default();
+        for rec in store.load_topics()? {
+            let topic = Arc::new(open_topic(&store, rec)?);
+            topics.by_id.insert(topic.id, topic.clone());
+            topics.by_name.insert(topic.name.clone(), topic);
+        }
+        Ok(Broker {
+            shared: Arc::new(Shared {
+                config,
+                node,
+                cluster_id,
+                store,
+                topics: RwLock::new(topics),
+                shutdown,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    pub fn node(&self) -> &NodeInfo {
+        &self.shared.node
+    }
+
+    pub fn cluster_id(&self) -> &str {
+        &self.shared.cluster_id
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// Resolves when the broker starts shutting down; long polls select on it.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shared.shutdown.clone()
+    }
+
+    pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
+        self.shared
+            .topics
+            .read()
+            .expect("topics poisoned")
+            .by_name
+            .get(name)
+            .cloned()
+    }
+
+    pub fn topic_by_id(&self, id: Uuid) -> Option<Arc<Topic>> {
+        self.shared
+            .topics
+            .read()
+            .expect("topics poisoned")
+            .by_id
+            .get(&id)
+            .cloned()
+    }
+
+    /// All topics, sorted by name so Metadata answers are stable.
+    pub fn topics(&self) -> Vec<Arc<Topic>> {
+        let mut all: Vec<_> = self
+            .shared
+            .topics
+            .read()
+            .expect("topics poisoned")
+            .by_name
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// Creates a topic, or with `validate_only` checks that it could be created.
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<Arc<Topic>, TopicError> {
+        validate_topic_name(name)?;
+        if partitions < 1 {
+            return Err(TopicError::InvalidPartitions(partitions));
+        }
+        // The write lock makes check-and-create atomic against a concurrent auto-create.
+        let mut topics = self.shared.topics.write().expect("topics poisoned");
+        if topics.by_name.contains_key(name) {
+            return Err(TopicError::AlreadyExists(name.to_string()));
+        }
+        let rec = TopicRecord {
+            name: name.to_string(),
+            id: Uuid::new_v4(),
+            partitions,
+            configs,
+        };
+        if validate_only {
+            return Ok(Arc::new(Topic {
+                name: rec.name,
+                id: rec.id,
+                partitions: Vec::new(),
+                configs: rec.configs,
+            }));
+        }
+        self.shared.store.put_topic(&rec)?;
+        let topic = Arc::new(open_topic(&self.shared.store, rec)?);
+        topics.by_id.insert(topic.id, topic.clone());
+        topics.by_name.insert(topic.name.clone(), topic.clone());
+        tracing::info!(topic = %topic.name, id = %topic.id, partitions, "created topic");
+        Ok(topic)
+    }
+
+    /// The named topic, auto-created with the default partition count when configured so.
+    pub fn get_or_create(&self, name: &str) -> Result<Arc<Topic>, TopicError> {
+        if let Some(t) = self.topic(name) {
+            return Ok(t);
+        }
+        if !self.shared.config.auto_create_topics {
+            validate_topic_name(name)?;
+            return Err(TopicError::Unknown(name.to_string()));
+        }
+        match self.create_topic(
+            name,
+            self.shared.config.num_partitions,
+            BTreeMap::new(),
+            false,
+        ) {
+            // Lost a race with another creator: theirs is as good as ours.
+            Err(TopicError::AlreadyExists(_)) => self
+                .topic(name)
+                .ok_or_else(|| TopicError::Unknown(name.to_string())),
+            other => other,
+        }
+    }
+
+    pub fn delete_topic(&self, name: &str) -> Result<Arc<Topic>, TopicError> {
+        let mut topics = self.shared.topics.write().expect("topics poisoned");
+        let Some(topic) = topics.by_name.get(name).cloned() else {
+            return Err(TopicError::Unknown(name.to_string()));
+        };
+        self.shared.store.delete_topic(&TopicRecord {
+            name: topic.name.clone(),
+            id: topic.id,
+            partitions: topic.partitions.len() as i32,
+            configs: topic.configs.clone(),
+        })?;
+        topics.by_name.remove(name);
+        topics.by_id.remove(&topic.id);
+        tracing::info!(topic = %topic.name, id = %topic.id, "deleted topic");
+        Ok(topic)
+    }
+}
+
+/// Resolves once shutdown starts. A dropped sender means nobody will ever signal, so it never
+/// resolves then (unit tests build brokers without a server).
+pub async fn stopping(rx: &mut watch::Receiver<bool>) {
+    if rx.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn open_topic(store: &Store, rec: TopicRecord) -> Result<Topic, StoreError> {
+    let mut partitions = Vec::with_capacity(rec.partitions as usize);
+    for p in 0..rec.partitions {
+        partitions.push(Arc::new(PartitionLog::open(
+            store.open_partition(rec.id, p)?,
+        )?));
+    }
+    Ok(Topic {
+        name: rec.name,
+        id: rec.id,
+        partitions,
+        configs: rec.configs,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A broker on a temporary directory, for handler unit tests.
+    pub fn test_broker(dir: &std::path::Path, config: Config) -> Broker {
+        let store = Store::open(dir, 1 << 20, 1000).unwrap();
+        let (_tx, rx) = watch::channel(false);
+        let node = NodeInfo {
+            node_id: config.node_id,
+            host: "127.0.0.1".into(),
+            port: 9092,
+        };
+        Broker::open(config, node, store, rx).unwrap()
+    }
+
+    #[test]
+    fn topic_names_follow_kafka_rules() {
+        for ok in ["a", "orders.v1", "A-b_c", &"x".repeat(249)] {
+            validate_topic_name(ok).unwrap();
+        }
+        for bad in ["", ".", "..", "has space", "slash/", "ü", &"x".repeat(250)] {
+            assert!(validate_topic_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn create_get_delete_and_recreate_gets_new_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        let t = b.create_topic("t", 3, BTreeMap::new(), false).unwrap();
+        assert_eq!(t.partitions.len(), 3);
+        assert!(matches!(
+            b.create_topic("t", 1, BTreeMap::new(), false),
+            Err(TopicError::AlreadyExists(_))
+        ));
+        assert!(b.topic_by_id(t.id).is_some());
+        b.delete_topic("t").unwrap();
+        assert!(b.topic("t").is_none());
+        let t2 = b.create_topic("t", 1, BTreeMap::new(), false).unwrap();
+        assert_ne!(t.id, t2.id);
+    }
+
+    #[test]
+    fn auto_create_respects_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let off = Config {
+            auto_create_topics: false,
+            ..Config::default()
+        };
+        let b = test_broker(dir.path(), off);
+        assert!(matches!(
+            b.get_or_create("nope"),
+            Err(TopicError::Unknown(_))
+        ));
+        assert!(matches!(
+            b.get_or_create("bad name"),
+            Err(TopicError::InvalidName(..))
+        ));
+    }
+}

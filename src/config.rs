@@ -1,0 +1,210 @@
+//! Broker configuration: built-in defaults, overridden by the YAML file, overridden by CLI flags.
+//!
+//! The YAML keys are the field names below (`deny_unknown_fields`, so a typo is an error that names the key).
+//! `config/sluice.yaml` documents every key; keep the two in step.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+/// Everything the broker reads from its configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the listener binds. Port 0 picks a free port (tests use this).
+    pub listen: String,
+    /// `host:port` clients are told to connect to (Metadata). Defaults to the bound address.
+    pub advertise: Option<String>,
+    /// Directory holding the sled database.
+    pub data_dir: PathBuf,
+    /// This broker's node id, reported in Metadata as leader of every partition and controller.
+    pub node_id: i32,
+    /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` wins when set.
+    pub log_level: String,
+    /// Create unknown topics when a client asks for them in Metadata or produces to them.
+    pub auto_create_topics: bool,
+    /// Partition count of auto-created topics and of CreateTopics requests that say -1.
+    pub num_partitions: i32,
+    /// Largest request frame accepted; a larger length prefix closes the connection.
+    pub max_request_bytes: usize,
+    /// Largest record batch accepted by Produce (Kafka's `message.max.bytes`).
+    pub max_message_bytes: usize,
+    /// Upper bound, in milliseconds, on how long an acks=0/1 write stays only in memory.
+    pub flush_interval_ms: u64,
+    /// Connections served at once; further clients wait in the accept queue.
+    pub max_connections: usize,
+    /// Requests one connection may have in flight before the broker stops reading from it.
+    pub max_inflight_requests: usize,
+    /// sled page cache size in bytes.
+    pub cache_capacity_bytes: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            // `[::]` accepts IPv4 too on Linux (dual stack), so `localhost` works whichever
+            // address family it resolves to first.
+            listen: "[::]:9092".to_string(),
+            advertise: None,
+            data_dir: PathBuf::from("./data"),
+            node_id: 1,
+            log_level: "info".to_string(),
+            auto_create_topics: true,
+            num_partitions: 1,
+            max_request_bytes: 100 * 1024 * 1024,
+            max_message_bytes: 1024 * 1024 + 12,
+            flush_interval_ms: 1000,
+            max_connections: 10_000,
+            max_inflight_requests: 128,
+            cache_capacity_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a YAML file; keys it leaves out keep their defaults.
+    pub fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        Self::from_yaml(&text).with_context(|| format!("in config file {}", path.display()))
+    }
+
+    pub fn from_yaml(text: &str) -> Result<Config> {
+        // An empty (or all-comment) file is a valid config of defaults.
+        if text.lines().all(|l| {
+            let l = l.trim();
+            l.is_empty() || l.starts_with('#')
+        }) {
+            return Ok(Config::default());
+        }
+        Ok(serde_yaml::from_str(text)?)
+    }
+
+    /// Rejects values the broker cannot run with, naming the key.
+    pub fn validate(&self) -> Result<()> {
+        parse_listen(&self.listen).context("invalid `listen`")?;
+        if let Some(adv) = &self.advertise {
+            parse_host_port(adv).context("invalid `advertise`")?;
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            bail!("`data_dir` must not be empty");
+        }
+        if self.node_id < 0 {
+            bail!("`node_id` must be >= 0, got {}", self.node_id);
+        }
+        if self.num_partitions < 1 {
+            bail!("`num_partitions` must be >= 1, got {}", self.num_partitions);
+        }
+        if self.max_request_bytes < 1024 || self.max_request_bytes > i32::MAX as usize {
+            bail!(
+                "`max_request_bytes` must be between 1024 and {}, got {}",
+                i32::MAX,
+                self.max_request_bytes
+            );
+        }
+        if self.max_message_bytes < 64 || self.max_message_bytes > self.max_request_bytes {
+            bail!(
+                "`max_message_bytes` must be between 64 and `max_request_bytes` ({}), got {}",
+                self.max_request_bytes,
+                self.max_message_bytes
+            );
+        }
+        if self.flush_interval_ms == 0 {
+            bail!("`flush_interval_ms` must be >= 1");
+        }
+        if self.max_connections == 0 {
+            bail!("`max_connections` must be >= 1");
+        }
+        if self.max_inflight_requests == 0 {
+            bail!("`max_inflight_requests` must be >= 1");
+        }
+        if self.cache_capacity_bytes < 1024 * 1024 {
+            bail!("`cache_capacity_bytes` must be at least 1 MiB");
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log_level)
+            .map_err(|e| anyhow::anyhow!("invalid `log_level` {:?}: {e}", self.log_level))?;
+        Ok(())
+    }
+}
+
+/// Parses a listen address; `[::]:9092`, `0.0.0.0:9092`, `127.0.0.1:0`.
+pub fn parse_listen(s: &str) -> Result<SocketAddr> {
+    s.parse::<SocketAddr>()
+        .with_context(|| format!("{s:?} is not an IP:PORT address"))
+}
+
+/// Parses an advertised `host:port`; the host may be a name.
+pub fn parse_host_port(s: &str) -> Result<(String, u16)> {
+    let (host, port) = s
+        .rsplit_once(':')
+        .with_context(|| format!("{s:?} is not HOST:PORT"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        bail!("{s:?} has an empty host");
+    }
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("{s:?} has an invalid port"))?;
+    if port == 0 {
+        bail!("{s:?}: the advertised port cannot be 0");
+    }
+    Ok((host.to_string(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_yaml("listen: \"127.0.0.1:1\"\nnum_partitons: 3\n").unwrap_err();
+        assert!(format!("{err:#}").contains("num_partitons"), "{err:#}");
+    }
+
+    #[test]
+    fn file_overrides_defaults_partially() {
+        let c = Config::from_yaml("num_partitions: 3\n").unwrap();
+        assert_eq!(c.num_partitions, 3);
+        assert_eq!(c.listen, Config::default().listen);
+    }
+
+    #[test]
+    fn empty_file_is_defaults() {
+        assert_eq!(
+            Config::from_yaml("# nothing\n\n").unwrap(),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn invalid_values_are_refused() {
+        let mut c = Config {
+            num_partitions: 0,
+            ..Config::default()
+        };
+        assert!(format!("{:#}", c.validate().unwrap_err()).contains("num_partitions"));
+        c.num_partitions = 1;
+        c.listen = "nope".into();
+        assert!(format!("{:#}", c.validate().unwrap_err()).contains("listen"));
+        c.listen = "127.0.0.1:0".into();
+        c.advertise = Some("host:0".into());
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn host_port_parsing() {
+        assert_eq!(
+            parse_host_port("localhost:9092").unwrap(),
+            ("localhost".into(), 9092)
+        );
+        assert_eq!(parse_host_port("[::1]:9093").unwrap(), ("::1".into(), 9093));
+        assert!(parse_host_port("9092").is_err());
+    }
+}

@@ -1,0 +1,24 @@
+//! Sluice: a single-binary broker that speaks the Apache Kafka wire protocol on a sled-backed log.
+//!
+//! # Layout
+//! Data flows one way down and back:
+//! - `main.rs`: command line, logging, configuration, start-up.
+//! - [`config`]: the configuration (YAML keys, defaults, validation).
+//! - [`server`]: accept loop, connection cap, graceful shutdown.
+//! - [`connection`]: framing over a socket, pipelining, responses in request order.
+//! - [`protocol`]: the supported-version table, request parsing, response encoding.
+//! - [`api`]: one handler module per API family; plain functions from request to response.
+//! - [`broker`]: shared state: node identity, the topic registry.
+//! - [`log`]: a partition's log: offsets, high watermark, reads, long-poll wake-ups.
+//! - [`batch`]: record batch validation and offset assignment, without decoding records.
+//! - [`store`]: the only module that knows sled; durability and group commit.
+
+pub mod api;
+pub mod batch;
+pub mod broker;
+pub mod config;
+pub mod connection;
+pub mod log;
+pub mod protocol;
+pub mod server;
+pub mod store;

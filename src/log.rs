@@ -1,0 +1,275 @@
+//! One partition's log: offset assignment, the high watermark, reads, and wake-ups for long polls.
+//!
+//! Appends to a partition are serialized by its mutex, so offsets are dense and stored in order; the
+//! high watermark moves only after the batches are in the store, so a reader never sees a hole.
+//! With one broker, the high watermark is also the last stable offset and the log end offset.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::Notify;
+
+use crate::batch::{self, BatchInfo, StoredHeader};
+use crate::store::{PartitionStore, StoreError};
+
+/// The leader epoch of every partition: one broker never changes leadership.
+pub const LEADER_EPOCH: i32 = 0;
+
+pub struct PartitionLog {
+    store: PartitionStore,
+    offsets: Mutex<Offsets>,
+    /// Long-polling fetches waiting for this partition to grow.
+    waiters: Mutex<Vec<Arc<Notify>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offsets {
+    pub log_start: u64,
+    pub high_watermark: u64,
+}
+
+/// Result of a read: the batches (possibly empty) and the partition's offsets at that moment.
+#[derive(Debug, Clone)]
+pub struct ReadResult {
+    pub records: Option<Bytes>,
+    pub offsets: Offsets,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("offset {offset} is outside [{log_start}, {high_watermark}]")]
+    OutOfRange {
+        offset: i64,
+        log_start: u64,
+        high_watermark: u64,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl PartitionLog {
+    /// Opens a partition, reading only its last batch and log start offset (no scan).
+    pub fn open(store: PartitionStore) -> Result<PartitionLog, StoreError> {
+        let log_start = store.log_start()?;
+        let end = match store.last_batch()? {
+            Some(b) => StoredHeader::parse(&b)
+                .map(|h| h.next_offset())
+                .ok_or_else(|| StoreError("the last stored batch has a truncated header".into()))?,
+            None => 0,
+        };
+        Ok(PartitionLog {
+            store,
+            offsets: Mutex::new(Offsets {
+                log_start,
+                high_watermark: end.max(log_start),
+            }),
+            waiters: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn offsets(&self) -> Offsets {
+        *self.offsets.lock().expect("offsets poisoned")
+    }
+
+    /// Appends validated batches, assigning offsets; returns the base offset of the first one.
+    pub fn append(&self, batches: &[BatchInfo]) -> Result<(u64, Offsets), StoreError> {
+        let result = {
+            let mut offs = self.offsets.lock().expect("offsets poisoned");
+            let base = offs.high_watermark;
+            let mut next = base;
+            for b in batches {
+                let stamped = batch::with_offset(&b.bytes, next, LEADER_EPOCH);
+                if let Err(e) = self.store.append(next, &stamped) {
+                    // Batches already written stay visible: they are whole and in order.
+                    offs.high_watermark = next;
+                    return Err(e);
+                }
+                next += b.record_count as u64;
+            }
+            offs.high_watermark = next;
+            (base, *offs)
+        };
+        self.wake_waiters();
+        Ok(result)
+    }
+
+    fn wake_waiters(&self) {
+        let waiters = std::mem::take(&mut *self.waiters.lock().expect("waiters poisoned"));
+        for w in waiters {
+            w.notify_one();
+        }
+    }
+
+    /// Registers a long-poll waiter, woken by the next append. `Notify` keeps the wake-up if it
+    /// comes before the waiter starts waiting, so register-then-read cannot miss an append.
+    pub fn register_waiter(&self, waiter: &Arc<Notify>) {
+        let mut ws = self.waiters.lock().expect("waiters poisoned");
+        // A fetch that waited before and timed out leaves its waiter behind; drop stale ones so a
+        // partition nobody writes to does not collect them.
+        ws.retain(|w| Arc::strong_count(w) > 1);
+        ws.push(waiter.clone());
+    }
+
+    /// Reads whole batches starting with the one that holds `offset`, up to `max_bytes`; when
+    /// `at_least_one` is set the first batch is returned even if it alone exceeds `max_bytes`
+    /// (KIP-74), so a consumer can always make progress.
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        at_least_one: bool,
+    ) -> Result<ReadResult, ReadError> {
+        let offsets = self.offsets();
+        if offset < offsets.log_start as i64 || offset > offsets.high_watermark as i64 {
+            return Err(ReadError::OutOfRange {
+                offset,
+                log_start: offsets.log_start,
+                high_watermark: offsets.high_watermark,
+            });
+        }
+        let offset = offset as u64;
+        if offset == offsets.high_watermark {
+            return Ok(ReadResult {
+                records: None,
+                offsets,
+            });
+        }
+        let Some(start) = self.store.seek(offset)? else {
+            return Ok(ReadResult {
+                records: None,
+                offsets,
+            });
+        };
+        let mut chunks: Vec<Bytes> = Vec::new();
+        let mut total = 0usize;
+        for item in self.store.scan(start) {
+            let (base, bytes) = item?;
+            // Batches above the high watermark may be mid-append by a concurrent producer.
+            if base >= offsets.high_watermark {
+                break;
+            }
+            if let Some(h) = StoredHeader::parse(&bytes) {
+                if h.next_offset() <= offset {
+                    continue;
+                }
+            }
+            if total + bytes.len() > max_bytes && !(chunks.is_empty() && at_least_one) {
+                break;
+            }
+            total += bytes.len();
+            chunks.push(bytes);
+            if total >= max_bytes {
+                break;
+            }
+        }
+        let records = match chunks.len() {
+            0 => None,
+            // The common case for a consumer at the tail: sled's buffer goes out as is.
+            1 => chunks.pop(),
+            _ => {
+                let mut buf = BytesMut::with_capacity(total);
+                for c in &chunks {
+                    buf.extend_from_slice(c);
+                }
+                Some(buf.freeze())
+            }
+        };
+        Ok(ReadResult { records, offsets })
+    }
+
+    /// Iterates the stored batches from `offset`'s batch to the high watermark (for lookups that
+    /// need batch headers, such as ListOffsets by timestamp).
+    pub fn batches_from(&self, offset: u64) -> Result<Vec<Bytes>, StoreError> {
+        let hw = self.offsets().high_watermark;
+        let Some(start) = self.store.seek(offset)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for item in self.store.scan(start) {
+            let (base, bytes) = item?;
+            if base >= hw {
+                break;
+            }
+            out.push(bytes);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::tests::make_batch;
+    use crate::store::Store;
+
+    fn log(dir: &std::path::Path) -> (Store, PartitionLog) {
+        let store = Store::open(dir, 1 << 20, 1000).unwrap();
+        let p = store.open_partition(uuid::Uuid::nil(), 0).unwrap();
+        (store.clone(), PartitionLog::open(p).unwrap())
+    }
+
+    #[test]
+    fn offsets_are_dense_and_reads_return_whole_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_s, log) = log(dir.path());
+        let b = batch::validate(&make_batch(3, 0), 1 << 20).unwrap();
+        assert_eq!(log.append(&b).unwrap().0, 0);
+        assert_eq!(log.append(&b).unwrap().0, 3);
+        assert_eq!(log.offsets().high_watermark, 6);
+        // Offset 4 is inside the second batch: the whole batch comes back.
+        let r = log.read(4, 1 << 20, true).unwrap();
+        let got = r.records.unwrap();
+        assert_eq!(StoredHeader::parse(&got).unwrap().base_offset, 3);
+        assert_eq!(got.len(), b[0].bytes.len());
+        // From 0, both batches fit.
+        assert_eq!(
+            log.read(0, 1 << 20, true).unwrap().records.unwrap().len(),
+            2 * got.len()
+        );
+        // max_bytes smaller than a batch: one batch if at_least_one, none otherwise.
+        assert!(log.read(0, 1, true).unwrap().records.is_some());
+        assert!(log.read(0, 1, false).unwrap().records.is_none());
+        assert!(log.read(6, 100, true).unwrap().records.is_none());
+        assert!(matches!(
+            log.read(7, 100, true),
+            Err(ReadError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            log.read(-1, 100, true),
+            Err(ReadError::OutOfRange { .. })
+        ));
+    }
+
+    #[test]
+    fn high_watermark_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (s, log) = log(dir.path());
+            let b = batch::validate(&make_batch(5, 0), 1 << 20).unwrap();
+            log.append(&b).unwrap();
+            log.append(&b).unwrap();
+            s.close().unwrap();
+        }
+        let (_s, log) = log(dir.path());
+        assert_eq!(
+            log.offsets(),
+            Offsets {
+                log_start: 0,
+                high_watermark: 10
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn append_wakes_a_registered_waiter() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_s, log) = log(dir.path());
+        let w = Arc::new(Notify::new());
+        log.register_waiter(&w);
+        let b = batch::validate(&make_batch(1, 0), 1 << 20).unwrap();
+        log.append(&b).unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), w.notified())
+            .await
+            .expect("waiter was not woken");
+    }
+}

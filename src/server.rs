@@ -1,0 +1,74 @@
+//! The accept loop: a connection cap, accept retries with backoff, and graceful shutdown.
+//!
+//! `run` takes an already-bound listener so tests can bind port 0. Shutdown: stop accepting, tell
+//! every connection (they stop reading, finish what is in flight, long polls return early), wait
+//! until each has finished, then flush the store.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tracing::Instrument;
+
+use crate::broker::Broker;
+use crate::connection;
+
+pub async fn run(
+    listener: TcpListener,
+    broker: Broker,
+    shutdown_tx: watch::Sender<bool>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    // Every connection task holds a clone; `recv` returns `None` once all have ended.
+    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+    let limit = Arc::new(Semaphore::new(broker.config().max_connections));
+    tokio::select! {
+        res = accept_loop(&listener, &broker, &limit, &done_tx) => res?,
+        _ = shutdown => tracing::info!("shutdown requested: no longer accepting connections"),
+    }
+    drop(listener);
+    let _ = shutdown_tx.send(true);
+    drop(done_tx);
+    let _ = done_rx.recv().await;
+    let store = broker.store().clone();
+    tokio::task::spawn_blocking(move || store.close()).await??;
+    tracing::info!("store flushed; bye");
+    Ok(())
+}
+
+async fn accept_loop(
+    listener: &TcpListener,
+    broker: &Broker,
+    limit: &Arc<Semaphore>,
+    done_tx: &mpsc::Sender<()>,
+) -> anyhow::Result<()> {
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        let permit = limit.clone().acquire_owned().await?;
+        let (socket, peer) = match listener.accept().await {
+            Ok(s) => {
+                backoff = Duration::from_millis(10);
+                s
+            }
+            Err(e) => {
+                // Typically EMFILE: wait for connections to close rather than spin.
+                tracing::error!(error = %e, ?backoff, "accept failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let broker = broker.clone();
+        let done = done_tx.clone();
+        tokio::spawn(
+            async move {
+                connection::serve(socket, peer, broker).await;
+                drop(permit);
+                drop(done);
+            }
+            .instrument(tracing::info_span!("conn", %peer)),
+        );
+    }
+}
