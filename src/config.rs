@@ -208,3 +208,16 @@ mod tests {
         assert!(parse_host_port("9092").is_err());
     }
 }
+
+#[cfg(test)]
+mod shipped_config {
+    use super::*;
+
+    /// The documented default file must parse and say exactly what the built-in defaults say.
+    #[test]
+    fn config_file_matches_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/sluice.yaml");
+        let c = Config::from_file(&path).unwrap();
+        assert_eq!(c, Config::default());
+    }
+}

@@ -55,7 +55,7 @@ pub fn handle(broker: &Broker, req: FetchRequest, version: i16) -> Reply {
     );
     let (response, bytes, errors) = read(&plan);
     let min_bytes = req.min_bytes.max(0) as usize;
-    if bytes >= min_bytes.max(1) || req.max_wait_ms <= 0 || errors || plan.topics.is_empty() {
+    if bytes >= min_bytes || req.max_wait_ms <= 0 || errors || plan.topics.is_empty() {
         return Reply::Now(ResponseKind::Fetch(response));
     }
     let mut shutdown = broker.shutdown_signal();
@@ -72,7 +72,7 @@ pub fn handle(broker: &Broker, req: FetchRequest, version: i16) -> Reply {
             }
             // Read after registering: an append in between leaves a permit in the Notify.
             let (response, bytes, errors) = read(&plan);
-            if bytes >= min_bytes.max(1) || errors {
+            if bytes >= min_bytes || errors {
                 return ResponseKind::Fetch(response);
             }
             tokio::select! {

@@ -20,7 +20,9 @@ pub mod topics;
 
 pub type ResponseFuture = Pin<Box<dyn Future<Output = ResponseKind> + Send + 'static>>;
 
-/// What a handler gives back to the connection.
+/// What a handler gives back to the connection. It is built and moved once per request, so the
+/// size of the `Now` variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum Reply {
     /// A response ready to encode.
     Now(ResponseKind),
