@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::config::Config;
+use crate::group::{GroupConfig, GroupCoordinator};
 use crate::log::PartitionLog;
 use crate::store::{Store, StoreError, TopicRecord};
 
@@ -48,6 +49,7 @@ struct Shared {
     node: NodeInfo,
     cluster_id: String,
     store: Store,
+    groups: GroupCoordinator,
     topics: RwLock<Topics>,
     shutdown: watch::Receiver<bool>,
 }
@@ -122,12 +124,22 @@ impl Broker {
             topics.by_id.insert(topic.id, topic.clone());
             topics.by_name.insert(topic.name.clone(), topic);
         }
+        let groups = GroupCoordinator::open(
+            store.clone(),
+            GroupConfig {
+                min_session_timeout_ms: config.group_min_session_timeout_ms,
+                max_session_timeout_ms: config.group_max_session_timeout_ms,
+                initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
+                max_metadata_bytes: config.offset_metadata_max_bytes,
+            },
+        )?;
         Ok(Broker {
             shared: Arc::new(Shared {
                 config,
                 node,
                 cluster_id,
                 store,
+                groups,
                 topics: RwLock::new(topics),
                 shutdown,
             }),
@@ -148,6 +160,10 @@ impl Broker {
 
     pub fn store(&self) -> &Store {
         &self.shared.store
+    }
+
+    pub fn groups(&self) -> &GroupCoordinator {
+        &self.shared.groups
     }
 
     /// Resolves when the broker starts shutting down; long polls select on it.

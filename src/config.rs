@@ -39,6 +39,15 @@ pub struct Config {
     pub max_inflight_requests: usize,
     /// sled page cache size in bytes.
     pub cache_capacity_bytes: u64,
+    /// Smallest session timeout a group member may ask for (Kafka's group.min.session.timeout.ms).
+    pub group_min_session_timeout_ms: i32,
+    /// Largest session timeout a group member may ask for (group.max.session.timeout.ms).
+    pub group_max_session_timeout_ms: i32,
+    /// How long the first rebalance of an empty group waits for more members to join
+    /// (group.initial.rebalance.delay.ms).
+    pub group_initial_rebalance_delay_ms: u64,
+    /// Largest metadata string accepted with a committed offset (offset.metadata.max.bytes).
+    pub offset_metadata_max_bytes: usize,
 }
 
 impl Default for Config {
@@ -59,6 +68,12 @@ impl Default for Config {
             max_connections: 10_000,
             max_inflight_requests: 128,
             cache_capacity_bytes: 64 * 1024 * 1024,
+            group_min_session_timeout_ms: 6_000,
+            group_max_session_timeout_ms: 1_800_000,
+            // Kafka's default is 3 s, tuned for production clusters; a development broker should
+            // hand a lone consumer its partitions at once.
+            group_initial_rebalance_delay_ms: 0,
+            offset_metadata_max_bytes: 4096,
         }
     }
 }
@@ -122,6 +137,18 @@ impl Config {
         }
         if self.cache_capacity_bytes < 1024 * 1024 {
             bail!("`cache_capacity_bytes` must be at least 1 MiB");
+        }
+        if self.group_min_session_timeout_ms < 1
+            || self.group_min_session_timeout_ms > self.group_max_session_timeout_ms
+        {
+            bail!(
+                "`group_min_session_timeout_ms` must be between 1 and `group_max_session_timeout_ms` ({}), got {}",
+                self.group_max_session_timeout_ms,
+                self.group_min_session_timeout_ms
+            );
+        }
+        if self.group_initial_rebalance_delay_ms > 300_000 {
+            bail!("`group_initial_rebalance_delay_ms` must be at most 300000");
         }
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| anyhow::anyhow!("invalid `log_level` {:?}: {e}", self.log_level))?;

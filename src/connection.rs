@@ -40,7 +40,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Broker) {
     let (rd, wr) = socket.into_split();
     let (tx, rx) = mpsc::channel(broker.config().max_inflight_requests);
     let writer = tokio::spawn(write_loop(wr, rx).in_current_span());
-    let reason = read_loop(rd, tx, &broker).await;
+    let reason = read_loop(rd, tx, &broker, peer).await;
     // The queue's sender is gone now: the writer sends what is queued, then ends.
     if let Err(e) = writer.await {
         tracing::error!(error = %e, "connection writer failed");
@@ -56,6 +56,7 @@ async fn read_loop(
     mut rd: OwnedReadHalf,
     tx: mpsc::Sender<Outgoing>,
     broker: &Broker,
+    peer: SocketAddr,
 ) -> Result<&'static str, String> {
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut shutdown = broker.shutdown_signal();
@@ -83,7 +84,7 @@ async fn read_loop(
                 let span = tracing::debug_span!("request", ?api, version, correlation_id);
                 let reply = span.in_scope(|| {
                     tracing::debug!(client_id = ?req.header.client_id.as_deref(), "request");
-                    api::dispatch(broker, *req)
+                    api::dispatch(broker, *req, peer)
                 });
                 match reply {
                     Reply::Now(resp) => Outgoing::Ready(

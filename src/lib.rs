@@ -9,6 +9,7 @@
 //! - [`protocol`]: the supported-version table, request parsing, response encoding.
 //! - [`api`]: one handler module per API family; plain functions from request to response.
 //! - [`broker`]: shared state: node identity, the topic registry.
+//! - [`group`]: the group coordinator (classic protocol) and committed offsets.
 //! - [`log`]: a partition's log: offsets, high watermark, reads, long-poll wake-ups.
 //! - [`batch`]: record batch validation and offset assignment, without decoding records.
 //! - [`store`]: the only module that knows sled; durability and group commit.
@@ -18,6 +19,7 @@ pub mod batch;
 pub mod broker;
 pub mod config;
 pub mod connection;
+pub mod group;
 pub mod log;
 pub mod protocol;
 pub mod server;

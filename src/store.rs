@@ -4,6 +4,8 @@
 //! - tree `meta`: broker-wide facts (`cluster_id`).
 //! - tree `topics`: topic name -> JSON [`TopicRecord`] (id, partition count, configs).
 //! - tree `log_start`: `<topic id>/<partition>` -> log start offset (u64 BE), only once it moved past 0.
+//! - tree `offsets`: committed consumer group offsets, keyed group / topic / partition (see
+//!   [`offset_key`]) so one group's offsets are a prefix range; values are JSON [`CommittedOffset`].
 //! - tree `p/<topic id>/<partition>`: base offset (u64 BE, so range scans run in offset order) -> the
 //!   record batch bytes as the producer sent them, base offset assigned.
 //!
@@ -34,6 +36,15 @@ pub struct TopicRecord {
     pub configs: BTreeMap<String, String>,
 }
 
+/// A committed consumer-group offset as persisted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommittedOffset {
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: Option<String>,
+    pub commit_timestamp_ms: i64,
+}
+
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -44,6 +55,7 @@ struct Inner {
     db: sled::Db,
     topics: sled::Tree,
     log_start: sled::Tree,
+    offsets: sled::Tree,
     flusher: Arc<Flusher>,
     flush_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -98,6 +110,7 @@ impl Store {
             .with_context(|| format!("opening sled database in {}", dir.display()))?;
         let topics = db.open_tree("topics")?;
         let log_start = db.open_tree("log_start")?;
+        let offsets = db.open_tree("offsets")?;
         let (done, _) = watch::channel(FlushDone::default());
         let flusher = Arc::new(Flusher {
             state: Mutex::new(FlushState::default()),
@@ -117,6 +130,7 @@ impl Store {
                 db,
                 topics,
                 log_start,
+                offsets,
                 flusher,
                 flush_thread: Mutex::new(Some(flush_thread)),
             }),
@@ -178,6 +192,51 @@ impl Store {
             log_start: self.inner.log_start.clone(),
             key: partition_key(topic_id, partition),
         })
+    }
+
+    /// Writes (or with `None`, removes) committed offsets of one group in one atomic batch.
+    pub fn put_offsets(
+        &self,
+        group: &str,
+        offsets: &[(String, i32, Option<CommittedOffset>)],
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (topic, partition, committed) in offsets {
+            let key = offset_key(group, topic, *partition);
+            match committed {
+                Some(c) => {
+                    let v = serde_json::to_vec(c).map_err(|e| StoreError(e.to_string()))?;
+                    batch.insert(key, v);
+                }
+                None => batch.remove(key),
+            }
+        }
+        self.inner.offsets.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Removes every committed offset of a group.
+    pub fn delete_group_offsets(&self, group: &str) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for item in self.inner.offsets.scan_prefix(group_prefix(group)) {
+            batch.remove(item?.0);
+        }
+        self.inner.offsets.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Every committed offset: (group, topic, partition, offset).
+    pub fn load_offsets(&self) -> Result<Vec<(String, String, i32, CommittedOffset)>> {
+        let mut out = Vec::new();
+        for item in self.inner.offsets.iter() {
+            let (k, v) = item?;
+            let (group, topic, partition) =
+                parse_offset_key(&k).context("a committed-offset key is malformed")?;
+            let c: CommittedOffset =
+                serde_json::from_slice(&v).context("decoding a committed offset")?;
+            out.push((group, topic, partition, c));
+        }
+        Ok(out)
     }
 
     /// Waits until everything written before the call is on disk. Concurrent callers share flushes.
@@ -256,6 +315,35 @@ impl Flusher {
             });
         }
     }
+}
+
+fn group_prefix(group: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + group.len());
+    k.extend_from_slice(&(group.len() as u16).to_be_bytes());
+    k.extend_from_slice(group.as_bytes());
+    k
+}
+
+/// Length-prefixed group and topic, then the partition: unambiguous for any strings, and one
+/// group's keys form a prefix range.
+fn offset_key(group: &str, topic: &str, partition: i32) -> Vec<u8> {
+    let mut k = group_prefix(group);
+    k.extend_from_slice(&(topic.len() as u16).to_be_bytes());
+    k.extend_from_slice(topic.as_bytes());
+    k.extend_from_slice(&partition.to_be_bytes());
+    k
+}
+
+fn parse_offset_key(k: &[u8]) -> Option<(String, String, i32)> {
+    let glen = u16::from_be_bytes(k.get(0..2)?.try_into().ok()?) as usize;
+    let group = std::str::from_utf8(k.get(2..2 + glen)?).ok()?.to_string();
+    let rest = &k[2 + glen..];
+    let tlen = u16::from_be_bytes(rest.get(0..2)?.try_into().ok()?) as usize;
+    let topic = std::str::from_utf8(rest.get(2..2 + tlen)?)
+        .ok()?
+        .to_string();
+    let partition = i32::from_be_bytes(rest.get(2 + tlen..6 + tlen)?.try_into().ok()?);
+    Some((group, topic, partition))
 }
 
 fn partition_tree_name(topic_id: Uuid, partition: i32) -> String {
@@ -372,6 +460,35 @@ mod tests {
         for t in tasks {
             t.await.unwrap().unwrap();
         }
+    }
+
+    #[test]
+    fn offsets_round_trip_and_delete_by_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20, 1000).unwrap();
+        let c = |o| CommittedOffset {
+            offset: o,
+            leader_epoch: 0,
+            metadata: Some("m".into()),
+            commit_timestamp_ms: 1,
+        };
+        store
+            .put_offsets(
+                "g",
+                &[("t".into(), 0, Some(c(5))), ("t".into(), 1, Some(c(7)))],
+            )
+            .unwrap();
+        store
+            .put_offsets("g2", &[("t".into(), 0, Some(c(9)))])
+            .unwrap();
+        store.put_offsets("g", &[("t".into(), 1, None)]).unwrap();
+        let all = store.load_offsets().unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0], ("g".into(), "t".into(), 0, c(5)));
+        store.delete_group_offsets("g").unwrap();
+        let all = store.load_offsets().unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].0, "g2");
     }
 
     #[test]

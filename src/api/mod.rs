@@ -4,6 +4,7 @@
 //! future; the connection spawns it and still writes responses in request order.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 
 use kafka_protocol::messages::{RequestKind, ResponseKind};
@@ -13,8 +14,10 @@ use crate::protocol::Request;
 
 pub mod api_versions;
 pub mod fetch;
+pub mod groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offsets;
 pub mod produce;
 pub mod topics;
 
@@ -37,8 +40,14 @@ pub enum Reply {
 /// Routes a parsed request to its handler. `protocol::parse_frame` only lets through APIs in our
 /// version table, so every other variant here is unreachable in practice; it is still answered by
 /// closing the connection rather than panicking.
-pub fn dispatch(broker: &Broker, req: Request) -> Reply {
+pub fn dispatch(broker: &Broker, req: Request, peer: SocketAddr) -> Reply {
     let version = req.version();
+    let client_id = req
+        .header
+        .client_id
+        .as_deref()
+        .unwrap_or_default()
+        .to_string();
     match req.body {
         RequestKind::ApiVersions(r) => {
             Reply::Now(ResponseKind::ApiVersions(api_versions::handle(&r, version)))
@@ -57,6 +66,33 @@ pub fn dispatch(broker: &Broker, req: Request) -> Reply {
         RequestKind::DeleteTopics(r) => Reply::Now(ResponseKind::DeleteTopics(topics::delete(
             broker, r, version,
         ))),
+        RequestKind::FindCoordinator(r) => Reply::Now(ResponseKind::FindCoordinator(
+            groups::find_coordinator(broker, r, version),
+        )),
+        RequestKind::JoinGroup(r) => groups::join(broker, r, version, peer, &client_id),
+        RequestKind::SyncGroup(r) => groups::sync(broker, r, version),
+        RequestKind::Heartbeat(r) => {
+            Reply::Now(ResponseKind::Heartbeat(groups::heartbeat(broker, r)))
+        }
+        RequestKind::LeaveGroup(r) => {
+            Reply::Now(ResponseKind::LeaveGroup(groups::leave(broker, r, version)))
+        }
+        RequestKind::ListGroups(r) => {
+            Reply::Now(ResponseKind::ListGroups(groups::list(broker, r, version)))
+        }
+        RequestKind::DescribeGroups(r) => Reply::Now(ResponseKind::DescribeGroups(
+            groups::describe(broker, r, version),
+        )),
+        RequestKind::DeleteGroups(r) => {
+            Reply::Now(ResponseKind::DeleteGroups(groups::delete(broker, r)))
+        }
+        RequestKind::OffsetCommit(r) => offsets::commit(broker, r, version),
+        RequestKind::OffsetFetch(r) => Reply::Now(ResponseKind::OffsetFetch(offsets::fetch(
+            broker, r, version,
+        ))),
+        RequestKind::OffsetDelete(r) => {
+            Reply::Now(ResponseKind::OffsetDelete(offsets::delete(broker, r)))
+        }
         _ => Reply::Close(format!("no handler for {:?}", req.api_key)),
     }
 }
