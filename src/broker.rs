@@ -71,6 +71,8 @@ pub enum TopicError {
     InvalidPartitions(i32),
     #[error("unknown topic {0:?}")]
     Unknown(String),
+    #[error("topic has {current} partitions; the count can only grow, {requested} asked")]
+    CannotShrink { current: i32, requested: i32 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -80,7 +82,9 @@ impl TopicError {
         match self {
             TopicError::InvalidName(..) => ResponseError::InvalidTopicException.code(),
             TopicError::AlreadyExists(_) => ResponseError::TopicAlreadyExists.code(),
-            TopicError::InvalidPartitions(_) => ResponseError::InvalidPartitions.code(),
+            TopicError::InvalidPartitions(_) | TopicError::CannotShrink { .. } => {
+                ResponseError::InvalidPartitions.code()
+            }
             TopicError::Unknown(_) => ResponseError::UnknownTopicOrPartition.code(),
             TopicError::Store(_) => ResponseError::KafkaStorageError.code(),
         }
@@ -266,6 +270,52 @@ impl Broker {
                 .ok_or_else(|| TopicError::Unknown(name.to_string())),
             other => other,
         }
+    }
+
+    /// Grows a topic to `count` partitions (or with `validate_only` checks that it could).
+    pub fn add_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<Arc<Topic>, TopicError> {
+        let mut topics = self.shared.topics.write().expect("topics poisoned");
+        let Some(topic) = topics.by_name.get(name).cloned() else {
+            return Err(TopicError::Unknown(name.to_string()));
+        };
+        let current = topic.partitions.len() as i32;
+        if count <= current {
+            return Err(TopicError::CannotShrink {
+                current,
+                requested: count,
+            });
+        }
+        if validate_only {
+            return Ok(topic);
+        }
+        let rec = TopicRecord {
+            name: topic.name.clone(),
+            id: topic.id,
+            partitions: count,
+            configs: topic.configs.clone(),
+        };
+        self.shared.store.put_topic(&rec)?;
+        let mut partitions = topic.partitions.clone();
+        for p in current..count {
+            partitions.push(Arc::new(PartitionLog::open(
+                self.shared.store.open_partition(topic.id, p)?,
+            )?));
+        }
+        let grown = Arc::new(Topic {
+            name: rec.name,
+            id: rec.id,
+            partitions,
+            configs: rec.configs,
+        });
+        topics.by_id.insert(grown.id, grown.clone());
+        topics.by_name.insert(grown.name.clone(), grown.clone());
+        tracing::info!(topic = %grown.name, from = current, to = count, "added partitions");
+        Ok(grown)
     }
 
     pub fn delete_topic(&self, name: &str) -> Result<Arc<Topic>, TopicError> {

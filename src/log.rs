@@ -18,6 +18,9 @@ pub const LEADER_EPOCH: i32 = 0;
 pub struct PartitionLog {
     store: PartitionStore,
     offsets: Mutex<Offsets>,
+    /// Bytes stored, computed on first use (a scan) and then kept up to date: opening a partition
+    /// must not scan its log.
+    size: Mutex<Option<u64>>,
     /// Long-polling fetches waiting for this partition to grow.
     waiters: Mutex<Vec<Arc<Notify>>>,
 }
@@ -63,8 +66,49 @@ impl PartitionLog {
                 log_start,
                 high_watermark: end.max(log_start),
             }),
+            size: Mutex::new(None),
             waiters: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Bytes stored in this partition.
+    pub fn size_bytes(&self) -> Result<u64, StoreError> {
+        // Hold the offsets lock so no append or truncation races the scan.
+        let _offs = self.offsets.lock().expect("offsets poisoned");
+        let mut size = self.size.lock().expect("size poisoned");
+        if let Some(s) = *size {
+            return Ok(s);
+        }
+        let s = self.store.size_bytes()?;
+        *size = Some(s);
+        Ok(s)
+    }
+
+    /// Moves the log start offset up to `offset` (DeleteRecords, retention) and removes the
+    /// batches wholly below it. Returns the new offsets. `offset` above the high watermark is
+    /// refused by the caller; one below the current start changes nothing.
+    pub fn advance_log_start(&self, offset: u64) -> Result<Offsets, StoreError> {
+        let mut offs = self.offsets.lock().expect("offsets poisoned");
+        if offset <= offs.log_start {
+            return Ok(*offs);
+        }
+        let offset = offset.min(offs.high_watermark);
+        offs.log_start = offset;
+        loop {
+            let (removed, more) = self.store.truncate_head(offset, 1024)?;
+            if let Some(s) = self.size.lock().expect("size poisoned").as_mut() {
+                *s = s.saturating_sub(removed);
+            }
+            if !more {
+                break;
+            }
+        }
+        Ok(*offs)
+    }
+
+    /// The oldest stored batch, for retention decisions.
+    pub fn first_batch(&self) -> Result<Option<Bytes>, StoreError> {
+        self.store.first_batch()
     }
 
     pub fn offsets(&self) -> Offsets {
@@ -85,6 +129,9 @@ impl PartitionLog {
                     return Err(e);
                 }
                 next += b.record_count as u64;
+                if let Some(size) = self.size.lock().expect("size poisoned").as_mut() {
+                    *size += stamped.len() as u64;
+                }
             }
             offs.high_watermark = next;
             (base, *offs)
@@ -258,6 +305,43 @@ mod tests {
                 high_watermark: 10
             }
         );
+    }
+
+    #[test]
+    fn advancing_the_log_start_drops_whole_batches_and_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (s, log) = log(dir.path());
+            let b = batch::validate(&make_batch(3, 0), 1 << 20).unwrap();
+            for _ in 0..3 {
+                log.append(&b).unwrap();
+            }
+            let full = log.size_bytes().unwrap();
+            // Offset 4 is inside the second batch: only the first goes.
+            let offs = log.advance_log_start(4).unwrap();
+            assert_eq!(offs.log_start, 4);
+            assert_eq!(log.size_bytes().unwrap(), full - b[0].bytes.len() as u64);
+            assert!(matches!(
+                log.read(3, 1 << 20, true),
+                Err(ReadError::OutOfRange { .. })
+            ));
+            let first = log.read(4, 1 << 20, true).unwrap().records.unwrap();
+            assert_eq!(StoredHeader::parse(&first).unwrap().base_offset, 3);
+            s.close().unwrap();
+        }
+        let (_s, log) = log(dir.path());
+        assert_eq!(
+            log.offsets(),
+            Offsets {
+                log_start: 4,
+                high_watermark: 9
+            }
+        );
+        // Everything: the log is empty but offsets continue.
+        log.advance_log_start(9).unwrap();
+        assert_eq!(log.size_bytes().unwrap(), 0);
+        let b = batch::validate(&make_batch(1, 0), 1 << 20).unwrap();
+        assert_eq!(log.append(&b).unwrap().0, 9);
     }
 
     #[tokio::test]

@@ -398,6 +398,47 @@ impl PartitionStore {
         })
     }
 
+    /// Persists a new log start offset and removes the batches that lie wholly below it, at most
+    /// `max_batches` of them (callers loop; a pass stays short). Returns the bytes removed and
+    /// whether batches below the start remain.
+    pub fn truncate_head(
+        &self,
+        log_start: u64,
+        max_batches: usize,
+    ) -> Result<(u64, bool), StoreError> {
+        self.log_start.insert(&self.key, &log_start.to_be_bytes())?;
+        let mut removed = 0u64;
+        let mut count = 0usize;
+        for item in self.tree.iter() {
+            let (k, v) = item?;
+            let next = crate::batch::StoredHeader::parse(&v).map_or(0, |h| h.next_offset());
+            if next > log_start {
+                return Ok((removed, false));
+            }
+            if count == max_batches {
+                return Ok((removed, true));
+            }
+            self.tree.remove(&k)?;
+            removed += v.len() as u64;
+            count += 1;
+        }
+        Ok((removed, false))
+    }
+
+    /// Total bytes of the stored batches: a full scan, so callers cache it.
+    pub fn size_bytes(&self) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        for item in self.tree.iter() {
+            total += item?.1.len() as u64;
+        }
+        Ok(total)
+    }
+
+    /// The first (oldest) batch.
+    pub fn first_batch(&self) -> Result<Option<Bytes>, StoreError> {
+        Ok(self.tree.first()?.map(|(_, v)| Bytes::from_owner(v)))
+    }
+
     pub fn log_start(&self) -> Result<u64, StoreError> {
         Ok(self
             .log_start

@@ -12,6 +12,7 @@ use kafka_protocol::messages::{RequestKind, ResponseKind};
 use crate::broker::Broker;
 use crate::protocol::Request;
 
+pub mod admin;
 pub mod api_versions;
 pub mod fetch;
 pub mod groups;
@@ -93,6 +94,22 @@ pub fn dispatch(broker: &Broker, req: Request, peer: SocketAddr) -> Reply {
         RequestKind::OffsetDelete(r) => {
             Reply::Now(ResponseKind::OffsetDelete(offsets::delete(broker, r)))
         }
+        RequestKind::CreatePartitions(r) => Reply::Now(ResponseKind::CreatePartitions(
+            admin::create_partitions(broker, r),
+        )),
+        RequestKind::DeleteRecords(r) => admin::delete_records(broker, r),
+        RequestKind::DescribeCluster(r) => Reply::Now(ResponseKind::DescribeCluster(
+            admin::describe_cluster(broker, r, version),
+        )),
+        RequestKind::DescribeLogDirs(r) => Reply::Now(ResponseKind::DescribeLogDirs(
+            admin::describe_log_dirs(broker, r, version),
+        )),
+        RequestKind::OffsetForLeaderEpoch(r) => Reply::Now(ResponseKind::OffsetForLeaderEpoch(
+            admin::offset_for_leader_epoch(broker, r),
+        )),
+        RequestKind::DescribeTopicPartitions(r) => Reply::Now(
+            ResponseKind::DescribeTopicPartitions(admin::describe_topic_partitions(broker, r)),
+        ),
         _ => Reply::Close(format!("no handler for {:?}", req.api_key)),
     }
 }
