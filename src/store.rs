@@ -408,8 +408,7 @@ impl PartitionStore {
     ) -> Result<(u64, bool), StoreError> {
         self.log_start.insert(&self.key, &log_start.to_be_bytes())?;
         let mut removed = 0u64;
-        let mut count = 0usize;
-        for item in self.tree.iter() {
+        for (count, item) in self.tree.iter().enumerate() {
             let (k, v) = item?;
             let next = crate::batch::StoredHeader::parse(&v).map_or(0, |h| h.next_offset());
             if next > log_start {
@@ -420,7 +419,6 @@ impl PartitionStore {
             }
             self.tree.remove(&k)?;
             removed += v.len() as u64;
-            count += 1;
         }
         Ok((removed, false))
     }

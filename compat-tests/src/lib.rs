@@ -1,1 +1,775 @@
+//! Test harness for running real Kafka clients against a real `sluice` process.
+//!
+//! # Layout
+//! - [`Broker`]: starts the `sluice` binary on a fresh data directory, learns its port from the start-up log,
+//!   and restarts it gracefully (SIGTERM) or brutally (SIGKILL) on the same data directory.
+//! - Client helpers: [`producer`] / [`consumer`] build librdkafka clients configured for what the broker
+//!   supports today (no consumer groups: consumers use `assign()`), [`create_topic`] goes through the admin API,
+//!   and [`Msg`] is a message with every field the tests compare.
+//! - [`raw`]: a blocking, hand-driven Kafka connection for sending what no well-behaved client would.
+//! - Waiting: [`wait_until`] and [`consume_n`] poll conditions inside a deadline; nothing here sleeps for a
+//!   fixed time hoping a condition became true.
+//!
+//! The binary is `$SLUICE_BIN`, or `target/release/sluice` in this workspace. `cargo test -p compat-tests`
+//! does not build it: run `cargo build --release -p sluice` first.
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage, Timestamp};
+use rdkafka::producer::{
+    BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer,
+};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+pub mod raw;
+
+pub use rdkafka;
+
+/// How long the broker may take to print its `listen=` line, or to exit after SIGTERM.
+const PROCESS_TIMEOUT: Duration = Duration::from_secs(15);
+/// Timeout for one librdkafka metadata or admin round trip on loopback.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many of the broker's last log lines a failure message shows.
+const LOG_LINES_KEPT: usize = 200;
+
+/// The `sluice` binary under test.
+pub fn sluice_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("SLUICE_BIN") {
+        return PathBuf::from(bin);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("compat-tests lives inside the workspace")
+        .join("target/release/sluice")
+}
+
+/// A running `sluice` process that owns a temporary data directory.
+///
+/// The directory outlives restarts of the process and is removed when the `Broker` is dropped.
+pub struct Broker {
+    process: Option<Process>,
+    /// Root of the temporary tree: `data/` is the broker's data dir, `sluice.yaml` its optional config.
+    root: tempfile::TempDir,
+    config: Option<PathBuf>,
+}
+
+struct Process {
+    child: Child,
+    addr: SocketAddr,
+    log: Arc<Mutex<VecDeque<String>>>,
+    drain: Option<JoinHandle<()>>,
+}
+
+impl Broker {
+    /// Starts a broker with default configuration on a fresh data directory.
+    pub fn start() -> Broker {
+        Broker::launch(None)
+    }
+
+    /// Starts a broker with `config_yaml` written to a file and passed as `--config`.
+    pub fn start_with(config_yaml: &str) -> Broker {
+        Broker::launch(Some(config_yaml))
+    }
+
+    fn launch(config_yaml: Option<&str>) -> Broker {
+        let root = tempfile::Builder::new()
+            .prefix("sluice-compat-")
+            .tempdir()
+            .expect("create temp dir");
+        std::fs::create_dir(root.path().join("data")).expect("create data dir");
+        let config = config_yaml.map(|yaml| {
+            let path = root.path().join("sluice.yaml");
+            std::fs::write(&path, yaml).expect("write broker config");
+            path
+        });
+        let mut broker = Broker {
+            process: None,
+            root,
+            config,
+        };
+        broker.spawn();
+        broker
+    }
+
+    fn spawn(&mut self) {
+        assert!(self.process.is_none(), "broker is already running");
+        let bin = sluice_bin();
+        assert!(
+            bin.is_file(),
+            "sluice binary not found at {}: run `cargo build --release -p sluice` or set SLUICE_BIN",
+            bin.display()
+        );
+        let mut command = Command::new(&bin);
+        command
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(config) = &self.config {
+            command.arg("--config").arg(config);
+        }
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
+
+        // The reader thread keeps draining stderr for the life of the process: a full pipe would block the
+        // broker's logging and, with it, whatever task was logging.
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(VecDeque::new()));
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let drain = {
+            let log = Arc::clone(&log);
+            let echo = std::env::var_os("SLUICE_TEST_LOG").is_some();
+            thread::spawn(move || drain_stderr(stderr, log, addr_tx, echo))
+        };
+
+        // The sender is dropped when stderr closes, so a broker that dies during start-up ends the wait at once.
+        let addr = match addr_rx.recv_timeout(PROCESS_TIMEOUT) {
+            Ok(addr) => addr,
+            Err(e) => {
+                let _ = child.kill();
+                let status = child.wait();
+                let _ = drain.join();
+                panic!(
+                    "broker did not report `listen=ADDR` ({e}); exit status {status:?}; last log lines:\n{}",
+                    render_log(&log)
+                );
+            }
+        };
+        self.process = Some(Process {
+            child,
+            addr,
+            log,
+            drain: Some(drain),
+        });
+    }
+
+    fn process(&self) -> &Process {
+        self.process.as_ref().expect("broker is not running")
+    }
+
+    /// The broker's data directory, kept across restarts.
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+
+    /// The listening address of the current process.
+    pub fn addr(&self) -> SocketAddr {
+        self.process().addr
+    }
+
+    /// `bootstrap.servers` for the current process.
+    pub fn bootstrap(&self) -> String {
+        self.addr().to_string()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process().child.id()
+    }
+
+    /// The last lines the broker logged, for failure messages.
+    pub fn logs(&self) -> String {
+        match &self.process {
+            Some(p) => render_log(&p.log),
+            None => "(broker not running)".to_string(),
+        }
+    }
+
+    /// Whether the process is still alive (it has not exited or been killed).
+    pub fn is_running(&mut self) -> bool {
+        match &mut self.process {
+            Some(p) => matches!(p.child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit, then starts a new process on the same data directory.
+    /// The new process may listen on a different port: call [`Broker::bootstrap`] again.
+    pub fn restart(&mut self) {
+        let status = self.terminate();
+        assert!(
+            status.success(),
+            "broker did not exit cleanly on SIGTERM: {status}"
+        );
+        self.spawn();
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the process to exit; returns its exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut process = self.process.take().expect("broker is not running");
+        let pid = process.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid} failed: {sent}");
+        let deadline = Instant::now() + PROCESS_TIMEOUT;
+        let status = loop {
+            if let Some(status) = process.child.try_wait().expect("wait for broker") {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = process.child.kill();
+                let _ = process.child.wait();
+                panic!(
+                    "broker still running {PROCESS_TIMEOUT:?} after SIGTERM; last log lines:\n{}",
+                    render_log(&process.log)
+                );
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        if let Some(drain) = process.drain.take() {
+            let _ = drain.join();
+        }
+        if !status.success() {
+            eprintln!(
+                "broker exited with {status} after SIGTERM; last log lines:\n{}",
+                render_log(&process.log)
+            );
+        }
+        status
+    }
+
+    /// SIGKILLs the process and reaps it. The data directory stays for [`Broker::start_again`].
+    pub fn kill9(&mut self) {
+        let mut process = self.process.take().expect("broker is not running");
+        // `Child::kill` sends SIGKILL on Unix: the broker gets no chance to flush anything.
+        process.child.kill().expect("SIGKILL broker");
+        process.child.wait().expect("reap broker");
+        if let Some(drain) = process.drain.take() {
+            let _ = drain.join();
+        }
+    }
+
+    /// Starts a new process on the existing data directory after [`Broker::kill9`] or [`Broker::terminate`].
+    pub fn start_again(&mut self) {
+        self.spawn();
+    }
+
+    /// CPU time (user + system) the broker process has used so far.
+    pub fn cpu_time(&self) -> Duration {
+        process_cpu_time(self.pid())
+    }
+
+    /// Panics unless the process is alive and a fresh librdkafka client can fetch metadata from it.
+    ///
+    /// The client asks for one named topic (auto-created), as producers and consumers do: an all-topics
+    /// request exercises a different encoding in librdkafka, which `admin.rs` tests on its own.
+    pub fn assert_healthy(&mut self) {
+        assert!(
+            self.is_running(),
+            "broker process died; last log lines:\n{}",
+            self.logs()
+        );
+        let client: BaseProducer = producer_config(&self.bootstrap())
+            .create()
+            .expect("create metadata client");
+        let metadata = client
+            .client()
+            .fetch_metadata(Some("sluice-health-check"), CLIENT_TIMEOUT)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "broker alive but a new client cannot fetch metadata: {e}; last log lines:\n{}",
+                    self.logs()
+                )
+            });
+        let port = i32::from(self.addr().port());
+        assert!(
+            metadata.brokers().iter().any(|b| b.port() == port),
+            "metadata does not advertise the listening port {port}: {:?}",
+            metadata
+                .brokers()
+                .iter()
+                .map(|b| format!("{}:{}", b.host(), b.port()))
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.child.kill();
+            let _ = process.child.wait();
+            if let Some(drain) = process.drain.take() {
+                let _ = drain.join();
+            }
+        }
+    }
+}
+
+fn drain_stderr(
+    stderr: std::process::ChildStderr,
+    log: Arc<Mutex<VecDeque<String>>>,
+    addr_tx: mpsc::Sender<SocketAddr>,
+    echo: bool,
+) {
+    let mut reader = BufReader::new(stderr);
+    let mut addr_tx = Some(addr_tx);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+        if echo {
+            eprintln!("[sluice] {line}");
+        }
+        if addr_tx.is_some() {
+            if let Some(addr) = parse_listen(&line) {
+                let _ = addr_tx.take().expect("checked").send(addr);
+            }
+        }
+        let mut log = log.lock().expect("log lock");
+        if log.len() == LOG_LINES_KEPT {
+            log.pop_front();
+        }
+        log.push_back(line);
+    }
+}
+
+/// Finds `listen=HOST:PORT` in a log line, tolerating quotes and trailing punctuation around the address.
+fn parse_listen(line: &str) -> Option<SocketAddr> {
+    line.match_indices("listen=").find_map(|(at, key)| {
+        let rest = &line[at + key.len()..];
+        let token = rest.split_whitespace().next()?;
+        token
+            .trim_matches(|c: char| c == '"' || c == '\'' || c == ',' || c == ';')
+            .parse()
+            .ok()
+    })
+}
+
+fn render_log(log: &Mutex<VecDeque<String>>) -> String {
+    let log = log.lock().expect("log lock");
+    if log.is_empty() {
+        return "(no output)".to_string();
+    }
+    log.iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// User + system CPU time of a process, from `/proc/<pid>/stat`.
+pub fn process_cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_else(|e| panic!("read /proc/{pid}/stat: {e}"));
+    // The command name (field 2) is in parentheses and may itself contain spaces or parentheses.
+    let after_comm = &stat[stat.rfind(')').expect("malformed stat") + 1..];
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    // Fields 14 and 15 of stat(5) are utime and stime; `fields[0]` is field 3.
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second() as f64)
+}
+
+fn clock_ticks_per_second() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100)
+}
+
+/// Polls `condition` every few milliseconds until it holds or `timeout` passes; returns whether it held.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Runs a future to completion on the current thread.
+///
+/// librdkafka's admin futures are completed by rdkafka's own polling thread, so they need no runtime:
+/// parking until woken is enough, and it keeps tokio out of the test crate.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unparker(thread::Thread);
+    impl Wake for Unparker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unparker(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        thread::park();
+    }
+}
+
+/// A topic name no other test uses, so a failure's leftovers never explain another test's result.
+pub fn unique_topic(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Creates a topic through the admin API (replication factor 1) and panics on any error.
+pub fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("create admin client");
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let options = AdminOptions::new().request_timeout(Some(CLIENT_TIMEOUT));
+    let results = block_on(admin.create_topics([&topic], &options))
+        .unwrap_or_else(|e| panic!("CreateTopics {name}: {e}"));
+    for result in results {
+        if let Err((topic, code)) = result {
+            panic!("CreateTopics {topic}: {code:?}");
+        }
+    }
+}
+
+/// Settings every producer in these tests shares; callers add acks, compression and so on.
+pub fn producer_config(bootstrap: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("client.id", "sluice-compat-producer")
+        // A broker bug should fail a test in seconds, not after librdkafka's 5-minute default.
+        .set("message.timeout.ms", "30000")
+        .set("request.timeout.ms", "10000");
+    config
+}
+
+/// Settings for a consumer that reads by `assign()`: the broker has no group coordinator yet, so nothing
+/// may commit or store offsets, but librdkafka still wants a `group.id`.
+pub fn consumer_config(bootstrap: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("client.id", "sluice-compat-consumer")
+        .set("group.id", "sluice-compat")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        // Makes librdkafka verify every batch's CRC on receipt: the broker must serve batches intact.
+        .set("check.crcs", "true");
+    config
+}
+
+pub type TestProducer = ThreadedProducer<DeliveryLog>;
+
+/// A producer whose delivery reports are collected in its [`DeliveryLog`] context.
+pub fn producer(bootstrap: &str, settings: &[(&str, &str)]) -> TestProducer {
+    let mut config = producer_config(bootstrap);
+    for (key, value) in settings {
+        config.set(*key, *value);
+    }
+    config
+        .create_with_context(DeliveryLog::default())
+        .expect("create producer")
+}
+
+pub fn consumer(bootstrap: &str, settings: &[(&str, &str)]) -> BaseConsumer {
+    let mut config = consumer_config(bootstrap);
+    for (key, value) in settings {
+        config.set(*key, *value);
+    }
+    config.create().expect("create consumer")
+}
+
+/// Assigns partitions `0..partitions` of `topic`, each from its first offset.
+pub fn assign_from_beginning<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    partitions: i32,
+) {
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        assignment
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .expect("add partition");
+    }
+    consumer.assign(&assignment).expect("assign");
+}
+
+/// Polls until `n` messages arrived or `timeout` passed and returns what arrived (check the length).
+/// A consumer error fails the test at once: against a healthy broker there should be none.
+pub fn consume_n<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    n: usize,
+    timeout: Duration,
+) -> Vec<OwnedMessage> {
+    let deadline = Instant::now() + timeout;
+    let mut messages = Vec::with_capacity(n);
+    while messages.len() < n {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        match consumer.poll((deadline - now).min(Duration::from_millis(100))) {
+            Some(Ok(message)) => messages.push(message.detach()),
+            Some(Err(e)) => panic!(
+                "consumer error after {} of {n} messages: {e}",
+                messages.len()
+            ),
+            None => {}
+        }
+    }
+    messages
+}
+
+/// One delivery report.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The opaque id the record was sent with.
+    pub id: usize,
+    pub partition: i32,
+    /// The offset the broker assigned; negative when unknown (acks=0) or on failure.
+    pub offset: i64,
+    pub error: Option<KafkaError>,
+}
+
+/// Producer context that records every delivery report.
+#[derive(Default)]
+pub struct DeliveryLog {
+    acked: AtomicUsize,
+    failed: AtomicUsize,
+    reports: Mutex<Vec<Delivery>>,
+}
+
+impl DeliveryLog {
+    /// Number of successful delivery reports so far.
+    pub fn acked(&self) -> usize {
+        self.acked.load(Ordering::SeqCst)
+    }
+
+    /// Number of failed delivery reports so far.
+    pub fn failed(&self) -> usize {
+        self.failed.load(Ordering::SeqCst)
+    }
+
+    pub fn reports(&self) -> Vec<Delivery> {
+        self.reports.lock().expect("reports lock").clone()
+    }
+}
+
+impl ClientContext for DeliveryLog {}
+
+impl ProducerContext for DeliveryLog {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, id: usize) {
+        let report = match result {
+            Ok(message) => Delivery {
+                id,
+                partition: message.partition(),
+                offset: message.offset(),
+                error: None,
+            },
+            Err((error, message)) => Delivery {
+                id,
+                partition: message.partition(),
+                offset: message.offset(),
+                error: Some(error.clone()),
+            },
+        };
+        // Count after recording, so a reader that sees the count also finds the report.
+        let ok = report.error.is_none();
+        self.reports.lock().expect("reports lock").push(report);
+        if ok {
+            self.acked.fetch_add(1, Ordering::SeqCst);
+        } else {
+            self.failed.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Sends every message (its index is the delivery id), flushes, and panics unless all were delivered.
+pub fn produce_all(producer: &TestProducer, topic: &str, messages: &[Msg]) -> Vec<Delivery> {
+    for (id, message) in messages.iter().enumerate() {
+        producer
+            .send(message.record(topic, id))
+            .map_err(|(e, _)| e)
+            .unwrap_or_else(|e| panic!("enqueue message {id}: {e}"));
+    }
+    producer
+        .flush(Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("flush: {e} ({} acked)", producer.context().acked()));
+    let mut reports = producer.context().reports();
+    let failures: Vec<_> = reports
+        .iter()
+        .filter(|r| r.error.is_some())
+        .take(5)
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "delivery failures, first ones: {failures:?}"
+    );
+    assert_eq!(
+        reports.len(),
+        messages.len(),
+        "one delivery report per message"
+    );
+    reports.sort_by_key(|r| r.id);
+    reports
+}
+
+/// A message with every field the tests compare after a round trip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Msg {
+    pub partition: i32,
+    pub key: Option<Vec<u8>>,
+    pub payload: Option<Vec<u8>>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    pub timestamp: Timestamp,
+}
+
+/// First explicit timestamp [`Msg::sample`] uses; far from "now", so a broker that stamps its own time shows.
+pub const SAMPLE_BASE_TIMESTAMP: i64 = 1_700_000_000_000;
+
+impl Msg {
+    /// Deterministic message `i` of a test set spread round-robin over `partitions`.
+    ///
+    /// The set mixes null and present keys and payloads, no headers, repeated header keys, null header values
+    /// and binary bytes. Payloads are repetitive text, so every codec shrinks a batch and librdkafka keeps it
+    /// compressed.
+    pub fn sample(i: usize, partitions: i32) -> Msg {
+        let key = (!i.is_multiple_of(50)).then(|| format!("key-{i}").into_bytes());
+        let payload = (i % 97 != 1).then(|| {
+            let unit = format!("payload {i} of the sluice compat suite; ");
+            unit.repeat(1 + i % 9).into_bytes()
+        });
+        let headers = match i % 4 {
+            0 => vec![],
+            1 => vec![("trace".to_string(), Some(i.to_be_bytes().to_vec()))],
+            2 => vec![
+                ("dup".to_string(), Some(b"first".to_vec())),
+                ("dup".to_string(), Some(b"second".to_vec())),
+                ("null-value".to_string(), None),
+            ],
+            _ => vec![("binary".to_string(), Some((0..=255u8).collect()))],
+        };
+        Msg {
+            partition: (i % partitions as usize) as i32,
+            key,
+            payload,
+            headers,
+            timestamp: Timestamp::CreateTime(SAMPLE_BASE_TIMESTAMP + 10 * i as i64),
+        }
+    }
+
+    /// The record to send, with `id` as its delivery opaque.
+    pub fn record<'a>(&'a self, topic: &'a str, id: usize) -> BaseRecord<'a, [u8], [u8], usize> {
+        let mut record = BaseRecord::with_opaque_to(topic, id).partition(self.partition);
+        if let Some(ts) = self.timestamp.to_millis() {
+            record = record.timestamp(ts);
+        }
+        if let Some(key) = &self.key {
+            record = record.key(key.as_slice());
+        }
+        if let Some(payload) = &self.payload {
+            record = record.payload(payload.as_slice());
+        }
+        if !self.headers.is_empty() {
+            let headers = self
+                .headers
+                .iter()
+                .fold(OwnedHeaders::new(), |h, (key, value)| {
+                    h.insert(Header {
+                        key,
+                        value: value.as_deref(),
+                    })
+                });
+            record = record.headers(headers);
+        }
+        record
+    }
+
+    /// The comparable fields of a consumed message.
+    pub fn from_message<M: Message>(message: &M) -> Msg {
+        let headers = message
+            .headers()
+            .map(|headers| {
+                (0..headers.count())
+                    .map(|i| {
+                        let header = headers.get(i);
+                        (header.key.to_string(), header.value.map(<[u8]>::to_vec))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Msg {
+            partition: message.partition(),
+            key: message.key().map(<[u8]>::to_vec),
+            payload: message.payload().map(<[u8]>::to_vec),
+            headers,
+            timestamp: message.timestamp(),
+        }
+    }
+}
+
+/// Low and high watermarks of partitions `0..partitions`, as librdkafka's ListOffsets reports them.
+pub fn watermarks<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    partitions: i32,
+) -> Vec<(i64, i64)> {
+    (0..partitions)
+        .map(|p| {
+            consumer
+                .fetch_watermarks(topic, p, CLIENT_TIMEOUT)
+                .unwrap_or_else(|e| panic!("ListOffsets {topic}/{p}: {e}"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_listen_in_common_log_shapes() {
+        let addr: SocketAddr = "127.0.0.1:41234".parse().unwrap();
+        for line in [
+            "2024-01-01T00:00:00Z  INFO sluice: listening listen=127.0.0.1:41234 node_id=1",
+            "INFO sluice::server: started listen=\"127.0.0.1:41234\"",
+            "listen=127.0.0.1:41234",
+            "x advertise=127.0.0.1:1 listen=127.0.0.1:41234, data_dir=/tmp",
+        ] {
+            assert_eq!(parse_listen(line), Some(addr), "{line}");
+        }
+        assert_eq!(parse_listen("listen_backlog=5"), None);
+        assert_eq!(parse_listen("listen=not-an-address"), None);
+    }
+}
