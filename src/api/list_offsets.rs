@@ -19,6 +19,12 @@ use crate::log::{PartitionLog, LEADER_EPOCH};
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
+/// KIP-734 (v7+): the record with the largest timestamp.
+const MAX_TIMESTAMP: i64 = -3;
+/// KIP-405 (v8+): the earliest offset on local storage, which is all storage here.
+const EARLIEST_LOCAL: i64 = -4;
+/// v9+: the latest offset in tiered storage; there is none, so no such offset.
+const LATEST_TIERED: i64 = -5;
 
 pub fn handle(broker: &Broker, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
     let topics = req
@@ -70,7 +76,30 @@ fn lookup(log: &PartitionLog, timestamp: i64) -> Result<(i64, i64), i16> {
     let offsets = log.offsets();
     match timestamp {
         LATEST => Ok((offsets.high_watermark as i64, -1)),
-        EARLIEST => Ok((offsets.log_start as i64, -1)),
+        EARLIEST | EARLIEST_LOCAL => Ok((offsets.log_start as i64, -1)),
+        LATEST_TIERED => Ok((-1, -1)),
+        MAX_TIMESTAMP => {
+            let batches = log.batches_from(offsets.log_start).map_err(|e| {
+                tracing::error!(error = %e, "max-timestamp lookup failed");
+                ResponseError::KafkaStorageError.code()
+            })?;
+            let mut best: Option<(i64, Bytes)> = None;
+            for b in batches {
+                let Some(h) = StoredHeader::parse(&b) else {
+                    continue;
+                };
+                if best.as_ref().is_none_or(|(ts, _)| h.max_timestamp > *ts) {
+                    best = Some((h.max_timestamp, b));
+                }
+            }
+            match best {
+                Some((ts, b)) => {
+                    let base = StoredHeader::parse(&b).map_or(-1, |h| h.base_offset as i64);
+                    Ok(first_at_or_after(b, ts, offsets.log_start).unwrap_or((base, ts)))
+                }
+                None => Ok((-1, -1)),
+            }
+        }
         t if t < 0 => Err(ResponseError::InvalidRequest.code()),
         t => {
             let batches = log.batches_from(offsets.log_start).map_err(|e| {
@@ -138,7 +167,9 @@ mod tests {
         assert_eq!(ask(&b, 1500), (0, 4, 2000));
         assert_eq!(ask(&b, 2003), (0, 7, 2003));
         assert_eq!(ask(&b, 9999), (0, -1, -1));
-        for v in 1..=6 {
+        assert_eq!(ask(&b, MAX_TIMESTAMP), (0, 7, 2003));
+        assert_eq!(ask(&b, EARLIEST_LOCAL), (0, 0, -1));
+        for v in 1..=10 {
             use kafka_protocol::protocol::Encodable;
             let req = ListOffsetsRequest::default().with_topics(vec![ListOffsetsTopic::default()
                 .with_name(StrBytes::from_string("t".into()).into())
