@@ -12,11 +12,13 @@
 //! - [`group`]: the group coordinator (classic protocol) and committed offsets.
 //! - [`log`]: a partition's log: offsets, high watermark, reads, long-poll wake-ups.
 //! - [`batch`]: record batch validation and offset assignment, without decoding records.
+//! - [`compaction`]: which batches a compaction pass drops or rewrites (latest record per key).
 //! - [`store`]: the only module that knows sled; durability and group commit.
 
 pub mod api;
 pub mod batch;
 pub mod broker;
+pub mod compaction;
 pub mod config;
 pub mod connection;
 pub mod group;

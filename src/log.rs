@@ -106,6 +106,50 @@ impl PartitionLog {
         Ok(*offs)
     }
 
+    /// One compaction pass over the batches that are neither the last one (the active tail, which
+    /// also anchors the high watermark at restart) nor younger than `min_lag_ms`. Returns how many
+    /// batches were dropped or rewritten.
+    pub fn compact(
+        &self,
+        policy: crate::compaction::Policy,
+        min_lag_ms: i64,
+    ) -> Result<usize, StoreError> {
+        let offs = self.offsets();
+        let mut section: Vec<(u64, Bytes)> = Vec::new();
+        for item in self
+            .store
+            .scan(self.store.seek(offs.log_start)?.unwrap_or(0))
+        {
+            let (key, bytes) = item?;
+            if key >= offs.high_watermark {
+                break;
+            }
+            section.push((key, bytes));
+        }
+        section.pop();
+        let lag_limit = policy.now_ms.saturating_sub(min_lag_ms);
+        if let Some(young) = section
+            .iter()
+            .position(|(_, b)| StoredHeader::parse(b).is_none_or(|h| h.max_timestamp > lag_limit))
+        {
+            section.truncate(young);
+        }
+        if section.is_empty() {
+            return Ok(0);
+        }
+        let changes = crate::compaction::plan(&section, policy).map_err(StoreError)?;
+        if changes.is_empty() {
+            return Ok(0);
+        }
+        // Under the offsets lock so retention or DeleteRecords cannot interleave with the swap.
+        let _offs = self.offsets.lock().expect("offsets poisoned");
+        let delta = self.store.apply_compaction(&changes)?;
+        if let Some(size) = self.size.lock().expect("size poisoned").as_mut() {
+            *size = (*size as i64 + delta).max(0) as u64;
+        }
+        Ok(changes.len())
+    }
+
     /// The oldest stored batch, for retention decisions.
     pub fn first_batch(&self) -> Result<Option<Bytes>, StoreError> {
         self.store.first_batch()

@@ -423,6 +423,41 @@ impl PartitionStore {
         Ok((removed, false))
     }
 
+    /// Applies a compaction pass atomically. A change whose batch is gone by now (retention or
+    /// DeleteRecords ran meanwhile) is skipped, so nothing below the log start comes back.
+    /// Returns the change in stored bytes (negative: space freed).
+    pub fn apply_compaction(
+        &self,
+        changes: &[crate::compaction::Change],
+    ) -> Result<i64, StoreError> {
+        use crate::compaction::Change;
+        let mut batch = sled::Batch::default();
+        let mut delta = 0i64;
+        for c in changes {
+            match c {
+                Change::Remove(key) => {
+                    if let Some(old) = self.tree.get(key.to_be_bytes())? {
+                        delta -= old.len() as i64;
+                        batch.remove(&key.to_be_bytes());
+                    }
+                }
+                Change::Replace {
+                    old_key,
+                    new_key,
+                    bytes,
+                } => {
+                    if let Some(old) = self.tree.get(old_key.to_be_bytes())? {
+                        delta += bytes.len() as i64 - old.len() as i64;
+                        batch.remove(&old_key.to_be_bytes());
+                        batch.insert(&new_key.to_be_bytes(), &bytes[..]);
+                    }
+                }
+            }
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(delta)
+    }
+
     /// Total bytes of the stored batches: a full scan, so callers cache it.
     pub fn size_bytes(&self) -> Result<u64, StoreError> {
         let mut total = 0u64;

@@ -1,0 +1,270 @@
+//! Log compaction (`cleanup.policy=compact`): keep the latest record per key.
+//!
+//! This is the one place, besides offset-by-timestamp lookups, where stored batches are decoded.
+//! [`plan`] looks at a section of the log (never the active tail: the caller leaves out the last
+//! batch and anything younger than `min.compaction.lag.ms`) and says which batches to drop and which
+//! to rewrite. A rewritten batch keeps each retained record's offset, timestamp, key, value and
+//! headers, and the batch's compression codec; a batch with nothing left is dropped whole, leaving a
+//! gap in the offsets, as Kafka's cleaner does. Tombstones (null values) are kept until their batch
+//! is older than `delete.retention.ms`, so consumers that read the log meanwhile see the delete.
+
+use std::collections::HashMap;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions};
+
+use crate::batch::StoredHeader;
+
+/// When records become removable.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub now_ms: i64,
+    pub delete_retention_ms: i64,
+}
+
+/// One change to the partition tree, keyed by stored base offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Remove(u64),
+    Replace {
+        old_key: u64,
+        new_key: u64,
+        bytes: Bytes,
+    },
+}
+
+/// Decides the changes for `batches` (the compactable section, in offset order).
+pub fn plan(batches: &[(u64, Bytes)], policy: Policy) -> Result<Vec<Change>, String> {
+    // Pass 1: the last offset of every key in the section.
+    let mut latest: HashMap<Bytes, i64> = HashMap::new();
+    for (key, bytes) in batches {
+        let set = RecordBatchDecoder::decode(&mut bytes.clone())
+            .map_err(|e| format!("batch {key}: {e}"))?;
+        for r in &set.records {
+            if let Some(k) = &r.key {
+                latest.insert(k.clone(), r.offset);
+            }
+        }
+    }
+    // Pass 2: keep what is still the latest, drop superseded records and expired tombstones.
+    let mut changes = Vec::new();
+    for (key, bytes) in batches {
+        let header =
+            StoredHeader::parse(bytes).ok_or_else(|| format!("batch {key}: short header"))?;
+        let attributes = i16::from_be_bytes([bytes[21], bytes[22]]);
+        // Control batches (transaction markers) are not ours to rewrite.
+        if attributes & (1 << 5) != 0 {
+            continue;
+        }
+        let tombstones_expired =
+            header.max_timestamp < policy.now_ms.saturating_sub(policy.delete_retention_ms);
+        let set = RecordBatchDecoder::decode(&mut bytes.clone())
+            .map_err(|e| format!("batch {key}: {e}"))?;
+        let total = set.records.len();
+        let mut kept: Vec<_> = set
+            .records
+            .into_iter()
+            .filter(|r| match &r.key {
+                // Keyless records cannot be compacted (produce refuses them on compacted topics;
+                // any from before the policy changed are left alone).
+                None => true,
+                Some(k) => {
+                    latest.get(k) == Some(&r.offset) && !(r.value.is_none() && tombstones_expired)
+                }
+            })
+            .collect();
+        if kept.len() == total {
+            continue;
+        }
+        if kept.is_empty() {
+            changes.push(Change::Remove(*key));
+            continue;
+        }
+        let idempotent = kept[0].producer_id >= 0;
+        let first_offset = kept[0].offset;
+        for r in &mut kept {
+            if !idempotent {
+                // The encoder derives the base sequence from the first record; keep "no sequence".
+                r.sequence = -1i32.wrapping_add((r.offset - first_offset) as i32);
+            }
+        }
+        let mut out = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut out,
+            kept.iter(),
+            &RecordEncodeOptions {
+                version: 2,
+                compression: set.compression,
+            },
+        )
+        .map_err(|e| format!("batch {key}: re-encoding failed: {e}"))?;
+        restore_header(&mut out, bytes);
+        changes.push(Change::Replace {
+            old_key: *key,
+            new_key: first_offset as u64,
+            bytes: out.freeze(),
+        });
+    }
+    Ok(changes)
+}
+
+/// The encoder does not carry the LogAppendTime flag or the stored partition leader epoch; put
+/// them back from the original header and recompute the CRC they affect.
+fn restore_header(out: &mut BytesMut, original: &[u8]) {
+    out[12..16].copy_from_slice(&original[12..16]);
+    let original_attributes = i16::from_be_bytes([original[21], original[22]]);
+    let mut attributes = i16::from_be_bytes([out[21], out[22]]);
+    attributes |= original_attributes & (1 << 3);
+    out[21..23].copy_from_slice(&attributes.to_be_bytes());
+    let crc = crc32c::crc32c(&out[21..]);
+    out[17..21].copy_from_slice(&crc.to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch;
+    use kafka_protocol::records::Compression;
+    use producer as rec;
+
+    /// Records built through kafka-protocol's own encoder, as a producer would send them.
+    mod producer {
+        use bytes::{Bytes, BytesMut};
+        use kafka_protocol::records::{
+            Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+        };
+
+        pub fn batch(
+            base: i64,
+            items: &[(Option<&str>, Option<&str>)],
+            ts: i64,
+            compression: Compression,
+        ) -> Bytes {
+            let records: Vec<Record> = items
+                .iter()
+                .enumerate()
+                .map(|(i, (k, v))| Record {
+                    transactional: false,
+                    control: false,
+                    delete_horizon: false,
+                    partition_leader_epoch: 0,
+                    producer_id: -1,
+                    producer_epoch: -1,
+                    timestamp_type: TimestampType::Creation,
+                    offset: base + i as i64,
+                    sequence: -1 + i as i32,
+                    timestamp: ts,
+                    key: k.map(|k| Bytes::copy_from_slice(k.as_bytes())),
+                    value: v.map(|v| Bytes::copy_from_slice(v.as_bytes())),
+                    headers: Default::default(),
+                })
+                .collect();
+            let mut out = BytesMut::new();
+            RecordBatchEncoder::encode(
+                &mut out,
+                records.iter(),
+                &RecordEncodeOptions {
+                    version: 2,
+                    compression,
+                },
+            )
+            .unwrap();
+            out.freeze()
+        }
+    }
+
+    fn decode(b: &Bytes) -> Vec<(i64, Option<Bytes>, Option<Bytes>)> {
+        RecordBatchDecoder::decode(&mut b.clone())
+            .unwrap()
+            .records
+            .into_iter()
+            .map(|r| (r.offset, r.key, r.value))
+            .collect()
+    }
+
+    #[test]
+    fn keeps_latest_per_key_with_offsets_and_codec() {
+        let b0 = rec::batch(
+            0,
+            &[
+                (Some("a"), Some("1")),
+                (Some("b"), Some("1")),
+                (Some("a"), Some("2")),
+            ],
+            1000,
+            Compression::Lz4,
+        );
+        let b3 = rec::batch(
+            3,
+            &[(Some("b"), Some("2")), (Some("c"), None)],
+            1000,
+            Compression::None,
+        );
+        let b5 = rec::batch(5, &[(Some("a"), Some("3"))], 1000, Compression::Gzip);
+        let batches = vec![(0, b0), (3, b3), (5, b5)];
+        let changes = plan(
+            &batches,
+            Policy {
+                now_ms: 2000,
+                delete_retention_ms: 100_000,
+            },
+        )
+        .unwrap();
+        // b0 loses everything (a and b superseded later); b3 keeps b=2 and the young tombstone;
+        // b5 keeps a=3 and is untouched.
+        assert_eq!(changes, vec![Change::Remove(0)]);
+        let no_more = plan(
+            &batches[1..],
+            Policy {
+                now_ms: 2000,
+                delete_retention_ms: 100_000,
+            },
+        )
+        .unwrap();
+        assert!(no_more.is_empty());
+    }
+
+    #[test]
+    fn rewrites_partially_superseded_batches_and_drops_old_tombstones() {
+        let b0 = rec::batch(
+            0,
+            &[
+                (Some("a"), Some("1")),
+                (Some("b"), Some("1")),
+                (Some("c"), None),
+            ],
+            1000,
+            Compression::Zstd,
+        );
+        let b3 = rec::batch(3, &[(Some("a"), Some("2"))], 1000, Compression::None);
+        let changes = plan(
+            &[(0, b0.clone()), (3, b3)],
+            Policy {
+                now_ms: 10_000,
+                delete_retention_ms: 1000,
+            },
+        )
+        .unwrap();
+        let [Change::Replace {
+            old_key,
+            new_key,
+            bytes,
+        }] = &changes[..]
+        else {
+            panic!("{changes:?}")
+        };
+        assert_eq!((*old_key, *new_key), (0, 1));
+        assert_eq!(
+            decode(bytes),
+            vec![(
+                1,
+                Some(Bytes::from_static(b"b")),
+                Some(Bytes::from_static(b"1"))
+            )]
+        );
+        // Same codec, valid CRC, header as the log expects.
+        let info = batch::validate(bytes, 1 << 20).unwrap();
+        assert_eq!(info[0].compression(), Compression::Zstd as i16);
+        assert_eq!(StoredHeader::parse(bytes).unwrap().base_offset, 1);
+    }
+}
