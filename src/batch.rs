@@ -18,6 +18,8 @@ const LAST_OFFSET_DELTA: usize = 23;
 const BASE_TIMESTAMP: usize = 27;
 const MAX_TIMESTAMP: usize = 35;
 const PRODUCER_ID: usize = 43;
+const PRODUCER_EPOCH: usize = 51;
+const BASE_SEQUENCE: usize = 53;
 const RECORD_COUNT: usize = 57;
 /// Size of the v2 header, up to and including the record count.
 pub const HEADER_LEN: usize = 61;
@@ -48,12 +50,38 @@ pub struct BatchInfo {
     pub base_timestamp: i64,
     pub max_timestamp: i64,
     pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
     pub attributes: i16,
 }
 
 impl BatchInfo {
     pub fn compression(&self) -> i16 {
         self.attributes & 0x07
+    }
+
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & (1 << 4) != 0
+    }
+
+    /// The producer id and sequence range of an idempotent producer's batch.
+    pub fn sequenced(&self) -> Option<crate::producer::Sequenced> {
+        if self.producer_id < 0 || self.base_sequence < 0 {
+            return None;
+        }
+        // Sequences wrap from i32::MAX to 0, as Kafka's incrementSequence does.
+        let delta = self.last_offset_delta as i32;
+        let last_seq = if self.base_sequence > i32::MAX - delta {
+            delta - (i32::MAX - self.base_sequence) - 1
+        } else {
+            self.base_sequence + delta
+        };
+        Some(crate::producer::Sequenced {
+            producer_id: self.producer_id,
+            epoch: self.producer_epoch,
+            first_seq: self.base_sequence,
+            last_seq,
+        })
     }
 }
 
@@ -141,6 +169,8 @@ pub fn validate(records: &Bytes, max_batch_bytes: usize) -> Result<Vec<BatchInfo
             base_timestamp: be_i64(batch, BASE_TIMESTAMP),
             max_timestamp: be_i64(batch, MAX_TIMESTAMP),
             producer_id: be_i64(batch, PRODUCER_ID),
+            producer_epoch: i16::from_be_bytes([batch[PRODUCER_EPOCH], batch[PRODUCER_EPOCH + 1]]),
+            base_sequence: be_i32(batch, BASE_SEQUENCE),
             attributes,
         });
         pos += total;

@@ -11,9 +11,11 @@
 //! - [`broker`]: shared state: node identity, the topic registry.
 //! - [`group`]: the group coordinator (classic protocol) and committed offsets.
 //! - [`log`]: a partition's log: offsets, high watermark, reads, long-poll wake-ups.
+//! - [`producer`]: idempotent producer sequence checks (duplicates, gaps, fenced epochs).
 //! - [`batch`]: record batch validation and offset assignment, without decoding records.
 //! - [`compaction`]: which batches a compaction pass drops or rewrites (latest record per key).
 //! - [`store`]: the only module that knows sled; durability and group commit.
+//! - [`topic_config`]: the topic config table (names, defaults, validation, describe rows).
 
 pub mod api;
 pub mod batch;
@@ -23,6 +25,8 @@ pub mod config;
 pub mod connection;
 pub mod group;
 pub mod log;
+pub mod producer;
 pub mod protocol;
 pub mod server;
 pub mod store;
+pub mod topic_config;

@@ -9,8 +9,17 @@ use std::sync::{Arc, Mutex};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
+use std::collections::HashMap;
+
 use crate::batch::{self, BatchInfo, StoredHeader};
+use crate::producer::{self, ProducerEntry, Verdict};
 use crate::store::{PartitionStore, StoreError};
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
 
 /// The leader epoch of every partition: one broker never changes leadership.
 pub const LEADER_EPOCH: i32 = 0;
@@ -21,6 +30,9 @@ pub struct PartitionLog {
     /// Bytes stored, computed on first use (a scan) and then kept up to date: opening a partition
     /// must not scan its log.
     size: Mutex<Option<u64>>,
+    /// Idempotent producers' state, loaded from the store on first use. Lock order: `offsets`
+    /// first, then this.
+    producers: Mutex<Option<HashMap<i64, ProducerEntry>>>,
     /// Long-polling fetches waiting for this partition to grow.
     waiters: Mutex<Vec<Arc<Notify>>>,
 }
@@ -36,6 +48,17 @@ pub struct Offsets {
 pub struct ReadResult {
     pub records: Option<Bytes>,
     pub offsets: Offsets,
+}
+
+/// Why an append was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("producer epoch {got} is older than the current epoch {current}")]
+    StaleEpoch { got: i16, current: i16 },
+    #[error("out of order sequence: {0}")]
+    OutOfOrder(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +90,7 @@ impl PartitionLog {
                 high_watermark: end.max(log_start),
             }),
             size: Mutex::new(None),
+            producers: Mutex::new(None),
             waiters: Mutex::new(Vec::new()),
         })
     }
@@ -160,17 +184,64 @@ impl PartitionLog {
     }
 
     /// Appends validated batches, assigning offsets; returns the base offset of the first one.
-    pub fn append(&self, batches: &[BatchInfo]) -> Result<(u64, Offsets), StoreError> {
+    /// An idempotent producer's batch is checked against its sequence state first: a retry of a
+    /// batch already written returns the original base offset and writes nothing.
+    pub fn append(&self, batches: &[BatchInfo]) -> Result<(u64, Offsets), AppendError> {
         let result = {
             let mut offs = self.offsets.lock().expect("offsets poisoned");
+            let mut producers = self.producers.lock().expect("producers poisoned");
+            if producers.is_none() {
+                *producers = Some(self.store.load_producers()?.into_iter().collect());
+            }
+            let producers = producers.as_mut().expect("loaded above");
             let base = offs.high_watermark;
             let mut next = base;
             for b in batches {
+                let sequenced = b.sequenced();
+                let new_state = match sequenced {
+                    None => None,
+                    Some(seq) => {
+                        let current = producers.get(&seq.producer_id);
+                        match producer::check(current, seq) {
+                            Verdict::Append => Some((
+                                seq.producer_id,
+                                producer::record(current, seq, next, now_ms()),
+                            )),
+                            Verdict::Duplicate { base_offset } => {
+                                tracing::debug!(
+                                    producer = seq.producer_id,
+                                    first_seq = seq.first_seq,
+                                    "duplicate batch"
+                                );
+                                if next == base {
+                                    return Ok((base_offset, *offs));
+                                }
+                                continue;
+                            }
+                            Verdict::StaleEpoch { current } => {
+                                return Err(AppendError::StaleEpoch {
+                                    got: seq.epoch,
+                                    current,
+                                });
+                            }
+                            Verdict::OutOfOrder(why) => return Err(AppendError::OutOfOrder(why)),
+                        }
+                    }
+                };
                 let stamped = batch::with_offset(&b.bytes, next, LEADER_EPOCH);
-                if let Err(e) = self.store.append(next, &stamped) {
+                let written = match &new_state {
+                    Some((pid, state)) => {
+                        self.store.append_with_producer(next, &stamped, *pid, state)
+                    }
+                    None => self.store.append(next, &stamped),
+                };
+                if let Err(e) = written {
                     // Batches already written stay visible: they are whole and in order.
                     offs.high_watermark = next;
-                    return Err(e);
+                    return Err(e.into());
+                }
+                if let Some((pid, state)) = new_state {
+                    producers.insert(pid, state);
                 }
                 next += b.record_count as u64;
                 if let Some(size) = self.size.lock().expect("size poisoned").as_mut() {
@@ -182,6 +253,26 @@ impl PartitionLog {
         };
         self.wake_waiters();
         Ok(result)
+    }
+
+    /// Forgets producers idle for longer than `expiration_ms` (Kafka's producer.id.expiration.ms).
+    pub fn expire_producers(&self, now_ms: i64, expiration_ms: i64) -> Result<usize, StoreError> {
+        let _offs = self.offsets.lock().expect("offsets poisoned");
+        let mut guard = self.producers.lock().expect("producers poisoned");
+        if guard.is_none() {
+            *guard = Some(self.store.load_producers()?.into_iter().collect());
+        }
+        let producers = guard.as_mut().expect("loaded above");
+        let expired: Vec<i64> = producers
+            .iter()
+            .filter(|(_, e)| e.last_timestamp_ms < now_ms.saturating_sub(expiration_ms))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &expired {
+            self.store.remove_producer(*id)?;
+            producers.remove(id);
+        }
+        Ok(expired.len())
     }
 
     fn wake_waiters(&self) {

@@ -36,6 +36,7 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeLogDirs, 1, 4),
     (ApiKey::OffsetForLeaderEpoch, 2, 4),
     (ApiKey::DescribeTopicPartitions, 0, 0),
+    (ApiKey::InitProducerId, 0, 4),
 ];
 
 /// The supported range for `key`, if we implement it at all.
@@ -108,12 +109,6 @@ pub enum FrameError {
         version: i16,
         reason: String,
     },
-    #[error("{api:?} v{version} body has {trailing} trailing bytes")]
-    TrailingBytes {
-        api: ApiKey,
-        version: i16,
-        trailing: usize,
-    },
 }
 
 /// Parses a frame (without its length prefix) into a request.
@@ -157,11 +152,14 @@ pub fn parse_frame(mut frame: Bytes) -> Result<Parsed, FrameError> {
         reason: e.to_string(),
     })?;
     if frame.has_remaining() {
-        return Err(FrameError::TrailingBytes {
-            api,
+        // Kafka ignores unread bytes after a body, and clients rely on it: librdkafka 2.12 sends
+        // an all-topics Metadata v12 with a 4-byte slot for a 1-byte varint count.
+        tracing::debug!(
+            ?api,
             version,
-            trailing: frame.remaining(),
-        });
+            trailing = frame.remaining(),
+            "ignoring trailing bytes after the request body"
+        );
     }
     Ok(Parsed::Request(Box::new(Request {
         header,
@@ -241,6 +239,7 @@ mod tests {
                 ApiKey::DescribeLogDirs => DescribeLogDirsRequest::VERSIONS,
                 ApiKey::OffsetForLeaderEpoch => OffsetForLeaderEpochRequest::VERSIONS,
                 ApiKey::DescribeTopicPartitions => DescribeTopicPartitionsRequest::VERSIONS,
+                ApiKey::InitProducerId => InitProducerIdRequest::VERSIONS,
                 other => panic!("no codec check for {other:?}"),
             };
             assert!(
@@ -292,10 +291,10 @@ mod tests {
             parse_frame(frame(3, 1, &[0, 0, 0, 0, 0xff])),
             Err(FrameError::BadBody { .. })
         ));
-        // Metadata v1: no client id, null topics, then a stray byte.
+        // Metadata v1: no client id, null topics, then stray bytes: ignored, as Kafka does.
         assert!(matches!(
             parse_frame(frame(3, 1, &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1])),
-            Err(FrameError::TrailingBytes { trailing: 1, .. })
+            Ok(Parsed::Request(_))
         ));
     }
 

@@ -4,6 +4,8 @@
 //! - tree `meta`: broker-wide facts (`cluster_id`).
 //! - tree `topics`: topic name -> JSON [`TopicRecord`] (id, partition count, configs).
 //! - tree `log_start`: `<topic id>/<partition>` -> log start offset (u64 BE), only once it moved past 0.
+//! - tree `producers`: `<topic id>/<partition>/` + producer id (i64 BE) -> JSON
+//!   [`crate::producer::ProducerEntry`], written in one transaction with the batch it describes.
 //! - tree `offsets`: committed consumer group offsets, keyed group / topic / partition (see
 //!   [`offset_key`]) so one group's offsets are a prefix range; values are JSON [`CommittedOffset`].
 //! - tree `p/<topic id>/<partition>`: base offset (u64 BE, so range scans run in offset order) -> the
@@ -56,6 +58,7 @@ struct Inner {
     topics: sled::Tree,
     log_start: sled::Tree,
     offsets: sled::Tree,
+    producers: sled::Tree,
     flusher: Arc<Flusher>,
     flush_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -111,6 +114,7 @@ impl Store {
         let topics = db.open_tree("topics")?;
         let log_start = db.open_tree("log_start")?;
         let offsets = db.open_tree("offsets")?;
+        let producers = db.open_tree("producers")?;
         let (done, _) = watch::channel(FlushDone::default());
         let flusher = Arc::new(Flusher {
             state: Mutex::new(FlushState::default()),
@@ -131,6 +135,7 @@ impl Store {
                 topics,
                 log_start,
                 offsets,
+                producers,
                 flusher,
                 flush_thread: Mutex::new(Some(flush_thread)),
             }),
@@ -174,6 +179,9 @@ impl Store {
         for p in 0..rec.partitions {
             self.inner.db.drop_tree(partition_tree_name(rec.id, p))?;
             self.inner.log_start.remove(partition_key(rec.id, p))?;
+            for item in self.inner.producers.scan_prefix(producer_prefix(rec.id, p)) {
+                self.inner.producers.remove(item?.0)?;
+            }
         }
         Ok(())
     }
@@ -190,6 +198,8 @@ impl Store {
         Ok(PartitionStore {
             tree,
             log_start: self.inner.log_start.clone(),
+            producers: self.inner.producers.clone(),
+            producer_prefix: producer_prefix(topic_id, partition),
             key: partition_key(topic_id, partition),
         })
     }
@@ -237,6 +247,12 @@ impl Store {
             out.push((group, topic, partition, c));
         }
         Ok(out)
+    }
+
+    /// A producer id never handed out before, also across restarts.
+    pub fn next_producer_id(&self) -> Result<i64, StoreError> {
+        // sled's ids are monotonic across restarts (not contiguous, which producer ids need not be).
+        Ok((self.inner.db.generate_id()? & (i64::MAX as u64)) as i64)
     }
 
     /// Waits until everything written before the call is on disk. Concurrent callers share flushes.
@@ -350,6 +366,10 @@ fn partition_tree_name(topic_id: Uuid, partition: i32) -> String {
     format!("p/{}/{}", topic_id.simple(), partition)
 }
 
+fn producer_prefix(topic_id: Uuid, partition: i32) -> Vec<u8> {
+    format!("{}/{}/", topic_id.simple(), partition).into_bytes()
+}
+
 fn partition_key(topic_id: Uuid, partition: i32) -> String {
     format!("{}/{}", topic_id.simple(), partition)
 }
@@ -358,10 +378,55 @@ fn partition_key(topic_id: Uuid, partition: i32) -> String {
 pub struct PartitionStore {
     tree: sled::Tree,
     log_start: sled::Tree,
+    producers: sled::Tree,
+    producer_prefix: Vec<u8>,
     key: String,
 }
 
 impl PartitionStore {
+    /// Appends an idempotent producer's batch together with that producer's new state, in one
+    /// transaction: after a crash, either both are there or neither is.
+    pub fn append_with_producer(
+        &self,
+        base_offset: u64,
+        batch: &[u8],
+        producer_id: i64,
+        entry: &crate::producer::ProducerEntry,
+    ) -> Result<(), StoreError> {
+        use sled::Transactional;
+        let mut pkey = self.producer_prefix.clone();
+        pkey.extend_from_slice(&producer_id.to_be_bytes());
+        let state = serde_json::to_vec(entry).map_err(|e| StoreError(e.to_string()))?;
+        (&self.tree, &self.producers)
+            .transaction(|(log, producers)| {
+                log.insert(&base_offset.to_be_bytes(), batch)?;
+                producers.insert(pkey.as_slice(), state.as_slice())?;
+                Ok(())
+            })
+            .map_err(|e: sled::transaction::TransactionError<()>| StoreError(format!("{e:?}")))
+    }
+
+    /// This partition's producer states.
+    pub fn load_producers(&self) -> Result<Vec<(i64, crate::producer::ProducerEntry)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.producers.scan_prefix(&self.producer_prefix) {
+            let (k, v) = item?;
+            let id_bytes: [u8; 8] = k[self.producer_prefix.len()..]
+                .try_into()
+                .map_err(|_| StoreError("malformed producer state key".into()))?;
+            let entry = serde_json::from_slice(&v).map_err(|e| StoreError(e.to_string()))?;
+            out.push((i64::from_be_bytes(id_bytes), entry));
+        }
+        Ok(out)
+    }
+
+    pub fn remove_producer(&self, producer_id: i64) -> Result<(), StoreError> {
+        let mut pkey = self.producer_prefix.clone();
+        pkey.extend_from_slice(&producer_id.to_be_bytes());
+        self.producers.remove(pkey)?;
+        Ok(())
+    }
+
     pub fn append(&self, base_offset: u64, batch: &[u8]) -> Result<(), StoreError> {
         self.tree.insert(base_offset.to_be_bytes(), batch)?;
         Ok(())

@@ -35,7 +35,7 @@ fn s(v: impl Into<String>) -> StrBytes {
     StrBytes::from_string(v.into())
 }
 
-const NO_OPERATIONS: i32 = i32::MIN;
+use crate::api::{CLUSTER_OPERATIONS, NO_OPERATIONS, TOPIC_OPERATIONS};
 
 pub fn create_partitions(
     broker: &Broker,
@@ -162,7 +162,11 @@ pub fn describe_cluster(
     let resp = DescribeClusterResponse::default()
         .with_cluster_id(s(broker.cluster_id()))
         .with_controller_id(me)
-        .with_cluster_authorized_operations(NO_OPERATIONS)
+        .with_cluster_authorized_operations(if req.include_cluster_authorized_operations {
+            CLUSTER_OPERATIONS
+        } else {
+            NO_OPERATIONS
+        })
         .with_brokers(vec![DescribeClusterBroker::default()
             .with_broker_id(me)
             .with_host(s(node.host.clone()))
@@ -344,7 +348,7 @@ pub fn describe_topic_partitions(
                 .with_name(Some(s(name).into()))
                 .with_topic_id(t.id)
                 .with_partitions(partitions)
-                .with_topic_authorized_operations(NO_OPERATIONS),
+                .with_topic_authorized_operations(TOPIC_OPERATIONS),
         );
         if next_cursor.is_some() {
             break;

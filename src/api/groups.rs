@@ -28,8 +28,7 @@ fn s(v: impl Into<String>) -> StrBytes {
     StrBytes::from_string(v.into())
 }
 
-/// Kafka's "no authorized operations requested" marker.
-const NO_OPERATIONS: i32 = i32::MIN;
+use crate::api::{GROUP_OPERATIONS, NO_OPERATIONS};
 
 pub fn find_coordinator(
     broker: &Broker,
@@ -37,35 +36,48 @@ pub fn find_coordinator(
     version: i16,
 ) -> FindCoordinatorResponse {
     let node = broker.node();
-    // Group (0) and transaction (1) coordinators are both this broker. Transactions themselves are
-    // not advertised, so a transactional producer learns that from ApiVersions, not from here.
-    let key_ok = matches!(req.key_type, 0 | 1);
+    // Only group coordinators (key type 0) exist: without transactions there is no transaction
+    // coordinator, and Kafka answers COORDINATOR_NOT_AVAILABLE while it has none.
+    let key_error = match req.key_type {
+        0 => None,
+        1 => Some((
+            ResponseError::CoordinatorNotAvailable.code(),
+            "transactions are not supported",
+        )),
+        _ => Some((
+            ResponseError::InvalidRequest.code(),
+            "unsupported coordinator key type",
+        )),
+    };
     if version >= 4 {
         let coordinators = req
             .coordinator_keys
             .into_iter()
             .map(|key| {
                 let c = Coordinator::default().with_key(key);
-                if key_ok {
-                    c.with_node_id(BrokerId(node.node_id))
+                match key_error {
+                    None => c
+                        .with_node_id(BrokerId(node.node_id))
                         .with_host(s(node.host.clone()))
-                        .with_port(node.port)
-                } else {
-                    c.with_node_id(BrokerId(-1))
-                        .with_error_code(ResponseError::InvalidRequest.code())
-                        .with_error_message(Some(s(format!(
-                            "unsupported key type {}",
-                            req.key_type
-                        ))))
+                        .with_port(node.port),
+                    Some((code, message)) => c
+                        .with_node_id(BrokerId(-1))
+                        .with_error_code(code)
+                        .with_error_message(Some(s(message))),
                 }
             })
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
-    if !key_ok {
-        return FindCoordinatorResponse::default()
-            .with_error_code(ResponseError::InvalidRequest.code())
+    if let Some((code, message)) = key_error {
+        let r = FindCoordinatorResponse::default()
+            .with_error_code(code)
             .with_node_id(BrokerId(-1));
+        return if version >= 1 {
+            r.with_error_message(Some(s(message)))
+        } else {
+            r
+        };
     }
     FindCoordinatorResponse::default()
         .with_node_id(BrokerId(node.node_id))
@@ -272,6 +284,7 @@ pub fn describe(
     req: DescribeGroupsRequest,
     version: i16,
 ) -> DescribeGroupsResponse {
+    let include_ops = req.include_authorized_operations;
     let groups = req
         .groups
         .into_iter()
@@ -301,7 +314,12 @@ pub fn describe(
                 .with_protocol_data(s(d.protocol_name))
                 .with_members(members);
             if version >= 3 {
-                g.with_authorized_operations(NO_OPERATIONS)
+                let ops = if include_ops && d.state != crate::group::GroupState::Dead {
+                    GROUP_OPERATIONS
+                } else {
+                    NO_OPERATIONS
+                };
+                g.with_authorized_operations(ops)
             } else {
                 g
             }

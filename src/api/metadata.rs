@@ -15,6 +15,9 @@ use crate::log::LEADER_EPOCH;
 
 pub fn handle(broker: &Broker, req: MetadataRequest, version: i16) -> MetadataResponse {
     let node = broker.node();
+    let include_topic_ops = version >= 8 && req.include_topic_authorized_operations;
+    let include_cluster_ops =
+        (8..=10).contains(&version) && req.include_cluster_authorized_operations;
     let topics = match req.topics {
         // v0: an empty list means all topics; v1+: null means all, empty means none.
         None => all_topics(broker),
@@ -33,7 +36,23 @@ pub fn handle(broker: &Broker, req: MetadataRequest, version: i16) -> MetadataRe
                 .collect()
         }
     };
-    MetadataResponse::default()
+    let topics = topics
+        .into_iter()
+        .map(|t| {
+            if include_topic_ops && t.error_code == 0 {
+                t.with_topic_authorized_operations(crate::api::TOPIC_OPERATIONS)
+            } else {
+                t
+            }
+        })
+        .collect();
+    let response = if include_cluster_ops {
+        MetadataResponse::default()
+            .with_cluster_authorized_operations(crate::api::CLUSTER_OPERATIONS)
+    } else {
+        MetadataResponse::default()
+    };
+    response
         .with_brokers(vec![MetadataResponseBroker::default()
             .with_node_id(BrokerId(node.node_id))
             .with_host(StrBytes::from_string(node.host.clone()))

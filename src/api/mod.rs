@@ -20,7 +20,19 @@ pub mod list_offsets;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;
+pub mod producer_id;
 pub mod topics;
+
+/// Authorized-operation bitfields for clients that ask (KIP-430). There is no authorizer, so every
+/// operation a resource type supports is allowed; these are the values Kafka sends without one.
+/// Topic: READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
+pub const TOPIC_OPERATIONS: i32 = 0x0DF8;
+/// Cluster: CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE.
+pub const CLUSTER_OPERATIONS: i32 = 0x1FA0;
+/// Group: READ, DELETE, DESCRIBE.
+pub const GROUP_OPERATIONS: i32 = 0x0148;
+/// "Not requested".
+pub const NO_OPERATIONS: i32 = i32::MIN;
 
 pub type ResponseFuture = Pin<Box<dyn Future<Output = ResponseKind> + Send + 'static>>;
 
@@ -110,6 +122,9 @@ pub fn dispatch(broker: &Broker, req: Request, peer: SocketAddr) -> Reply {
         RequestKind::DescribeTopicPartitions(r) => Reply::Now(
             ResponseKind::DescribeTopicPartitions(admin::describe_topic_partitions(broker, r)),
         ),
+        RequestKind::InitProducerId(r) => Reply::Now(ResponseKind::InitProducerId(
+            producer_id::init_producer_id(broker, r),
+        )),
         _ => Reply::Close(format!("no handler for {:?}", req.api_key)),
     }
 }

@@ -12,6 +12,7 @@ use kafka_protocol::protocol::StrBytes;
 use crate::api::Reply;
 use crate::batch::{self, BatchError};
 use crate::broker::Broker;
+use crate::log::AppendError;
 
 pub fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Reply {
     let acks = req.acks;
@@ -44,9 +45,29 @@ pub fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Reply {
                 let records = pd.records.unwrap_or_default();
                 let batches = batch::validate(&records, broker.config().max_message_bytes)
                     .map_err(|e| (batch_error_code(&e), e.to_string()))?;
+                if batches.len() != 1 {
+                    // Produce v3+ carries exactly one batch per partition (Kafka refuses more).
+                    return Err((
+                        ResponseError::InvalidRecord.code(),
+                        format!("expected exactly one record batch, got {}", batches.len()),
+                    ));
+                }
+                if batches[0].is_transactional() {
+                    return Err((
+                        ResponseError::InvalidTxnState.code(),
+                        "transactions are not supported".to_string(),
+                    ));
+                }
                 let (base, offsets) = log.append(&batches).map_err(|e| {
-                    tracing::error!(topic = %t.name, partition = pd.index, error = %e, "append failed");
-                    (ResponseError::KafkaStorageError.code(), e.to_string())
+                    let code = match &e {
+                        AppendError::Store(_) => {
+                            tracing::error!(topic = %t.name, partition = pd.index, error = %e, "append failed");
+                            ResponseError::KafkaStorageError.code()
+                        }
+                        AppendError::StaleEpoch { .. } => ResponseError::InvalidProducerEpoch.code(),
+                        AppendError::OutOfOrder(_) => ResponseError::OutOfOrderSequenceNumber.code(),
+                    };
+                    (code, e.to_string())
                 })?;
                 Ok((base, offsets.log_start))
             });

@@ -1,0 +1,34 @@
+//! InitProducerId for idempotent producers (the Java producer's default since Kafka 3.0).
+//!
+//! Every call hands out a fresh producer id with epoch 0, as Kafka does for producers without a
+//! transactional id. Transactions are not implemented: a transactional id gets
+//! COORDINATOR_NOT_AVAILABLE, what Kafka answers while it has no transaction coordinator.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
+
+use crate::broker::Broker;
+
+pub fn init_producer_id(broker: &Broker, req: InitProducerIdRequest) -> InitProducerIdResponse {
+    if req.transactional_id.is_some() {
+        return InitProducerIdResponse::default()
+            .with_error_code(ResponseError::CoordinatorNotAvailable.code())
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
+    }
+    match broker.store().next_producer_id() {
+        Ok(id) => {
+            tracing::debug!(producer_id = id, "new idempotent producer");
+            InitProducerIdResponse::default()
+                .with_producer_id(ProducerId(id))
+                .with_producer_epoch(0)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "allocating a producer id failed");
+            InitProducerIdResponse::default()
+                .with_error_code(ResponseError::KafkaStorageError.code())
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1)
+        }
+    }
+}
