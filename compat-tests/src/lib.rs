@@ -10,8 +10,12 @@
 //! - Waiting: [`wait_until`] and [`consume_n`] poll conditions inside a deadline; nothing here sleeps for a
 //!   fixed time hoping a condition became true.
 //!
+//! # Running
 //! The binary is `$SLUICE_BIN`, or `target/release/sluice` in this workspace. `cargo test -p compat-tests`
-//! does not build it: run `cargo build --release -p sluice` first.
+//! does not build it: run `cargo build --release -p sluice` first, then
+//! `cargo test --release -p compat-tests`. Each test starts its own broker on a port the kernel picks and a
+//! temporary data directory, so tests run in parallel. `SLUICE_TEST_LOG=1` echoes every broker log line;
+//! failures show the last lines anyway.
 
 use std::collections::VecDeque;
 use std::future::Future;
