@@ -189,6 +189,19 @@ pub fn with_offset(batch: &Bytes, base_offset: u64, leader_epoch: i32) -> Bytes 
     out.freeze()
 }
 
+/// Stamps a batch with the broker's clock (`message.timestamp.type=LogAppendTime`): the timestamp-
+/// type attribute and the max timestamp change, so the CRC is recomputed. Consumers read every
+/// record's timestamp as the batch's max timestamp.
+pub fn with_log_append_time(batch: &Bytes, now_ms: i64) -> Bytes {
+    let mut out = BytesMut::from(&batch[..]);
+    let attributes = i16::from_be_bytes([out[ATTRIBUTES], out[ATTRIBUTES + 1]]) | (1 << 3);
+    out[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attributes.to_be_bytes());
+    out[MAX_TIMESTAMP..MAX_TIMESTAMP + 8].copy_from_slice(&now_ms.to_be_bytes());
+    let crc = crc32c::crc32c(&out[ATTRIBUTES..]);
+    out[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+    out.freeze()
+}
+
 /// Header facts about a batch already in the log (trusted: it was validated on the way in).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredHeader {
@@ -310,6 +323,14 @@ pub(crate) mod tests {
     fn too_large_is_refused() {
         let b = make_batch(3, 0);
         assert!(matches!(validate(&b, 20), Err(BatchError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn log_append_time_stamp_keeps_crc_valid() {
+        let stamped = with_log_append_time(&make_batch(2, 5), 99);
+        let info = validate(&stamped, 1 << 20).unwrap();
+        assert_eq!(info[0].max_timestamp, 99);
+        assert_ne!(info[0].attributes & (1 << 3), 0);
     }
 
     #[test]

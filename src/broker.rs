@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::group::{GroupConfig, GroupCoordinator};
 use crate::log::PartitionLog;
 use crate::store::{Store, StoreError, TopicRecord};
+use crate::topic_config::{self, BrokerDefaults, EffectiveConfig};
 
 /// How clients reach this broker (Metadata's broker list).
 #[derive(Debug, Clone)]
@@ -28,7 +29,10 @@ pub struct Topic {
     pub name: String,
     pub id: Uuid,
     pub partitions: Vec<Arc<PartitionLog>>,
+    /// The topic's config overrides, as set.
     pub configs: BTreeMap<String, String>,
+    /// Overrides over the broker's defaults, typed: what produce, retention and compaction obey.
+    pub effective: EffectiveConfig,
 }
 
 impl Topic {
@@ -71,6 +75,8 @@ pub enum TopicError {
     InvalidPartitions(i32),
     #[error("unknown topic {0:?}")]
     Unknown(String),
+    #[error("{0}")]
+    InvalidConfig(String),
     #[error("topic has {current} partitions; the count can only grow, {requested} asked")]
     CannotShrink { current: i32, requested: i32 },
     #[error(transparent)]
@@ -86,6 +92,7 @@ impl TopicError {
                 ResponseError::InvalidPartitions.code()
             }
             TopicError::Unknown(_) => ResponseError::UnknownTopicOrPartition.code(),
+            TopicError::InvalidConfig(_) => ResponseError::InvalidConfig.code(),
             TopicError::Store(_) => ResponseError::KafkaStorageError.code(),
         }
     }
@@ -122,9 +129,10 @@ impl Broker {
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<Broker> {
         let cluster_id = store.cluster_id()?;
+        let defaults = config.broker_defaults();
         let mut topics = Topics::default();
         for rec in store.load_topics()? {
-            let topic = Arc::new(open_topic(&store, rec)?);
+            let topic = Arc::new(open_topic(&store, rec, &defaults)?);
             topics.by_id.insert(topic.id, topic.clone());
             topics.by_name.insert(topic.name.clone(), topic);
         }
@@ -164,6 +172,11 @@ impl Broker {
 
     pub fn store(&self) -> &Store {
         &self.shared.store
+    }
+
+    /// The topic-config defaults from this broker's configuration.
+    pub fn topic_defaults(&self) -> BrokerDefaults {
+        self.shared.config.broker_defaults()
     }
 
     pub fn groups(&self) -> &GroupCoordinator {
@@ -222,6 +235,8 @@ impl Broker {
         if partitions < 1 {
             return Err(TopicError::InvalidPartitions(partitions));
         }
+        let defaults = self.topic_defaults();
+        topic_config::validate_all(&configs, &defaults).map_err(TopicError::InvalidConfig)?;
         // The write lock makes check-and-create atomic against a concurrent auto-create.
         let mut topics = self.shared.topics.write().expect("topics poisoned");
         if topics.by_name.contains_key(name) {
@@ -238,11 +253,12 @@ impl Broker {
                 name: rec.name,
                 id: rec.id,
                 partitions: Vec::new(),
+                effective: EffectiveConfig::resolve(&rec.configs, &defaults),
                 configs: rec.configs,
             }));
         }
         self.shared.store.put_topic(&rec)?;
-        let topic = Arc::new(open_topic(&self.shared.store, rec)?);
+        let topic = Arc::new(open_topic(&self.shared.store, rec, &defaults)?);
         topics.by_id.insert(topic.id, topic.clone());
         topics.by_name.insert(topic.name.clone(), topic.clone());
         tracing::info!(topic = %topic.name, id = %topic.id, partitions, "created topic");
@@ -310,12 +326,50 @@ impl Broker {
             name: rec.name,
             id: rec.id,
             partitions,
+            effective: topic.effective.clone(),
             configs: rec.configs,
         });
         topics.by_id.insert(grown.id, grown.clone());
         topics.by_name.insert(grown.name.clone(), grown.clone());
         tracing::info!(topic = %grown.name, from = current, to = count, "added partitions");
         Ok(grown)
+    }
+
+    /// Replaces a topic's config overrides (after validating them), or with `validate_only` only
+    /// checks them. The change is durable before this returns.
+    pub fn set_topic_configs(
+        &self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<Arc<Topic>, TopicError> {
+        let defaults = self.topic_defaults();
+        topic_config::validate_all(&configs, &defaults).map_err(TopicError::InvalidConfig)?;
+        let mut topics = self.shared.topics.write().expect("topics poisoned");
+        let Some(topic) = topics.by_name.get(name).cloned() else {
+            return Err(TopicError::Unknown(name.to_string()));
+        };
+        if validate_only {
+            return Ok(topic);
+        }
+        let rec = TopicRecord {
+            name: topic.name.clone(),
+            id: topic.id,
+            partitions: topic.partitions.len() as i32,
+            configs,
+        };
+        self.shared.store.put_topic(&rec)?;
+        let updated = Arc::new(Topic {
+            name: rec.name,
+            id: rec.id,
+            partitions: topic.partitions.clone(),
+            effective: EffectiveConfig::resolve(&rec.configs, &defaults),
+            configs: rec.configs,
+        });
+        topics.by_id.insert(updated.id, updated.clone());
+        topics.by_name.insert(updated.name.clone(), updated.clone());
+        tracing::info!(topic = %updated.name, configs = ?updated.configs, "topic configs changed");
+        Ok(updated)
     }
 
     pub fn delete_topic(&self, name: &str) -> Result<Arc<Topic>, TopicError> {
@@ -344,7 +398,11 @@ pub async fn stopping(rx: &mut watch::Receiver<bool>) {
     }
 }
 
-fn open_topic(store: &Store, rec: TopicRecord) -> Result<Topic, StoreError> {
+fn open_topic(
+    store: &Store,
+    rec: TopicRecord,
+    defaults: &BrokerDefaults,
+) -> Result<Topic, StoreError> {
     let mut partitions = Vec::with_capacity(rec.partitions as usize);
     for p in 0..rec.partitions {
         partitions.push(Arc::new(PartitionLog::open(
@@ -355,6 +413,7 @@ fn open_topic(store: &Store, rec: TopicRecord) -> Result<Topic, StoreError> {
         name: rec.name,
         id: rec.id,
         partitions,
+        effective: EffectiveConfig::resolve(&rec.configs, defaults),
         configs: rec.configs,
     })
 }

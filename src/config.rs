@@ -48,6 +48,22 @@ pub struct Config {
     pub group_initial_rebalance_delay_ms: u64,
     /// Largest metadata string accepted with a committed offset (offset.metadata.max.bytes).
     pub offset_metadata_max_bytes: usize,
+    /// Default `retention.ms` of topics (Kafka's log.retention.ms); -1 keeps data forever.
+    pub log_retention_ms: i64,
+    /// Default `retention.bytes` per partition (log.retention.bytes); -1 is unlimited.
+    pub log_retention_bytes: i64,
+    /// Default `cleanup.policy` (log.cleanup.policy): `delete`, `compact` or `compact,delete`.
+    pub log_cleanup_policy: String,
+    /// Default `message.timestamp.type` (log.message.timestamp.type): CreateTime or LogAppendTime.
+    pub log_message_timestamp_type: String,
+    /// Default `delete.retention.ms` (log.cleaner.delete.retention.ms).
+    pub log_cleaner_delete_retention_ms: i64,
+    /// Default `min.compaction.lag.ms` (log.cleaner.min.compaction.lag.ms).
+    pub log_cleaner_min_compaction_lag_ms: i64,
+    /// How often retention and compaction run (log.retention.check.interval.ms).
+    pub log_cleanup_interval_ms: u64,
+    /// Idle time after which an idempotent producer's state is forgotten (producer.id.expiration.ms).
+    pub producer_id_expiration_ms: i64,
 }
 
 impl Default for Config {
@@ -74,6 +90,14 @@ impl Default for Config {
             // hand a lone consumer its partitions at once.
             group_initial_rebalance_delay_ms: 0,
             offset_metadata_max_bytes: 4096,
+            log_retention_ms: 7 * 24 * 60 * 60 * 1000,
+            log_retention_bytes: -1,
+            log_cleanup_policy: "delete".to_string(),
+            log_message_timestamp_type: "CreateTime".to_string(),
+            log_cleaner_delete_retention_ms: 24 * 60 * 60 * 1000,
+            log_cleaner_min_compaction_lag_ms: 0,
+            log_cleanup_interval_ms: 30_000,
+            producer_id_expiration_ms: 24 * 60 * 60 * 1000,
         }
     }
 }
@@ -150,9 +174,34 @@ impl Config {
         if self.group_initial_rebalance_delay_ms > 300_000 {
             bail!("`group_initial_rebalance_delay_ms` must be at most 300000");
         }
+        self.broker_defaults()
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid topic default: {e}"))?;
+        if self.log_cleanup_interval_ms < 10 {
+            bail!("`log_cleanup_interval_ms` must be at least 10");
+        }
+        if self.producer_id_expiration_ms < 1 {
+            bail!("`producer_id_expiration_ms` must be at least 1");
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| anyhow::anyhow!("invalid `log_level` {:?}: {e}", self.log_level))?;
         Ok(())
+    }
+}
+
+impl Config {
+    /// The topic-config defaults this broker applies to topics without overrides.
+    pub fn broker_defaults(&self) -> crate::topic_config::BrokerDefaults {
+        crate::topic_config::BrokerDefaults {
+            retention_ms: self.log_retention_ms,
+            retention_bytes: self.log_retention_bytes,
+            cleanup_policy: self.log_cleanup_policy.clone(),
+            max_message_bytes: self.max_message_bytes.min(i32::MAX as usize) as i32,
+            message_timestamp_type: self.log_message_timestamp_type.clone(),
+            delete_retention_ms: self.log_cleaner_delete_retention_ms,
+            min_compaction_lag_ms: self.log_cleaner_min_compaction_lag_ms,
+            ..crate::topic_config::BrokerDefaults::default()
+        }
     }
 }
 

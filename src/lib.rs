@@ -13,6 +13,7 @@
 //! - [`log`]: a partition's log: offsets, high watermark, reads, long-poll wake-ups.
 //! - [`producer`]: idempotent producer sequence checks (duplicates, gaps, fenced epochs).
 //! - [`batch`]: record batch validation and offset assignment, without decoding records.
+//! - [`cleaner`]: the background pass for retention, compaction and producer-state expiry.
 //! - [`compaction`]: which batches a compaction pass drops or rewrites (latest record per key).
 //! - [`store`]: the only module that knows sled; durability and group commit.
 //! - [`topic_config`]: the topic config table (names, defaults, validation, describe rows).
@@ -20,6 +21,7 @@
 pub mod api;
 pub mod batch;
 pub mod broker;
+pub mod cleaner;
 pub mod compaction;
 pub mod config;
 pub mod connection;

@@ -174,9 +174,22 @@ impl PartitionLog {
         Ok(changes.len())
     }
 
-    /// The oldest stored batch, for retention decisions.
-    pub fn first_batch(&self) -> Result<Option<Bytes>, StoreError> {
-        self.store.first_batch()
+    /// Up to `limit` of the oldest batches still readable (from the one holding the log start), for
+    /// retention decisions.
+    pub fn head_batches(&self, limit: usize) -> Result<Vec<Bytes>, StoreError> {
+        let offs = self.offsets();
+        let Some(start) = self.store.seek(offs.log_start)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for item in self.store.scan(start).take(limit) {
+            let (base, bytes) = item?;
+            if base >= offs.high_watermark {
+                break;
+            }
+            out.push(bytes);
+        }
+        Ok(out)
     }
 
     pub fn offsets(&self) -> Offsets {

@@ -133,6 +133,7 @@ async fn serve(config: Config) -> Result<()> {
         topics = broker.topics().len(),
         "sluice started"
     );
+    tokio::spawn(sluice::cleaner::run(broker.clone()));
     sluice::server::run(listener, broker, shutdown_tx, shutdown_signal()).await
 }
 

@@ -37,6 +37,9 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetForLeaderEpoch, 2, 4),
     (ApiKey::DescribeTopicPartitions, 0, 0),
     (ApiKey::InitProducerId, 0, 4),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
 ];
 
 /// The supported range for `key`, if we implement it at all.
@@ -240,6 +243,9 @@ mod tests {
                 ApiKey::OffsetForLeaderEpoch => OffsetForLeaderEpochRequest::VERSIONS,
                 ApiKey::DescribeTopicPartitions => DescribeTopicPartitionsRequest::VERSIONS,
                 ApiKey::InitProducerId => InitProducerIdRequest::VERSIONS,
+                ApiKey::DescribeConfigs => DescribeConfigsRequest::VERSIONS,
+                ApiKey::AlterConfigs => AlterConfigsRequest::VERSIONS,
+                ApiKey::IncrementalAlterConfigs => IncrementalAlterConfigsRequest::VERSIONS,
                 other => panic!("no codec check for {other:?}"),
             };
             assert!(

@@ -532,11 +532,6 @@ impl PartitionStore {
         Ok(total)
     }
 
-    /// The first (oldest) batch.
-    pub fn first_batch(&self) -> Result<Option<Bytes>, StoreError> {
-        Ok(self.tree.first()?.map(|(_, v)| Bytes::from_owner(v)))
-    }
-
     pub fn log_start(&self) -> Result<u64, StoreError> {
         Ok(self
             .log_start

@@ -14,6 +14,7 @@ use crate::protocol::Request;
 
 pub mod admin;
 pub mod api_versions;
+pub mod configs;
 pub mod fetch;
 pub mod groups;
 pub mod list_offsets;
@@ -125,6 +126,15 @@ pub fn dispatch(broker: &Broker, req: Request, peer: SocketAddr) -> Reply {
         RequestKind::InitProducerId(r) => Reply::Now(ResponseKind::InitProducerId(
             producer_id::init_producer_id(broker, r),
         )),
+        RequestKind::DescribeConfigs(r) => Reply::Now(ResponseKind::DescribeConfigs(
+            configs::describe(broker, r, version),
+        )),
+        RequestKind::AlterConfigs(r) => {
+            Reply::Now(ResponseKind::AlterConfigs(configs::alter(broker, r)))
+        }
+        RequestKind::IncrementalAlterConfigs(r) => Reply::Now(
+            ResponseKind::IncrementalAlterConfigs(configs::incremental_alter(broker, r)),
+        ),
         _ => Reply::Close(format!("no handler for {:?}", req.api_key)),
     }
 }

@@ -10,12 +10,15 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::api::Reply;
-use crate::batch::{self, BatchError};
+use crate::batch::{self, BatchError, BatchInfo};
 use crate::broker::Broker;
 use crate::log::AppendError;
+use crate::topic_config::EffectiveConfig;
+use kafka_protocol::records::RecordBatchDecoder;
 
 pub fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Reply {
     let acks = req.acks;
+    let now = now_ms();
     let valid_acks = matches!(acks, -1..=1);
     let mut failures = Vec::new();
     let mut appended = false;
@@ -43,8 +46,10 @@ pub fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Reply {
                     )
                 })?;
                 let records = pd.records.unwrap_or_default();
-                let batches = batch::validate(&records, broker.config().max_message_bytes)
-                    .map_err(|e| (batch_error_code(&e), e.to_string()))?;
+                let eff = &t.effective;
+                let limit = (eff.max_message_bytes.max(0) as usize).min(broker.config().max_request_bytes);
+                let mut batches =
+                    batch::validate(&records, limit).map_err(|e| (batch_error_code(&e), e.to_string()))?;
                 if batches.len() != 1 {
                     // Produce v3+ carries exactly one batch per partition (Kafka refuses more).
                     return Err((
@@ -58,6 +63,11 @@ pub fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Reply {
                         "transactions are not supported".to_string(),
                     ));
                 }
+                check_topic_rules(&t.name, pd.index, eff, &batches[0], now)?;
+                if eff.log_append_time {
+                    batches[0].bytes = batch::with_log_append_time(&batches[0].bytes, now);
+                    batches[0].max_timestamp = now;
+                }
                 let (base, offsets) = log.append(&batches).map_err(|e| {
                     let code = match &e {
                         AppendError::Store(_) => {
@@ -69,12 +79,15 @@ pub fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Reply {
                     };
                     (code, e.to_string())
                 })?;
-                Ok((base, offsets.log_start))
+                Ok((base, offsets.log_start, eff.log_append_time))
             });
             match outcome {
-                Ok((base, log_start)) => {
+                Ok((base, log_start, log_append_time)) => {
                     appended = true;
                     resp = resp.with_base_offset(base as i64);
+                    if log_append_time {
+                        resp = resp.with_log_append_time_ms(now);
+                    }
                     if version >= 5 {
                         resp = resp.with_log_start_offset(log_start as i64);
                     }
@@ -121,6 +134,59 @@ pub fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Reply {
         }
         _ => Reply::Now(ResponseKind::Produce(response)),
     }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The topic-config rules a batch must meet: timestamps within `message.timestamp.before/after.max.ms`
+/// (CreateTime topics), and a key on every record of a compacted topic. Only the compacted case
+/// decodes the batch.
+fn check_topic_rules(
+    topic: &str,
+    partition: i32,
+    eff: &EffectiveConfig,
+    b: &BatchInfo,
+    now: i64,
+) -> Result<(), (i16, String)> {
+    if !eff.log_append_time && b.base_timestamp >= 0 {
+        if b.max_timestamp > now.saturating_add(eff.message_timestamp_after_max_ms) {
+            return Err((
+                ResponseError::InvalidTimestamp.code(),
+                format!(
+                    "timestamp {} is more than message.timestamp.after.max.ms ({}) ahead of the broker's clock",
+                    b.max_timestamp, eff.message_timestamp_after_max_ms
+                ),
+            ));
+        }
+        if b.base_timestamp < now.saturating_sub(eff.message_timestamp_before_max_ms) {
+            return Err((
+                ResponseError::InvalidTimestamp.code(),
+                format!(
+                    "timestamp {} is more than message.timestamp.before.max.ms ({}) behind the broker's clock",
+                    b.base_timestamp, eff.message_timestamp_before_max_ms
+                ),
+            ));
+        }
+    }
+    if eff.cleanup_compact {
+        let set = RecordBatchDecoder::decode(&mut b.bytes.clone()).map_err(|e| {
+            (
+                ResponseError::CorruptMessage.code(),
+                format!("batch does not decode: {e}"),
+            )
+        })?;
+        if set.records.iter().any(|r| r.key.is_none() && !r.control) {
+            return Err((
+                ResponseError::InvalidRecord.code(),
+                format!("Compacted topic cannot accept message without key in topic partition {topic}-{partition}."),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn batch_error_code(e: &BatchError) -> i16 {

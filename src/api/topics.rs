@@ -19,9 +19,6 @@ use uuid::Uuid;
 
 use crate::broker::{Broker, TopicError};
 
-/// Kafka's `ConfigSource.DYNAMIC_TOPIC_CONFIG`.
-const SOURCE_TOPIC: i8 = 1;
-
 pub fn create(broker: &Broker, req: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
     let mut seen: HashMap<String, usize> = HashMap::new();
     for t in &req.topics {
@@ -45,17 +42,20 @@ pub fn create(broker: &Broker, req: CreateTopicsRequest, version: i16) -> Create
                 Ok((id, partitions, configs)) => {
                     let mut r = result.with_topic_id(id);
                     if version >= 5 {
+                        let rows =
+                            crate::topic_config::describe_topic(&configs, &broker.topic_defaults());
                         r = r
                             .with_num_partitions(partitions)
                             .with_replication_factor(1)
                             .with_configs(Some(
-                                configs
-                                    .into_iter()
-                                    .map(|(k, v)| {
+                                rows.into_iter()
+                                    .map(|c| {
                                         CreatableTopicConfigs::default()
-                                            .with_name(StrBytes::from_string(k))
-                                            .with_value(Some(StrBytes::from_string(v)))
-                                            .with_config_source(SOURCE_TOPIC)
+                                            .with_name(StrBytes::from_string(c.name))
+                                            .with_value(c.value.map(StrBytes::from_string))
+                                            .with_read_only(c.read_only)
+                                            .with_config_source(c.source.code())
+                                            .with_is_sensitive(c.sensitive)
                                     })
                                     .collect(),
                             ));

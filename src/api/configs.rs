@@ -1,0 +1,456 @@
+//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics and the broker.
+//!
+//! Topic configs are the full Kafka 4.x table (`crate::topic_config`), each with its value, source
+//! and synonyms, not only the ones that were set. The broker resource is read-only: Sluice takes its
+//! settings from its config file and has no dynamic broker configs.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
+use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse as IncrementalResourceResponse;
+use kafka_protocol::messages::{
+    AlterConfigsRequest, AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::broker::Broker;
+use crate::topic_config::{self, DescribedConfig};
+
+/// Kafka's ConfigResource.Type codes.
+const TOPIC: i8 = 2;
+const BROKER: i8 = 4;
+
+fn s(v: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(v.into())
+}
+
+type Outcome = Result<(), (i16, String)>;
+
+pub fn describe(
+    broker: &Broker,
+    req: DescribeConfigsRequest,
+    version: i16,
+) -> DescribeConfigsResponse {
+    let results = req
+        .resources
+        .into_iter()
+        .map(|r| {
+            let result = DescribeConfigsResult::default()
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name.clone());
+            let rows = match r.resource_type {
+                TOPIC => match broker.topic(r.resource_name.as_str()) {
+                    Some(t) => Ok(topic_config::describe_topic(
+                        &t.configs,
+                        &broker.topic_defaults(),
+                    )),
+                    None => Err((
+                        ResponseError::UnknownTopicOrPartition.code(),
+                        format!("topic {} does not exist", r.resource_name.as_str()),
+                    )),
+                },
+                BROKER
+                    if r.resource_name.is_empty()
+                        || r.resource_name.as_str() == broker.node().node_id.to_string() =>
+                {
+                    let c = broker.config();
+                    Ok(topic_config::describe_broker(
+                        c.node_id,
+                        c.num_partitions,
+                        c.auto_create_topics,
+                        &broker.topic_defaults(),
+                    ))
+                }
+                BROKER => Err((
+                    ResponseError::InvalidRequest.code(),
+                    format!(
+                        "this is broker {}, not {}",
+                        broker.node().node_id,
+                        r.resource_name.as_str()
+                    ),
+                )),
+                other => Err((
+                    ResponseError::InvalidRequest.code(),
+                    format!("unsupported resource type {other}"),
+                )),
+            };
+            match rows {
+                Err((code, message)) => result
+                    .with_error_code(code)
+                    .with_error_message(Some(s(message))),
+                Ok(rows) => {
+                    let wanted: Option<Vec<String>> = r
+                        .configuration_keys
+                        .map(|ks| ks.iter().map(|k| k.to_string()).collect());
+                    let configs = rows
+                        .into_iter()
+                        .filter(|c| wanted.as_ref().is_none_or(|w| w.contains(&c.name)))
+                        .map(|c| {
+                            describe_row(
+                                c,
+                                req.include_synonyms,
+                                req.include_documentation,
+                                version,
+                            )
+                        })
+                        .collect();
+                    result.with_configs(configs)
+                }
+            }
+        })
+        .collect();
+    DescribeConfigsResponse::default().with_results(results)
+}
+
+fn describe_row(
+    c: DescribedConfig,
+    synonyms: bool,
+    documentation: bool,
+    version: i16,
+) -> DescribeConfigsResourceResult {
+    let mut row = DescribeConfigsResourceResult::default()
+        .with_name(s(c.name))
+        .with_value(c.value.map(s))
+        .with_read_only(c.read_only)
+        .with_config_source(c.source.code())
+        .with_is_sensitive(c.sensitive);
+    if synonyms {
+        row = row.with_synonyms(
+            c.synonyms
+                .into_iter()
+                .map(|(name, value, source)| {
+                    DescribeConfigsSynonym::default()
+                        .with_name(s(name))
+                        .with_value(value.map(s))
+                        .with_source(source.code())
+                })
+                .collect(),
+        );
+    }
+    if version >= 3 {
+        row = row.with_config_type(c.config_type.code());
+        if documentation {
+            row = row.with_documentation(Some(s(c.doc)));
+        }
+    }
+    row
+}
+
+/// AlterConfigs replaces a topic's whole set of overrides with the given one.
+pub fn alter(broker: &Broker, req: AlterConfigsRequest) -> AlterConfigsResponse {
+    let responses = req
+        .resources
+        .into_iter()
+        .map(|r| {
+            let outcome: Outcome = match r.resource_type {
+                TOPIC => {
+                    let mut configs = BTreeMap::new();
+                    let mut bad = None;
+                    for c in r.configs {
+                        match c.value {
+                            Some(v) => {
+                                configs.insert(c.name.to_string(), v.to_string());
+                            }
+                            None => {
+                                bad = Some(format!("config {} has a null value", c.name.as_str()))
+                            }
+                        }
+                    }
+                    match bad {
+                        Some(m) => Err((ResponseError::InvalidConfig.code(), m)),
+                        None => broker
+                            .set_topic_configs(r.resource_name.as_str(), configs, req.validate_only)
+                            .map(|_| ())
+                            .map_err(|e| (e.code(), e.to_string())),
+                    }
+                }
+                other => refuse_non_topic(other),
+            };
+            let resp = AlterConfigsResourceResponse::default()
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name);
+            match outcome {
+                Ok(()) => resp,
+                Err((code, message)) => resp
+                    .with_error_code(code)
+                    .with_error_message(Some(s(message))),
+            }
+        })
+        .collect();
+    AlterConfigsResponse::default().with_responses(responses)
+}
+
+fn refuse_non_topic(resource_type: i8) -> Outcome {
+    match resource_type {
+        BROKER => Err((
+            ResponseError::InvalidRequest.code(),
+            "Sluice has no dynamic broker configs: set them in its config file".into(),
+        )),
+        other => Err((
+            ResponseError::InvalidRequest.code(),
+            format!("unsupported resource type {other}"),
+        )),
+    }
+}
+
+const SET: i8 = 0;
+const DELETE: i8 = 1;
+const APPEND: i8 = 2;
+const SUBTRACT: i8 = 3;
+
+/// IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT on individual topic configs.
+pub fn incremental_alter(
+    broker: &Broker,
+    req: IncrementalAlterConfigsRequest,
+) -> IncrementalAlterConfigsResponse {
+    let responses = req
+        .resources
+        .into_iter()
+        .map(|r| {
+            let outcome: Outcome = match r.resource_type {
+                TOPIC => match broker.topic(r.resource_name.as_str()) {
+                    None => Err((
+                        ResponseError::UnknownTopicOrPartition.code(),
+                        format!("topic {} does not exist", r.resource_name.as_str()),
+                    )),
+                    Some(t) => {
+                        let ops: Vec<(String, i8, Option<String>)> = r
+                            .configs
+                            .iter()
+                            .map(|c| {
+                                (
+                                    c.name.to_string(),
+                                    c.config_operation,
+                                    c.value.as_ref().map(|v| v.to_string()),
+                                )
+                            })
+                            .collect();
+                        apply_ops(&t.configs, &ops).and_then(|configs| {
+                            broker
+                                .set_topic_configs(
+                                    r.resource_name.as_str(),
+                                    configs,
+                                    req.validate_only,
+                                )
+                                .map(|_| ())
+                                .map_err(|e| (e.code(), e.to_string()))
+                        })
+                    }
+                },
+                other => refuse_non_topic(other),
+            };
+            let resp = IncrementalResourceResponse::default()
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name);
+            match outcome {
+                Ok(()) => resp,
+                Err((code, message)) => resp
+                    .with_error_code(code)
+                    .with_error_message(Some(s(message))),
+            }
+        })
+        .collect();
+    IncrementalAlterConfigsResponse::default().with_responses(responses)
+}
+
+/// Applies incremental operations to a topic's overrides.
+fn apply_ops(
+    current: &BTreeMap<String, String>,
+    ops: &[(String, i8, Option<String>)],
+) -> Result<BTreeMap<String, String>, (i16, String)> {
+    let invalid = |m: String| (ResponseError::InvalidConfig.code(), m);
+    let mut seen = std::collections::HashSet::new();
+    let mut configs = current.clone();
+    for (name, op, value) in ops {
+        if !seen.insert(name.clone()) {
+            return Err((
+                ResponseError::InvalidRequest.code(),
+                format!("config {name} appears more than once"),
+            ));
+        }
+        if topic_config::lookup(name).is_none() {
+            return Err(invalid(format!("Unknown topic config name: {name}")));
+        }
+        match *op {
+            SET => {
+                let v = value
+                    .clone()
+                    .ok_or_else(|| invalid(format!("SET {name} needs a value")))?;
+                configs.insert(name.clone(), v);
+            }
+            DELETE => {
+                configs.remove(name);
+            }
+            APPEND | SUBTRACT => {
+                let opname = if *op == APPEND { "APPEND" } else { "SUBTRACT" };
+                let base = topic_config::list_op_base(opname, name, &configs).map_err(invalid)?;
+                let v = value.clone().unwrap_or_default();
+                let next = if *op == APPEND {
+                    topic_config::append_list(&base, &v)
+                } else {
+                    topic_config::subtract_list(&base, &v)
+                };
+                configs.insert(name.clone(), next);
+            }
+            other => {
+                return Err((
+                    ResponseError::InvalidRequest.code(),
+                    format!("unknown config operation {other}"),
+                ))
+            }
+        }
+    }
+    Ok(configs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::tests::test_broker;
+    use crate::config::Config;
+    use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+    use kafka_protocol::messages::incremental_alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+
+    fn describe_topic(b: &Broker, name: &str) -> DescribeConfigsResult {
+        let req = DescribeConfigsRequest::default()
+            .with_include_synonyms(true)
+            .with_resources(vec![DescribeConfigsResource::default()
+                .with_resource_type(TOPIC)
+                .with_resource_name(s(name))
+                .with_configuration_keys(None)]);
+        describe(b, req, 4).results.remove(0)
+    }
+
+    fn value(r: &DescribeConfigsResult, name: &str) -> (Option<String>, i8) {
+        let c = r
+            .configs
+            .iter()
+            .find(|c| c.name.as_str() == name)
+            .expect("listed");
+        (c.value.as_ref().map(|v| v.to_string()), c.config_source)
+    }
+
+    fn op(name: &str, op: i8, value: Option<&str>) -> AlterableConfig {
+        AlterableConfig::default()
+            .with_name(s(name))
+            .with_config_operation(op)
+            .with_value(value.map(s))
+    }
+
+    fn incremental(b: &Broker, topic: &str, ops: Vec<AlterableConfig>) -> i16 {
+        let req = IncrementalAlterConfigsRequest::default().with_resources(vec![
+            AlterConfigsResource::default()
+                .with_resource_type(TOPIC)
+                .with_resource_name(s(topic))
+                .with_configs(ops),
+        ]);
+        incremental_alter(b, req).responses[0].error_code
+    }
+
+    #[test]
+    fn describe_lists_defaults_and_incremental_changes_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        b.create_topic(
+            "t",
+            1,
+            BTreeMap::from([("retention.ms".into(), "1000".into())]),
+            false,
+        )
+        .unwrap();
+        let r = describe_topic(&b, "t");
+        assert_eq!(r.error_code, 0);
+        assert!(r.configs.len() > 25, "every topic config is listed");
+        assert_eq!(value(&r, "retention.ms"), (Some("1000".into()), 1));
+        assert_eq!(value(&r, "cleanup.policy"), (Some("delete".into()), 5));
+        assert_eq!(
+            incremental(
+                &b,
+                "t",
+                vec![
+                    op("cleanup.policy", APPEND, Some("compact")),
+                    op("retention.ms", DELETE, None)
+                ]
+            ),
+            0
+        );
+        let r = describe_topic(&b, "t");
+        assert_eq!(
+            value(&r, "cleanup.policy"),
+            (Some("delete,compact".into()), 1)
+        );
+        assert_eq!(value(&r, "retention.ms").1, 5);
+        assert!(b.topic("t").unwrap().effective.cleanup_compact);
+        assert_eq!(
+            incremental(
+                &b,
+                "t",
+                vec![op("cleanup.policy", SUBTRACT, Some("delete"))]
+            ),
+            0
+        );
+        assert_eq!(
+            value(&describe_topic(&b, "t"), "cleanup.policy")
+                .0
+                .as_deref(),
+            Some("compact")
+        );
+        assert_eq!(
+            incremental(&b, "t", vec![op("retention.ms", SET, Some("-5"))]),
+            ResponseError::InvalidConfig.code()
+        );
+        assert_eq!(
+            incremental(&b, "t", vec![op("no.such", SET, Some("1"))]),
+            ResponseError::InvalidConfig.code()
+        );
+        assert_eq!(
+            incremental(&b, "t", vec![op("retention.ms", APPEND, Some("1"))]),
+            ResponseError::InvalidConfig.code()
+        );
+        assert_eq!(
+            incremental(&b, "nope", vec![op("retention.ms", SET, Some("1"))]),
+            ResponseError::UnknownTopicOrPartition.code()
+        );
+        assert_eq!(
+            describe_topic(&b, "nope").error_code,
+            ResponseError::UnknownTopicOrPartition.code()
+        );
+    }
+
+    #[test]
+    fn broker_resource_describes_and_refuses_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        let req = DescribeConfigsRequest::default().with_resources(vec![
+            DescribeConfigsResource::default()
+                .with_resource_type(BROKER)
+                .with_resource_name(s("1"))
+                .with_configuration_keys(None),
+        ]);
+        let r = describe(&b, req, 4).results.remove(0);
+        assert_eq!(r.error_code, 0);
+        assert!(r
+            .configs
+            .iter()
+            .any(|c| c.name.as_str() == "log.retention.ms"));
+        use kafka_protocol::protocol::Encodable;
+        for v in 1..=4 {
+            let req = DescribeConfigsRequest::default().with_resources(vec![
+                DescribeConfigsResource::default()
+                    .with_resource_type(BROKER)
+                    .with_resource_name(s("1"))
+                    .with_configuration_keys(None),
+            ]);
+            describe(&b, req, v)
+                .encode(&mut bytes::BytesMut::new(), v)
+                .unwrap();
+        }
+    }
+}
