@@ -71,6 +71,8 @@ pub struct JoinRequest {
     pub protocols: Vec<(String, Bytes)>,
     /// v4+: a new member first gets MEMBER_ID_REQUIRED with its id (KIP-394).
     pub require_known_member_id: bool,
+    /// v9+: the response can tell a rejoining static leader not to reassign (KIP-814).
+    pub supports_skip_assignment: bool,
 }
 
 /// What JoinGroup answers.
@@ -536,6 +538,7 @@ impl GroupCoordinator {
             let _ = tx.send(SyncResult::error(code(ResponseError::FencedInstanceId)));
         }
         let unchanged = m.same_protocols(&req.protocols);
+        let was_leader = g.leader_id.as_deref() == Some(old_id.as_str());
         m.id = new_id.clone();
         m.client_id = req.client_id.clone();
         m.client_host = req.client_host.clone();
@@ -553,9 +556,16 @@ impl GroupCoordinator {
         match g.state {
             GroupState::Stable if unchanged => {
                 let mut result = g.join_result_for(&new_id);
-                // The leader's members list would make it reassign; nothing changed, so it need not.
-                if !result.members.is_empty() {
-                    result.skip_assignment = true;
+                if was_leader {
+                    if req.supports_skip_assignment {
+                        // The leader gets the members (to watch their metadata) but need not assign.
+                        result.skip_assignment = true;
+                    } else {
+                        // Older clients cannot be told to skip: as in Kafka, answer as to a
+                        // follower (old leader id, no members), so it keeps its assignment.
+                        result.leader_id = old_id.clone();
+                        result.members.clear();
+                    }
                 }
                 Pending::Ready(result)
             }
@@ -707,9 +717,10 @@ impl GroupCoordinator {
         }
         g.generation_id += 1;
         if g.members.is_empty() {
+            // The protocol type stays: an emptied consumer group is still a consumer group (and not
+            // a "simple" one) for ListGroups and DescribeGroups, as in Kafka.
             g.state = GroupState::Empty;
             g.protocol_name = None;
-            g.protocol_type = None;
             g.leader_id = None;
             tracing::info!(group = %g.id, generation = g.generation_id, "group is empty");
             return;
@@ -1323,6 +1334,7 @@ mod tests {
             protocol_type: "consumer".into(),
             protocols: vec![("range".into(), Bytes::from_static(b"meta"))],
             require_known_member_id: true,
+            supports_skip_assignment: true,
         }
     }
 

@@ -29,7 +29,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, NewTopic
-from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer
 from kafka import TopicPartition as KTopicPartition
 
 from conftest import wait_until
@@ -293,6 +293,128 @@ def test_confluent_members_split_partitions_and_admin_apis(broker, topic_name):
                 m.close()
 
 
+def test_confluent_regex_subscription_picks_up_new_topic(broker):
+    """Members subscribed by pattern rejoin with a new subscription when a matching topic appears; the rebalance
+    that follows assigns its partitions and the group reads what is produced there."""
+    prefix = f"rx{int(time.time() * 1000) % 10**9}"
+    first, second = f"{prefix}-a", f"{prefix}-b"
+    create_topic(broker, first, 2)
+    members = [group_consumer(broker, f"g-{prefix}", **{"client.id": f"rx-{i}",
+                                                         "topic.metadata.refresh.interval.ms": 300})
+               for i in (1, 2)]
+    try:
+        for m in members:
+            m.subscribe([f"^{prefix}-.*"], on_revoke=commit_on_revoke)
+        seen: list[tuple[str, int, int]] = []
+
+        def owned_cover(topics: dict[str, int]):
+            for m in members:
+                msg = m.poll(0.05)
+                if msg is not None:
+                    assert msg.error() is None, msg.error()
+                    seen.append((msg.topic(), msg.partition(), msg.offset()))
+            owned = [{(tp.topic, tp.partition) for tp in m.assignment()} for m in members]
+            want = {(t, p) for t, n in topics.items() for p in range(n)}
+            return all(owned) and not (owned[0] & owned[1]) and owned[0] | owned[1] == want
+
+        wait_until(lambda: owned_cover({first: 2}), TIMEOUT_S, 0, f"{first} split between the members")
+        create_topic(broker, second, 2)
+        wait_until(lambda: owned_cover({first: 2, second: 2}), TIMEOUT_S, 0, f"{second} assigned too")
+        placed = produce(broker, second, per_partition=3, partitions=2)
+        wait_until(lambda: owned_cover({first: 2, second: 2}) and len(seen) >= len(placed), TIMEOUT_S, 0,
+                   f"messages of {second} consumed")
+        assert sorted(seen) == sorted((second, p, o) for p, o in placed)
+    finally:
+        for m in members:
+            m.close()
+
+
+def test_confluent_members_rejoin_after_broker_restart(broker, topic_name):
+    """Membership is not persisted: after a restart the members find themselves unknown, rejoin, and carry on from
+    the committed offsets. Nothing is lost, and only a message whose commit was not acknowledged is read twice."""
+    partitions = 4
+    create_topic(broker, topic_name, partitions)
+    group = f"g-{topic_name}"
+    uncommitted: set[tuple[int, int]] = set()
+    seen: list[tuple[int, int]] = []
+
+    def commit_if_possible(consumer, _partitions):
+        try:
+            consumer.commit(asynchronous=False)
+        except KafkaException:
+            pass  # _NO_OFFSET, or the member was already unknown after the restart
+
+    members = [group_consumer(broker, group, **{"client.id": f"restart-{i}"}) for i in (1, 2)]
+    try:
+        for m in members:
+            m.subscribe([topic_name], on_revoke=commit_if_possible, on_lost=lambda c, p: None)
+
+        def step(expected: int) -> bool:
+            for m in members:
+                msg = m.poll(0.05)
+                if msg is None:
+                    continue
+                if msg.error() is not None:
+                    # Connection errors while the broker is down are expected; anything fatal is not.
+                    assert not msg.error().fatal(), msg.error()
+                    continue
+                pos = (msg.partition(), msg.offset())
+                seen.append(pos)
+                try:
+                    m.commit(message=msg, asynchronous=False)
+                except KafkaException:
+                    uncommitted.add(pos)
+            return len(set(seen)) >= expected and disjoint_cover([assignment_of(m) for m in members], partitions)
+
+        before = produce(broker, topic_name, per_partition=10, partitions=partitions)
+        wait_until(lambda: step(len(before)), TIMEOUT_S, 0, "first batch consumed by two members")
+        broker.restart()
+        after = produce(broker, topic_name, per_partition=10, partitions=partitions, start=1000)
+        placed = {**before, **after}
+        wait_until(lambda: step(len(placed)), TIMEOUT_S, 0, "second batch consumed after the restart")
+        assert set(seen) == set(placed)
+        twice = {pos for pos in seen if seen.count(pos) > 1}
+        assert twice <= uncommitted, f"read twice although committed: {sorted(twice - uncommitted)}"
+        assert group_offsets(admin_client(broker), group) == {(topic_name, p): 20 for p in range(partitions)}
+    finally:
+        for m in members:
+            m.close()
+
+
+def test_confluent_static_member_is_described_with_its_instance_id(broker, topic_name):
+    create_topic(broker, topic_name)
+    group = f"g-{topic_name}"
+    instance = f"instance-{topic_name}"
+    member = group_consumer(broker, group, **{"client.id": "static", "group.instance.id": instance})
+    try:
+        member.subscribe([topic_name])
+        wait_until(lambda: member.poll(0.05) is None and assignment_of(member) == set(range(PARTITIONS)),
+                   TIMEOUT_S, 0, "the static member assigned every partition")
+        d = describe(admin_client(broker), group)
+        assert d.state == ConsumerGroupState.STABLE
+        assert [(m.client_id, m.group_instance_id) for m in d.members] == [("static", instance)]
+    finally:
+        member.close()
+
+
+def test_confluent_group_whose_members_left_is_still_a_consumer_group(broker, topic_name):
+    """Kafka keeps the protocol type of a group whose members all left (only the protocol name is cleared), so
+    admin clients still see a consumer group, not a "simple" one (whose protocol type is empty)."""
+    create_topic(broker, topic_name)
+    group = f"g-{topic_name}"
+    member = group_consumer(broker, group)
+    try:
+        member.subscribe([topic_name])
+        wait_until(lambda: member.poll(0.05) is None and assignment_of(member) == set(range(PARTITIONS)),
+                   TIMEOUT_S, 0, "the member assigned every partition")
+    finally:
+        member.close()
+    admin = admin_client(broker)
+    wait_until(lambda: describe(admin, group).state == ConsumerGroupState.EMPTY, TIMEOUT_S, 0.1, "group Empty")
+    assert not describe(admin, group).is_simple_consumer_group
+    assert not listed_groups(admin)[group].is_simple_consumer_group
+
+
 def test_confluent_simple_consumer_group_is_listed_as_simple(broker, topic_name):
     """Offsets committed by an assign()-only consumer make a group with no members and no protocol type."""
     create_topic(broker, topic_name)
@@ -315,9 +437,24 @@ def test_confluent_simple_consumer_group_is_listed_as_simple(broker, topic_name)
 # ------------------------------------------------------------------------------------------------ kafka-python
 
 
+class CommitOnRevoke(ConsumerRebalanceListener):
+    """Commits what was processed before partitions move, so no other member reads it again."""
+
+    def __init__(self):
+        self.consumer: KafkaConsumer | None = None
+
+    def on_partitions_revoked(self, revoked):
+        if revoked and self.consumer is not None:
+            self.consumer.commit()
+
+    def on_partitions_assigned(self, assigned):
+        pass
+
+
 def kp_consumer(broker, group: str, topic: str, **kwargs) -> KafkaConsumer:
-    return KafkaConsumer(
-        topic,
+    """A kafka-python group member subscribed to `topic` that commits only when told, and on revoke."""
+    listener = CommitOnRevoke()
+    consumer = KafkaConsumer(
         bootstrap_servers=broker.bootstrap,
         group_id=group,
         client_id=kwargs.pop("client_id", "kp-member"),
@@ -329,6 +466,9 @@ def kp_consumer(broker, group: str, topic: str, **kwargs) -> KafkaConsumer:
         request_timeout_ms=30000,
         **kwargs,
     )
+    listener.consumer = consumer
+    consumer.subscribe([topic], listener=listener)
+    return consumer
 
 
 def kp_consume_exactly(consumer: KafkaConsumer, n: int, timeout: float = TIMEOUT_S) -> list:
@@ -473,3 +613,15 @@ def test_kcat_balanced_consumer_reads_and_commits(broker, topic_name):
     lines = kcat_group(broker, group, topic_name)
     got = {(int(p), int(o)): v.encode() for p, o, v in (line.split(":", 2) for line in lines)}
     assert got == more
+
+
+def test_kafka_python_describes_unknown_group_as_dead(broker):
+    """kafka-python asks DescribeGroups v3 for authorized operations. Kafka answers a group it does not know with
+    state Dead and no error (v0-5), and since there is no error it fills in the operations too."""
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=30_000)
+    try:
+        (d,) = admin.describe_consumer_groups(["no-such-group"])
+        assert (d.error_code, d.group, d.state, d.members) == (0, "no-such-group", "Dead", [])
+        assert sorted(d.authorized_operations) == ["DELETE", "DESCRIBE", "READ"]
+    finally:
+        admin.close()

@@ -112,6 +112,7 @@ pub fn join(
             .map(|p| (p.name.to_string(), p.metadata))
             .collect(),
         require_known_member_id: version >= 4,
+        supports_skip_assignment: version >= 9,
     };
     match broker.groups().join(join) {
         Pending::Ready(r) => Reply::Now(ResponseKind::JoinGroup(join_response(r, version))),
@@ -314,7 +315,7 @@ pub fn describe(
                 .with_protocol_data(s(d.protocol_name))
                 .with_members(members);
             if version >= 3 {
-                let ops = if include_ops && d.state != crate::group::GroupState::Dead {
+                let ops = if include_ops {
                     GROUP_OPERATIONS
                 } else {
                     NO_OPERATIONS
