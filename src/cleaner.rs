@@ -34,7 +34,7 @@ pub async fn run(broker: Broker) {
             _ = stopping(&mut shutdown) => return,
         }
         let b = broker.clone();
-        match tokio::task::spawn_blocking(move || pass(&b, now_ms())).await {
+        match tokio::task::spawn_blocking(move || pass(&b, crate::now_ms())).await {
             Ok(stats) if stats != PassStats::default() => {
                 tracing::info!(?stats, "log cleanup pass")
             }
@@ -42,12 +42,6 @@ pub async fn run(broker: Broker) {
             Err(e) => tracing::error!(error = %e, "log cleanup pass panicked"),
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// One pass over every partition.

@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
@@ -326,14 +326,6 @@ struct Shared {
     groups: Mutex<HashMap<String, Arc<Mutex<Group>>>>,
     store: Store,
     config: GroupConfig,
-}
-
-/// Wall-clock milliseconds, for commit timestamps.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn code(e: ResponseError) -> i16 {
@@ -1410,7 +1402,7 @@ mod tests {
             offset: 42,
             leader_epoch: 0,
             metadata: Some("m".into()),
-            commit_timestamp_ms: now_ms(),
+            commit_timestamp_ms: crate::now_ms(),
         };
         let codes = c
             .commit(

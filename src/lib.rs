@@ -32,3 +32,10 @@ pub mod protocol;
 pub mod server;
 pub mod store;
 pub mod topic_config;
+
+/// Wall-clock milliseconds since the Unix epoch: Kafka's timestamps.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -15,12 +15,6 @@ use crate::batch::{self, BatchInfo, StoredHeader};
 use crate::producer::{self, ProducerEntry, Verdict};
 use crate::store::{PartitionStore, StoreError};
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// The leader epoch of every partition: one broker never changes leadership.
 pub const LEADER_EPOCH: i32 = 0;
 
@@ -218,7 +212,7 @@ impl PartitionLog {
                         match producer::check(current, seq) {
                             Verdict::Append => Some((
                                 seq.producer_id,
-                                producer::record(current, seq, next, now_ms()),
+                                producer::record(current, seq, next, crate::now_ms()),
                             )),
                             Verdict::Duplicate { base_offset } => {
                                 tracing::debug!(

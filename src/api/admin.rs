@@ -135,21 +135,18 @@ pub fn delete_records(broker: &Broker, req: DeleteRecordsRequest) -> Reply {
         return Reply::Now(ResponseKind::DeleteRecords(response));
     }
     // The new log start must survive a crash before we report it.
-    let store = broker.store().clone();
-    Reply::Later(Box::pin(async move {
-        let mut response = response;
-        if let Err(e) = store.sync().await {
-            tracing::error!(error = %e, "delete records could not be made durable");
-            for t in &mut response.topics {
-                for p in &mut t.partitions {
-                    if p.error_code == 0 {
-                        p.error_code = ResponseError::KafkaStorageError.code();
-                    }
+    crate::api::after_flush(
+        broker,
+        response,
+        |r: &mut DeleteRecordsResponse| {
+            for p in r.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+                if p.error_code == 0 {
+                    p.error_code = crate::api::STORAGE_ERROR;
                 }
             }
-        }
-        ResponseKind::DeleteRecords(response)
-    }))
+        },
+        ResponseKind::DeleteRecords,
+    )
 }
 
 pub fn describe_cluster(

@@ -51,6 +51,29 @@ pub enum Reply {
     Close(String),
 }
 
+/// Answers once everything written so far is on disk (sharing the flush with concurrent
+/// requests). If the flush fails, `mark_failed` turns the response's successes into
+/// KAFKA_STORAGE_ERROR: what was acknowledged must be durable.
+pub fn after_flush<R: Send + 'static>(
+    broker: &Broker,
+    response: R,
+    mark_failed: fn(&mut R),
+    wrap: fn(R) -> ResponseKind,
+) -> Reply {
+    let store = broker.store().clone();
+    Reply::Later(Box::pin(async move {
+        let mut response = response;
+        if let Err(e) = store.sync().await {
+            tracing::error!(error = %e, "could not make the request's writes durable");
+            mark_failed(&mut response);
+        }
+        wrap(response)
+    }))
+}
+
+/// The error code for a write that did not become durable.
+pub const STORAGE_ERROR: i16 = kafka_protocol::error::ResponseError::KafkaStorageError.code();
+
 /// Routes a parsed request to its handler. `protocol::parse_frame` only lets through APIs in our
 /// version table, so every other variant here is unreachable in practice; it is still answered by
 /// closing the connection rather than panicking.

@@ -3,7 +3,6 @@
 //! A commit is answered only after the store flushed it (sharing the flush with concurrent
 //! requests), so an acknowledged commit survives a crash.
 
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
@@ -22,11 +21,10 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::api::Reply;
 use crate::broker::Broker;
-use crate::group::now_ms;
 use crate::store::CommittedOffset;
 
 pub fn commit(broker: &Broker, req: OffsetCommitRequest, version: i16) -> Reply {
-    let now = now_ms();
+    let now = crate::now_ms();
     let offsets: Vec<(String, i32, CommittedOffset)> = req
         .topics
         .iter()
@@ -89,21 +87,18 @@ pub fn commit(broker: &Broker, req: OffsetCommitRequest, version: i16) -> Reply 
     if !any_written {
         return Reply::Now(ResponseKind::OffsetCommit(response));
     }
-    let store = broker.store().clone();
-    Reply::Later(Box::pin(async move {
-        let mut response = response;
-        if let Err(e) = store.sync().await {
-            tracing::error!(error = %e, "committed offsets could not be made durable");
-            for t in &mut response.topics {
-                for p in &mut t.partitions {
-                    if p.error_code == 0 {
-                        p.error_code = ResponseError::KafkaStorageError.code();
-                    }
+    crate::api::after_flush(
+        broker,
+        response,
+        |r: &mut OffsetCommitResponse| {
+            for p in r.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+                if p.error_code == 0 {
+                    p.error_code = crate::api::STORAGE_ERROR;
                 }
             }
-        }
-        ResponseKind::OffsetCommit(response)
-    }))
+        },
+        ResponseKind::OffsetCommit,
+    )
 }
 
 type Wanted = Option<Vec<(String, Vec<i32>)>>;

@@ -18,7 +18,7 @@ use kafka_protocol::records::RecordBatchDecoder;
 
 pub fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Reply {
     let acks = req.acks;
-    let now = now_ms();
+    let now = crate::now_ms();
     let valid_acks = matches!(acks, -1..=1);
     let mut failures = Vec::new();
     let mut appended = false;
@@ -114,32 +114,25 @@ pub fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Reply {
         // The client reads no response; Kafka reports a failure by closing the connection.
         0 if failures.is_empty() => Reply::Nothing,
         0 => Reply::Close(format!("acks=0 produce failed: {}", failures.join("; "))),
-        -1 if appended => {
-            let store = broker.store().clone();
-            Reply::Later(Box::pin(async move {
-                let mut response = response;
-                if let Err(e) = store.sync().await {
-                    tracing::error!(error = %e, "acks=all produce could not be made durable");
-                    for t in &mut response.responses {
-                        for p in &mut t.partition_responses {
-                            if p.error_code == 0 {
-                                p.error_code = ResponseError::KafkaStorageError.code();
-                                p.base_offset = -1;
-                            }
-                        }
+        -1 if appended => crate::api::after_flush(
+            broker,
+            response,
+            |r: &mut ProduceResponse| {
+                for p in r
+                    .responses
+                    .iter_mut()
+                    .flat_map(|t| t.partition_responses.iter_mut())
+                {
+                    if p.error_code == 0 {
+                        p.error_code = crate::api::STORAGE_ERROR;
+                        p.base_offset = -1;
                     }
                 }
-                ResponseKind::Produce(response)
-            }))
-        }
+            },
+            ResponseKind::Produce,
+        ),
         _ => Reply::Now(ResponseKind::Produce(response)),
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The topic-config rules a batch must meet: timestamps within `message.timestamp.before/after.max.ms`
