@@ -71,12 +71,17 @@ pub enum TopicError {
     InvalidName(String, &'static str),
     #[error("topic {0:?} already exists")]
     AlreadyExists(String),
+    #[error("Topic '{0}' collides with existing topic: {1}")]
+    Collides(String, String),
     #[error("number of partitions must be at least 1, got {0}")]
     InvalidPartitions(i32),
     #[error("unknown topic {0:?}")]
     Unknown(String),
     #[error("{0}")]
     InvalidConfig(String),
+    /// Any other refusal, with the Kafka error code to send.
+    #[error("{1}")]
+    Refused(i16, String),
     #[error("topic has {current} partitions; the count can only grow, {requested} asked")]
     CannotShrink { current: i32, requested: i32 },
     #[error(transparent)]
@@ -86,13 +91,16 @@ pub enum TopicError {
 impl TopicError {
     pub fn code(&self) -> i16 {
         match self {
-            TopicError::InvalidName(..) => ResponseError::InvalidTopicException.code(),
+            TopicError::InvalidName(..) | TopicError::Collides(..) => {
+                ResponseError::InvalidTopicException.code()
+            }
             TopicError::AlreadyExists(_) => ResponseError::TopicAlreadyExists.code(),
             TopicError::InvalidPartitions(_) | TopicError::CannotShrink { .. } => {
                 ResponseError::InvalidPartitions.code()
             }
             TopicError::Unknown(_) => ResponseError::UnknownTopicOrPartition.code(),
             TopicError::InvalidConfig(_) => ResponseError::InvalidConfig.code(),
+            TopicError::Refused(code, _) => *code,
             TopicError::Store(_) => ResponseError::KafkaStorageError.code(),
         }
     }
@@ -242,6 +250,15 @@ impl Broker {
         if topics.by_name.contains_key(name) {
             return Err(TopicError::AlreadyExists(name.to_string()));
         }
+        // Kafka refuses names that differ from an existing one only by '.' versus '_'.
+        let unified = name.replace('.', "_");
+        if let Some(other) = topics
+            .by_name
+            .keys()
+            .find(|n| n.replace('.', "_") == unified)
+        {
+            return Err(TopicError::Collides(name.to_string(), other.clone()));
+        }
         let rec = TopicRecord {
             name: name.to_string(),
             id: Uuid::new_v4(),
@@ -343,12 +360,24 @@ impl Broker {
         configs: BTreeMap<String, String>,
         validate_only: bool,
     ) -> Result<Arc<Topic>, TopicError> {
+        self.update_topic_configs(name, validate_only, |_| Ok(configs))
+    }
+
+    /// Computes a topic's new config overrides from its current ones and stores them, all under
+    /// the registry lock, so concurrent incremental changes to different keys cannot lose one.
+    pub fn update_topic_configs(
+        &self,
+        name: &str,
+        validate_only: bool,
+        change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, TopicError>,
+    ) -> Result<Arc<Topic>, TopicError> {
         let defaults = self.topic_defaults();
-        topic_config::validate_all(&configs, &defaults).map_err(TopicError::InvalidConfig)?;
         let mut topics = self.shared.topics.write().expect("topics poisoned");
         let Some(topic) = topics.by_name.get(name).cloned() else {
             return Err(TopicError::Unknown(name.to_string()));
         };
+        let configs = change(&topic.configs)?;
+        topic_config::validate_all(&configs, &defaults).map_err(TopicError::InvalidConfig)?;
         if validate_only {
             return Ok(topic);
         }

@@ -85,7 +85,7 @@ pub fn plan(batches: &[(u64, Bytes)], policy: Policy) -> Result<Vec<Change>, Str
         for r in &mut kept {
             if !idempotent {
                 // The encoder derives the base sequence from the first record; keep "no sequence".
-                r.sequence = -1i32.wrapping_add((r.offset - first_offset) as i32);
+                r.sequence = (-1i32).wrapping_add((r.offset - first_offset) as i32);
             }
         }
         let mut out = BytesMut::new();
@@ -98,6 +98,15 @@ pub fn plan(batches: &[(u64, Bytes)], policy: Policy) -> Result<Vec<Change>, Str
             },
         )
         .map_err(|e| format!("batch {key}: re-encoding failed: {e}"))?;
+        // The encoder splits records it considers unlike into several batches; the log stores one
+        // batch per key, so anything else is a bug to stop on, not to store.
+        let expected_len = crate::batch::LOG_OVERHEAD
+            + i32::from_be_bytes([out[8], out[9], out[10], out[11]]) as usize;
+        if expected_len != out.len() {
+            return Err(format!(
+                "batch {key}: re-encoding produced more than one batch"
+            ));
+        }
         restore_header(&mut out, bytes);
         changes.push(Change::Replace {
             old_key: *key,
@@ -116,6 +125,9 @@ fn restore_header(out: &mut BytesMut, original: &[u8]) {
     let mut attributes = i16::from_be_bytes([out[21], out[22]]);
     attributes |= original_attributes & (1 << 3);
     out[21..23].copy_from_slice(&attributes.to_be_bytes());
+    if original_attributes & (1 << 3) != 0 {
+        out[35..43].copy_from_slice(&original[35..43]);
+    }
     let crc = crc32c::crc32c(&out[21..]);
     out[17..21].copy_from_slice(&crc.to_be_bytes());
 }
@@ -222,6 +234,39 @@ mod tests {
         )
         .unwrap();
         assert!(no_more.is_empty());
+    }
+
+    #[test]
+    fn a_rewritten_batch_with_several_records_stays_one_valid_batch() {
+        let b0 = rec::batch(
+            0,
+            &[
+                (Some("a"), Some("1")),
+                (Some("b"), Some("1")),
+                (Some("a"), Some("2")),
+                (Some("c"), Some("1")),
+            ],
+            1000,
+            Compression::Snappy,
+        );
+        let changes = plan(
+            &[(0, b0)],
+            Policy {
+                now_ms: 2000,
+                delete_retention_ms: 100_000,
+            },
+        )
+        .unwrap();
+        let [Change::Replace { new_key, bytes, .. }] = &changes[..] else {
+            panic!("{changes:?}")
+        };
+        assert_eq!(*new_key, 1);
+        let info = batch::validate(bytes, 1 << 20).unwrap();
+        assert_eq!(info.len(), 1);
+        assert_eq!(info[0].record_count, 3);
+        assert_eq!(info[0].base_sequence, -1);
+        let offsets: Vec<i64> = decode(bytes).into_iter().map(|(o, _, _)| o).collect();
+        assert_eq!(offsets, vec![1, 2, 3]);
     }
 
     #[test]

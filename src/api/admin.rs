@@ -304,6 +304,15 @@ pub fn describe_topic_partitions(
     let mut budget = limit;
     let mut next_cursor = None;
     for name in names {
+        if budget == 0 {
+            // The page ended exactly at a topic boundary: the next page starts with this topic.
+            next_cursor = Some(
+                Cursor::default()
+                    .with_topic_name(s(name.clone()).into())
+                    .with_partition_index(0),
+            );
+            break;
+        }
         let Some(t) = broker.topic(&name) else {
             topics.push(
                 DescribeTopicPartitionsResponseTopic::default()

@@ -18,7 +18,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::broker::Broker;
+use crate::broker::{Broker, TopicError};
 use crate::topic_config::{self, DescribedConfig};
 
 /// Kafka's ConfigResource.Type codes.
@@ -213,35 +213,30 @@ pub fn incremental_alter(
         .into_iter()
         .map(|r| {
             let outcome: Outcome = match r.resource_type {
-                TOPIC => match broker.topic(r.resource_name.as_str()) {
-                    None => Err((
-                        ResponseError::UnknownTopicOrPartition.code(),
-                        format!("topic {} does not exist", r.resource_name.as_str()),
-                    )),
-                    Some(t) => {
-                        let ops: Vec<(String, i8, Option<String>)> = r
-                            .configs
-                            .iter()
-                            .map(|c| {
-                                (
-                                    c.name.to_string(),
-                                    c.config_operation,
-                                    c.value.as_ref().map(|v| v.to_string()),
-                                )
-                            })
-                            .collect();
-                        apply_ops(&t.configs, &ops).and_then(|configs| {
-                            broker
-                                .set_topic_configs(
-                                    r.resource_name.as_str(),
-                                    configs,
-                                    req.validate_only,
-                                )
-                                .map(|_| ())
-                                .map_err(|e| (e.code(), e.to_string()))
+                TOPIC => {
+                    let ops: Vec<(String, i8, Option<String>)> = r
+                        .configs
+                        .iter()
+                        .map(|c| {
+                            (
+                                c.name.to_string(),
+                                c.config_operation,
+                                c.value.as_ref().map(|v| v.to_string()),
+                            )
                         })
-                    }
-                },
+                        .collect();
+                    broker
+                        .update_topic_configs(
+                            r.resource_name.as_str(),
+                            req.validate_only,
+                            |current| {
+                                apply_ops(current, &ops)
+                                    .map_err(|(code, message)| TopicError::Refused(code, message))
+                            },
+                        )
+                        .map(|_| ())
+                        .map_err(|e| (e.code(), e.to_string()))
+                }
                 other => refuse_non_topic(other),
             };
             let resp = IncrementalResourceResponse::default()

@@ -122,13 +122,23 @@ fn lookup(log: &PartitionLog, timestamp: i64) -> Result<(i64, i64), i16> {
 
 /// Decodes one batch to find its first record with timestamp >= t (at or above the log start).
 fn first_at_or_after(mut batch: Bytes, t: i64, log_start: u64) -> Option<(i64, i64)> {
+    let max_timestamp = StoredHeader::parse(&batch)?.max_timestamp;
     let set = RecordBatchDecoder::decode(&mut batch)
         .map_err(|e| tracing::warn!(error = %e, "stored batch did not decode"))
         .ok()?;
+    // In a LogAppendTime batch every record's timestamp is the batch's max timestamp (the append
+    // time); the per-record deltas still hold the producer's CreateTime, which must not leak out.
     set.records
         .iter()
-        .find(|r| r.timestamp >= t && r.offset >= log_start as i64)
-        .map(|r| (r.offset, r.timestamp))
+        .map(|r| {
+            let ts = if r.timestamp_type == kafka_protocol::records::TimestampType::LogAppend {
+                max_timestamp
+            } else {
+                r.timestamp
+            };
+            (r.offset, ts)
+        })
+        .find(|&(offset, ts)| ts >= t && offset >= log_start as i64)
 }
 
 #[cfg(test)]
