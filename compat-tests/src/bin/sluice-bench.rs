@@ -1,0 +1,404 @@
+//! `sluice-bench`: drives a Sluice broker with librdkafka (the `rdkafka` crate), in the spirit of
+//! kafka-producer-perf-test and rdkafka_performance, and prints one table (or `--json`).
+//!
+//! ```sh
+//! cargo build --release -p sluice
+//! cargo run --release -p compat-tests --bin sluice-bench -- --scenario all
+//! cargo run --release -p compat-tests --bin sluice-bench -- --quick            # smoke run, < 1 min
+//! cargo run --release -p compat-tests --bin sluice-bench -- --bootstrap 127.0.0.1:9092 --broker-pid 1234
+//! ```
+//!
+//! By default it starts the broker itself (`$SLUICE_BIN`, or target/release/sluice) on 127.0.0.1:0 with a
+//! temporary data directory, and kills it on exit, Ctrl-C included. The scenarios and how each number is
+//! measured are in `src/bench/` (see its module map) and in BENCHMARKS.md at the repository root.
+
+#[path = "../bench/mod.rs"]
+mod bench;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::{Parser, ValueEnum};
+
+use bench::client::{self, Payloads};
+use bench::report::{Machine, Report};
+use bench::run::{Bench, Options};
+use bench::target::{self, Target};
+use bench::{consume, cost, e2e, produce, scale};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// Produce throughput and request latency: 100 B / 1 KiB, 1 / 8 partitions, acks 1 / all, none / lz4.
+    Produce,
+    /// One consumer reading a preloaded topic from the beginning.
+    Consume,
+    /// Send-to-receive latency at fixed rates, acks=all.
+    E2e,
+    /// Broker start-up time and idle RSS (CPU and peak RSS under load are measured in every scenario).
+    Cost,
+    /// Idle connections, many partitions, a large consumer group.
+    Scale,
+    /// All of the above.
+    All,
+}
+
+/// Benchmark a Sluice broker with librdkafka.
+#[derive(Debug, Parser)]
+#[command(about, long_about = None)]
+struct Cli {
+    /// Scenarios to run, comma-separated or repeated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
+    scenario: Vec<Scenario>,
+    /// Small sizes (the whole run takes about a minute): a smoke test, not a measurement.
+    #[arg(long)]
+    quick: bool,
+    /// Records per produce case with 100-byte values (1 KiB cases send a fifth). Default 5M; quick 1M.
+    #[arg(long, value_name = "N")]
+    records: Option<u64>,
+    /// Records the consume scenario preloads and reads. Default 10M; quick 1M.
+    #[arg(long, value_name = "N")]
+    consume_records: Option<u64>,
+    /// Partitions of the consume scenario's topic.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    consume_partitions: i32,
+    /// Seconds each end-to-end rate runs. Default 10; quick 2.
+    #[arg(long, value_name = "S")]
+    e2e_seconds: Option<f64>,
+    /// End-to-end rates in records/s.
+    #[arg(
+        long,
+        value_name = "R,R,...",
+        value_delimiter = ',',
+        default_value = "1000,10000,100000"
+    )]
+    e2e_rates: Vec<u64>,
+    /// Fresh brokers the start-up probe spawns. Default 5; quick 3.
+    #[arg(long, value_name = "N")]
+    startup_runs: Option<usize>,
+    /// Idle connections in the scale scenario.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    idle_connections: usize,
+    /// Topics the scale scenario creates and produces to.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    scale_topics: usize,
+    /// Partitions of each of those topics.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    scale_partitions: i32,
+    /// Members of the scale scenario's consumer group.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    group_members: usize,
+    /// Upper bound, in seconds, on the sending part of any one case.
+    #[arg(long, value_name = "S", default_value_t = 300)]
+    case_timeout: u64,
+    /// Use the broker at HOST:PORT instead of starting one; broker-cost metrics need --broker-pid.
+    #[arg(long, value_name = "HOST:PORT")]
+    bootstrap: Option<String>,
+    /// The process id of the --bootstrap broker, on this machine, for CPU and RSS.
+    #[arg(long, value_name = "PID", requires = "bootstrap")]
+    broker_pid: Option<u32>,
+    /// The sluice binary to start. Default: $SLUICE_BIN, or target/release/sluice in this workspace.
+    #[arg(long, value_name = "PATH")]
+    sluice_bin: Option<PathBuf>,
+    /// Print the report as JSON on stdout (the table then goes to stderr).
+    #[arg(long)]
+    json: bool,
+    /// Keep each case's topics instead of deleting them after the case.
+    #[arg(long)]
+    keep_topics: bool,
+    /// Run only the cases whose name contains TEXT, e.g. `--only "1024 B, 1 part"`.
+    #[arg(long, value_name = "TEXT")]
+    only: Option<String>,
+    /// A librdkafka setting for every client the bench creates, after its own (as kcat's -X), e.g.
+    /// `-X fetch.wait.max.ms=100` or `-X debug=fetch`. Repeatable.
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_setting)]
+    client_settings: Vec<(String, String)>,
+}
+
+fn parse_setting(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
+impl Cli {
+    fn options(&self) -> Result<Options> {
+        let quick = self.quick;
+        let pick = |flag: Option<u64>, full: u64, small: u64| {
+            flag.unwrap_or(if quick { small } else { full })
+        };
+        let options = Options {
+            quick,
+            records: pick(self.records, 5_000_000, 1_000_000),
+            consume_records: pick(self.consume_records, 10_000_000, 1_000_000),
+            consume_partitions: self.consume_partitions,
+            e2e_seconds: self.e2e_seconds.unwrap_or(if quick { 2.0 } else { 10.0 }),
+            e2e_rates: self.e2e_rates.clone(),
+            startup_runs: self.startup_runs.unwrap_or(if quick { 3 } else { 5 }),
+            idle_connections: self.idle_connections,
+            scale_records: pick(None, 2_000_000, 500_000),
+            scale_topics: self.scale_topics,
+            scale_partitions: self.scale_partitions,
+            scale_topic_records: pick(None, 800_000, 200_000),
+            group_members: self.group_members,
+            case_time_limit: Duration::from_secs(self.case_timeout),
+            keep_topics: self.keep_topics,
+            only: self.only.clone(),
+        };
+        if options.records == 0 || options.consume_records == 0 {
+            bail!("--records and --consume-records must be positive");
+        }
+        if options.consume_partitions < 1 || options.scale_partitions < 1 {
+            bail!("partition counts must be positive");
+        }
+        if options.e2e_seconds <= 0.0 || options.e2e_rates.contains(&0) {
+            bail!("--e2e-seconds and every --e2e-rates value must be positive");
+        }
+        if options.scale_topics == 0 || options.group_members == 0 {
+            bail!("--scale-topics and --group-members must be positive");
+        }
+        Ok(options)
+    }
+
+    fn wants(&self, scenario: Scenario) -> bool {
+        self.scenario.contains(&Scenario::All) || self.scenario.contains(&scenario)
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sluice-bench: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    let options = cli.options()?;
+    target::install_signal_handler()?;
+    client::epoch();
+    client::set_extra(cli.client_settings.clone());
+    let mut machine = Machine::read();
+
+    let bin = cli
+        .sluice_bin
+        .clone()
+        .unwrap_or_else(compat_tests::sluice_bin);
+    let target = match &cli.bootstrap {
+        Some(bootstrap) => Target::external(bootstrap.clone(), cli.broker_pid)?,
+        None => {
+            eprintln!("sluice-bench: starting {}", bin.display());
+            Target::spawn(&bin)?
+        }
+    };
+    // Idle RSS of the broker we measure, before any load.
+    std::thread::sleep(target::IDLE_SETTLE);
+    let idle_rss_at_start = target
+        .pid
+        .and_then(|pid| target::status_bytes(pid, "VmRSS"));
+    let settings = settings(&cli, &options, &target, &bin);
+    let mut bench = Bench {
+        target,
+        options,
+        payloads: Payloads::new(),
+        rows: Vec::new(),
+        fatal: None,
+        idle_rss_at_start,
+    };
+
+    if cli.wants(Scenario::Cost) {
+        let spawned = bench.target.spawned();
+        cost::scenario(&mut bench, spawned.then_some(bin.as_path()));
+    }
+    if cli.wants(Scenario::Produce) {
+        produce::scenario(&mut bench);
+    }
+    if cli.wants(Scenario::Consume) {
+        consume::scenario(&mut bench);
+    }
+    if cli.wants(Scenario::E2e) {
+        e2e::scenario(&mut bench);
+    }
+    if cli.wants(Scenario::Scale) {
+        scale::scenario(&mut bench);
+    }
+    bench.target.stop();
+
+    machine.loadavg_at_end = bench::report::loadavg();
+    let report = Report {
+        tool: format!("sluice-bench {}", env!("CARGO_PKG_VERSION")),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        quick: bench.options.quick,
+        machine,
+        settings,
+        targets: Report::targets(&bench.rows),
+        rows: bench.rows,
+    };
+    let table = report.render();
+    if cli.json {
+        eprintln!("{table}");
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{table}");
+    }
+    if let Some(fatal) = &bench.fatal {
+        eprintln!(
+            "sluice-bench: stopped early: {}",
+            fatal.lines().next().unwrap_or_default()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    Ok(if report.rows.iter().any(|r| r.error.is_some()) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Everything that shapes the numbers, printed above the table.
+fn settings(
+    cli: &Cli,
+    o: &Options,
+    target: &Target,
+    bin: &std::path::Path,
+) -> Vec<(String, String)> {
+    let mut s: Vec<(String, String)> = Vec::new();
+    let mut set = |k: &str, v: String| s.push((k.to_string(), v));
+    let broker = if target.spawned() {
+        format!(
+            "started by the bench: {} ({}) on {}, fresh data dir {}, default config",
+            bin.display(),
+            target::binary_version(bin).unwrap_or_else(|| "version unknown".into()),
+            target.bootstrap,
+            target
+                .data_dir()
+                .map_or("?".into(), |d| d.display().to_string())
+        )
+    } else {
+        format!(
+            "external at {}; {}",
+            target.bootstrap,
+            match target.pid {
+                Some(pid) => format!("pid {pid} watched for CPU and RSS"),
+                None => "no --broker-pid: broker CPU and RSS not measured".into(),
+            }
+        )
+    };
+    set("broker", broker);
+    let (_, librdkafka) = rdkafka::util::get_rdkafka_version();
+    set(
+        "clients",
+        format!("librdkafka {librdkafka} through the rdkafka crate, in this process, on the same machine"),
+    );
+    set(
+        "scenarios",
+        match &o.only {
+            Some(only) => format!("{:?}, cases containing {only:?}", cli.scenario).to_lowercase(),
+            None => format!("{:?}", cli.scenario).to_lowercase(),
+        },
+    );
+    if !cli.client_settings.is_empty() {
+        set(
+            "-X (every client, after the settings below)",
+            client::render(&cli.client_settings),
+        );
+    }
+    set(
+        "produce",
+        format!(
+            "{} x 100 B and {} x 1 KiB records per case; partitions 1 and 8; acks 1 and all; compression none \
+             and lz4; one BaseProducer; a fresh topic per case, deleted after it; time limit {} s per case",
+            o.records,
+            (o.records / 5).max(1),
+            o.case_time_limit.as_secs()
+        ),
+    );
+    set(
+        "produce config",
+        client::render(&produce::throughput_settings("<acks>", "<codec>")),
+    );
+    set(
+        "produce values",
+        "pseudo-text windows of a 4 MiB corpus (about as lz4-compressible as log lines), no keys, librdkafka's \
+         default partitioner (sticky for keyless records)"
+            .into(),
+    );
+    set(
+        "produce clock",
+        "first send() to the last delivery report; rec/s counts acknowledged records; MiB/s counts record \
+         values (2^20 bytes)"
+            .into(),
+    );
+    set(
+        "latency lat=rtt",
+        format!(
+            "librdkafka statistics brokers.<id>.rtt: broker round trip per request (Produce, plus rare Metadata), \
+             HDR windows every {} ms merged by interpolating each window's p50..p99.99 (p99.9 is \
+             interpolated; librdkafka caps rtt at 500 ms); notes add 'delivery' = send() to delivery report per \
+             message, exact, including client queueing",
+            produce::STATS_INTERVAL_MS
+        ),
+    );
+    set(
+        "consume",
+        format!(
+            "{} x 100 B records preloaded (acks=1, not timed) into {} partition(s); one BaseConsumer, assign() \
+             from the beginning, poll() per record; clock from assign() to the last record",
+            o.consume_records, o.consume_partitions
+        ),
+    );
+    set(
+        "consume config",
+        format!(
+            "{} (fetch sizes and waits: librdkafka defaults; with librdkafka's default queued.min.messages and \
+             fetch.queue.backoff.ms one consumer stalls near 250k rec/s whatever the broker does)",
+            client::render(&consume::consumer_settings())
+        ),
+    );
+    set(
+        "e2e",
+        format!(
+            "rates {:?} rec/s, {} s each after a warm-up; 100 B, 1 partition; lat=e2e: send() to the consumer's \
+             poll() in one process (monotonic clock in the value)",
+            o.e2e_rates, o.e2e_seconds
+        ),
+    );
+    set(
+        "e2e producer config",
+        client::render(&e2e::producer_settings()),
+    );
+    set(
+        "broker cost",
+        format!(
+            "start-up: {} fresh brokers (own port and data dir), spawn() to first TCP connect and to first \
+             ApiVersions answer; idle RSS: VmRSS {} ms after that answer; CPU s/M: broker utime+stime per \
+             million records of the case; peak RSS: max of VmHWM (reset per case via /proc/<pid>/clear_refs) \
+             and VmRSS sampled every 10 ms",
+            o.startup_runs,
+            target::IDLE_SETTLE.as_millis()
+        ),
+    );
+    set(
+        "scale",
+        format!(
+            "{} idle connections (1 ApiVersions each, then held) around a producer of {} x 100 B acks=1; \
+             {} topics x {} partitions in one CreateTopics, then {} records over all of them; a consumer group \
+             of {} members on {} partitions (librdkafka defaults: range,roundrobin assignors, \
+             session.timeout.ms 45000, heartbeat.interval.ms 3000; broker default \
+             group_initial_rebalance_delay_ms 0)",
+            o.idle_connections,
+            o.scale_records,
+            o.scale_topics,
+            o.scale_partitions,
+            o.scale_topic_records,
+            o.group_members,
+            2 * o.group_members
+        ),
+    );
+    s
+}
