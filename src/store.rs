@@ -399,7 +399,9 @@ impl PartitionStore {
         let state = serde_json::to_vec(entry).map_err(|e| StoreError(e.to_string()))?;
         (&self.tree, &self.producers)
             .transaction(|(log, producers)| {
-                log.insert(&base_offset.to_be_bytes(), batch)?;
+                for (k, chunk) in chunks(base_offset, batch) {
+                    log.insert(&k, chunk)?;
+                }
                 producers.insert(pkey.as_slice(), state.as_slice())?;
                 Ok(())
             })
@@ -428,20 +430,36 @@ impl PartitionStore {
     }
 
     pub fn append(&self, base_offset: u64, batch: &[u8]) -> Result<(), StoreError> {
-        self.tree.insert(base_offset.to_be_bytes(), batch)?;
+        let mut b = sled::Batch::default();
+        for (k, chunk) in chunks(base_offset, batch) {
+            b.insert(&k, chunk);
+        }
+        self.tree.apply_batch(b)?;
         Ok(())
+    }
+
+    /// The whole batch stored at `base`, its chunks joined (no copy for a one-chunk batch).
+    fn read_batch(&self, base: u64) -> Result<Option<Bytes>, StoreError> {
+        let mut parts: Vec<sled::IVec> = Vec::new();
+        for item in self.tree.scan_prefix(base.to_be_bytes()) {
+            parts.push(item?.1);
+        }
+        Ok(join(parts))
     }
 
     /// The batch with the highest base offset.
     pub fn last_batch(&self) -> Result<Option<Bytes>, StoreError> {
-        Ok(self.tree.last()?.map(|(_, v)| Bytes::from_owner(v)))
+        match self.tree.last()? {
+            Some((k, _)) => self.read_batch(key_offset(&k)),
+            None => Ok(None),
+        }
     }
 
     /// The batch that holds `offset` if any, else the first batch after it: where a read starts.
     pub fn seek(&self, offset: u64) -> Result<Option<u64>, StoreError> {
         if let Some((k, _)) = self
             .tree
-            .range(..=offset.to_be_bytes())
+            .range(..=chunk_key(offset, u16::MAX))
             .next_back()
             .transpose()?
         {
@@ -449,18 +467,19 @@ impl PartitionStore {
         }
         Ok(self
             .tree
-            .range(offset.to_be_bytes()..)
+            .range(chunk_key(offset, 0)..)
             .next()
             .transpose()?
             .map(|(k, _)| key_offset(&k)))
     }
 
-    /// Batches with base offset >= `from`, in offset order. Values are served without copying.
+    /// Batches with base offset >= `from`, in offset order. One-chunk batches are served without
+    /// copying.
     pub fn scan(&self, from: u64) -> impl Iterator<Item = Result<(u64, Bytes), StoreError>> + '_ {
-        self.tree.range(from.to_be_bytes()..).map(|r| {
-            r.map(|(k, v)| (key_offset(&k), Bytes::from_owner(v)))
-                .map_err(Into::into)
-        })
+        Batches {
+            inner: self.tree.range(chunk_key(from, 0)..),
+            pending: None,
+        }
     }
 
     /// Persists a new log start offset and removes the batches that lie wholly below it, at most
@@ -473,19 +492,30 @@ impl PartitionStore {
     ) -> Result<(u64, bool), StoreError> {
         self.log_start.insert(&self.key, &log_start.to_be_bytes())?;
         let mut removed = 0u64;
-        for (count, item) in self.tree.iter().enumerate() {
-            let (k, v) = item?;
+        let mut doomed = sled::Batch::default();
+        let mut more = false;
+        for (count, item) in self.scan(0).enumerate() {
+            let (base, v) = item?;
             let next = crate::batch::StoredHeader::parse(&v).map_or(0, |h| h.next_offset());
             if next > log_start {
-                return Ok((removed, false));
+                break;
             }
             if count == max_batches {
-                return Ok((removed, true));
+                more = true;
+                break;
             }
-            self.tree.remove(&k)?;
+            self.remove_chunks(base, &mut doomed)?;
             removed += v.len() as u64;
         }
-        Ok((removed, false))
+        self.tree.apply_batch(doomed)?;
+        Ok((removed, more))
+    }
+
+    fn remove_chunks(&self, base: u64, batch: &mut sled::Batch) -> Result<(), StoreError> {
+        for item in self.tree.scan_prefix(base.to_be_bytes()) {
+            batch.remove(item?.0);
+        }
+        Ok(())
     }
 
     /// Applies a compaction pass atomically. A change whose batch is gone by now (retention or
@@ -501,9 +531,9 @@ impl PartitionStore {
         for c in changes {
             match c {
                 Change::Remove(key) => {
-                    if let Some(old) = self.tree.get(key.to_be_bytes())? {
+                    if let Some(old) = self.read_batch(*key)? {
                         delta -= old.len() as i64;
-                        batch.remove(&key.to_be_bytes());
+                        self.remove_chunks(*key, &mut batch)?;
                     }
                 }
                 Change::Replace {
@@ -511,10 +541,12 @@ impl PartitionStore {
                     new_key,
                     bytes,
                 } => {
-                    if let Some(old) = self.tree.get(old_key.to_be_bytes())? {
+                    if let Some(old) = self.read_batch(*old_key)? {
                         delta += bytes.len() as i64 - old.len() as i64;
-                        batch.remove(&old_key.to_be_bytes());
-                        batch.insert(&new_key.to_be_bytes(), &bytes[..]);
+                        self.remove_chunks(*old_key, &mut batch)?;
+                        for (k, chunk) in chunks(*new_key, bytes) {
+                            batch.insert(&k, chunk);
+                        }
                     }
                 }
             }
@@ -541,8 +573,81 @@ impl PartitionStore {
     }
 }
 
+/// Batches are stored in chunks of at most this many bytes, keyed (base offset, chunk index).
+/// sled splits a leaf only past 16 entries and writes a leaf larger than a quarter segment as a
+/// separate blob whose bytes its cache does not count, so whole 1 MiB batches made the broker's
+/// memory grow with every byte written. Small chunks keep every leaf inline and the cache bounded.
+const CHUNK: usize = 64 * 1024;
+
+fn chunk_key(base: u64, index: u16) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[..8].copy_from_slice(&base.to_be_bytes());
+    k[8..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn chunks(base: u64, batch: &[u8]) -> impl Iterator<Item = ([u8; 10], &[u8])> {
+    batch
+        .chunks(CHUNK)
+        .enumerate()
+        .map(move |(i, c)| (chunk_key(base, i as u16), c))
+}
+
+fn join(mut parts: Vec<sled::IVec>) -> Option<Bytes> {
+    match parts.len() {
+        0 => None,
+        1 => parts.pop().map(Bytes::from_owner),
+        _ => {
+            let mut out = bytes::BytesMut::with_capacity(parts.iter().map(|p| p.len()).sum());
+            for p in &parts {
+                out.extend_from_slice(p);
+            }
+            Some(out.freeze())
+        }
+    }
+}
+
+/// Groups a range of chunk entries back into whole batches.
+struct Batches {
+    inner: sled::Iter,
+    pending: Option<(u64, sled::IVec)>,
+}
+
+impl Iterator for Batches {
+    type Item = Result<(u64, Bytes), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (base, first) = match self.pending.take() {
+            Some(p) => p,
+            None => match self.inner.next()? {
+                Ok((k, v)) => (key_offset(&k), v),
+                Err(e) => return Some(Err(e.into())),
+            },
+        };
+        let mut parts = vec![first];
+        loop {
+            match self.inner.next() {
+                None => break,
+                Some(Err(e)) => return Some(Err(e.into())),
+                Some(Ok((k, v))) => {
+                    let b = key_offset(&k);
+                    if b != base {
+                        self.pending = Some((b, v));
+                        break;
+                    }
+                    parts.push(v);
+                }
+            }
+        }
+        join(parts).map(|bytes| Ok((base, bytes)))
+    }
+}
+
+/// The base offset a (chunk) key or a log-start value starts with.
 fn key_offset(k: &[u8]) -> u64 {
-    u64::from_be_bytes(k.try_into().unwrap_or([0; 8]))
+    k.get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_be_bytes)
 }
 
 #[cfg(test)]
@@ -579,6 +684,16 @@ mod tests {
         assert_eq!(p.seek(7).unwrap(), Some(5));
         let all: Vec<u64> = p.scan(0).map(|r| r.unwrap().0).collect();
         assert_eq!(all, vec![0, 5]);
+        // A batch bigger than a chunk comes back whole, and in order with its neighbours.
+        let big: Vec<u8> = (0..(3 * CHUNK + 17)).map(|i| (i % 251) as u8).collect();
+        p.append(9, &big).unwrap();
+        p.append(20, b"after").unwrap();
+        let got: Vec<(u64, Bytes)> = p.scan(5).map(|r| r.unwrap()).collect();
+        assert_eq!(got.len(), 3);
+        assert_eq!((got[1].0, &got[1].1[..]), (9, &big[..]));
+        assert_eq!(&got[2].1[..], b"after");
+        assert_eq!(p.seek(15).unwrap(), Some(9));
+        assert_eq!(&p.last_batch().unwrap().unwrap()[..], b"after");
         assert_eq!(p.log_start().unwrap(), 0);
     }
 
