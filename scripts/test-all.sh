@@ -8,10 +8,13 @@
 #   4. build      cargo build --release --workspace --all-targets
 #   5. cargo test cargo test --release --workspace (unit tests and the Rust compat tests in compat-tests/)
 #   6. pytest     the Python-client and kcat suite in compat-tests/python against target/release/sluice
+#   7. mvn        the Java suite in compat-tests/java (Apache Kafka's Java client, AdminClient, command-line tools
+#                 and Kafka Streams) against target/release/sluice; Maven caches its downloads in ~/.m2
 #
-# Setup (1) stops at the first error. Steps 2-6 each run even when an earlier one failed, so one run reports
-# every problem, except that the tests (5, 6) need a successful build; a summary closes the output and the exit
-# code is non-zero if any step failed. Needs root, or passwordless sudo, only to install kcat when it is missing.
+# Setup (1) stops at the first error. Steps 2-7 each run even when an earlier one failed, so one run reports
+# every problem, except that the tests (5-7) need a successful build; a summary closes the output and the exit
+# code is non-zero if any step failed. Needs root, or passwordless sudo, only to install kcat, a JDK or Maven when
+# one is missing.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -66,7 +69,7 @@ apt_install() {
 }
 
 # ---------------------------------------------------------------------------------------------------------
-section "tools: kcat, Python venv, Rust components"
+section "tools: kcat, Python venv, JDK and Maven, Rust components"
 
 if ! command -v kcat >/dev/null 2>&1; then
     echo "installing kcat (apt-get)"
@@ -100,6 +103,20 @@ fi
     | grep -iE '^(pytest|confluent-kafka|kafka-python|lz4|python-snappy|cramjam|zstandard)==' | tr '\n' ' '
 echo
 
+# The Java suite needs a JDK 17 or newer (javac, for the test classes) and Maven.
+java_major() {
+    java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p' | cut -d. -f1
+}
+if ! command -v javac >/dev/null 2>&1 || [[ "$(java_major)" -lt 17 ]]; then
+    echo "installing a JDK (apt-get openjdk-17-jdk-headless)"
+    apt_install openjdk-17-jdk-headless
+fi
+if ! command -v mvn >/dev/null 2>&1; then
+    echo "installing Maven (apt-get maven)"
+    apt_install maven
+fi
+echo "java $(java_major), $(mvn -v 2>/dev/null | sed -n '1s/\x1b\[[0-9;]*m//g; 1p')"
+
 if command -v rustup >/dev/null 2>&1; then
     for component in rustfmt clippy; do
         if ! rustup component list --installed 2>/dev/null | grep -q "^${component}"; then
@@ -116,6 +133,17 @@ finish_section
 STEP_NAME=""
 RESULTS=()
 FAILURES=0
+
+# The Java suite, quiet unless something fails (mvn -q), then one line counting what Surefire ran.
+java_tests() {
+    local rc=0
+    rm -rf "$ROOT/compat-tests/java/target/surefire-reports"
+    env SLUICE_BIN="$ROOT/target/release/sluice" mvn -q -B -f "$ROOT/compat-tests/java/pom.xml" test || rc=$?
+    cat "$ROOT"/compat-tests/java/target/surefire-reports/TEST-*.xml 2>/dev/null \
+        | sed -n 's/^<testsuite [^>]*tests="\([0-9]*\)" errors="\([0-9]*\)" skipped="\([0-9]*\)" failures="\([0-9]*\)".*/\1 \2 \3 \4/p' \
+        | awk '{t+=$1; e+=$2; s+=$3; f+=$4} END {printf "Java suite: %d tests run, %d failures, %d errors, %d skipped\n", t, f, e, s}'
+    return $rc
+}
 
 step() {
     local name="$1"
@@ -142,8 +170,9 @@ if step "cargo build --release" cargo build --release --workspace --all-targets;
     step "cargo test --release" cargo test --release --workspace --no-fail-fast || true
     step "pytest: Python clients and kcat (compat-tests/python)" \
         env SLUICE_BIN="$ROOT/target/release/sluice" "$VENV/bin/python" -m pytest "$PYDIR" -ra || true
+    step "mvn: Java client, AdminClient, CLI tools and Streams (compat-tests/java)" java_tests || true
 else
-    RESULTS+=("skipped cargo test, pytest (the build failed)")
+    RESULTS+=("skipped cargo test, pytest, mvn (the build failed)")
 fi
 
 printf '\n==================== summary (%ss) ====================\n' "$((SECONDS - START_ALL))"

@@ -81,6 +81,9 @@ fn run() -> Result<()> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        // A closed stderr (`sluice 2>&1 | head`, a log collector gone) must not take the broker
+        // down: tracing would report the failed write with eprintln!, which panics on EPIPE.
+        .log_internal_errors(false)
         .init();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,0 +1,41 @@
+//! The broker as a process: it survives its log pipe going away.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use compat_tests::sluice_bin;
+
+/// `sluice 2>&1 | head` closes the log pipe early; the broker must keep serving and still stop
+/// cleanly (exit 0) on SIGTERM instead of panicking on the failed log write.
+#[test]
+fn closed_stderr_does_not_kill_the_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(sluice_bin())
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sluice");
+    let mut first = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("listen="), "{first}");
+    // The reader (and with it the pipe's read end) is dropped here.
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(code) = child.try_wait().unwrap() {
+            assert_eq!(code.code(), Some(0), "exit status {code:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "broker did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
