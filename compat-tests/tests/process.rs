@@ -35,7 +35,10 @@ fn closed_stderr_does_not_kill_the_broker() {
             assert_eq!(code.code(), Some(0), "exit status {code:?}");
             break;
         }
-        assert!(Instant::now() < deadline, "broker did not exit after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "broker did not exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
