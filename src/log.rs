@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::sync::Notify;
 
 use std::collections::HashMap;
@@ -329,40 +329,32 @@ impl PartitionLog {
                 offsets,
             });
         };
-        let mut chunks: Vec<Bytes> = Vec::new();
+        // Stored chunks of the batches to send; concatenated once at the end, so a fetch of many
+        // batches copies each byte once and a fetch of a one-chunk batch not at all.
+        let mut parts: Vec<sled::IVec> = Vec::new();
         let mut total = 0usize;
-        for item in self.store.scan(start) {
-            let (base, bytes) = item?;
+        for item in self.store.scan_parts(start) {
+            let (base, batch) = item?;
             // Batches above the high watermark may be mid-append by a concurrent producer.
             if base >= offsets.high_watermark {
                 break;
             }
-            if let Some(h) = StoredHeader::parse(&bytes) {
+            if let Some(h) = batch.first().and_then(|first| StoredHeader::parse(first)) {
                 if h.next_offset() <= offset {
                     continue;
                 }
             }
-            if total + bytes.len() > max_bytes && !(chunks.is_empty() && at_least_one) {
+            let len: usize = batch.iter().map(|p| p.len()).sum();
+            if total + len > max_bytes && !(parts.is_empty() && at_least_one) {
                 break;
             }
-            total += bytes.len();
-            chunks.push(bytes);
+            total += len;
+            parts.extend(batch);
             if total >= max_bytes {
                 break;
             }
         }
-        let records = match chunks.len() {
-            0 => None,
-            // The common case for a consumer at the tail: sled's buffer goes out as is.
-            1 => chunks.pop(),
-            _ => {
-                let mut buf = BytesMut::with_capacity(total);
-                for c in &chunks {
-                    buf.extend_from_slice(c);
-                }
-                Some(buf.freeze())
-            }
-        };
+        let records = crate::store::join(parts);
         Ok(ReadResult { records, offsets })
     }
 

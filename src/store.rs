@@ -476,6 +476,16 @@ impl PartitionStore {
     /// Batches with base offset >= `from`, in offset order. One-chunk batches are served without
     /// copying.
     pub fn scan(&self, from: u64) -> impl Iterator<Item = Result<(u64, Bytes), StoreError>> + '_ {
+        self.scan_parts(from)
+            .map(|r| r.map(|(base, parts)| (base, join(parts).unwrap_or_default())))
+    }
+
+    /// Like [`scan`](Self::scan) but each batch as its stored chunks, for callers that concatenate
+    /// several batches anyway and so need not join each one first.
+    pub fn scan_parts(
+        &self,
+        from: u64,
+    ) -> impl Iterator<Item = Result<(u64, Vec<sled::IVec>), StoreError>> + '_ {
         Batches {
             inner: self.tree.range(chunk_key(from, 0)..),
             pending: None,
@@ -595,7 +605,8 @@ fn chunks(base: u64, batch: &[u8]) -> impl Iterator<Item = ([u8; 10], &[u8])> {
         .map(move |(i, c)| (chunk_key(base, i as u16), c))
 }
 
-fn join(mut parts: Vec<sled::IVec>) -> Option<Bytes> {
+/// One batch's chunks as one buffer; a one-chunk batch is sled's buffer itself, not a copy.
+pub fn join(mut parts: Vec<sled::IVec>) -> Option<Bytes> {
     match parts.len() {
         0 => None,
         1 => parts.pop().map(Bytes::from_owner),
@@ -616,7 +627,7 @@ struct Batches {
 }
 
 impl Iterator for Batches {
-    type Item = Result<(u64, Bytes), StoreError>;
+    type Item = Result<(u64, Vec<sled::IVec>), StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let (base, first) = match self.pending.take() {
@@ -641,7 +652,7 @@ impl Iterator for Batches {
                 }
             }
         }
-        join(parts).map(|bytes| Ok((base, bytes)))
+        Some(Ok((base, parts)))
     }
 }
 
