@@ -336,6 +336,12 @@ impl GroupCoordinator {
     /// Loads committed offsets; each group that has some exists again, Empty.
     pub fn open(store: Store, config: GroupConfig) -> anyhow::Result<GroupCoordinator> {
         let mut groups: HashMap<String, Group> = HashMap::new();
+        for (group, protocol_type) in store.load_group_protocol_types()? {
+            groups
+                .entry(group.clone())
+                .or_insert_with(|| Group::new(&group))
+                .protocol_type = Some(protocol_type);
+        }
         for (group, topic, partition, committed) in store.load_offsets()? {
             groups
                 .entry(group.clone())
@@ -719,6 +725,14 @@ impl GroupCoordinator {
         }
         g.protocol_name = g.select_protocol();
         g.state = GroupState::CompletingRebalance;
+        if g.generation_id == 1 || g.members.len() == 1 {
+            // Cheap enough to repeat, and it only changes when a group starts over.
+            if let Some(t) = &g.protocol_type {
+                if let Err(e) = self.shared.store.put_group_protocol_type(&g.id, t) {
+                    tracing::warn!(group = %g.id, error = %e, "could not remember the group's protocol type");
+                }
+            }
+        }
         tracing::info!(
             group = %g.id,
             generation = g.generation_id,
@@ -1573,6 +1587,38 @@ mod tests {
             7
         );
         assert_eq!(c.list(&[]).len(), 1);
+        assert_eq!(
+            c.list(&[])[0].1,
+            "",
+            "a simple consumer's group has no protocol type"
+        );
+    }
+
+    #[test]
+    fn an_emptied_consumer_group_stays_a_consumer_group_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        // Its own runtime, dropped before the restart: the coordinator's timer tasks hold the
+        // database open until they are gone.
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let c = coordinator(dir.path());
+            let j = join_fully(&c, None, 10_000).await;
+            resolve(sync(&c, 1, &j.member_id, None, vec![])).await;
+            c.leave("g", &[(j.member_id.clone(), None)]).unwrap();
+            assert_eq!(c.describe("g").protocol_type, "consumer");
+            c.store().close().unwrap();
+        });
+        drop(rt);
+        {
+            let c = coordinator(dir.path());
+            assert_eq!(
+                c.list(&[]),
+                vec![("g".to_string(), "consumer".to_string(), GroupState::Empty)]
+            );
+            assert_eq!(c.delete_group("g"), 0);
+            c.store().close().unwrap();
+        }
+        assert!(coordinator(dir.path()).list(&[]).is_empty());
     }
 
     #[test]

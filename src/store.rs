@@ -6,6 +6,7 @@
 //! - tree `log_start`: `<topic id>/<partition>` -> log start offset (u64 BE), only once it moved past 0.
 //! - tree `producers`: `<topic id>/<partition>/` + producer id (i64 BE) -> JSON
 //!   [`crate::producer::ProducerEntry`], written in one transaction with the batch it describes.
+//! - tree `groups`: consumer group id -> its protocol type (\"consumer\", ...).
 //! - tree `offsets`: committed consumer group offsets, keyed group / topic / partition (see
 //!   [`offset_key`]) so one group's offsets are a prefix range; values are JSON [`CommittedOffset`].
 //! - tree `p/<topic id>/<partition>`: base offset (u64 BE, so range scans run in offset order) -> the
@@ -225,14 +226,44 @@ impl Store {
         Ok(())
     }
 
-    /// Removes every committed offset of a group.
+    /// Removes every committed offset of a group, and what is known of the group itself.
     pub fn delete_group_offsets(&self, group: &str) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for item in self.inner.offsets.scan_prefix(group_prefix(group)) {
             batch.remove(item?.0);
         }
         self.inner.offsets.apply_batch(batch)?;
+        self.groups_tree()?.remove(group.as_bytes())?;
         Ok(())
+    }
+
+    fn groups_tree(&self) -> Result<sled::Tree, StoreError> {
+        Ok(self.inner.db.open_tree("groups")?)
+    }
+
+    /// Remembers a group's protocol type (e.g. "consumer"), so an emptied group is still reported
+    /// as that kind of group after a restart, as Kafka does.
+    pub fn put_group_protocol_type(
+        &self,
+        group: &str,
+        protocol_type: &str,
+    ) -> Result<(), StoreError> {
+        self.groups_tree()?
+            .insert(group.as_bytes(), protocol_type.as_bytes())?;
+        Ok(())
+    }
+
+    /// Every remembered group with its protocol type.
+    pub fn load_group_protocol_types(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.groups_tree()?.iter() {
+            let (k, v) = item?;
+            out.push((
+                String::from_utf8_lossy(&k).into_owned(),
+                String::from_utf8_lossy(&v).into_owned(),
+            ));
+        }
+        Ok(out)
     }
 
     /// Every committed offset: (group, topic, partition, offset).
