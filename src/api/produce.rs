@@ -57,6 +57,12 @@ pub fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Reply {
                         format!("expected exactly one record batch, got {}", batches.len()),
                     ));
                 }
+                if batches[0].producer_id >= 0 && batches[0].base_sequence < 0 {
+                    return Err((
+                        ResponseError::InvalidRecord.code(),
+                        "a batch with a producer id must carry a sequence number".to_string(),
+                    ));
+                }
                 if batches[0].is_transactional() {
                     return Err((
                         ResponseError::InvalidTxnState.code(),

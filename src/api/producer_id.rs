@@ -10,6 +10,20 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Pr
 use crate::broker::Broker;
 
 pub fn init_producer_id(broker: &Broker, req: InitProducerIdRequest) -> InitProducerIdResponse {
+    let invalid = || {
+        InitProducerIdResponse::default()
+            .with_error_code(ResponseError::InvalidRequest.code())
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1)
+    };
+    // v3+ may name the current producer id and epoch (KIP-360); naming only one of them is
+    // malformed, as is an empty transactional id.
+    if (req.producer_id.0 == -1) != (req.producer_epoch == -1) {
+        return invalid();
+    }
+    if req.transactional_id.as_ref().is_some_and(|t| t.is_empty()) {
+        return invalid();
+    }
     if req.transactional_id.is_some() {
         return InitProducerIdResponse::default()
             .with_error_code(ResponseError::CoordinatorNotAvailable.code())
