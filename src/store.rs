@@ -102,16 +102,33 @@ impl Store {
     pub fn open(dir: &Path, cache_capacity: u64, flush_interval_ms: u64) -> Result<Store> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating data dir {}", dir.display()))?;
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir.join("sled"))
             .cache_capacity(cache_capacity)
             // Large segments keep leaves full of batches out of sled's separate blob files
             // (measured in STYLE.md: ~40% more write throughput). Fixed at creation.
             .segment_size(8 * 1024 * 1024)
             .mode(sled::Mode::HighThroughput)
-            .flush_every_ms(Some(flush_interval_ms))
-            .open()
-            .with_context(|| format!("opening sled database in {}", dir.display()))?;
+            .flush_every_ms(Some(flush_interval_ms));
+        // sled's background threads hold the database (and its file lock) for a moment after the
+        // last handle is dropped, so a reopen in the same process may briefly find it locked.
+        // Another process holding it stays locked, and that is reported after three seconds.
+        let mut attempts = 0;
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock && attempts < 150 =>
+                {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("opening sled database in {}", dir.display()))
+                }
+            }
+        };
         let topics = db.open_tree("topics")?;
         let log_start = db.open_tree("log_start")?;
         let offsets = db.open_tree("offsets")?;
