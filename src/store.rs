@@ -117,8 +117,9 @@ impl Store {
         let db = loop {
             match config.open() {
                 Ok(db) => break db,
+                // sled wraps the flock failure in an io::Error of its own; its text is all there is.
                 Err(sled::Error::Io(e))
-                    if e.kind() == std::io::ErrorKind::WouldBlock && attempts < 150 =>
+                    if e.to_string().contains("could not acquire lock") && attempts < 150 =>
                 {
                     attempts += 1;
                     std::thread::sleep(std::time::Duration::from_millis(20));
