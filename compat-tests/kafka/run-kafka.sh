@@ -6,17 +6,21 @@
 #   SLUICE_BIN=$PWD/compat-tests/kafka/run-kafka.sh compat-tests/python/.venv/bin/python -m pytest compat-tests/python
 #
 #   run-kafka.sh --listen HOST:PORT --data-dir DIR [--config FILE.yaml] [--advertise HOST:PORT] [--node-id N]
+#   run-kafka.sh --prepare      # resolve the jars and write the JVM's class archive now, not in the first test
 #
 # It starts one KRaft node (broker and controller, plaintext) of the Kafka version pinned in
 # compat-tests/java/pom.xml (`kafka.version`), with its log in DIR/kafka, and prints `listen=HOST:PORT` on stderr
-# once the broker accepts connections. Port 0 picks a free port; the controller gets another free port. The node is
-# formatted on first start only, so a restart on the same DIR keeps the data. SIGTERM (or SIGINT) stops Kafka
-# cleanly and the script exits 0.
+# once the broker serves clients: Metadata lists it and the group coordinator is loaded (see probe_ready). Port 0
+# picks a free port; the controller gets another free port. The node is formatted on first start only, so a restart
+# on the same DIR keeps the data. SIGTERM (or SIGINT) stops Kafka cleanly and the script exits 0; SIGKILL kills the
+# JVM too (see watchdog). Brokers started in parallel do not interfere: ports are picked below the ephemeral range
+# and a start that loses its port to someone else is retried on other ports.
 #
 # The broker's jars come from Maven Central through `mvn -P kafka-broker dependency:build-classpath` on the Java
 # suite's pom (cached in ~/.m2; the classpath in compat-tests/java/target/kafka-broker.classpath). The keys of
 # sluice's YAML config that have a Kafka equivalent are mapped to it (see map_key); the others are ignored.
-# KAFKA_HEAP_OPTS (default -Xmx512m -Xms256m) and KAFKA_LOG_LEVEL (default warn) tune the JVM.
+# KAFKA_HEAP_OPTS (default -Xmx512m -Xms256m) and KAFKA_LOG_LEVEL (default warn) tune the JVM. Needs bash, a JDK
+# 17+, Maven and python3 (standard library only).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,6 +29,7 @@ CLASSPATH_FILE="$HERE/../java/target/kafka-broker.classpath"
 
 usage() {
     echo "usage: $0 --listen HOST:PORT --data-dir DIR [--config FILE.yaml] [--advertise HOST:PORT] [--node-id N]" >&2
+    echo "       $0 --prepare" >&2
     exit 2
 }
 
@@ -33,6 +38,7 @@ DATA_DIR=""
 CONFIG=""
 ADVERTISE=""
 NODE_ID=""
+PREPARE=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --listen) LISTEN="${2:?}"; shift 2 ;;
@@ -45,6 +51,7 @@ while [[ $# -gt 0 ]]; do
         --config=*) CONFIG="${1#*=}"; shift ;;
         --advertise=*) ADVERTISE="${1#*=}"; shift ;;
         --node-id=*) NODE_ID="${1#*=}"; shift ;;
+        --prepare) PREPARE=1; shift ;;
         -h|--help) usage ;;
         *) echo "unknown argument: $1" >&2; usage ;;
     esac
@@ -61,12 +68,70 @@ if [[ ! -s "$CLASSPATH_FILE" || "$POM" -nt "$CLASSPATH_FILE" ]]; then
 fi
 KAFKA_CP="$(cat "$CLASSPATH_FILE")"
 
+# --- the JVM ----------------------------------------------------------------------------------------------------
+# Every test starts its own broker, so JVM start-up is most of a reference run. The first broker of a classpath and
+# JDK writes the classes it loaded to a class-data-sharing archive when it exits (-XX:ArchiveClassesAtExit); later
+# JVMs map them from there, about a second less per start. C1 alone (TieredStopAtLevel=1) is the quicker compiler for
+# a JVM that lives seconds. A JVM ignores an archive it cannot use, so a stale one costs only that second.
+CDS_ARCHIVE="${CLASSPATH_FILE%.classpath}-$(readlink -f "$(command -v java)" | cksum | cut -d' ' -f1).jsa"
+CDS_USE=()
+CDS_DUMP=()
+if [[ -s "$CDS_ARCHIVE" && "$CDS_ARCHIVE" -nt "$CLASSPATH_FILE" ]]; then
+    CDS_USE=("-XX:SharedArchiveFile=$CDS_ARCHIVE")
+else
+    # Written under a name of its own, then renamed: brokers started in parallel may all be writing one.
+    CDS_DUMP=("-XX:ArchiveClassesAtExit=$CDS_ARCHIVE.$$.tmp")
+fi
+JAVA_OPTS=(${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m} -XX:+UseG1GC -XX:TieredStopAtLevel=1 "${CDS_USE[@]}"
+    -Djava.awt.headless=true
+    "-Dorg.slf4j.simpleLogger.defaultLogLevel=${KAFKA_LOG_LEVEL:-warn}"
+    -Dorg.slf4j.simpleLogger.showDateTime=true -Dorg.slf4j.simpleLogger.logFile=System.err
+    -cp "$KAFKA_CP")
+
+if [[ $PREPARE -eq 1 ]]; then
+    if [[ ${#CDS_DUMP[@]} -gt 0 ]]; then
+        # One broker started and stopped writes the archive.
+        tmp_dir="$(mktemp -d)"
+        "$0" --listen 127.0.0.1:0 --data-dir "$tmp_dir" 2> "$tmp_dir.log" &
+        pid=$!
+        until grep -q 'listen=' "$tmp_dir.log" 2>/dev/null; do
+            if ! kill -0 "$pid" 2>/dev/null; then
+                cat "$tmp_dir.log" >&2
+                echo "run-kafka.sh --prepare: Kafka did not start" >&2
+                exit 1
+            fi
+            sleep 0.2
+        done
+        kill -TERM "$pid"
+        wait "$pid"
+        rm -rf "$tmp_dir" "$tmp_dir.log"
+    fi
+    echo "run-kafka.sh: ready: $(tr ':' '\n' < "$CLASSPATH_FILE" | wc -l) jars, class archive $(basename "$CDS_ARCHIVE")" >&2
+    exit 0
+fi
+
 # --- configuration -----------------------------------------------------------------------------------------------
+# A free port below the kernel's ephemeral range: a port from bind(0) is free only until some client connection
+# takes it as its local port, and tests open many connections during the seconds the JVM takes to bind.
 free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+    python3 - <<'PY'
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    port = random.randrange(10000, max(low, 10001))
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    print(port)
+    break
+else:
+    raise SystemExit("run-kafka.sh: no free port found")
+PY
 }
 
-# sluice YAML key -> Kafka broker property (the ones tests set; unknown keys are ignored).
+# sluice YAML key -> Kafka broker properties (the ones tests set; unknown keys are ignored).
 map_key() {
     case "$1" in
         node_id) echo node.id ;;
@@ -85,7 +150,10 @@ map_key() {
         log_message_timestamp_type) echo log.message.timestamp.type ;;
         log_cleaner_delete_retention_ms) echo log.cleaner.delete.retention.ms ;;
         log_cleaner_min_compaction_lag_ms) echo log.cleaner.min.compaction.lag.ms ;;
-        log_cleanup_interval_ms) echo log.retention.check.interval.ms ;;
+        # Sluice's one cleaner pass does retention and compaction, and its first pass comes one interval after
+        # start. Kafka has a retention check, a cleaner thread that backs off when it finds nothing to compact, and
+        # a 30 s delay before either starts: all three follow the key.
+        log_cleanup_interval_ms) echo log.retention.check.interval.ms log.cleaner.backoff.ms log.initial.task.delay.ms ;;
         producer_id_expiration_ms) echo producer.id.expiration.ms ;;
         *) echo "" ;;
     esac
@@ -110,10 +178,9 @@ if [[ -n "$CONFIG" ]]; then
             data_dir) [[ -n "$DATA_DIR" ]] || DATA_DIR="$value" ;;
             advertise) [[ -n "$ADVERTISE" ]] || ADVERTISE="$value" ;;
             *)
-                prop="$(map_key "$key")"
-                if [[ -n "$prop" ]]; then
+                for prop in $(map_key "$key"); do
                     SETTINGS[$prop]="$value"
-                fi
+                done
                 ;;
         esac
     done < "$CONFIG"
@@ -126,10 +193,9 @@ HOST="${LISTEN%:*}"
 PORT="${LISTEN##*:}"
 HOST="${HOST#[}"; HOST="${HOST%]}"
 [[ -z "$HOST" || "$HOST" == "::" || "$HOST" == "0.0.0.0" ]] && BIND_HOST="" || BIND_HOST="$HOST"
-[[ "$PORT" == "0" ]] && PORT="$(free_port)"
-CONTROLLER_PORT="$(free_port)"
+PICK_PORT=0
+[[ "$PORT" == "0" ]] && PICK_PORT=1
 ADV_HOST="${BIND_HOST:-localhost}"
-ADVERTISED="${ADVERTISE:-$ADV_HOST:$PORT}"
 
 [[ -n "$DATA_DIR" ]] || DATA_DIR="./data"
 mkdir -p "$DATA_DIR"
@@ -137,70 +203,150 @@ DATA_DIR="$(cd "$DATA_DIR" && pwd)"
 LOG_DIR="$DATA_DIR/kafka"
 PROPS="$DATA_DIR/server.properties"
 
-{
-    echo "process.roles=broker,controller"
-    echo "controller.quorum.voters=$NODE@127.0.0.1:$CONTROLLER_PORT"
-    echo "listeners=PLAINTEXT://$BIND_HOST:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT"
-    echo "advertised.listeners=PLAINTEXT://$ADVERTISED"
-    echo "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
-    echo "controller.listener.names=CONTROLLER"
-    echo "inter.broker.listener.name=PLAINTEXT"
-    echo "log.dirs=$LOG_DIR"
-    # One broker: every internal topic has one replica, and few partitions so the coordinators load fast.
-    echo "offsets.topic.replication.factor=1"
-    echo "offsets.topic.num.partitions=1"
-    echo "transaction.state.log.replication.factor=1"
-    echo "transaction.state.log.min.isr=1"
-    echo "transaction.state.log.num.partitions=1"
-    echo "share.coordinator.state.topic.replication.factor=1"
-    echo "share.coordinator.state.topic.min.isr=1"
-    echo "default.replication.factor=1"
-    echo "min.insync.replicas=1"
-    for prop in "${!SETTINGS[@]}"; do
-        echo "$prop=${SETTINGS[$prop]}"
-    done
-} > "$PROPS"
+write_properties() {
+    {
+        echo "process.roles=broker,controller"
+        echo "controller.quorum.voters=$NODE@127.0.0.1:$CONTROLLER_PORT"
+        echo "listeners=PLAINTEXT://$BIND_HOST:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT"
+        echo "advertised.listeners=PLAINTEXT://$ADVERTISED"
+        echo "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        echo "controller.listener.names=CONTROLLER"
+        echo "inter.broker.listener.name=PLAINTEXT"
+        echo "log.dirs=$LOG_DIR"
+        # One broker: every internal topic has one replica, and few partitions so the coordinators load fast.
+        echo "offsets.topic.replication.factor=1"
+        echo "offsets.topic.num.partitions=1"
+        echo "transaction.state.log.replication.factor=1"
+        echo "transaction.state.log.min.isr=1"
+        echo "transaction.state.log.num.partitions=1"
+        echo "share.coordinator.state.topic.replication.factor=1"
+        echo "share.coordinator.state.topic.min.isr=1"
+        echo "default.replication.factor=1"
+        echo "min.insync.replicas=1"
+        for prop in "${!SETTINGS[@]}"; do
+            echo "$prop=${SETTINGS[$prop]}"
+        done
+    } > "$PROPS"
+}
 
-JAVA_OPTS=(${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m} -XX:+UseG1GC -Djava.awt.headless=true
-    "-Dorg.slf4j.simpleLogger.defaultLogLevel=${KAFKA_LOG_LEVEL:-warn}"
-    -Dorg.slf4j.simpleLogger.showDateTime=true -Dorg.slf4j.simpleLogger.logFile=System.err
-    -cp "$KAFKA_CP")
+# --- readiness ---------------------------------------------------------------------------------------------------
+# Kafka accepts connections before it can serve them: until the broker has registered with its controller,
+# Metadata lists no broker, and the group coordinator exists only once __consumer_offsets is created (by the first
+# FindCoordinator) and loaded. Sluice serves all of that from its first accepted connection, so `listen=` is
+# printed only when Metadata lists this broker, FindCoordinator finds a group coordinator and DescribeGroups
+# answers without COORDINATOR_LOAD_IN_PROGRESS / NOT_COORDINATOR. One attempt per call (exit 0 when ready).
+probe_ready() {
+    python3 - "$1" "$2" <<'PY' >/dev/null 2>&1
+import socket, struct, sys
 
-if [[ ! -f "$LOG_DIR/meta.properties" ]]; then
-    CLUSTER_ID="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)"
-    java "${JAVA_OPTS[@]}" kafka.tools.StorageTool format --cluster-id "$CLUSTER_ID" --config "$PROPS" \
-        --ignore-formatted >&2
-fi
+def recv_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError("closed")
+        data += chunk
+    return data
 
-# --- run until SIGTERM -------------------------------------------------------------------------------------------
-java "${JAVA_OPTS[@]}" kafka.Kafka "$PROPS" >&2 &
-KAFKA_PID=$!
+def string(s):
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+def request(sock, api_key, version, body):
+    message = struct.pack(">hhi", api_key, version, 1) + string("run-kafka.sh") + body
+    sock.sendall(struct.pack(">i", len(message)) + message)
+    size = struct.unpack(">i", recv_exact(sock, 4))[0]
+    return recv_exact(sock, size)[4:]  # without the correlation id
+
+with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2) as sock:
+    # Metadata v1 for no topics: brokers [node_id, host, port, rack], then controller_id.
+    response = request(sock, 3, 1, struct.pack(">i", 0))
+    if struct.unpack_from(">i", response, 0)[0] < 1:
+        sys.exit("no broker registered yet")
+    # FindCoordinator v1 for a group: throttle_time_ms, then error_code.
+    group = "run-kafka-ready"
+    response = request(sock, 10, 1, string(group) + struct.pack(">b", 0))
+    if struct.unpack_from(">h", response, 4)[0] != 0:
+        sys.exit("no group coordinator yet")
+    # DescribeGroups v0: groups [error_code, ...]; 0 (a Dead group) once the offsets partition is loaded.
+    response = request(sock, 15, 0, struct.pack(">i", 1) + string(group))
+    if struct.unpack_from(">ih", response, 0) != (1, 0):
+        sys.exit("group coordinator still loading")
+PY
+}
+
+# --- start, retrying with other ports if one was taken meanwhile -------------------------------------------------
+KAFKA_PID=""
 STOPPING=0
 stop() {
     STOPPING=1
-    kill -TERM "$KAFKA_PID" 2>/dev/null || true
+    [[ -n "$KAFKA_PID" ]] && kill -TERM "$KAFKA_PID" 2>/dev/null
+    true
 }
 trap stop TERM INT
 
+# Nothing can trap SIGKILL: when a test kills this script with -9 (or its harness drops a broker that way), a
+# watchdog SIGKILLs the JVM too, so no orphaned Kafka keeps the data directory locked or the caller's stderr
+# pipe open (a harness that drains stderr until EOF would wait forever). SIGKILL keeps `kill -9` meaning "no
+# clean shutdown" for the crash tests.
+watchdog() {
+    local script=$$ jvm=$1
+    trap '' TERM INT
+    while kill -0 "$script" 2>/dev/null && kill -0 "$jvm" 2>/dev/null; do
+        sleep 0.1
+    done
+    kill -KILL "$jvm" 2>/dev/null || true
+}
+
 READY_HOST="${BIND_HOST:-127.0.0.1}"
+for attempt in 1 2 3; do
+    [[ $PICK_PORT -eq 1 ]] && PORT="$(free_port)"
+    CONTROLLER_PORT="$(free_port)"
+    ADVERTISED="${ADVERTISE:-$ADV_HOST:$PORT}"
+    write_properties
+
+    if [[ ! -f "$LOG_DIR/meta.properties" ]]; then
+        # Kafka's own cluster ids never start with '-' (the tool would read it as an option); nor may ours.
+        CLUSTER_ID="-"
+        while [[ "$CLUSTER_ID" == -* ]]; do
+            CLUSTER_ID="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)"
+        done
+        java "${JAVA_OPTS[@]}" kafka.tools.StorageTool format --cluster-id "$CLUSTER_ID" --config "$PROPS" \
+            --ignore-formatted >&2
+    fi
+
+    java "${JAVA_OPTS[@]}" "${CDS_DUMP[@]}" kafka.Kafka "$PROPS" >&2 &
+    KAFKA_PID=$!
+    watchdog "$KAFKA_PID" </dev/null >/dev/null 2>&1 &
+    [[ $STOPPING -eq 1 ]] && stop
+
+    deadline=$((SECONDS + 120))
+    until probe_ready "$READY_HOST" "$PORT"; do
+        if ! kill -0 "$KAFKA_PID" 2>/dev/null || [[ $STOPPING -eq 1 ]]; then
+            rc=0
+            wait "$KAFKA_PID" || rc=$?
+            [[ $STOPPING -eq 1 ]] && exit 0
+            # Ports we picked may have been taken since (another test's broker): try others.
+            if [[ $attempt -lt 3 ]]; then
+                echo "run-kafka.sh: Kafka exited with code $rc before it was ready; starting again on other ports" >&2
+                continue 2
+            fi
+            echo "run-kafka.sh: Kafka exited with code $rc before it was ready" >&2
+            exit 1
+        fi
+        if [[ $SECONDS -ge $deadline ]]; then
+            echo "run-kafka.sh: Kafka was not ready on $READY_HOST:$PORT within 120s" >&2
+            stop
+            wait "$KAFKA_PID" || true
+            exit 1
+        fi
+        sleep 0.2
+    done
+    break
+done
+
 LISTEN_SHOWN="${BIND_HOST:-0.0.0.0}:$PORT"
 [[ "$LISTEN_SHOWN" == *:*:* ]] && LISTEN_SHOWN="[${BIND_HOST}]:$PORT"
-deadline=$((SECONDS + 120))
-until (exec 3<>"/dev/tcp/$READY_HOST/$PORT") 2>/dev/null; do
-    if ! kill -0 "$KAFKA_PID" 2>/dev/null || [[ $STOPPING -eq 1 ]]; then
-        wait "$KAFKA_PID" || true
-        [[ $STOPPING -eq 1 ]] && exit 0
-        echo "run-kafka.sh: Kafka exited before accepting connections" >&2
-        exit 1
-    fi
-    if [[ $SECONDS -ge $deadline ]]; then
-        echo "run-kafka.sh: Kafka did not accept connections on $READY_HOST:$PORT within 120s" >&2
-        stop
-        wait "$KAFKA_PID" || true
-        exit 1
-    fi
-    sleep 0.2
-done
 echo "run-kafka.sh: Apache Kafka started listen=$LISTEN_SHOWN advertise=$ADVERTISED node_id=$NODE data_dir=$DATA_DIR" >&2
 
 # `wait` returns early when a trapped signal arrives: keep waiting until the JVM is gone.
@@ -208,6 +354,12 @@ rc=0
 while kill -0 "$KAFKA_PID" 2>/dev/null; do
     wait "$KAFKA_PID" && rc=0 || rc=$?
 done
+if [[ ${#CDS_DUMP[@]} -gt 0 ]]; then
+    if [[ -s "$CDS_ARCHIVE.$$.tmp" ]]; then
+        mv -f "$CDS_ARCHIVE.$$.tmp" "$CDS_ARCHIVE"
+    fi
+    rm -f "$CDS_ARCHIVE.$$.tmp"
+fi
 if [[ $STOPPING -eq 1 ]]; then
     exit 0
 fi

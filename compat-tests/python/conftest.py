@@ -14,6 +14,9 @@ marker (extra command-line arguments), e.g.::
 
 ``SLUICE_TEST_LOG_LEVEL=debug`` sets ``log_level`` for every broker (the log is kept per test in the test's
 temporary directory and shown in the report of a failing test).
+
+``SLUICE_BIN=compat-tests/kafka/run-kafka.sh`` runs the suite against Apache Kafka; ``is_reference_kafka()`` tells
+the few tests where Sluice deliberately differs (compat-tests/FINDINGS.md) which broker they face.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LISTEN_RE = re.compile(r"listen=(127\.0\.0\.1|\[?[0-9a-fA-F:.]+\]?|[\w.-]+):(\d+)")
 START_TIMEOUT_S = 30.0
+# The reference Kafka's JVM takes seconds to start, more on a loaded machine.
+KAFKA_START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
 LOG_TAIL_LINES = 80
 
@@ -41,6 +46,15 @@ def sluice_bin() -> Path:
     if not path.is_file():
         pytest.fail(f"Sluice binary not found at {path} (set SLUICE_BIN or run cargo build --release)", pytrace=False)
     return path
+
+
+def is_reference_kafka() -> bool:
+    """Whether the broker under test is Apache Kafka (run-kafka.sh) rather than Sluice: ``SLUICE_TARGET=kafka``
+    (or ``sluice``) says so explicitly, otherwise a ``SLUICE_BIN`` named ``run-kafka*``."""
+    target = os.environ.get("SLUICE_TARGET")
+    if target:
+        return target.lower() == "kafka"
+    return Path(os.environ.get("SLUICE_BIN") or "sluice").name.startswith("run-kafka")
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.05, message: str = "condition"):
@@ -100,8 +114,10 @@ class Broker:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, port: int = 0, timeout: float = START_TIMEOUT_S) -> None:
+    def start(self, port: int = 0, timeout: float | None = None) -> None:
         assert not self.running, "broker already running"
+        if timeout is None:
+            timeout = KAFKA_START_TIMEOUT_S if is_reference_kafka() else START_TIMEOUT_S
         cmd = [str(self.binary), "--listen", f"127.0.0.1:{port}", "--data-dir", str(self.data_dir)]
         if self.config_path:
             cmd += ["--config", str(self.config_path)]
@@ -169,7 +185,7 @@ class Broker:
         code = self.stop()
         assert code == 0, f"sluice exited with code {code} after SIGTERM\n{self.log_tail()}"
 
-    def restart(self, timeout: float = START_TIMEOUT_S) -> None:
+    def restart(self, timeout: float | None = None) -> None:
         """Graceful stop (exit code 0 asserted), then start on the same data directory and port."""
         port = self.port
         self.stop_ok()

@@ -35,7 +35,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from conftest import wait_until
+from conftest import is_reference_kafka, wait_until
 
 TIMEOUT_S = 15
 
@@ -267,7 +267,12 @@ def test_describe_configs_lists_every_config_with_defaults_and_synonyms(broker, 
         timeout=TIMEOUT_S)
     assert summary(configs["log.retention.bytes"]) == ("1073741824", ConfigSource.STATIC_BROKER_CONFIG, False)
     assert summary(configs["log.cleanup.policy"]) == ("delete", ConfigSource.DEFAULT_CONFIG, True)
-    assert configs["log.cleanup.policy"].is_read_only, "Sluice's broker configs are static"
+    if is_reference_kafka():
+        # Kafka can change log.cleanup.policy for every broker at run time (a dynamic broker config).
+        assert not configs["log.cleanup.policy"].is_read_only
+    else:
+        # Sluice deliberately has no dynamic broker configs (compat-tests/FINDINGS.md).
+        assert configs["log.cleanup.policy"].is_read_only, "Sluice's broker configs are static"
 
 
 # -- IncrementalAlterConfigs ---------------------------------------------------------------------------------
@@ -577,5 +582,7 @@ def test_seek_with_leader_epoch_is_validated_after_restart(broker, topic_name):
         assert time.monotonic() - started < 10, "validation stalled consumption"
     finally:
         consumer.close()
-    log = broker.log_text().split("----- start #2")[-1]
-    assert "api=OffsetForLeaderEpoch" in log, "librdkafka did not validate the seek position"
+    if not is_reference_kafka():
+        # Sluice's debug log names every request it serves; Kafka's (at run-kafka.sh's warn level) does not.
+        log = broker.log_text().split("----- start #2")[-1]
+        assert "api=OffsetForLeaderEpoch" in log, "librdkafka did not validate the seek position"

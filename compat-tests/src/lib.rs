@@ -46,6 +46,8 @@ pub use rdkafka;
 
 /// How long the broker may take to print its `listen=` line, or to exit after SIGTERM.
 const PROCESS_TIMEOUT: Duration = Duration::from_secs(15);
+/// The same against the reference Kafka, whose JVM starts in seconds, not milliseconds (more under load).
+const KAFKA_PROCESS_TIMEOUT: Duration = Duration::from_secs(90);
 /// Timeout for one librdkafka metadata or admin round trip on loopback.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many of the broker's last log lines a failure message shows.
@@ -60,6 +62,26 @@ pub fn sluice_bin() -> PathBuf {
         .parent()
         .expect("compat-tests lives inside the workspace")
         .join("target/release/sluice")
+}
+
+/// Whether the broker under test is the reference Apache Kafka (`compat-tests/kafka/run-kafka.sh`) rather than
+/// Sluice: `SLUICE_TARGET=kafka` (or `sluice`) says so explicitly, otherwise a `SLUICE_BIN` named `run-kafka*`.
+/// Tests use it only where Sluice deliberately differs from Kafka, and say why (compat-tests/FINDINGS.md).
+pub fn is_reference_kafka() -> bool {
+    match std::env::var("SLUICE_TARGET") {
+        Ok(target) if !target.is_empty() => target.eq_ignore_ascii_case("kafka"),
+        _ => sluice_bin()
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().starts_with("run-kafka")),
+    }
+}
+
+fn process_timeout() -> Duration {
+    if is_reference_kafka() {
+        KAFKA_PROCESS_TIMEOUT
+    } else {
+        PROCESS_TIMEOUT
+    }
 }
 
 /// A running `sluice` process that owns a temporary data directory.
@@ -147,7 +169,7 @@ impl Broker {
         };
 
         // The sender is dropped when stderr closes, so a broker that dies during start-up ends the wait at once.
-        let addr = match addr_rx.recv_timeout(PROCESS_TIMEOUT) {
+        let addr = match addr_rx.recv_timeout(process_timeout()) {
             Ok(addr) => addr,
             Err(e) => {
                 let _ = child.kill();
@@ -226,7 +248,8 @@ impl Broker {
             .status()
             .expect("run kill");
         assert!(sent.success(), "kill -TERM {pid} failed: {sent}");
-        let deadline = Instant::now() + PROCESS_TIMEOUT;
+        let timeout = process_timeout();
+        let deadline = Instant::now() + timeout;
         let status = loop {
             if let Some(status) = process.child.try_wait().expect("wait for broker") {
                 break status;
@@ -235,7 +258,7 @@ impl Broker {
                 let _ = process.child.kill();
                 let _ = process.child.wait();
                 panic!(
-                    "broker still running {PROCESS_TIMEOUT:?} after SIGTERM; last log lines:\n{}",
+                    "broker still running {timeout:?} after SIGTERM; last log lines:\n{}",
                     render_log(&process.log)
                 );
             }

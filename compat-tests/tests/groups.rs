@@ -227,8 +227,7 @@ impl Member {
                     let tracker = Arc::clone(consumer.context());
                     tx.send(Arc::clone(&tracker)).expect("send tracker");
                     run_member(&name, &consumer, &tracker, &stop, &seen);
-                    // Dropping closes the consumer: the revoke callback commits, then a dynamic member leaves
-                    // the group (librdkafka sends no LeaveGroup for a static one).
+                    close_member(&name, &consumer, &seen);
                 })
                 .expect("spawn member thread")
         };
@@ -290,15 +289,44 @@ fn run_member(
             None => {}
         }
         if dirty && last_commit.elapsed() >= COMMIT_INTERVAL {
-            if let Err(e) = commit_processed(consumer) {
-                tracker.error(format!("periodic commit: {e}"));
-            }
-            dirty = false;
+            dirty = match commit_processed(consumer) {
+                Ok(()) => false,
+                // A commit sent under the generation a rebalance has just replaced (the member's JoinGroup
+                // response and the commit crossed) is refused: the next commit, or the one in the revoke
+                // callback, carries the same offsets under the new generation. Kafka's wider window shows it.
+                Err(KafkaError::ConsumerCommit(
+                    RDKafkaErrorCode::IllegalGeneration | RDKafkaErrorCode::RebalanceInProgress,
+                )) => true,
+                Err(e) => {
+                    tracker.error(format!("periodic commit: {e}"));
+                    false
+                }
+            };
             last_commit = Instant::now();
         }
     }
     if let Err(e) = commit_processed(consumer) {
         tracker.error(format!("final commit: {e}"));
+    }
+}
+
+/// Closes the consumer: the revoke callback commits, then a dynamic member leaves the group (librdkafka sends no
+/// LeaveGroup for a static one).
+///
+/// rdkafka's `Drop` does the same but drops whatever `poll` hands out while closing, and librdkafka has stored
+/// those messages' offsets by then (`enable.auto.offset.store`), so the revoke callback commits past messages
+/// nobody processed: the next owner skips them. Closing here records them like any other message instead. (Seen
+/// against Apache Kafka, whose slower rebalances leave more prefetched messages to hand out during a close.)
+fn close_member(name: &str, consumer: &BaseConsumer<Tracker>, seen: &Mutex<Vec<Seen>>) {
+    consumer.close_queue().expect("close consumer queue");
+    while !consumer.closed() {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
+            seen.lock().unwrap().push(Seen {
+                member: name.to_string(),
+                partition: message.partition(),
+                offset: message.offset(),
+            });
+        }
     }
 }
 
@@ -1048,16 +1076,23 @@ fn cooperative_sticky_join_revokes_only_moved_partitions() {
 
     let delivered = feeder.finish();
     wait_consumed(&broker, &seen, delivered.len());
+    // Judge only the rebalances up to here. Closing c1 rebalances the others, and a broker that completes that
+    // rebalance before c2 closes (Kafka does) assigns them c1's partitions first.
+    let judged: Vec<usize> = [&c1, &c2, &c3]
+        .iter()
+        .map(|m| m.tracker.events().len())
+        .collect();
     let mut histories = Vec::new();
-    for member in [c1, c2, c3] {
+    for (member, judged) in [c1, c2, c3].into_iter().zip(judged) {
         let name = member.name.clone();
         let tracker = member.close();
-        // Closing revokes what the member owned at the end; judge only the rebalances before that.
+        // Closing revokes what the member owned at the end: its assignment, and what it took over meanwhile.
         let mut events = tracker.events();
-        assert_eq!(
-            events.pop(),
-            Some(Event::Revoke(three[&name].clone())),
-            "{name}: close revokes its final assignment"
+        let after = events.split_off(judged);
+        assert!(
+            matches!(after.last(), Some(Event::Revoke(parts)) if parts.is_superset(&three[&name])),
+            "{name}: close revokes its final assignment {:?}; events since the last check {after:?}",
+            three[&name]
         );
         histories.push((name, events, tracker));
     }

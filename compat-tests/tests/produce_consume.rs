@@ -206,7 +206,14 @@ fn compressed_batches_from_other_clients() {
     for (partition, codec) in codecs.iter().enumerate() {
         let partition = partition as i32;
         for b in 0..batches_per_partition {
-            let records: Vec<Record> = (b * per_batch..(b + 1) * per_batch).map(record).collect();
+            // Offsets inside a produced batch count from 0, as every client sends them: Kafka refuses a batch
+            // with any other base offset (INVALID_RECORD) and assigns the real offsets itself.
+            let records: Vec<Record> = (b * per_batch..(b + 1) * per_batch)
+                .map(|i| Record {
+                    offset: (i - b * per_batch) as i64,
+                    ..record(i)
+                })
+                .collect();
             let batch = raw::encode_batch(&records, *codec).freeze();
             let results = raw::produce(broker.addr(), &topic, vec![(partition, batch)]);
             assert_eq!(
