@@ -150,10 +150,11 @@ map_key() {
         log_message_timestamp_type) echo log.message.timestamp.type ;;
         log_cleaner_delete_retention_ms) echo log.cleaner.delete.retention.ms ;;
         log_cleaner_min_compaction_lag_ms) echo log.cleaner.min.compaction.lag.ms ;;
-        # Sluice's one cleaner pass does retention and compaction, and its first pass comes one interval after
-        # start. Kafka has a retention check, a cleaner thread that backs off when it finds nothing to compact, and
-        # a 30 s delay before either starts: all three follow the key.
-        log_cleanup_interval_ms) echo log.retention.check.interval.ms log.cleaner.backoff.ms log.initial.task.delay.ms ;;
+        # Sluice's one cleaner pass does retention, compaction and producer-state expiry. Kafka has a retention
+        # check, a cleaner thread that backs off when it finds nothing to compact, a producer expiry check (every
+        # 10 minutes by default) and a 30 s delay before they start: all follow the key.
+        log_cleanup_interval_ms) echo log.retention.check.interval.ms log.cleaner.backoff.ms \
+            producer.id.expiration.check.interval.ms log.initial.task.delay.ms ;;
         producer_id_expiration_ms) echo producer.id.expiration.ms ;;
         *) echo "" ;;
     esac

@@ -16,6 +16,10 @@
 //! `cargo test --release -p compat-tests`. Each test starts its own broker on a port the kernel picks and a
 //! temporary data directory, so tests run in parallel. `SLUICE_TEST_LOG=1` echoes every broker log line;
 //! failures show the last lines anyway.
+//!
+//! `SLUICE_BIN=$PWD/compat-tests/kafka/run-kafka.sh` runs the same tests against Apache Kafka, a JVM per test:
+//! add `-- --test-threads=2` (see compat-tests/FINDINGS.md). [`is_reference_kafka`] tells the few tests where
+//! Sluice deliberately differs which broker they face.
 
 use std::collections::VecDeque;
 use std::future::Future;

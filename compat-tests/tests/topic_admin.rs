@@ -671,9 +671,9 @@ fn created_topic_describes_every_config_with_its_source_and_synonyms() {
         default("producer")
     );
     if is_reference_kafka() {
-        // Kafka 4.x with eligible leader replicas (KIP-966, on by default) keeps a cluster-wide
-        // min.insync.replicas, so even an untouched one shows as a dynamic broker default. Sluice has no
-        // replicas and shows Kafka's plain default (compat-tests/FINDINGS.md).
+        // Kafka 4.4 keeps a cluster-wide min.insync.replicas (seemingly for eligible leader replicas, KIP-966,
+        // which its bootstrap enables), so even an untouched one shows as a dynamic broker default. Sluice has
+        // no replicas and shows Kafka's plain default (compat-tests/FINDINGS.md, D4).
         assert_eq!(
             described(&resource, "min.insync.replicas"),
             (
