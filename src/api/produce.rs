@@ -57,6 +57,13 @@ pub fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Reply {
                         format!("expected exactly one record batch, got {}", batches.len()),
                     ));
                 }
+                if batch::StoredHeader::parse(&batches[0].bytes).is_some_and(|h| h.base_offset != 0) {
+                    // The broker assigns offsets; Kafka refuses a batch that claims one.
+                    return Err((
+                        ResponseError::InvalidRecord.code(),
+                        "the base offset of a produced record batch must be 0".to_string(),
+                    ));
+                }
                 if batches[0].producer_id >= 0 && batches[0].base_sequence < 0 {
                     return Err((
                         ResponseError::InvalidRecord.code(),
@@ -271,6 +278,17 @@ mod tests {
         assert_eq!(
             r.responses[0].partition_responses[0].error_code,
             ResponseError::InvalidRequiredAcks.code()
+        );
+        // A batch that claims a base offset is refused and nothing is written.
+        let claimed = batch::with_offset(&make_batch(1, 0), 50, 0);
+        let r = now(handle(&b, request(1, "t", vec![(0, claimed)]), 9));
+        assert_eq!(
+            r.responses[0].partition_responses[0].error_code,
+            ResponseError::InvalidRecord.code()
+        );
+        assert_eq!(
+            b.topic("t").unwrap().partitions[0].offsets().high_watermark,
+            0
         );
         let r = now(handle(
             &b,
