@@ -208,6 +208,8 @@ pub struct StoredHeader {
     pub base_offset: u64,
     pub last_offset_delta: u32,
     pub max_timestamp: i64,
+    /// The whole batch's size in bytes, log overhead included (what it occupies in the store).
+    pub size: u64,
 }
 
 impl StoredHeader {
@@ -219,6 +221,7 @@ impl StoredHeader {
             base_offset: be_i64(b, BASE_OFFSET) as u64,
             last_offset_delta: be_i32(b, LAST_OFFSET_DELTA) as u32,
             max_timestamp: be_i64(b, MAX_TIMESTAMP),
+            size: (be_i32(b, BATCH_LENGTH).max(0) as usize + LOG_OVERHEAD) as u64,
         })
     }
 

@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use crate::batch::StoredHeader;
 use crate::broker::{stopping, Broker};
 use crate::compaction::Policy;
 use crate::log::PartitionLog;
@@ -89,17 +88,15 @@ fn retention(
         0
     };
     let mut new_start = None;
-    for b in log.head_batches(MAX_BATCHES_PER_PASS)? {
-        let Some(h) = StoredHeader::parse(&b) else {
-            break;
-        };
+    for h in log.headers()?.take(MAX_BATCHES_PER_PASS) {
+        let h = h?;
         let expired =
             eff.retention_ms >= 0 && h.max_timestamp < now.saturating_sub(eff.retention_ms);
-        let oversize = eff.retention_bytes >= 0 && size - b.len() as i64 >= eff.retention_bytes;
+        let oversize = eff.retention_bytes >= 0 && size - h.size as i64 >= eff.retention_bytes;
         if !expired && !oversize {
             break;
         }
-        size -= b.len() as i64;
+        size -= h.size as i64;
         new_start = Some(h.next_offset());
     }
     match new_start {

@@ -39,6 +39,8 @@ pub struct Config {
     pub max_inflight_requests: usize,
     /// sled page cache size in bytes.
     pub cache_capacity_bytes: u64,
+    /// Written but not yet flushed bytes above which produce requests wait for a flush.
+    pub max_unflushed_bytes: u64,
     /// Smallest session timeout a group member may ask for (Kafka's group.min.session.timeout.ms).
     pub group_min_session_timeout_ms: i32,
     /// Largest session timeout a group member may ask for (group.max.session.timeout.ms).
@@ -84,6 +86,7 @@ impl Default for Config {
             max_connections: 10_000,
             max_inflight_requests: 128,
             cache_capacity_bytes: 64 * 1024 * 1024,
+            max_unflushed_bytes: crate::store::DEFAULT_MAX_UNFLUSHED_BYTES,
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
             // Kafka's default is 3 s, tuned for production clusters; a development broker should
@@ -161,6 +164,9 @@ impl Config {
         }
         if self.cache_capacity_bytes < 1024 * 1024 {
             bail!("`cache_capacity_bytes` must be at least 1 MiB");
+        }
+        if self.max_unflushed_bytes < 1024 * 1024 {
+            bail!("`max_unflushed_bytes` must be at least 1 MiB");
         }
         if self.group_min_session_timeout_ms < 1
             || self.group_min_session_timeout_ms > self.group_max_session_timeout_ms

@@ -82,6 +82,14 @@ async fn read_loop(
                 let version = req.version();
                 let correlation_id = req.header.correlation_id;
                 let span = tracing::debug_span!("request", ?api, version, correlation_id);
+                if api == ApiKey::Produce {
+                    // Stop reading this client while the store's write backlog is over its bound:
+                    // the backpressure that keeps a producer faster than the disk from growing
+                    // memory. The request itself still runs in order, after the wait.
+                    if let Err(e) = broker.store().admit().await {
+                        tracing::warn!(error = %e, "waiting for the write backlog to drain failed");
+                    }
+                }
                 let reply = span.in_scope(|| {
                     tracing::debug!(client_id = ?req.header.client_id.as_deref(), "request");
                     api::dispatch(broker, *req, peer)

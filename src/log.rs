@@ -168,22 +168,25 @@ impl PartitionLog {
         Ok(changes.len())
     }
 
-    /// Up to `limit` of the oldest batches still readable (from the one holding the log start), for
-    /// retention decisions.
-    pub fn head_batches(&self, limit: usize) -> Result<Vec<Bytes>, StoreError> {
+    /// Headers of the batches still readable, oldest first (from the one holding the log start, up
+    /// to the high watermark), read lazily: for retention and lookups by time.
+    pub fn headers(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<StoredHeader, StoreError>> + '_, StoreError> {
         let offs = self.offsets();
-        let Some(start) = self.store.seek(offs.log_start)? else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for item in self.store.scan(start).take(limit) {
-            let (base, bytes) = item?;
-            if base >= offs.high_watermark {
-                break;
-            }
-            out.push(bytes);
-        }
-        Ok(out)
+        let start = self.store.seek(offs.log_start)?;
+        Ok(start
+            .into_iter()
+            .flat_map(move |start| self.store.headers(start))
+            .take_while(move |h| {
+                h.as_ref()
+                    .map_or(true, |h| h.base_offset < offs.high_watermark)
+            }))
+    }
+
+    /// The whole batch whose base offset is `base`, if it is stored.
+    pub fn batch_at(&self, base: u64) -> Result<Option<Bytes>, StoreError> {
+        self.store.read_batch(base)
     }
 
     pub fn offsets(&self) -> Offsets {
@@ -356,24 +359,6 @@ impl PartitionLog {
         }
         let records = crate::store::join(parts);
         Ok(ReadResult { records, offsets })
-    }
-
-    /// Iterates the stored batches from `offset`'s batch to the high watermark (for lookups that
-    /// need batch headers, such as ListOffsets by timestamp).
-    pub fn batches_from(&self, offset: u64) -> Result<Vec<Bytes>, StoreError> {
-        let hw = self.offsets().high_watermark;
-        let Some(start) = self.store.seek(offset)? else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for item in self.store.scan(start) {
-            let (base, bytes) = item?;
-            if base >= hw {
-                break;
-            }
-            out.push(bytes);
-        }
-        Ok(out)
     }
 }
 

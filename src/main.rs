@@ -120,6 +120,7 @@ async fn serve(config: Config) -> Result<()> {
         config.cache_capacity_bytes,
         config.flush_interval_ms,
     )?;
+    store.set_max_unflushed_bytes(config.max_unflushed_bytes);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let node = NodeInfo {
         node_id: config.node_id,

@@ -21,6 +21,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use anyhow::{Context, Result};
@@ -62,12 +63,17 @@ struct Inner {
     producers: sled::Tree,
     flusher: Arc<Flusher>,
     flush_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Bytes written that no completed flush is known to cover yet (see [`Store::admit`]).
+    unflushed: Arc<AtomicU64>,
+    /// [`Store::admit`] holds writers back while `unflushed` is above this.
+    max_unflushed: AtomicU64,
 }
 
 /// Group-commit bookkeeping: `requested` counts sync calls, `done` publishes the highest request
 /// number covered by a completed flush (and whether the last flush failed).
 struct Flusher {
     state: Mutex<FlushState>,
+    unflushed: Arc<AtomicU64>,
     wake: Condvar,
     done: watch::Sender<FlushDone>,
 }
@@ -105,9 +111,12 @@ impl Store {
         let config = sled::Config::new()
             .path(dir.join("sled"))
             .cache_capacity(cache_capacity)
-            // Large segments keep leaves full of batches out of sled's separate blob files
-            // (measured in STYLE.md: ~40% more write throughput). Fixed at creation.
-            .segment_size(8 * 1024 * 1024)
+            // sled writes a node larger than a quarter segment to a separate blob file; a leaf of
+            // 16 KiB chunks stays under 512 KiB, so 2 MiB segments keep every leaf inline. sled
+            // keeps one segment-sized buffer per log write in flight, so larger segments cost
+            // memory under write load (8 MiB segments: ~430 MiB of buffers at peak, 2 MiB: ~230).
+            // Fixed at creation: a data dir made with another size keeps it.
+            .segment_size(persisted_segment_size(&dir.join("sled")).unwrap_or(SEGMENT_SIZE))
             .mode(sled::Mode::HighThroughput)
             .flush_every_ms(Some(flush_interval_ms));
         // sled's background threads hold the database (and its file lock) for a moment after the
@@ -135,8 +144,10 @@ impl Store {
         let offsets = db.open_tree("offsets")?;
         let producers = db.open_tree("producers")?;
         let (done, _) = watch::channel(FlushDone::default());
+        let unflushed = Arc::new(AtomicU64::new(0));
         let flusher = Arc::new(Flusher {
             state: Mutex::new(FlushState::default()),
+            unflushed: unflushed.clone(),
             wake: Condvar::new(),
             done,
         });
@@ -157,6 +168,8 @@ impl Store {
                 producers,
                 flusher,
                 flush_thread: Mutex::new(Some(flush_thread)),
+                unflushed,
+                max_unflushed: AtomicU64::new(DEFAULT_MAX_UNFLUSHED_BYTES),
             }),
         })
     }
@@ -218,6 +231,7 @@ impl Store {
             tree,
             log_start: self.inner.log_start.clone(),
             producers: self.inner.producers.clone(),
+            unflushed: self.inner.unflushed.clone(),
             producer_prefix: producer_prefix(topic_id, partition),
             key: partition_key(topic_id, partition),
         })
@@ -304,6 +318,27 @@ impl Store {
         Ok((self.inner.db.generate_id()? & (i64::MAX as u64)) as i64)
     }
 
+    /// Sets how many written but unflushed bytes [`admit`](Self::admit) lets accumulate.
+    pub fn set_max_unflushed_bytes(&self, bytes: u64) {
+        self.inner.max_unflushed.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Waits while more than the configured backlog of written bytes is not yet on disk.
+    ///
+    /// sled acknowledges a write once it is in its in-memory log buffers and writes those out on
+    /// its own threads without ever pushing back; a producer faster than the disk (acks=0/1) would
+    /// grow that queue without bound (measured: RSS rising by ~80 MB/s once the kernel's dirty-page
+    /// limit throttled sled's writes). Writers call this first, so the backlog stays bounded and
+    /// a fast producer is slowed to the disk's pace, as Kafka's own writes are by the page cache.
+    pub async fn admit(&self) -> Result<(), StoreError> {
+        while self.inner.unflushed.load(Ordering::Relaxed)
+            > self.inner.max_unflushed.load(Ordering::Relaxed)
+        {
+            self.sync().await?;
+        }
+        Ok(())
+    }
+
     /// Waits until everything written before the call is on disk. Concurrent callers share flushes.
     pub async fn sync(&self) -> Result<(), StoreError> {
         let flusher = &self.inner.flusher;
@@ -363,7 +398,8 @@ impl Flusher {
                 st.requested
             };
             // Every request numbered <= target was made before this flush started, so this one
-            // flush covers all of them.
+            // flush covers all of them, and every byte counted as unflushed by now.
+            let pending = self.unflushed.load(Ordering::Acquire);
             let failed = match db.flush() {
                 Ok(_) => false,
                 Err(e) => {
@@ -371,6 +407,9 @@ impl Flusher {
                     true
                 }
             };
+            if !failed {
+                self.unflushed.fetch_sub(pending, Ordering::AcqRel);
+            }
             covered = target;
             self.done.send_modify(|d| {
                 d.covered = target;
@@ -430,6 +469,7 @@ pub struct PartitionStore {
     producers: sled::Tree,
     producer_prefix: Vec<u8>,
     key: String,
+    unflushed: Arc<AtomicU64>,
 }
 
 impl PartitionStore {
@@ -454,7 +494,9 @@ impl PartitionStore {
                 producers.insert(pkey.as_slice(), state.as_slice())?;
                 Ok(())
             })
-            .map_err(|e: sled::transaction::TransactionError<()>| StoreError(format!("{e:?}")))
+            .map_err(|e: sled::transaction::TransactionError<()>| StoreError(format!("{e:?}")))?;
+        self.count_written(batch.len() + state.len());
+        Ok(())
     }
 
     /// This partition's producer states.
@@ -484,11 +526,16 @@ impl PartitionStore {
             b.insert(&k, chunk);
         }
         self.tree.apply_batch(b)?;
+        self.count_written(batch.len());
         Ok(())
     }
 
+    fn count_written(&self, bytes: usize) {
+        self.unflushed.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
     /// The whole batch stored at `base`, its chunks joined (no copy for a one-chunk batch).
-    fn read_batch(&self, base: u64) -> Result<Option<Bytes>, StoreError> {
+    pub fn read_batch(&self, base: u64) -> Result<Option<Bytes>, StoreError> {
         let mut parts: Vec<sled::IVec> = Vec::new();
         for item in self.tree.scan_prefix(base.to_be_bytes()) {
             parts.push(item?.1);
@@ -529,6 +576,36 @@ impl PartitionStore {
             .map(|r| r.map(|(base, parts)| (base, join(parts).unwrap_or_default())))
     }
 
+    /// The header of every batch with base offset >= `from`, in offset order, reading only each
+    /// batch's first chunk: for decisions (retention, lookups by time) that must not pull whole
+    /// batches, let alone a whole partition, into memory.
+    pub fn headers(
+        &self,
+        from: u64,
+    ) -> impl Iterator<Item = Result<crate::batch::StoredHeader, StoreError>> + '_ {
+        let mut next = Some(from);
+        std::iter::from_fn(move || {
+            let (k, v) = match self.tree.range(chunk_key(next?, 0)..).next()? {
+                Ok(kv) => kv,
+                Err(e) => {
+                    next = None;
+                    return Some(Err(e.into()));
+                }
+            };
+            let base = key_offset(&k);
+            next = base.checked_add(1);
+            match crate::batch::StoredHeader::parse(&v) {
+                Some(h) => Some(Ok(h)),
+                None => {
+                    next = None;
+                    Some(Err(StoreError(format!(
+                        "the batch stored at offset {base} has a truncated header"
+                    ))))
+                }
+            }
+        })
+    }
+
     /// Like [`scan`](Self::scan) but each batch as its stored chunks, for callers that concatenate
     /// several batches anyway and so need not join each one first.
     pub fn scan_parts(
@@ -553,18 +630,17 @@ impl PartitionStore {
         let mut removed = 0u64;
         let mut doomed = sled::Batch::default();
         let mut more = false;
-        for (count, item) in self.scan(0).enumerate() {
-            let (base, v) = item?;
-            let next = crate::batch::StoredHeader::parse(&v).map_or(0, |h| h.next_offset());
-            if next > log_start {
+        for (count, h) in self.headers(0).enumerate() {
+            let h = h?;
+            if h.next_offset() > log_start {
                 break;
             }
             if count == max_batches {
                 more = true;
                 break;
             }
-            self.remove_chunks(base, &mut doomed)?;
-            removed += v.len() as u64;
+            self.remove_chunks(h.base_offset, &mut doomed)?;
+            removed += h.size;
         }
         self.tree.apply_batch(doomed)?;
         Ok((removed, more))
@@ -587,6 +663,7 @@ impl PartitionStore {
         use crate::compaction::Change;
         let mut batch = sled::Batch::default();
         let mut delta = 0i64;
+        let mut written = 0usize;
         for c in changes {
             match c {
                 Change::Remove(key) => {
@@ -602,6 +679,7 @@ impl PartitionStore {
                 } => {
                     if let Some(old) = self.read_batch(*old_key)? {
                         delta += bytes.len() as i64 - old.len() as i64;
+                        written += bytes.len();
                         self.remove_chunks(*old_key, &mut batch)?;
                         for (k, chunk) in chunks(*new_key, bytes) {
                             batch.insert(&k, chunk);
@@ -611,16 +689,14 @@ impl PartitionStore {
             }
         }
         self.tree.apply_batch(batch)?;
+        self.count_written(written);
         Ok(delta)
     }
 
-    /// Total bytes of the stored batches: a full scan, so callers cache it.
+    /// Total bytes of the stored batches, summed from their headers (a walk over every batch, so
+    /// callers cache it).
     pub fn size_bytes(&self) -> Result<u64, StoreError> {
-        let mut total = 0u64;
-        for item in self.tree.iter() {
-            total += item?.1.len() as u64;
-        }
-        Ok(total)
+        self.headers(0).map(|h| h.map(|h| h.size)).sum()
     }
 
     pub fn log_start(&self) -> Result<u64, StoreError> {
@@ -631,6 +707,22 @@ impl PartitionStore {
             .unwrap_or(0))
     }
 }
+
+/// sled's log segment size for new data dirs (see [`Store::open`]).
+const SEGMENT_SIZE: usize = 2 * 1024 * 1024;
+
+/// The segment size an existing sled database was created with: sled refuses to open it with any
+/// other, and releases before this one used 8 MiB.
+fn persisted_segment_size(sled_dir: &Path) -> Option<usize> {
+    let conf = std::fs::read(sled_dir.join("conf")).ok()?;
+    String::from_utf8_lossy(&conf)
+        .lines()
+        .find_map(|l| l.strip_prefix("segment_size: "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Default of [`Store::set_max_unflushed_bytes`] (the config's `max_unflushed_bytes`).
+pub const DEFAULT_MAX_UNFLUSHED_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Batches are stored in chunks of at most this many bytes, keyed (base offset, chunk index).
 /// sled splits a leaf only past 16 entries, writes a leaf larger than a quarter segment as a
@@ -715,6 +807,77 @@ fn key_offset(k: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn opens_a_data_dir_made_with_another_segment_size() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::Config::new()
+                .path(dir.path().join("sled"))
+                .segment_size(8 * 1024 * 1024)
+                .open()
+                .unwrap();
+            db.insert("k", "v").unwrap();
+            db.flush().unwrap();
+        }
+        assert_eq!(
+            persisted_segment_size(&dir.path().join("sled")),
+            Some(8 * 1024 * 1024)
+        );
+        let store = Store::open(dir.path(), 1 << 20, 1000).unwrap();
+        assert_eq!(store.inner.db.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(persisted_segment_size(&dir.path().join("none")), None);
+    }
+
+    /// Bytes that parse as a stored batch header: `len` bytes, `records` offsets from `base`.
+    fn fake_batch(base: u64, records: u32, len: usize) -> Vec<u8> {
+        let mut b = vec![0u8; len];
+        b[0..8].copy_from_slice(&base.to_be_bytes());
+        b[8..12].copy_from_slice(&((len - 12) as i32).to_be_bytes());
+        b[23..27].copy_from_slice(&(records - 1).to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn headers_read_one_chunk_per_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20, 1000).unwrap();
+        let p = store.open_partition(Uuid::new_v4(), 0).unwrap();
+        // Three chunks, then one, then two.
+        let sizes = [(0u64, 10u32, 40_000usize), (10, 1, 100), (11, 5, 20_000)];
+        for (base, n, len) in sizes {
+            p.append(base, &fake_batch(base, n, len)).unwrap();
+        }
+        let got: Vec<(u64, u64, u64)> = p
+            .headers(0)
+            .map(|h| h.map(|h| (h.base_offset, h.next_offset(), h.size)))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(got, vec![(0, 10, 40_000), (10, 11, 100), (11, 16, 20_000)]);
+        let from_mid: Vec<u64> = p.headers(5).map(|h| h.unwrap().base_offset).collect();
+        assert_eq!(from_mid, vec![10, 11]);
+        assert_eq!(p.size_bytes().unwrap(), 60_100);
+        assert_eq!(p.read_batch(11).unwrap().unwrap().len(), 20_000);
+        // Dropping the head by headers removes whole batches, chunks included.
+        assert_eq!(p.truncate_head(11, 100).unwrap(), (40_100, false));
+        assert_eq!(p.seek(0).unwrap(), Some(11));
+    }
+
+    #[tokio::test]
+    async fn admit_waits_for_the_backlog_to_be_flushed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20, 60_000).unwrap();
+        store.set_max_unflushed_bytes(1024);
+        let p = store.open_partition(Uuid::new_v4(), 0).unwrap();
+        p.append(0, &[7u8; 4096]).unwrap();
+        assert!(store.inner.unflushed.load(Ordering::Relaxed) >= 4096);
+        // Over the bound: admit flushes (sled's own timer is a minute away) and returns.
+        tokio::time::timeout(std::time::Duration::from_secs(10), store.admit())
+            .await
+            .expect("admit returns once a flush covered the backlog")
+            .unwrap();
+        assert_eq!(store.inner.unflushed.load(Ordering::Relaxed), 0);
+    }
 
     #[tokio::test]
     async fn append_read_restart() {

@@ -16,6 +16,7 @@ use crate::api::fetch::check_epoch;
 use crate::batch::StoredHeader;
 use crate::broker::Broker;
 use crate::log::{PartitionLog, LEADER_EPOCH};
+use crate::store::StoreError;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -79,45 +80,51 @@ fn lookup(log: &PartitionLog, timestamp: i64) -> Result<(i64, i64), i16> {
         EARLIEST | EARLIEST_LOCAL => Ok((offsets.log_start as i64, -1)),
         LATEST_TIERED => Ok((-1, -1)),
         MAX_TIMESTAMP => {
-            let batches = log.batches_from(offsets.log_start).map_err(|e| {
+            let storage = |e: StoreError| {
                 tracing::error!(error = %e, "max-timestamp lookup failed");
                 ResponseError::KafkaStorageError.code()
-            })?;
-            let mut best: Option<(i64, Bytes)> = None;
-            for b in batches {
-                let Some(h) = StoredHeader::parse(&b) else {
-                    continue;
-                };
-                if best.as_ref().is_none_or(|(ts, _)| h.max_timestamp > *ts) {
-                    best = Some((h.max_timestamp, b));
+            };
+            let mut best: Option<StoredHeader> = None;
+            for h in log.headers().map_err(storage)? {
+                let h = h.map_err(storage)?;
+                if best.is_none_or(|b| h.max_timestamp > b.max_timestamp) {
+                    best = Some(h);
                 }
             }
             match best {
-                Some((ts, b)) => {
-                    let base = StoredHeader::parse(&b).map_or(-1, |h| h.base_offset as i64);
-                    Ok(first_at_or_after(b, ts, offsets.log_start).unwrap_or((base, ts)))
-                }
+                Some(h) => found(log, h, h.max_timestamp, offsets.log_start).map_err(storage),
                 None => Ok((-1, -1)),
             }
         }
         t if t < 0 => Err(ResponseError::InvalidRequest.code()),
         t => {
-            let batches = log.batches_from(offsets.log_start).map_err(|e| {
+            let storage = |e: StoreError| {
                 tracing::error!(error = %e, "timestamp lookup failed");
                 ResponseError::KafkaStorageError.code()
-            })?;
-            for b in batches {
-                let Some(h) = StoredHeader::parse(&b) else {
-                    continue;
-                };
+            };
+            for h in log.headers().map_err(storage)? {
+                let h = h.map_err(storage)?;
                 if h.max_timestamp >= t {
-                    return Ok(first_at_or_after(b, t, offsets.log_start)
-                        .unwrap_or((h.base_offset as i64, h.max_timestamp)));
+                    return found(log, h, t, offsets.log_start).map_err(storage);
                 }
             }
             Ok((-1, -1))
         }
     }
+}
+
+/// The first record at or after `t` in the batch `h` heads (only that one batch is read).
+fn found(
+    log: &PartitionLog,
+    h: StoredHeader,
+    t: i64,
+    log_start: u64,
+) -> Result<(i64, i64), StoreError> {
+    let fallback = (h.base_offset as i64, h.max_timestamp);
+    Ok(match log.batch_at(h.base_offset)? {
+        Some(b) => first_at_or_after(b, t, log_start).unwrap_or(fallback),
+        None => fallback,
+    })
 }
 
 /// Decodes one batch to find its first record with timestamp >= t (at or above the log start).
