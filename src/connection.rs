@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 
 use bytes::{Buf, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, ResponseKind};
+use kafka_protocol::messages::ApiKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -17,19 +17,29 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::api::{self, Reply};
+use crate::api::{self, Reply, Response};
 use crate::broker::{stopping, Broker};
-use crate::protocol::{self, Parsed};
+use crate::protocol::{self, Frame, Parsed};
 
 /// A response slot in the write queue.
 enum Outgoing {
-    Ready(Bytes),
+    Ready(Frame),
     Pending {
         api: ApiKey,
         version: i16,
         correlation_id: i32,
-        response: JoinHandle<ResponseKind>,
+        response: JoinHandle<Response>,
     },
+}
+
+fn encode(api: ApiKey, version: i16, correlation_id: i32, resp: Response) -> Result<Frame, String> {
+    match resp {
+        Response::Kind(kind) => {
+            protocol::encode_response(api, version, correlation_id, &kind).map(Frame::from)
+        }
+        Response::Fetch(fetched) => protocol::encode_fetch(version, correlation_id, fetched),
+    }
+    .map_err(|e| format!("encoding {api:?} v{version} response failed: {e}"))
 }
 
 /// Serves one connection until the client leaves, sends something we refuse, or the broker stops.
@@ -74,7 +84,8 @@ async fn read_loop(
                 tracing::debug!(correlation_id, "ApiVersions at an unsupported version");
                 Outgoing::Ready(
                     protocol::unsupported_api_versions_response(correlation_id)
-                        .map_err(|e| e.to_string())?,
+                        .map_err(|e| e.to_string())?
+                        .into(),
                 )
             }
             Ok(Parsed::Request(req)) => {
@@ -95,11 +106,15 @@ async fn read_loop(
                     api::dispatch(broker, *req, peer)
                 });
                 match reply {
-                    Reply::Now(resp) => Outgoing::Ready(
-                        protocol::encode_response(api, version, correlation_id, &resp).map_err(
-                            |e| format!("encoding {api:?} v{version} response failed: {e}"),
-                        )?,
-                    ),
+                    Reply::Now(resp) => {
+                        Outgoing::Ready(encode(api, version, correlation_id, resp.into())?)
+                    }
+                    Reply::Fetched(fetched) => Outgoing::Ready(encode(
+                        api,
+                        version,
+                        correlation_id,
+                        Response::Fetch(fetched),
+                    )?),
                     Reply::Later(fut) => Outgoing::Pending {
                         api,
                         version,
@@ -161,8 +176,8 @@ async fn read_frame(
 async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>) {
     let mut w = BufWriter::with_capacity(64 * 1024, wr);
     while let Some(out) = rx.recv().await {
-        let bytes = match out {
-            Outgoing::Ready(b) => b,
+        let mut frame = match out {
+            Outgoing::Ready(f) => f,
             Outgoing::Pending {
                 api,
                 version,
@@ -176,16 +191,18 @@ async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>) {
                         break;
                     }
                 };
-                match protocol::encode_response(api, version, correlation_id, &resp) {
-                    Ok(b) => b,
+                match encode(api, version, correlation_id, resp) {
+                    Ok(f) => f,
                     Err(e) => {
-                        tracing::error!(?api, version, error = %e, "encoding response failed");
+                        tracing::error!(error = %e, "closing the connection");
                         break;
                     }
                 }
             }
         };
-        if let Err(e) = w.write_all(&bytes).await {
+        // Vectored: a large frame (a Fetch's record chunks) goes past the buffer to the socket
+        // as it is; small ones are gathered in the buffer.
+        if let Err(e) = w.write_all_buf(&mut frame).await {
             tracing::debug!(error = %e, "write failed");
             return;
         }

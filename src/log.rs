@@ -40,8 +40,39 @@ pub struct Offsets {
 /// Result of a read: the batches (possibly empty) and the partition's offsets at that moment.
 #[derive(Debug, Clone)]
 pub struct ReadResult {
-    pub records: Option<Bytes>,
+    pub records: Option<Records>,
     pub offsets: Offsets,
+}
+
+/// Record bytes read from the log: the stored chunks of whole batches, in order, never joined,
+/// so they reach the socket as the store holds them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Records(Vec<Bytes>);
+
+impl Records {
+    pub fn len(&self) -> usize {
+        self.0.iter().map(|b| b.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|b| b.is_empty())
+    }
+
+    pub fn from_parts(parts: Vec<Bytes>) -> Records {
+        Records(parts)
+    }
+
+    pub fn into_parts(self) -> Vec<Bytes> {
+        self.0
+    }
+
+    /// The records in one buffer: a copy unless they are one chunk. For callers off the fetch path.
+    pub fn to_bytes(&self) -> Bytes {
+        match self.0.as_slice() {
+            [one] => one.clone(),
+            parts => parts.concat().into(),
+        }
+    }
 }
 
 /// Why an append was refused.
@@ -332,8 +363,7 @@ impl PartitionLog {
                 offsets,
             });
         };
-        // Stored chunks of the batches to send; concatenated once at the end, so a fetch of many
-        // batches copies each byte once and a fetch of a one-chunk batch not at all.
+        // Stored chunks of the batches to send, handed on uncopied.
         let mut parts: Vec<sled::IVec> = Vec::new();
         let mut total = 0usize;
         for item in self.store.scan_parts(start) {
@@ -357,7 +387,8 @@ impl PartitionLog {
                 break;
             }
         }
-        let records = crate::store::join(parts);
+        let records = (!parts.is_empty())
+            .then(|| Records(parts.into_iter().map(Bytes::from_owner).collect()));
         Ok(ReadResult { records, offsets })
     }
 }
@@ -384,7 +415,7 @@ mod tests {
         assert_eq!(log.offsets().high_watermark, 6);
         // Offset 4 is inside the second batch: the whole batch comes back.
         let r = log.read(4, 1 << 20, true).unwrap();
-        let got = r.records.unwrap();
+        let got = r.records.unwrap().to_bytes();
         assert_eq!(StoredHeader::parse(&got).unwrap().base_offset, 3);
         assert_eq!(got.len(), b[0].bytes.len());
         // From 0, both batches fit.
@@ -444,7 +475,12 @@ mod tests {
                 log.read(3, 1 << 20, true),
                 Err(ReadError::OutOfRange { .. })
             ));
-            let first = log.read(4, 1 << 20, true).unwrap().records.unwrap();
+            let first = log
+                .read(4, 1 << 20, true)
+                .unwrap()
+                .records
+                .unwrap()
+                .to_bytes();
             assert_eq!(StoredHeader::parse(&first).unwrap().base_offset, 3);
             s.close().unwrap();
         }

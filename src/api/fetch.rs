@@ -15,9 +15,18 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseKind, TopicN
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::api::Reply;
+use crate::api::{Reply, Response};
 use crate::broker::{stopping, Broker};
-use crate::log::{PartitionLog, ReadError, LEADER_EPOCH};
+use crate::log::{PartitionLog, ReadError, Records, LEADER_EPOCH};
+
+/// A Fetch response whose record bytes travel beside it, as the stored chunks, so they reach the
+/// socket without a copy (`protocol::encode_fetch` splices them in). `records[i]` belongs to the
+/// i-th partition of `response`, counting through its topics in order.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    pub response: FetchResponse,
+    pub records: Vec<Records>,
+}
 
 /// One partition of the request, resolved against the registry.
 struct Wanted {
@@ -56,7 +65,7 @@ pub fn handle(broker: &Broker, req: FetchRequest, version: i16) -> Reply {
     let (response, bytes, errors) = read(&plan);
     let min_bytes = req.min_bytes.max(0) as usize;
     if bytes >= min_bytes || req.max_wait_ms <= 0 || errors || plan.topics.is_empty() {
-        return Reply::Now(ResponseKind::Fetch(response));
+        return Reply::Fetched(response);
     }
     let mut shutdown = broker.shutdown_signal();
     let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms as u64);
@@ -73,14 +82,14 @@ pub fn handle(broker: &Broker, req: FetchRequest, version: i16) -> Reply {
             // Read after registering: an append in between leaves a permit in the Notify.
             let (response, bytes, errors) = read(&plan);
             if bytes >= min_bytes || errors {
-                return ResponseKind::Fetch(response);
+                return Response::Fetch(response);
             }
             tokio::select! {
                 _ = waiter.notified() => continue,
                 _ = tokio::time::sleep_until(deadline) => {}
                 _ = stopping(&mut shutdown) => {}
             }
-            return ResponseKind::Fetch(read(&plan).0);
+            return Response::Fetch(read(&plan).0);
         }
     }))
 }
@@ -149,9 +158,10 @@ pub fn check_epoch(current_leader_epoch: i32) -> Result<(), i16> {
 
 /// Reads every partition of the plan; returns the response, the record bytes in it, and whether
 /// any partition carries an error (which ends a long poll at once, as in Kafka).
-fn read(plan: &Plan) -> (FetchResponse, usize, bool) {
+fn read(plan: &Plan) -> (Fetched, usize, bool) {
     let mut total = 0usize;
     let mut errors = false;
+    let mut records_out = Vec::new();
     let mut topics = Vec::with_capacity(plan.topics.len());
     for t in &plan.topics {
         let mut partitions = Vec::with_capacity(t.partitions.len());
@@ -177,14 +187,16 @@ fn read(plan: &Plan) -> (FetchResponse, usize, bool) {
                 Ok(r) => {
                     let records = r.records.unwrap_or_default();
                     total += records.len();
+                    records_out.push(records);
                     data = data
                         .with_high_watermark(r.offsets.high_watermark as i64)
                         .with_last_stable_offset(r.offsets.high_watermark as i64)
                         .with_log_start_offset(r.offsets.log_start as i64)
-                        .with_records(Some(records));
+                        .with_records(Some(Default::default()));
                 }
                 Err(code) => {
                     errors = true;
+                    records_out.push(Records::default());
                     data = data
                         .with_error_code(code)
                         .with_high_watermark(-1)
@@ -201,7 +213,10 @@ fn read(plan: &Plan) -> (FetchResponse, usize, bool) {
         );
     }
     (
-        FetchResponse::default().with_responses(topics),
+        Fetched {
+            response: FetchResponse::default().with_responses(topics),
+            records: records_out,
+        },
         total,
         errors,
     )
@@ -228,10 +243,19 @@ mod tests {
                     .with_partition_max_bytes(1 << 20)])])
     }
 
-    fn part(r: &ResponseKind) -> &PartitionData {
-        match r {
-            ResponseKind::Fetch(f) => &f.responses[0].partitions[0],
-            _ => panic!("not a fetch response"),
+    fn part(r: &Fetched) -> &PartitionData {
+        &r.response.responses[0].partitions[0]
+    }
+
+    /// What a handler answered, whether at once or after a wait.
+    async fn answer(reply: Reply) -> Fetched {
+        match reply {
+            Reply::Fetched(f) => f,
+            Reply::Later(fut) => match fut.await {
+                Response::Fetch(f) => f,
+                Response::Kind(_) => panic!("not a fetch response"),
+            },
+            _ => panic!("not a fetch reply"),
         }
     }
 
@@ -243,27 +267,27 @@ mod tests {
         t.partitions[0]
             .append(&batch::validate(&make_batch(3, 0), 1 << 20).unwrap())
             .unwrap();
-        let Reply::Now(r) = handle(&b, req("t", 0, 500), 12) else {
+        let Reply::Fetched(r) = handle(&b, req("t", 0, 500), 12) else {
             panic!("data is there")
         };
         assert_eq!(part(&r).high_watermark, 3);
-        assert!(!part(&r).records.as_ref().unwrap().is_empty());
-        let Reply::Now(r) = handle(&b, req("t", 9, 500), 12) else {
+        assert!(!r.records[0].is_empty());
+        let Reply::Fetched(r) = handle(&b, req("t", 9, 500), 12) else {
             panic!("errors answer at once")
         };
         assert_eq!(part(&r).error_code, ResponseError::OffsetOutOfRange.code());
-        let Reply::Now(r) = handle(&b, req("nope", 0, 500), 12) else {
+        let Reply::Fetched(r) = handle(&b, req("nope", 0, 500), 12) else {
             panic!()
         };
         assert_eq!(
             part(&r).error_code,
             ResponseError::UnknownTopicOrPartition.code()
         );
-        for v in 4..=12 {
-            let Reply::Now(r) = handle(&b, req("t", 0, 0), v) else {
+        for v in 4..=16 {
+            let Reply::Fetched(r) = handle(&b, req("t", 0, 0), v) else {
                 panic!()
             };
-            r.encode(&mut bytes::BytesMut::new(), v).unwrap();
+            crate::protocol::encode_fetch(v, 1, r).unwrap();
         }
     }
 
@@ -280,10 +304,14 @@ mod tests {
         t.partitions[0]
             .append(&batch::validate(&make_batch(1, 0), 1 << 20).unwrap())
             .unwrap();
-        let r = tokio::time::timeout(Duration::from_secs(10), waiting)
-            .await
-            .expect("woken")
-            .unwrap();
+        let r = tokio::time::timeout(
+            Duration::from_secs(10),
+            answer(Reply::Later(Box::pin(
+                async move { waiting.await.unwrap() },
+            ))),
+        )
+        .await
+        .expect("woken");
         assert_eq!(part(&r).high_watermark, 1);
     }
 }

@@ -122,7 +122,7 @@ pub fn join(
                 generation_id: -1,
                 ..Default::default()
             });
-            ResponseKind::JoinGroup(join_response(r, version))
+            ResponseKind::JoinGroup(join_response(r, version)).into()
         })),
     }
 }
@@ -183,7 +183,7 @@ pub fn sync(broker: &Broker, req: SyncGroupRequest, version: i16) -> Reply {
                 error: ResponseError::UnknownServerError.code(),
                 ..Default::default()
             });
-            ResponseKind::SyncGroup(sync_response(r, version))
+            ResponseKind::SyncGroup(sync_response(r, version)).into()
         })),
     }
 }

@@ -35,7 +35,20 @@ pub const GROUP_OPERATIONS: i32 = 0x0148;
 /// "Not requested".
 pub const NO_OPERATIONS: i32 = i32::MIN;
 
-pub type ResponseFuture = Pin<Box<dyn Future<Output = ResponseKind> + Send + 'static>>;
+pub type ResponseFuture = Pin<Box<dyn Future<Output = Response> + Send + 'static>>;
+
+/// A response body ready to encode.
+pub enum Response {
+    Kind(ResponseKind),
+    /// Fetch keeps its record bytes apart from the message so they are never copied.
+    Fetch(fetch::Fetched),
+}
+
+impl From<ResponseKind> for Response {
+    fn from(kind: ResponseKind) -> Response {
+        Response::Kind(kind)
+    }
+}
 
 /// What a handler gives back to the connection. It is built and moved once per request, so the
 /// size of the `Now` variant costs nothing worth a box.
@@ -43,6 +56,8 @@ pub type ResponseFuture = Pin<Box<dyn Future<Output = ResponseKind> + Send + 'st
 pub enum Reply {
     /// A response ready to encode.
     Now(ResponseKind),
+    /// A Fetch response ready to encode.
+    Fetched(fetch::Fetched),
     /// A response that becomes ready later; the connection polls it concurrently with later requests.
     Later(ResponseFuture),
     /// No response at all (Produce with acks=0).
@@ -67,7 +82,7 @@ pub fn after_flush<R: Send + 'static>(
             tracing::error!(error = %e, "could not make the request's writes durable");
             mark_failed(&mut response);
         }
-        wrap(response)
+        wrap(response).into()
     }))
 }
 

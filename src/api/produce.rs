@@ -315,7 +315,7 @@ mod tests {
         let b = test_broker(dir.path(), Config::default());
         match handle(&b, request(-1, "t", vec![(0, make_batch(2, 0))]), 9) {
             Reply::Later(f) => match f.await {
-                ResponseKind::Produce(r) => {
+                crate::api::Response::Kind(ResponseKind::Produce(r)) => {
                     assert_eq!(r.responses[0].partition_responses[0].error_code, 0)
                 }
                 _ => panic!("wrong response kind"),
