@@ -33,88 +33,110 @@ pub enum Change {
     },
 }
 
-/// Decides the changes for `batches` (the compactable section, in offset order).
-pub fn plan(batches: &[(u64, Bytes)], policy: Policy) -> Result<Vec<Change>, String> {
-    // Pass 1: the last offset of every key in the section.
-    let mut latest: HashMap<Bytes, i64> = HashMap::new();
-    for (key, bytes) in batches {
+/// The last offset of every key seen so far in the compactable section: built by feeding every
+/// batch of the section to [`Latest::add`] (pass 1), then consulted by [`plan_batch`] (pass 2).
+/// Only keys are held, never batches, so a pass over a large partition reads one batch at a time.
+#[derive(Debug, Default)]
+pub struct Latest(HashMap<Bytes, i64>);
+
+impl Latest {
+    pub fn add(&mut self, key: u64, bytes: &Bytes) -> Result<(), String> {
         let set = RecordBatchDecoder::decode(&mut bytes.clone())
             .map_err(|e| format!("batch {key}: {e}"))?;
         for r in &set.records {
             if let Some(k) = &r.key {
-                latest.insert(k.clone(), r.offset);
+                self.0.insert(k.clone(), r.offset);
             }
         }
+        Ok(())
     }
-    // Pass 2: keep what is still the latest, drop superseded records and expired tombstones.
+}
+
+/// Decides the changes for `batches` (the compactable section, in offset order).
+#[cfg(test)]
+pub fn plan(batches: &[(u64, Bytes)], policy: Policy) -> Result<Vec<Change>, String> {
+    let mut latest = Latest::default();
+    for (key, bytes) in batches {
+        latest.add(*key, bytes)?;
+    }
     let mut changes = Vec::new();
     for (key, bytes) in batches {
-        let header =
-            StoredHeader::parse(bytes).ok_or_else(|| format!("batch {key}: short header"))?;
-        let attributes = i16::from_be_bytes([bytes[21], bytes[22]]);
-        // Control batches (transaction markers) are not ours to rewrite.
-        if attributes & (1 << 5) != 0 {
-            continue;
-        }
-        let tombstones_expired =
-            header.max_timestamp < policy.now_ms.saturating_sub(policy.delete_retention_ms);
-        let set = RecordBatchDecoder::decode(&mut bytes.clone())
-            .map_err(|e| format!("batch {key}: {e}"))?;
-        let total = set.records.len();
-        let mut kept: Vec<_> = set
-            .records
-            .into_iter()
-            .filter(|r| match &r.key {
-                // Keyless records cannot be compacted (produce refuses them on compacted topics;
-                // any from before the policy changed are left alone).
-                None => true,
-                Some(k) => {
-                    latest.get(k) == Some(&r.offset) && !(r.value.is_none() && tombstones_expired)
-                }
-            })
-            .collect();
-        if kept.len() == total {
-            continue;
-        }
-        if kept.is_empty() {
-            changes.push(Change::Remove(*key));
-            continue;
-        }
-        let idempotent = kept[0].producer_id >= 0;
-        let first_offset = kept[0].offset;
-        for r in &mut kept {
-            if !idempotent {
-                // The encoder derives the base sequence from the first record; keep "no sequence".
-                r.sequence = (-1i32).wrapping_add((r.offset - first_offset) as i32);
-            }
-        }
-        let mut out = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut out,
-            kept.iter(),
-            &RecordEncodeOptions {
-                version: 2,
-                compression: set.compression,
-            },
-        )
-        .map_err(|e| format!("batch {key}: re-encoding failed: {e}"))?;
-        // The encoder splits records it considers unlike into several batches; the log stores one
-        // batch per key, so anything else is a bug to stop on, not to store.
-        let expected_len = crate::batch::LOG_OVERHEAD
-            + i32::from_be_bytes([out[8], out[9], out[10], out[11]]) as usize;
-        if expected_len != out.len() {
-            return Err(format!(
-                "batch {key}: re-encoding produced more than one batch"
-            ));
-        }
-        restore_header(&mut out, bytes);
-        changes.push(Change::Replace {
-            old_key: *key,
-            new_key: first_offset as u64,
-            bytes: out.freeze(),
-        });
+        changes.extend(plan_batch(*key, bytes, &latest, policy)?);
     }
     Ok(changes)
+}
+
+/// The change for one batch of the section, if any: keep what is still the latest, drop
+/// superseded records and expired tombstones.
+pub fn plan_batch(
+    key: u64,
+    bytes: &Bytes,
+    latest: &Latest,
+    policy: Policy,
+) -> Result<Option<Change>, String> {
+    let latest = &latest.0;
+    let header = StoredHeader::parse(bytes).ok_or_else(|| format!("batch {key}: short header"))?;
+    let attributes = i16::from_be_bytes([bytes[21], bytes[22]]);
+    // Control batches (transaction markers) are not ours to rewrite.
+    if attributes & (1 << 5) != 0 {
+        return Ok(None);
+    }
+    let tombstones_expired =
+        header.max_timestamp < policy.now_ms.saturating_sub(policy.delete_retention_ms);
+    let set =
+        RecordBatchDecoder::decode(&mut bytes.clone()).map_err(|e| format!("batch {key}: {e}"))?;
+    let total = set.records.len();
+    let mut kept: Vec<_> = set
+        .records
+        .into_iter()
+        .filter(|r| match &r.key {
+            // Keyless records cannot be compacted (produce refuses them on compacted topics;
+            // any from before the policy changed are left alone).
+            None => true,
+            Some(k) => {
+                latest.get(k) == Some(&r.offset) && !(r.value.is_none() && tombstones_expired)
+            }
+        })
+        .collect();
+    if kept.len() == total {
+        return Ok(None);
+    }
+    if kept.is_empty() {
+        return Ok(Some(Change::Remove(key)));
+    }
+    let idempotent = kept[0].producer_id >= 0;
+    let first_offset = kept[0].offset;
+    for r in &mut kept {
+        if !idempotent {
+            // The encoder derives the base sequence from the first record; keep "no sequence".
+            r.sequence = (-1i32).wrapping_add((r.offset - first_offset) as i32);
+        }
+    }
+    let mut out = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut out,
+        kept.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: set.compression,
+        },
+    )
+    .map_err(|e| format!("batch {key}: re-encoding failed: {e}"))?;
+    // The encoder splits records it considers unlike into several batches; the log stores one
+    // batch per key, so anything else is a bug to stop on, not to store.
+    let expected_len = crate::batch::LOG_OVERHEAD
+        + i32::from_be_bytes([out[8], out[9], out[10], out[11]]) as usize;
+    if expected_len != out.len() {
+        return Err(format!(
+            "batch {key}: re-encoding produced more than one batch"
+        ));
+    }
+    restore_header(&mut out, bytes);
+    Ok(Some(Change::Replace {
+        old_key: key,
+        new_key: first_offset as u64,
+        bytes: out.freeze(),
+    }))
 }
 
 /// The encoder does not carry the LogAppendTime flag or the stored partition leader epoch; put

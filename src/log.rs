@@ -163,30 +163,56 @@ impl PartitionLog {
         policy: crate::compaction::Policy,
         min_lag_ms: i64,
     ) -> Result<usize, StoreError> {
-        let offs = self.offsets();
-        let mut section: Vec<(u64, Bytes)> = Vec::new();
-        for item in self
-            .store
-            .scan(self.store.seek(offs.log_start)?.unwrap_or(0))
-        {
-            let (key, bytes) = item?;
-            if key >= offs.high_watermark {
-                break;
-            }
-            section.push((key, bytes));
+        // The section: every batch from the log start but the last (the active tail), up to the
+        // first one younger than the lag. Headers only; batches are read one at a time below.
+        let lag_limit = policy.now_ms.saturating_sub(min_lag_ms);
+        let mut section: Vec<StoredHeader> = Vec::new();
+        for h in self.headers()? {
+            section.push(h?);
         }
         section.pop();
-        let lag_limit = policy.now_ms.saturating_sub(min_lag_ms);
-        if let Some(young) = section
-            .iter()
-            .position(|(_, b)| StoredHeader::parse(b).is_none_or(|h| h.max_timestamp > lag_limit))
-        {
+        if let Some(young) = section.iter().position(|h| h.max_timestamp > lag_limit) {
             section.truncate(young);
         }
-        if section.is_empty() {
-            return Ok(0);
+        let batch = |h: &StoredHeader| -> Result<Option<Bytes>, StoreError> {
+            self.store.read_batch(h.base_offset)
+        };
+        let mut latest = crate::compaction::Latest::default();
+        for h in &section {
+            if let Some(b) = batch(h)? {
+                latest.add(h.base_offset, &b).map_err(StoreError)?;
+            }
         }
-        let changes = crate::compaction::plan(&section, policy).map_err(StoreError)?;
+        // Changes are applied in groups so a pass over a large partition never holds more than
+        // about this many rewritten bytes; each change is right on its own (a key's latest
+        // record is never removed), so applying them in several steps is safe.
+        const APPLY_BYTES: usize = 16 * 1024 * 1024;
+        let mut changes = Vec::new();
+        let mut pending_bytes = 0usize;
+        let mut count = 0usize;
+        for h in &section {
+            let Some(b) = batch(h)? else { continue };
+            if let Some(change) = crate::compaction::plan_batch(h.base_offset, &b, &latest, policy)
+                .map_err(StoreError)?
+            {
+                if let crate::compaction::Change::Replace { bytes, .. } = &change {
+                    pending_bytes += bytes.len();
+                }
+                changes.push(change);
+            }
+            if pending_bytes >= APPLY_BYTES {
+                count += self.apply_compaction(std::mem::take(&mut changes))?;
+                pending_bytes = 0;
+            }
+        }
+        count += self.apply_compaction(changes)?;
+        Ok(count)
+    }
+
+    fn apply_compaction(
+        &self,
+        changes: Vec<crate::compaction::Change>,
+    ) -> Result<usize, StoreError> {
         if changes.is_empty() {
             return Ok(0);
         }
