@@ -108,6 +108,9 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener> {
 }
 
 async fn serve(config: Config) -> Result<()> {
+    // Before anything is logged: a supervisor that sees the `listen=` line may stop us at once,
+    // and a signal that arrives before the handlers exist would kill the process uncleanly.
+    let stop = shutdown_signal()?;
     let listener = bind(config::parse_listen(&config.listen)?).await?;
     let bound = listener.local_addr()?;
     let (host, port) = match &config.advertise {
@@ -121,6 +124,8 @@ async fn serve(config: Config) -> Result<()> {
         config.flush_interval_ms,
     )?;
     store.set_max_unflushed_bytes(config.max_unflushed_bytes);
+    // Before anything can create a topic: partitions of topics whose deletion a stop cut short.
+    store.purge_in_background(store.orphaned_topic_ids()?);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let node = NodeInfo {
         node_id: config.node_id,
@@ -138,21 +143,18 @@ async fn serve(config: Config) -> Result<()> {
         "sluice started"
     );
     tokio::spawn(sluice::cleaner::run(broker.clone()));
-    sluice::server::run(listener, broker, shutdown_tx, shutdown_signal()).await
+    sluice::server::run(listener, broker, shutdown_tx, stop).await
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM; both handlers are installed when this returns.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => tracing::info!("SIGINT received"),
+            _ = term.recv() => tracing::info!("SIGTERM received"),
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-    }
+    })
 }
