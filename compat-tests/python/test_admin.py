@@ -70,8 +70,26 @@ def error_of(future) -> int | None:
 
 
 def create(admin: AdminClient, topic: NewTopic, **kwargs) -> int | None:
+    """CreateTopics of one topic; the error code, or None once the created topic is in Metadata.
+
+    Kafka (KRaft) answers CreateTopics when its controller has committed the topic; the broker's metadata lists
+    it a moment later (Sluice: at once), so Metadata, DescribeTopics or DescribeConfigs straight after the answer
+    may not know the topic yet. Clients wait for it, and so does this helper."""
     futures = admin.create_topics([topic], request_timeout=TIMEOUT_S, **kwargs)
-    return error_of(futures[topic.topic])
+    code = error_of(futures[topic.topic])
+    if code is None and not kwargs.get("validate_only"):
+        wait_for_metadata(admin, topic.topic)
+    return code
+
+
+def wait_for_metadata(admin: AdminClient, name: str) -> None:
+    """Wait until Metadata lists the topic `name` without error."""
+
+    def listed():
+        t = admin.list_topics(topic=name, timeout=TIMEOUT_S).topics.get(name)
+        return t is not None and t.error is None
+
+    wait_until(listed, TIMEOUT_S, 0.1, f"{name} in Metadata")
 
 
 def create_ok(admin: AdminClient, name: str, partitions: int = 1, config: dict | None = None) -> None:
@@ -446,8 +464,13 @@ def test_describe_topics_then_delete_and_recreate_with_new_id(broker, topic_name
 
     old_id = str(description.topic_id)
     assert error_of(admin.delete_topics([topic_name], request_timeout=TIMEOUT_S)[topic_name]) is None
-    futures = admin.describe_topics(TopicCollection([topic_name]), request_timeout=TIMEOUT_S)
-    assert error_of(futures[topic_name]) == KafkaError.UNKNOWN_TOPIC_OR_PART
+    # As with creation, Kafka's broker drops the topic from its metadata a moment after the answer; Sluice at once.
+
+    def described_as_unknown():
+        futures = admin.describe_topics(TopicCollection([topic_name]), request_timeout=TIMEOUT_S)
+        return error_of(futures[topic_name]) == KafkaError.UNKNOWN_TOPIC_OR_PART
+
+    wait_until(described_as_unknown, TIMEOUT_S, 0.1, f"DescribeTopics of the deleted {topic_name}: unknown")
     assert error_of(admin.delete_topics([topic_name], request_timeout=TIMEOUT_S)[topic_name]) == \
         KafkaError.UNKNOWN_TOPIC_OR_PART
 

@@ -8,8 +8,8 @@ use compat_tests::rdkafka::error::RDKafkaErrorCode;
 use compat_tests::rdkafka::types::RDKafkaRespErr;
 use compat_tests::rdkafka::ClientConfig;
 use compat_tests::{
-    block_on, consumer, create_topic, produce_all, producer, unique_topic, watermarks, Broker, Msg,
-    CLIENT_TIMEOUT,
+    block_on, consumer, create_topic, produce_all, producer, unique_topic, wait_for_topic,
+    wait_for_topic_gone, watermarks, Broker, Msg, CLIENT_TIMEOUT,
 };
 
 fn admin(broker: &Broker) -> AdminClient<DefaultClientContext> {
@@ -23,7 +23,8 @@ fn options() -> AdminOptions {
     AdminOptions::new().request_timeout(Some(CLIENT_TIMEOUT))
 }
 
-/// The error CreateTopics reports for one topic, or `None` when it was created.
+/// The error CreateTopics reports for one topic, or `None` when it was created and Metadata lists it (Kafka's
+/// broker lists a created topic a moment after CreateTopics answers: see `wait_for_topic`).
 fn create(
     broker: &Broker,
     name: &str,
@@ -34,12 +35,16 @@ fn create(
     let results = block_on(admin(broker).create_topics([&topic], &options()))
         .unwrap_or_else(|e| panic!("CreateTopics {name}: {e}"));
     assert_eq!(results.len(), 1);
-    results
+    let code = results
         .into_iter()
         .next()
         .expect("one result")
         .err()
-        .map(|(_, code)| code)
+        .map(|(_, code)| code);
+    if code.is_none() {
+        wait_for_topic(&broker.bootstrap(), name);
+    }
+    code
 }
 
 fn delete(broker: &Broker, name: &str) -> Option<RDKafkaErrorCode> {
@@ -169,6 +174,8 @@ fn deleted_topic_is_gone_and_recreated_empty() {
     );
 
     assert_eq!(delete(&broker, &name), None, "delete");
+    // Kafka's broker drops the topic from its metadata a moment after DeleteTopics answers.
+    wait_for_topic_gone(&broker.bootstrap(), &name);
     assert_eq!(
         describe(&broker, &name),
         Err(RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART),

@@ -31,8 +31,8 @@ use compat_tests::rdkafka::producer::{BaseRecord, Producer};
 use compat_tests::rdkafka::types::RDKafkaRespErr;
 use compat_tests::rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use compat_tests::{
-    block_on, consumer, create_topic, is_reference_kafka, producer, unique_topic, wait_until,
-    watermarks, Broker, Delivery, TestProducer, CLIENT_TIMEOUT,
+    block_on, consumer, create_topic, is_reference_kafka, producer, unique_topic, wait_for_topic,
+    wait_for_topic_gone, wait_until, watermarks, Broker, Delivery, TestProducer, CLIENT_TIMEOUT,
 };
 use kafka_protocol::messages::alter_configs_request::{AlterConfigsResource, AlterableConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
@@ -132,11 +132,12 @@ fn new_topic<'a>(name: &'a str, partitions: i32, configs: &[(&'a str, &'a str)])
     )
 }
 
-/// Creates a topic with configs and panics on any error.
+/// Creates a topic with configs, panics on any error, and returns once Metadata lists it.
 fn create_with(broker: &Broker, name: &str, partitions: i32, configs: &[(&str, &str)]) {
     if let Some(code) = create(broker, &new_topic(name, partitions, configs), &options()) {
         panic!("CreateTopics {name} {configs:?}: {code:?}");
     }
+    wait_for_topic(&broker.bootstrap(), name);
 }
 
 /// Sluice retains and compacts per batch, never touches a partition's last batch, and compacts whatever a pass
@@ -937,6 +938,9 @@ fn create_topics_errors_validate_only_defaults_and_assignments() {
         None,
         "assignment to broker 1"
     );
+    // Kafka's broker lists a created topic a moment after CreateTopics answers (see `wait_for_topic`).
+    wait_for_topic(&broker.bootstrap(), &defaulted);
+    wait_for_topic(&broker.bootstrap(), &assigned);
     let metadata = consumer
         .fetch_metadata(None, CLIENT_TIMEOUT)
         .expect("Metadata");
@@ -1179,6 +1183,8 @@ fn delete_topic_by_id_then_recreate_with_a_new_id() {
         Some(topic.as_str()),
         "the response names the topic"
     );
+    // Kafka's broker drops the topic from its metadata a moment after DeleteTopics answers.
+    wait_for_topic_gone(&broker.bootstrap(), &topic);
     assert_eq!(
         metadata_topic(&broker, &topic).error_code,
         RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART as i16,
