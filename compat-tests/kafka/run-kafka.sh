@@ -19,8 +19,10 @@
 # The broker's jars come from Maven Central through `mvn -P kafka-broker dependency:build-classpath` on the Java
 # suite's pom (cached in ~/.m2; the classpath in compat-tests/java/target/kafka-broker.classpath). The keys of
 # sluice's YAML config that have a Kafka equivalent are mapped to it (see map_key); the others are ignored.
-# KAFKA_HEAP_OPTS (default -Xmx512m -Xms256m) and KAFKA_LOG_LEVEL (default warn) tune the JVM. Needs bash, a JDK
-# 17+, Maven and python3 (standard library only).
+# KAFKA_HEAP_OPTS (default -Xmx512m -Xms256m), KAFKA_JVM_PERFORMANCE_OPTS (default -XX:+UseG1GC
+# -XX:TieredStopAtLevel=1, quick to start; benchmarks set bin/kafka-run-class.sh's defaults, see sluice-bench and
+# perf-tools.sh) and KAFKA_LOG_LEVEL (default warn) tune the JVM. Needs bash, a JDK 17+, Maven and python3 (standard
+# library only).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -82,7 +84,8 @@ else
     # Written under a name of its own, then renamed: brokers started in parallel may all be writing one.
     CDS_DUMP=("-XX:ArchiveClassesAtExit=$CDS_ARCHIVE.$$.tmp")
 fi
-JAVA_OPTS=(${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m} -XX:+UseG1GC -XX:TieredStopAtLevel=1 "${CDS_USE[@]}"
+JAVA_OPTS=(${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m} ${KAFKA_JVM_PERFORMANCE_OPTS:--XX:+UseG1GC -XX:TieredStopAtLevel=1}
+    "${CDS_USE[@]}"
     -Djava.awt.headless=true
     "-Dorg.slf4j.simpleLogger.defaultLogLevel=${KAFKA_LOG_LEVEL:-warn}"
     -Dorg.slf4j.simpleLogger.showDateTime=true -Dorg.slf4j.simpleLogger.logFile=System.err
