@@ -17,7 +17,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{DeliveryResult, ProducerContext};
+use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 use rdkafka::statistics::Statistics;
 use rdkafka::ClientContext;
 
@@ -122,6 +122,37 @@ pub fn delete_topics(bootstrap: &str, names: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Waits (up to [`ADMIN_TIMEOUT`]) until the broker's Metadata lists `topic` with `partitions` partitions, each
+/// with a leader. Kafka can answer CreateTopics before its own metadata lists the topic, and a consumer that
+/// subscribes in between gets UNKNOWN_TOPIC_OR_PARTITION; Sluice lists it at once. Not timed by any case.
+pub fn wait_for_leaders(bootstrap: &str, topic: &str, partitions: i32) -> Result<()> {
+    let client: BaseProducer = config(bootstrap, &[])
+        .create()
+        .context("creating a metadata client")?;
+    let deadline = Instant::now() + ADMIN_TIMEOUT;
+    loop {
+        let metadata = client
+            .client()
+            .fetch_metadata(Some(topic), ADMIN_TIMEOUT)
+            .with_context(|| format!("Metadata for {topic}"))?;
+        let ready = metadata.topics().iter().any(|t| {
+            t.name() == topic
+                && t.error().is_none()
+                && t.partitions().len() == partitions as usize
+                && t.partitions()
+                    .iter()
+                    .all(|p| p.error().is_none() && p.leader() >= 0)
+        });
+        if ready {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!("Metadata does not list {topic} with {partitions} led partitions after {ADMIN_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A topic name no earlier run against the same broker used.

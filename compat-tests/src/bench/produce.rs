@@ -157,6 +157,41 @@ pub fn run(bootstrap: &str, spec: &ProduceSpec, payloads: &Payloads) -> Result<P
     })
 }
 
+/// Untimed, before the first case: `records` 100-byte records to each broker, half with acks=1 and no
+/// compression, half with acks=all and lz4, on a fresh one-partition topic, so that a JVM broker's JIT has
+/// compiled its produce path before anything is measured. Failures are printed, not fatal: the cases will
+/// show them.
+pub fn warm_up(bench: &Bench, records: u64) {
+    for broker in &bench.brokers {
+        let bootstrap = broker.target.bootstrap.clone();
+        for (acks, compression) in [("1", "none"), ("all", "lz4")] {
+            let n = (records / 2).max(1);
+            eprintln!(
+                "sluice-bench: [{}] warm-up: {n} x 100 B, acks={acks}, {compression} (not timed)",
+                broker.target.name
+            );
+            let topic = client::topic_name("warm-up");
+            let spec = ProduceSpec {
+                topics: vec![topic.clone()],
+                record_size: 100,
+                records: n,
+                settings: throughput_settings(acks, compression),
+                time_limit: bench.options.case_time_limit,
+            };
+            let result = client::create_topics(&bootstrap, &spec.topics, 1)
+                .and_then(|()| run(&bootstrap, &spec, &bench.payloads));
+            let _ = client::delete_topics(&bootstrap, &spec.topics);
+            match result {
+                Ok(o) => eprintln!(
+                    "sluice-bench:   {} rec/s",
+                    report::human(o.records_per_sec())
+                ),
+                Err(e) => eprintln!("sluice-bench:   warm-up failed: {e:#}"),
+            }
+        }
+    }
+}
+
 /// Every combination of value size, partition count, acks and compression, one fresh topic each.
 pub fn scenario(bench: &mut Bench) {
     for size in [100usize, 1024] {

@@ -226,7 +226,8 @@ impl Report {
         checks
     }
 
-    pub fn render(&self) -> String {
+    /// The header, the table (Markdown with `markdown`), the targets and the failures.
+    pub fn render(&self, markdown: bool) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{}", self.tool);
         let _ = writeln!(out, "command: {}", self.command);
@@ -247,7 +248,7 @@ impl Report {
             let _ = writeln!(out, "  {key}: {value}");
         }
         let _ = writeln!(out);
-        out.push_str(&table(&self.rows));
+        out.push_str(&table(&self.rows, markdown));
         let _ = writeln!(out);
         let _ = writeln!(out, "targets (informative; never asserted):");
         for t in &self.targets {
@@ -287,6 +288,8 @@ fn ordered_map<S: serde::Serializer>(pairs: &[(String, String)], s: S) -> Result
 
 pub const STARTUP_CONNECT_CASE: &str = "start-up: spawn -> first TCP connect";
 pub const STARTUP_API_CASE: &str = "start-up: spawn -> first ApiVersions answer";
+pub const STARTUP_READY_CASE: &str = "start-up: spawn -> Metadata lists the broker";
+pub const RESTART_READY_CASE: &str = "restart on its data dir -> Metadata lists the broker";
 pub const IDLE_RSS_CASE: &str = "idle RSS after start-up";
 
 pub fn produce_case(size: usize, partitions: i32, acks: &str, compression: &str) -> String {
@@ -317,11 +320,11 @@ pub fn human(v: f64) -> String {
     }
 }
 
-fn opt(v: Option<f64>) -> String {
+pub fn opt(v: Option<f64>) -> String {
     v.map_or("-".to_string(), human)
 }
 
-fn table(rows: &[Row]) -> String {
+fn table(rows: &[Row], markdown: bool) -> String {
     let header = [
         "scenario",
         "case",
@@ -367,7 +370,28 @@ fn table(rows: &[Row]) -> String {
             notes,
         ]);
     }
-    let columns = header.len();
+    // Text columns (scenario, case, lat, notes) left-aligned, numbers right-aligned.
+    grid(&cells, &[0, 1, 6, 14], markdown)
+}
+
+/// `cells[0]` is the header. Plain: columns padded to their widest cell, a rule under the header, `left` columns
+/// left-aligned and the others right-aligned. Markdown: a pipe table with the same alignment.
+pub fn grid(cells: &[Vec<String>], left: &[usize], markdown: bool) -> String {
+    let columns = cells.first().map_or(0, Vec::len);
+    let mut out = String::new();
+    if markdown {
+        for (i, row) in cells.iter().enumerate() {
+            let escaped: Vec<String> = row.iter().map(|c| c.replace('|', "\\|")).collect();
+            out.push_str(&format!("| {} |\n", escaped.join(" | ")));
+            if i == 0 {
+                let rule: Vec<&str> = (0..columns)
+                    .map(|c| if left.contains(&c) { "---" } else { "--:" })
+                    .collect();
+                out.push_str(&format!("|{}|\n", rule.join("|")));
+            }
+        }
+        return out;
+    }
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
             cells
@@ -377,17 +401,14 @@ fn table(rows: &[Row]) -> String {
                 .unwrap_or(0)
         })
         .collect();
-    let mut out = String::new();
     for (i, row) in cells.iter().enumerate() {
         let mut line = String::new();
         for (c, cell) in row.iter().enumerate() {
             let pad = widths[c] - cell.chars().count();
-            // Text columns (scenario, case, lat, notes) left-aligned, numbers right-aligned.
-            let left = matches!(c, 0 | 1 | 6 | 14);
             if c > 0 {
                 line.push_str("  ");
             }
-            if left {
+            if left.contains(&c) {
                 line.push_str(cell);
                 if c + 1 < columns {
                     line.push_str(&" ".repeat(pad));
@@ -428,11 +449,21 @@ mod tests {
         let ok = Row::new("produce", "100 B").throughput(1000, 100_000, 0.5);
         let mut bad = Row::new("consume", "x");
         bad.error = Some("broker died\nlog...".into());
-        let text = table(&[ok, bad]);
+        let text = table(&[ok.clone(), bad.clone()], false);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4, "{text}");
         assert!(lines[2].contains("2000"), "{text}");
         assert!(lines[2].contains("0.500"), "{text}");
         assert!(lines[3].contains("FAILED: broker died"), "{text}");
+
+        let md = table(&[ok, bad], true);
+        let lines: Vec<&str> = md.lines().collect();
+        assert_eq!(lines.len(), 4, "{md}");
+        assert!(
+            lines[0].starts_with("| scenario | case | records |"),
+            "{md}"
+        );
+        assert!(lines[1].starts_with("|---|---|--:|"), "{md}");
+        assert_eq!(lines[2].matches(" | ").count(), 14, "{md}");
     }
 }

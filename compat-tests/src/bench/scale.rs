@@ -58,14 +58,14 @@ fn idle_connections(bench: &mut Bench) {
         let spec = producer_spec(b, vec![client::topic_name("scale-baseline")], records);
         let baseline = produce::measure(b, "scale", baseline_case, &spec, 1)?;
 
-        let addr = target::resolve(&b.target.bootstrap)?;
-        let rss_before = b.target.pid.and_then(|pid| status_bytes(pid, "VmRSS"));
+        let addr = target::resolve(&b.target().bootstrap)?;
+        let rss_before = b.target().pid.and_then(|pid| status_bytes(pid, "VmRSS"));
         let opened = Instant::now();
         let sockets = open_idle(addr, n)?;
         let open_seconds = opened.elapsed().as_secs_f64();
         // Let the broker settle (buffers of the finished ApiVersions exchanges) before reading its RSS.
         thread::sleep(Duration::from_millis(300));
-        let rss_after = b.target.pid.and_then(|pid| status_bytes(pid, "VmRSS"));
+        let rss_after = b.target().pid.and_then(|pid| status_bytes(pid, "VmRSS"));
         let mut open_row = Row::new(
             "scale",
             &format!("open {n} connections, 1 ApiVersions each"),
@@ -205,6 +205,7 @@ fn consumer_group(bench: &mut Bench) {
         let bootstrap = b.bootstrap();
         let topic = client::topic_name("scale-group");
         client::create_topics(&bootstrap, std::slice::from_ref(&topic), partitions)?;
+        client::wait_for_leaders(&bootstrap, &topic, partitions)?;
         let group = format!("sluice-bench-group-{}", std::process::id());
         let assignments: Arc<Mutex<Vec<Option<Vec<i32>>>>> =
             Arc::new(Mutex::new(vec![None; members]));

@@ -6,11 +6,14 @@
 //! cargo run --release -p compat-tests --bin sluice-bench -- --scenario all
 //! cargo run --release -p compat-tests --bin sluice-bench -- --quick            # smoke run, < 1 min
 //! cargo run --release -p compat-tests --bin sluice-bench -- --bootstrap 127.0.0.1:9092 --broker-pid 1234
+//! cargo run --release -p compat-tests --bin sluice-bench -- --compare-kafka   # Sluice and Apache Kafka
 //! ```
 //!
 //! By default it starts the broker itself (`$SLUICE_BIN`, or target/release/sluice) on 127.0.0.1:0 with a
-//! temporary data directory, and kills it on exit, Ctrl-C included. The scenarios and how each number is
-//! measured are in `src/bench/` (see its module map) and in BENCHMARKS.md at the repository root.
+//! temporary data directory, and kills it on exit, Ctrl-C included. With `--compare-kafka` it also starts
+//! Apache Kafka through compat-tests/kafka/run-kafka.sh, runs every case on both back to back and prints them
+//! side by side. The scenarios and how each number is measured are in `src/bench/` (see its module map) and in
+//! BENCHMARKS.md at the repository root.
 
 #[path = "../bench/mod.rs"]
 mod bench;
@@ -23,9 +26,10 @@ use anyhow::{bail, Result};
 use clap::{Parser, ValueEnum};
 
 use bench::client::{self, Payloads};
+use bench::compare::{self, Comparison};
 use bench::report::{Machine, Report};
-use bench::run::{Bench, Options};
-use bench::target::{self, Target};
+use bench::run::{Bench, BrokerRun, Options};
+use bench::target::{self, Kind, Target};
 use bench::{consume, cost, e2e, produce, scale};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -98,9 +102,24 @@ struct Cli {
     /// The process id of the --bootstrap broker, on this machine, for CPU and RSS.
     #[arg(long, value_name = "PID", requires = "bootstrap")]
     broker_pid: Option<u32>,
-    /// The sluice binary to start. Default: $SLUICE_BIN, or target/release/sluice in this workspace.
+    /// The sluice binary to start. Default: $SLUICE_BIN, or target/release/sluice in this workspace. A file
+    /// named run-kafka* (compat-tests/kafka/run-kafka.sh) starts Apache Kafka instead, measured as its JVM.
     #[arg(long, value_name = "PATH")]
     sluice_bin: Option<PathBuf>,
+    /// Also start Apache Kafka (--kafka-bin), run every case on Sluice and on Kafka back to back, and print
+    /// them side by side.
+    #[arg(long, conflicts_with = "bootstrap")]
+    compare_kafka: bool,
+    /// The Kafka launcher for --compare-kafka. Default: compat-tests/kafka/run-kafka.sh in this workspace.
+    #[arg(long, value_name = "PATH")]
+    kafka_bin: Option<PathBuf>,
+    /// Untimed 100-byte records each broker gets before the first case, so that a JVM's JIT has compiled
+    /// Kafka's produce path. Default: 2M (quick: 500k) when a broker is Kafka, else 0.
+    #[arg(long, value_name = "N")]
+    warm_up_records: Option<u64>,
+    /// Print the tables as Markdown.
+    #[arg(long)]
+    markdown: bool,
     /// Print the report as JSON on stdout (the table then goes to stderr).
     #[arg(long)]
     json: bool,
@@ -177,6 +196,38 @@ fn main() -> ExitCode {
     }
 }
 
+/// bin/kafka-server-start.sh's heap and bin/kafka-run-class.sh's JVM options: Kafka as its own scripts run
+/// it. (run-kafka.sh's defaults, a smaller heap and the C1 compiler only, are for quick test brokers.)
+const KAFKA_HEAP_OPTS: &str = "-Xmx1G -Xms1G";
+const KAFKA_JVM_PERFORMANCE_OPTS: &str = "-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 \
+    -Djava.awt.headless=true";
+
+/// Sets Kafka's JVM options for run-kafka.sh unless the caller set them; returns what the JVM gets.
+fn kafka_jvm_options() -> String {
+    for (key, default) in [
+        ("KAFKA_HEAP_OPTS", KAFKA_HEAP_OPTS),
+        ("KAFKA_JVM_PERFORMANCE_OPTS", KAFKA_JVM_PERFORMANCE_OPTS),
+    ] {
+        if std::env::var_os(key).is_none_or(|v| v.is_empty()) {
+            std::env::set_var(key, default);
+        }
+    }
+    format!(
+        "KAFKA_HEAP_OPTS=\"{}\" KAFKA_JVM_PERFORMANCE_OPTS=\"{}\" (bin/kafka-server-start.sh's and \
+         bin/kafka-run-class.sh's defaults unless set by the caller); run-kafka.sh adds its class-data archive \
+         (AppCDS) and its config: one KRaft node (broker and controller), plaintext, replication factor 1, \
+         min.insync.replicas=1, group.initial.rebalance.delay.ms=0, Kafka's defaults otherwise (no fsync per \
+         write: log.flush.interval.messages unset)",
+        std::env::var("KAFKA_HEAP_OPTS").unwrap_or_default(),
+        std::env::var("KAFKA_JVM_PERFORMANCE_OPTS").unwrap_or_default()
+    )
+}
+
+fn default_kafka_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("kafka/run-kafka.sh")
+}
+
 fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     let options = cli.options()?;
@@ -185,35 +236,56 @@ fn run() -> Result<ExitCode> {
     client::set_extra(cli.client_settings.clone());
     let mut machine = Machine::read();
 
-    let bin = cli
+    let mut bins = vec![cli
         .sluice_bin
         .clone()
-        .unwrap_or_else(compat_tests::sluice_bin);
-    let target = match &cli.bootstrap {
-        Some(bootstrap) => Target::external(bootstrap.clone(), cli.broker_pid)?,
-        None => {
-            eprintln!("sluice-bench: starting {}", bin.display());
-            Target::spawn(&bin)?
+        .unwrap_or_else(compat_tests::sluice_bin)];
+    if cli.compare_kafka {
+        bins.push(cli.kafka_bin.clone().unwrap_or_else(default_kafka_bin));
+        if Kind::of(&bins[0]) == Kind::Kafka || Kind::of(&bins[1]) != Kind::Kafka {
+            bail!("--compare-kafka needs Sluice as --sluice-bin and a run-kafka* script as --kafka-bin");
         }
-    };
-    // Idle RSS of the broker we measure, before any load.
-    std::thread::sleep(target::IDLE_SETTLE);
-    let idle_rss_at_start = target
-        .pid
-        .and_then(|pid| target::status_bytes(pid, "VmRSS"));
-    let settings = settings(&cli, &options, &target, &bin);
-    let mut bench = Bench {
-        target,
-        options,
-        payloads: Payloads::new(),
-        rows: Vec::new(),
-        fatal: None,
-        idle_rss_at_start,
-    };
+    }
+    let mut brokers = Vec::new();
+    let mut kafka_jvm = None;
+    match &cli.bootstrap {
+        Some(bootstrap) => brokers.push(BrokerRun::new(Target::external(
+            bootstrap.clone(),
+            cli.broker_pid,
+        )?)),
+        None => {
+            for bin in &bins {
+                if Kind::of(bin) == Kind::Kafka {
+                    kafka_jvm = Some(kafka_jvm_options());
+                }
+                eprintln!("sluice-bench: starting {}", bin.display());
+                let target = Target::spawn(bin)?;
+                if let (Some(launcher), Some(pid)) = (target.launcher_pid, target.pid) {
+                    eprintln!(
+                        "sluice-bench: {} is the JVM, pid {pid}, a child of {} (pid {launcher}): CPU and RSS are \
+                         the JVM's",
+                        target.name,
+                        bin.display()
+                    );
+                }
+                brokers.push(BrokerRun::new(target));
+            }
+        }
+    }
+    let warm_up = cli
+        .warm_up_records
+        .unwrap_or(match (&kafka_jvm, options.quick) {
+            (None, _) => 0,
+            (Some(_), false) => 2_000_000,
+            (Some(_), true) => 500_000,
+        });
+    let mut bench = Bench::new(brokers, options, Payloads::new());
+    if warm_up > 0 {
+        bench::produce::warm_up(&bench, warm_up);
+    }
 
     if cli.wants(Scenario::Cost) {
-        let spawned = bench.target.spawned();
-        cost::scenario(&mut bench, spawned.then_some(bin.as_path()));
+        cost::scenario(&mut bench);
     }
     if cli.wants(Scenario::Produce) {
         produce::scenario(&mut bench);
@@ -227,57 +299,146 @@ fn run() -> Result<ExitCode> {
     if cli.wants(Scenario::Scale) {
         scale::scenario(&mut bench);
     }
-    bench.target.stop();
-
     machine.loadavg_at_end = bench::report::loadavg();
-    let report = Report {
-        tool: format!("sluice-bench {}", env!("CARGO_PKG_VERSION")),
-        command: std::env::args().collect::<Vec<_>>().join(" "),
-        quick: bench.options.quick,
-        machine,
-        settings,
-        targets: Report::targets(&bench.rows),
-        rows: bench.rows,
-    };
-    let table = report.render();
+    let both = bench.brokers.len() > 1;
+    let mut shared: Vec<(String, String)> = Vec::new();
+    if warm_up > 0 {
+        shared.push((
+            "warm-up".into(),
+            format!(
+                "{warm_up} x 100 B records per broker before the first case, half acks=1 uncompressed, half \
+                 acks=all lz4, not timed (so that Kafka's JIT has compiled its produce path)"
+            ),
+        ));
+    }
+    if both {
+        let idle: Vec<String> = bench
+            .brokers
+            .iter()
+            .map(|b| {
+                format!(
+                    "{} {} cores",
+                    b.target.name,
+                    report_cores(b.idle_cpu_seconds, b.idle_wall_seconds)
+                )
+            })
+            .collect();
+        shared.push((
+            "side by side".into(),
+            format!(
+                "both brokers run for the whole bench; every case runs on one, then at once on the other (which \
+                 goes first alternates from case to case); the one not under test idles, using on average: {}",
+                idle.join(", ")
+            ),
+        ));
+    }
+    let reports: Vec<Report> = bench
+        .brokers
+        .iter()
+        .map(|b| {
+            let mut settings = settings(&cli, &bench.options, &b.target);
+            if let (Some(jvm), true) = (&kafka_jvm, b.target.launcher_pid.is_some()) {
+                settings.push(("Kafka JVM".into(), jvm.clone()));
+            }
+            settings.extend(shared.iter().cloned());
+            Report {
+                tool: format!(
+                    "sluice-bench {}{}",
+                    env!("CARGO_PKG_VERSION"),
+                    if both {
+                        format!(": {}", b.target.name)
+                    } else {
+                        String::new()
+                    }
+                ),
+                command: std::env::args().collect::<Vec<_>>().join(" "),
+                quick: bench.options.quick,
+                machine: machine.clone(),
+                settings,
+                targets: Report::targets(&b.rows),
+                rows: b.rows.clone(),
+            }
+        })
+        .collect();
+    // After the reports: their headers describe the brokers (data dirs, pids) as they ran.
+    for broker in &mut bench.brokers {
+        broker.target.stop();
+    }
+
+    let mut text: Vec<String> = reports.iter().map(|r| r.render(cli.markdown)).collect();
+    let comparison = both.then(|| {
+        let pairs = compare::pair(&reports[0].rows, &reports[1].rows);
+        let goals = compare::goals(&reports[0].rows, &reports[1].rows);
+        text.push(format!(
+            "Sluice (S) and Apache Kafka (K) side by side; \"Kafka better on\" lists the measures where Kafka did \
+             more than 5 % better (rec/s higher; latency, CPU s/M, RSS, secs lower)\n\n{}\n{}",
+            compare::table(&pairs, cli.markdown),
+            compare::render_goals(&goals)
+        ));
+        Comparison {
+            reports: reports.clone(),
+            pairs,
+            goals,
+        }
+    });
+    let text = text.join("\n\n");
     if cli.json {
-        eprintln!("{table}");
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        eprintln!("{text}");
+        let json = match &comparison {
+            Some(c) => serde_json::to_string_pretty(c)?,
+            None => serde_json::to_string_pretty(&reports[0])?,
+        };
+        println!("{json}");
     } else {
-        println!("{table}");
+        println!("{text}");
     }
-    if let Some(fatal) = &bench.fatal {
-        eprintln!(
-            "sluice-bench: stopped early: {}",
-            fatal.lines().next().unwrap_or_default()
-        );
-        return Ok(ExitCode::from(2));
+    let mut code = ExitCode::SUCCESS;
+    for broker in &bench.brokers {
+        if broker.rows.iter().any(|r| r.error.is_some()) {
+            code = ExitCode::from(1);
+        }
     }
-    Ok(if report.rows.iter().any(|r| r.error.is_some()) {
-        ExitCode::from(1)
+    for broker in &bench.brokers {
+        if let Some(fatal) = &broker.fatal {
+            eprintln!(
+                "sluice-bench: {} stopped early: {}",
+                broker.target.name,
+                fatal.lines().next().unwrap_or_default()
+            );
+            code = ExitCode::from(2);
+        }
+    }
+    Ok(code)
+}
+
+fn report_cores(cpu: f64, wall: f64) -> String {
+    if wall > 0.0 {
+        format!("{:.3}", cpu / wall)
     } else {
-        ExitCode::SUCCESS
-    })
+        "-".to_string()
+    }
 }
 
 /// Everything that shapes the numbers, printed above the table.
-fn settings(
-    cli: &Cli,
-    o: &Options,
-    target: &Target,
-    bin: &std::path::Path,
-) -> Vec<(String, String)> {
+fn settings(cli: &Cli, o: &Options, target: &Target) -> Vec<(String, String)> {
     let mut s: Vec<(String, String)> = Vec::new();
     let mut set = |k: &str, v: String| s.push((k.to_string(), v));
-    let broker = if target.spawned() {
+    let broker = if let (true, Some(bin)) = (target.spawned(), &target.bin) {
         format!(
-            "started by the bench: {} ({}) on {}, fresh data dir {}, default config",
+            "started by the bench: {} ({}) on {}, fresh data dir {}, default config{}",
             bin.display(),
             target::binary_version(bin).unwrap_or_else(|| "version unknown".into()),
             target.bootstrap,
             target
                 .data_dir()
-                .map_or("?".into(), |d| d.display().to_string())
+                .map_or("?".into(), |d| d.display().to_string()),
+            match (target.launcher_pid, target.pid) {
+                (Some(launcher), Some(pid)) => format!(
+                    "; CPU and RSS are those of its JVM (pid {pid}, found among the descendants of the \
+                     launcher, pid {launcher})"
+                ),
+                _ => String::new(),
+            }
         )
     } else {
         format!(
@@ -375,10 +536,11 @@ fn settings(
     set(
         "broker cost",
         format!(
-            "start-up: {} fresh brokers (own port and data dir), spawn() to first TCP connect and to first \
-             ApiVersions answer; idle RSS: VmRSS {} ms after that answer; CPU s/M: broker utime+stime per \
-             million records of the case; peak RSS: max of VmHWM (reset per case via /proc/<pid>/clear_refs) \
-             and VmRSS sampled every 10 ms",
+            "start-up: {} fresh brokers (own port and data dir), spawn() to first TCP connect, to first \
+             ApiVersions answer and to first Metadata answer listing a broker, then a restart on the same data \
+             dir after SIGTERM, timed to Metadata; idle RSS: VmRSS {} ms after the first start was ready; CPU \
+             s/M: broker utime+stime per million records of the case; peak RSS: max of VmHWM (reset per case \
+             via /proc/<pid>/clear_refs) and VmRSS sampled every 10 ms",
             o.startup_runs,
             target::IDLE_SETTLE.as_millis()
         ),
