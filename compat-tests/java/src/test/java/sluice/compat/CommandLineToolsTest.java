@@ -1,5 +1,7 @@
 package sluice.compat;
 
+import sluice.compat.KafkaTool.Result;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -38,17 +40,9 @@ class CommandLineToolsTest {
 
     private static final String TOPIC = "cli-topic";
     private static final String GROUP = "cli-group";
-    private static final long TOOL_TIMEOUT_S = 60;
     private static final List<String> LINES = IntStream.range(0, 20)
             .mapToObj(i -> "key" + (i % 7) + ":line " + i + " from the console producer")
             .toList();
-
-    record Result(int code, String out, String err) {
-        @Override
-        public String toString() {
-            return "exit code " + code + "\n--- stdout ---\n" + out + "--- stderr ---\n" + err;
-        }
-    }
 
     @Test
     @Order(1)
@@ -167,50 +161,8 @@ class CommandLineToolsTest {
 
     /** Runs {@code java -cp CLASSPATH mainClass args} with {@code stdin} (or none) and waits for it. */
     static Result tool(String mainClass, String stdin, String... args) {
-        List<String> cmd = new ArrayList<>(List.of(
-                Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
-                // What bin/kafka-run-class.sh would pass, minus what only slows a short-lived JVM down.
-                "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-                "-cp", toolsClasspath(), mainClass));
-        cmd.addAll(List.of(args));
-        try {
-            Path dir = Files.createTempDirectory(broker.sluice().workDir(), "tool-");
-            Path out = dir.resolve("stdout");
-            Path err = dir.resolve("stderr");
-            ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
-            if (stdin == null) {
-                pb.redirectInput(ProcessBuilder.Redirect.from(Paths.get("/dev/null").toFile()));
-            } else {
-                Path in = dir.resolve("stdin");
-                Files.writeString(in, stdin);
-                pb.redirectInput(in.toFile());
-            }
-            Files.writeString(dir.resolve("command"), String.join(" ", cmd.stream()
-                    .map(a -> a.length() > 200 ? "<classpath>" : a).collect(Collectors.toList())) + "\n");
-            Process p = pb.start();
-            if (!p.waitFor(TOOL_TIMEOUT_S, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                p.waitFor(10, TimeUnit.SECONDS);
-                throw new AssertionError(mainClass + " did not finish within " + TOOL_TIMEOUT_S + "s\n"
-                        + new Result(-1, Files.readString(out), Files.readString(err)));
-            }
-            return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
-                    Files.readString(err, StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new AssertionError("running " + mainClass, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError("interrupted", e);
-        }
-    }
-
-    private static String toolsClasspath() {
-        String file = System.getProperty("kafka.tools.classpath.file", "target/kafka-tools.classpath");
-        try {
-            return Files.readString(Paths.get(file)).trim();
-        } catch (IOException e) {
-            throw new AssertionError("no tools classpath at " + file + " (run through mvn test)", e);
-        }
+        // What bin/kafka-run-class.sh would pass, minus what only slows a short-lived JVM down.
+        return KafkaTool.run(broker.sluice().workDir(), List.of("-Xmx256m", "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1"), mainClass, stdin, args);
     }
 }

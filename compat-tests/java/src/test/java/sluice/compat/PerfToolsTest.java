@@ -1,5 +1,7 @@
 package sluice.compat;
 
+import sluice.compat.KafkaTool.Result;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -50,7 +52,6 @@ class PerfToolsTest {
     private static final int PARTITIONS = 2;
     private static final int RECORDS = 200_000;
     private static final int RECORD_SIZE = 100;
-    private static final long TOOL_TIMEOUT_S = 120;
 
     /** ProducerPerformance's last line: the whole run. (Progress lines every reporting interval lack percentiles.) */
     static final Pattern PRODUCER_SUMMARY = Pattern.compile("^(\\d+) records sent, ([\\d.]+) records/sec "
@@ -61,13 +62,6 @@ class PerfToolsTest {
     static final List<String> CONSUMER_COLUMNS = List.of("start.time", "end.time", "data.consumed.in.MB", "MB.sec",
             "data.consumed.in.nMsg", "nMsg.sec", "rebalance.time.ms", "fetch.time.ms", "fetch.MB.sec",
             "fetch.nMsg.sec");
-
-    record Result(int code, String out, String err) {
-        @Override
-        public String toString() {
-            return "exit code " + code + "\n--- stdout ---\n" + out + "--- stderr ---\n" + err;
-        }
-    }
 
     /** The numbers of ProducerPerformance's summary line. */
     record ProducerSummary(long records, double recordsPerSec, double mbPerSec, double avgMs, double maxMs,
@@ -153,43 +147,8 @@ class PerfToolsTest {
 
     /** Runs {@code java -cp CLASSPATH mainClass args} and waits for it, as bin/kafka-*-perf-test.sh would. */
     static Result tool(String mainClass, String... args) {
-        List<String> cmd = new ArrayList<>(List.of(
-                Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
-                // kafka-producer-perf-test.sh's heap; the JIT as the scripts leave it (numbers are not asserted,
-                // but the tools should run as they are run).
-                "-Xmx512m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-                "-cp", toolsClasspath(), mainClass));
-        cmd.addAll(List.of(args));
-        try {
-            Path dir = Files.createTempDirectory(broker.sluice().workDir(), "perf-tool-");
-            Path out = dir.resolve("stdout");
-            Path err = dir.resolve("stderr");
-            Files.writeString(dir.resolve("command"), String.join(" ", cmd.stream()
-                    .map(a -> a.length() > 200 ? "<classpath>" : a).toList()) + "\n");
-            Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(Paths.get("/dev/null").toFile())).start();
-            if (!p.waitFor(TOOL_TIMEOUT_S, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                p.waitFor(10, TimeUnit.SECONDS);
-                throw new AssertionError(mainClass + " did not finish within " + TOOL_TIMEOUT_S + "s\n"
-                        + new Result(-1, Files.readString(out), Files.readString(err)));
-            }
-            return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
-                    Files.readString(err, StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new AssertionError("running " + mainClass, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError("interrupted", e);
-        }
-    }
-
-    private static String toolsClasspath() {
-        String file = System.getProperty("kafka.tools.classpath.file", "target/kafka-tools.classpath");
-        try {
-            return Files.readString(Paths.get(file)).trim();
-        } catch (IOException e) {
-            throw new AssertionError("no tools classpath at " + file + " (run through mvn test)", e);
-        }
+        // kafka-producer-perf-test.sh's heap; the JIT as the scripts leave it (numbers are not asserted, but the
+        // tools should run as they are run).
+        return KafkaTool.run(broker.sluice().workDir(), List.of("-Xmx512m"), mainClass, null, args);
     }
 }
