@@ -274,6 +274,17 @@ pub(crate) mod tests {
         Bytes::from(b)
     }
 
+    /// `batch` (from [`make_batch`]) as an idempotent producer's, CRC recomputed.
+    pub fn with_producer(batch: &Bytes, producer_id: i64, epoch: i16, base_sequence: i32) -> Bytes {
+        let mut b = BytesMut::from(&batch[..]);
+        b[PRODUCER_ID..PRODUCER_ID + 8].copy_from_slice(&producer_id.to_be_bytes());
+        b[PRODUCER_EPOCH..PRODUCER_EPOCH + 2].copy_from_slice(&epoch.to_be_bytes());
+        b[BASE_SEQUENCE..BASE_SEQUENCE + 4].copy_from_slice(&base_sequence.to_be_bytes());
+        let crc = crc32c::crc32c(&b[ATTRIBUTES..]);
+        b[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+        b.freeze()
+    }
+
     fn zigzag(v: i64) -> u8 {
         let z = ((v << 1) ^ (v >> 63)) as u64;
         assert!(z < 128, "test helper only encodes one-byte varints");

@@ -102,12 +102,7 @@ impl PartitionLog {
     /// Opens a partition, reading only its last batch and log start offset (no scan).
     pub fn open(store: PartitionStore) -> Result<PartitionLog, StoreError> {
         let log_start = store.log_start()?;
-        let end = match store.last_batch()? {
-            Some(b) => StoredHeader::parse(&b)
-                .map(|h| h.next_offset())
-                .ok_or_else(|| StoreError("the last stored batch has a truncated header".into()))?,
-            None => 0,
-        };
+        let end = recover_tail(&store)?;
         Ok(PartitionLog {
             store,
             offsets: Mutex::new(Offsets {
@@ -419,6 +414,47 @@ impl PartitionLog {
     }
 }
 
+/// Repairs what a crash can leave at the end of a partition and returns its log end offset. Appends
+/// are plain sled inserts (chunks in order, then the producer state; see `crate::store`), and sled
+/// recovers a prefix of its writes, so only the last batch can be torn (some chunks missing: it
+/// was never flushed, so never acknowledged with acks=all, and is dropped as Kafka drops a torn
+/// segment tail), and only the last batch can lack its producer's state update (restored from the
+/// batch, so a retry across the restart is still recognised as a duplicate).
+fn recover_tail(store: &PartitionStore) -> Result<u64, StoreError> {
+    while let Some((base, b)) = store.last_batch()? {
+        let whole = batch::validate(&b, usize::MAX)
+            .ok()
+            .filter(|v| v.len() == 1 && v[0].bytes.len() == b.len());
+        let (Some(info), Some(h)) = (whole.and_then(|mut v| v.pop()), StoredHeader::parse(&b))
+        else {
+            tracing::warn!(
+                base_offset = base,
+                stored_bytes = b.len(),
+                "dropping a torn or corrupt batch at the end of the partition"
+            );
+            store.remove_batch(base)?;
+            continue;
+        };
+        if let Some(seq) = info.sequenced() {
+            let current = store.producer(seq.producer_id)?;
+            let recorded = current
+                .as_ref()
+                .is_some_and(|e| e.batches.iter().any(|m| m.base_offset >= h.base_offset));
+            if !recorded {
+                tracing::info!(
+                    producer = seq.producer_id,
+                    base_offset = h.base_offset,
+                    "restoring the producer state of the last batch"
+                );
+                let entry = producer::record(current.as_ref(), seq, h.base_offset, crate::now_ms());
+                store.put_producer(seq.producer_id, &entry)?;
+            }
+        }
+        return Ok(h.next_offset());
+    }
+    Ok(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,6 +517,40 @@ mod tests {
                 high_watermark: 10
             }
         );
+    }
+
+    #[test]
+    fn reopen_drops_a_torn_tail_and_restores_the_last_producer_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, log) = log(dir.path());
+        let plain = batch::validate(&make_batch(3, 0), 1 << 20).unwrap();
+        assert_eq!(log.append(&plain).unwrap().0, 0);
+        // What a crash can leave (see `recover_tail`): an idempotent batch whose producer state
+        // was never written, then a batch missing its last bytes.
+        let idempotent = batch::tests::with_producer(&make_batch(2, 0), 7, 0, 0);
+        log.store
+            .append(3, &batch::with_offset(&idempotent, 3, LEADER_EPOCH))
+            .unwrap();
+        let torn = batch::with_offset(&make_batch(4, 0), 5, LEADER_EPOCH);
+        log.store.append(5, &torn[..torn.len() - 3]).unwrap();
+        drop(log);
+
+        let log = PartitionLog::open(s.open_partition(uuid::Uuid::nil(), 0).unwrap()).unwrap();
+        assert_eq!(log.offsets().high_watermark, 5);
+        assert!(log.batch_at(5).unwrap().is_none());
+        // The producer's retry is recognised: its original offset, nothing written.
+        let retry = batch::validate(&idempotent, 1 << 20).unwrap();
+        assert_eq!(log.append(&retry).unwrap().0, 3);
+        assert_eq!(log.offsets().high_watermark, 5);
+        // Its next sequence follows on.
+        let next = batch::tests::with_producer(&make_batch(1, 0), 7, 0, 2);
+        let next = batch::validate(&next, 1 << 20).unwrap();
+        assert_eq!(log.append(&next).unwrap().0, 5);
+        // A torn tail with nothing before it leaves an empty partition.
+        let p1 = s.open_partition(uuid::Uuid::nil(), 1).unwrap();
+        p1.append(0, &torn[..20]).unwrap();
+        let log1 = PartitionLog::open(s.open_partition(uuid::Uuid::nil(), 1).unwrap()).unwrap();
+        assert_eq!(log1.offsets().high_watermark, 0);
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! sequence ranges, so a retried batch is recognised (and answered with its original offset) and a
 //! gap or a stale epoch is refused, as Kafka's producer state manager does.
 //!
-//! The state is written to the store in the same transaction as the batch it describes, so after a
-//! crash the two agree: a producer that retries across a restart writes nothing twice.
+//! The state is written to the store right after the batch it describes, and a crash between the two
+//! is repaired at open from the batch (`log::recover_tail`), so after a crash the two agree: a
+//! producer that retries across a restart writes nothing twice.
 
 use std::collections::VecDeque;
 
