@@ -66,23 +66,37 @@ impl BatchInfo {
 
     /// The producer id and sequence range of an idempotent producer's batch.
     pub fn sequenced(&self) -> Option<crate::producer::Sequenced> {
-        if self.producer_id < 0 || self.base_sequence < 0 {
-            return None;
-        }
-        // Sequences wrap from i32::MAX to 0, as Kafka's incrementSequence does.
-        let delta = self.last_offset_delta as i32;
-        let last_seq = if self.base_sequence > i32::MAX - delta {
-            delta - (i32::MAX - self.base_sequence) - 1
-        } else {
-            self.base_sequence + delta
-        };
-        Some(crate::producer::Sequenced {
-            producer_id: self.producer_id,
-            epoch: self.producer_epoch,
-            first_seq: self.base_sequence,
-            last_seq,
-        })
+        sequence_range(
+            self.producer_id,
+            self.producer_epoch,
+            self.base_sequence,
+            self.last_offset_delta,
+        )
     }
+}
+
+fn sequence_range(
+    producer_id: i64,
+    epoch: i16,
+    base_sequence: i32,
+    last_offset_delta: u32,
+) -> Option<crate::producer::Sequenced> {
+    if producer_id < 0 || base_sequence < 0 {
+        return None;
+    }
+    // Sequences wrap from i32::MAX to 0, as Kafka's incrementSequence does.
+    let delta = last_offset_delta as i32;
+    let last_seq = if base_sequence > i32::MAX - delta {
+        delta - (i32::MAX - base_sequence) - 1
+    } else {
+        base_sequence + delta
+    };
+    Some(crate::producer::Sequenced {
+        producer_id,
+        epoch,
+        first_seq: base_sequence,
+        last_seq,
+    })
 }
 
 fn be_i32(b: &[u8], at: usize) -> i32 {
@@ -210,6 +224,9 @@ pub struct StoredHeader {
     pub max_timestamp: i64,
     /// The whole batch's size in bytes, log overhead included (what it occupies in the store).
     pub size: u64,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
 }
 
 impl StoredHeader {
@@ -222,7 +239,20 @@ impl StoredHeader {
             last_offset_delta: be_i32(b, LAST_OFFSET_DELTA) as u32,
             max_timestamp: be_i64(b, MAX_TIMESTAMP),
             size: (be_i32(b, BATCH_LENGTH).max(0) as usize + LOG_OVERHEAD) as u64,
+            producer_id: be_i64(b, PRODUCER_ID),
+            producer_epoch: i16::from_be_bytes([b[PRODUCER_EPOCH], b[PRODUCER_EPOCH + 1]]),
+            base_sequence: be_i32(b, BASE_SEQUENCE),
         })
+    }
+
+    /// The producer id and sequence range of an idempotent producer's batch.
+    pub fn sequenced(&self) -> Option<crate::producer::Sequenced> {
+        sequence_range(
+            self.producer_id,
+            self.producer_epoch,
+            self.base_sequence,
+            self.last_offset_delta,
+        )
     }
 
     /// The offset after this batch's last record.

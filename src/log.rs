@@ -416,26 +416,25 @@ impl PartitionLog {
 
 /// Repairs what a crash can leave at the end of a partition and returns its log end offset. Appends
 /// are plain sled inserts (chunks in order, then the producer state; see `crate::store`), and sled
-/// recovers a prefix of its writes, so only the last batch can be torn (some chunks missing: it
-/// was never flushed, so never acknowledged with acks=all, and is dropped as Kafka drops a torn
-/// segment tail), and only the last batch can lack its producer's state update (restored from the
-/// batch, so a retry across the restart is still recognised as a duplicate).
+/// recovers a prefix of its writes, so only the last batch can be torn (chunks missing: it was never
+/// flushed, so never acknowledged with acks=all, and is dropped as Kafka drops a torn segment tail),
+/// and only the last batch can lack its producer's state update (restored from the batch header, so
+/// a retry across the restart is still recognised as a duplicate). Reads the last batch's header
+/// and chunk sizes only: no CRC pass over every partition's tail at start-up.
 fn recover_tail(store: &PartitionStore) -> Result<u64, StoreError> {
-    while let Some((base, b)) = store.last_batch()? {
-        let whole = batch::validate(&b, usize::MAX)
-            .ok()
-            .filter(|v| v.len() == 1 && v[0].bytes.len() == b.len());
-        let (Some(info), Some(h)) = (whole.and_then(|mut v| v.pop()), StoredHeader::parse(&b))
-        else {
+    while let Some((base, head, stored)) = store.last_batch()? {
+        let whole =
+            StoredHeader::parse(&head).filter(|h| h.base_offset == base && h.size == stored);
+        let Some(h) = whole else {
             tracing::warn!(
                 base_offset = base,
-                stored_bytes = b.len(),
-                "dropping a torn or corrupt batch at the end of the partition"
+                stored_bytes = stored,
+                "dropping a torn batch at the end of the partition"
             );
             store.remove_batch(base)?;
             continue;
         };
-        if let Some(seq) = info.sequenced() {
+        if let Some(seq) = h.sequenced() {
             let current = store.producer(seq.producer_id)?;
             let recorded = current
                 .as_ref()

@@ -673,15 +673,21 @@ impl PartitionStore {
         Ok(join(parts))
     }
 
-    /// The batch with the highest base offset, and that offset (from its key).
-    pub fn last_batch(&self) -> Result<Option<(u64, Bytes)>, StoreError> {
-        match self.tree.last()? {
-            Some((k, _)) => {
-                let base = key_offset(&k);
-                Ok(self.read_batch(base)?.map(|b| (base, b)))
-            }
-            None => Ok(None),
+    /// The batch with the highest base offset: its offset (from its key), its first chunk (which
+    /// holds the header) and how many bytes are stored for it, without joining its chunks.
+    pub fn last_batch(&self) -> Result<Option<(u64, sled::IVec, u64)>, StoreError> {
+        let Some((k, _)) = self.tree.last()? else {
+            return Ok(None);
+        };
+        let base = key_offset(&k);
+        let mut first = None;
+        let mut stored = 0u64;
+        for item in self.tree.scan_prefix(base.to_be_bytes()) {
+            let (_, v) = item?;
+            stored += v.len() as u64;
+            first.get_or_insert(v);
         }
+        Ok(first.map(|f| (base, f, stored)))
     }
 
     /// The batch that holds `offset` if any, else the first batch after it: where a read starts.
