@@ -41,7 +41,7 @@ struct Cli {
 /// jemalloc, not the system allocator: with glibc's malloc, freed memory stayed in its per-thread
 /// arenas, and the broker's RSS rose with every load peak and never came back down (about 1 GiB
 /// after a full `sluice-bench` run whose live heap, trimmed, was under 30 MiB). jemalloc returns
-/// it within a second (options in .cargo/config.toml); see BENCHMARKS.md.
+/// it within seconds (options in .cargo/config.toml); see BENCHMARKS.md.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
