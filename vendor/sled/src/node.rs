@@ -174,7 +174,15 @@ impl Node {
         where
             T: Clone + Ord,
         {
-            let split_point = keys.len() / 2 + 1;
+            // sluice: the rightmost leaf (no hi bound), where an append-only tree's every insert
+            // lands, keeps all but the last few entries; a middle split there left half-full leaves
+            // behind and rewrote each value about twice more. Four stay on the right so it is not
+            // merged back (`should_merge`).
+            let split_point = if suffix_truncation && old_hi.is_empty() && keys.len() > 8 {
+                keys.len() - 4
+            } else {
+                keys.len() / 2 + 1
+            };
             let right_keys = keys.split_off(split_point);
             let right_values = values.split_off(split_point);
             let right_min = &right_keys[0];
