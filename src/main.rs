@@ -92,11 +92,28 @@ fn run() -> Result<()> {
         // down: tracing would report the failed write with eprintln!, which panics on EPIPE.
         .log_internal_errors(false)
         .init();
-    tokio::runtime::Builder::new_multi_thread()
+    let (data_dir, cache, flush_ms) = (
+        config.data_dir.clone(),
+        config.cache_capacity_bytes,
+        config.flush_interval_ms,
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the tokio runtime")?
-        .block_on(serve(config))
+        .context("starting the tokio runtime")?;
+    runtime.block_on(serve(config))?;
+    // Every task goes with the runtime, and with them every handle on the store.
+    drop(runtime);
+    let started = std::time::Instant::now();
+    match sluice::store::write_snapshot(&data_dir, cache, flush_ms) {
+        Ok(()) => tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            "wrote the store's snapshot for a fast next start; bye"
+        ),
+        // The next start replays the log instead: slower, not wrong.
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not write the store's snapshot"),
+    }
+    Ok(())
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener> {

@@ -34,7 +34,7 @@ pub async fn run(
     let _ = done_rx.recv().await;
     let store = broker.store().clone();
     tokio::task::spawn_blocking(move || store.close()).await??;
-    tracing::info!("store flushed; bye");
+    tracing::info!("store flushed");
     Ok(())
 }
 

@@ -94,6 +94,8 @@ fn process_timeout() -> Duration {
 /// The directory outlives restarts of the process and is removed when the `Broker` is dropped.
 pub struct Broker {
     process: Option<Process>,
+    /// The last log lines of the process that last exited, for [`Broker::logs`] after a stop.
+    exited_log: Option<String>,
     /// Root of the temporary tree: `data/` is the broker's data dir, `sluice.yaml` its optional config.
     root: tempfile::TempDir,
     config: Option<PathBuf>,
@@ -130,6 +132,7 @@ impl Broker {
         });
         let mut broker = Broker {
             process: None,
+            exited_log: None,
             root,
             config,
         };
@@ -218,10 +221,12 @@ impl Broker {
     }
 
     /// The last lines the broker logged, for failure messages.
+    /// The last log lines of the running process, or of the one that last exited.
     pub fn logs(&self) -> String {
-        match &self.process {
-            Some(p) => render_log(&p.log),
-            None => "(broker not running)".to_string(),
+        match (&self.process, &self.exited_log) {
+            (Some(p), _) => render_log(&p.log),
+            (None, Some(log)) => log.clone(),
+            (None, None) => "(broker not running)".to_string(),
         }
     }
 
@@ -272,6 +277,7 @@ impl Broker {
         if let Some(drain) = process.drain.take() {
             let _ = drain.join();
         }
+        self.exited_log = Some(render_log(&process.log));
         if !status.success() {
             eprintln!(
                 "broker exited with {status} after SIGTERM; last log lines:\n{}",
