@@ -23,6 +23,8 @@ const BASE_SEQUENCE: usize = 53;
 const RECORD_COUNT: usize = 57;
 /// Size of the v2 header, up to and including the record count.
 pub const HEADER_LEN: usize = 61;
+const TRANSACTIONAL_BIT: i16 = 1 << 4;
+const CONTROL_BIT: i16 = 1 << 5;
 /// Bytes before the batch-length field's coverage starts (base offset + length).
 pub const LOG_OVERHEAD: usize = 12;
 
@@ -61,7 +63,7 @@ impl BatchInfo {
     }
 
     pub fn is_transactional(&self) -> bool {
-        self.attributes & (1 << 4) != 0
+        self.attributes & TRANSACTIONAL_BIT != 0
     }
 
     /// The producer id and sequence range of an idempotent producer's batch.
@@ -227,6 +229,7 @@ pub struct StoredHeader {
     pub producer_id: i64,
     pub producer_epoch: i16,
     pub base_sequence: i32,
+    pub attributes: i16,
 }
 
 impl StoredHeader {
@@ -242,7 +245,13 @@ impl StoredHeader {
             producer_id: be_i64(b, PRODUCER_ID),
             producer_epoch: i16::from_be_bytes([b[PRODUCER_EPOCH], b[PRODUCER_EPOCH + 1]]),
             base_sequence: be_i32(b, BASE_SEQUENCE),
+            attributes: i16::from_be_bytes([b[ATTRIBUTES], b[ATTRIBUTES + 1]]),
         })
+    }
+
+    /// A control batch (transaction markers), never rewritten.
+    pub fn is_control(&self) -> bool {
+        self.attributes & CONTROL_BIT != 0
     }
 
     /// The producer id and sequence range of an idempotent producer's batch.

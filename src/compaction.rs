@@ -76,9 +76,8 @@ pub fn plan_batch(
 ) -> Result<Option<Change>, String> {
     let latest = &latest.0;
     let header = StoredHeader::parse(bytes).ok_or_else(|| format!("batch {key}: short header"))?;
-    let attributes = i16::from_be_bytes([bytes[21], bytes[22]]);
     // Control batches (transaction markers) are not ours to rewrite.
-    if attributes & (1 << 5) != 0 {
+    if header.is_control() {
         return Ok(None);
     }
     let tombstones_expired =

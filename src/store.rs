@@ -722,11 +722,12 @@ impl PartitionStore {
             .map(|(k, _)| key_offset(&k)))
     }
 
-    /// Batches with base offset >= `from`, in offset order. One-chunk batches are served without
-    /// copying.
-    pub fn scan(&self, from: u64) -> impl Iterator<Item = Result<(u64, Bytes), StoreError>> + '_ {
-        self.scan_parts(from)
-            .map(|r| r.map(|(base, parts)| (base, join(parts).unwrap_or_default())))
+    /// The header of the batch stored at `base`, from its first chunk alone.
+    fn header_at(&self, base: u64) -> Result<Option<crate::batch::StoredHeader>, StoreError> {
+        self.tree
+            .get(chunk_key(base, 0))?
+            .map(|first| parse_header(base, &first))
+            .transpose()
     }
 
     /// The header of every batch with base offset >= `from`, in offset order, reading only each
@@ -747,20 +748,16 @@ impl PartitionStore {
             };
             let base = key_offset(&k);
             next = base.checked_add(1);
-            match crate::batch::StoredHeader::parse(&v) {
-                Some(h) => Some(Ok(h)),
-                None => {
-                    next = None;
-                    Some(Err(StoreError(format!(
-                        "the batch stored at offset {base} has a truncated header"
-                    ))))
-                }
+            let header = parse_header(base, &v);
+            if header.is_err() {
+                next = None;
             }
+            Some(header)
         })
     }
 
-    /// Like [`scan`](Self::scan) but each batch as its stored chunks, for callers that concatenate
-    /// several batches anyway and so need not join each one first.
+    /// Batches with base offset >= `from`, in offset order, each as its stored chunks (never
+    /// joined: fetch hands them to the socket as they are).
     pub fn scan_parts(
         &self,
         from: u64,
@@ -820,8 +817,8 @@ impl PartitionStore {
         for c in changes {
             match c {
                 Change::Remove(key) => {
-                    if let Some(old) = self.read_batch(*key)? {
-                        delta -= old.len() as i64;
+                    if let Some(old) = self.header_at(*key)? {
+                        delta -= old.size as i64;
                         self.remove_chunks(*key, &mut batch)?;
                     }
                 }
@@ -830,8 +827,8 @@ impl PartitionStore {
                     new_key,
                     bytes,
                 } => {
-                    if let Some(old) = self.read_batch(*old_key)? {
-                        delta += bytes.len() as i64 - old.len() as i64;
+                    if let Some(old) = self.header_at(*old_key)? {
+                        delta += bytes.len() as i64 - old.size as i64;
                         written += bytes.len();
                         self.remove_chunks(*old_key, &mut batch)?;
                         for (k, chunk) in chunks(*new_key, bytes) {
@@ -950,6 +947,15 @@ impl Iterator for Batches {
     }
 }
 
+/// The header of the batch stored at `base`, from its first chunk.
+fn parse_header(base: u64, first: &[u8]) -> Result<crate::batch::StoredHeader, StoreError> {
+    crate::batch::StoredHeader::parse(first).ok_or_else(|| {
+        StoreError(format!(
+            "the batch stored at offset {base} has a truncated header"
+        ))
+    })
+}
+
 /// The base offset a (chunk) key or a log-start value starts with.
 fn key_offset(k: &[u8]) -> u64 {
     k.get(..8)
@@ -1060,13 +1066,18 @@ mod tests {
         assert_eq!(&p.last_batch().unwrap().unwrap().1[..], b"second");
         assert_eq!(p.seek(3).unwrap(), Some(0));
         assert_eq!(p.seek(7).unwrap(), Some(5));
-        let all: Vec<u64> = p.scan(0).map(|r| r.unwrap().0).collect();
+        let scan = |from| -> Vec<(u64, Bytes)> {
+            p.scan_parts(from)
+                .map(|r| r.map(|(base, parts)| (base, join(parts).unwrap())).unwrap())
+                .collect()
+        };
+        let all: Vec<u64> = scan(0).into_iter().map(|(base, _)| base).collect();
         assert_eq!(all, vec![0, 5]);
         // A batch bigger than a chunk comes back whole, and in order with its neighbours.
         let big: Vec<u8> = (0..(3 * CHUNK + 17)).map(|i| (i % 251) as u8).collect();
         p.append(9, &big).unwrap();
         p.append(20, b"after").unwrap();
-        let got: Vec<(u64, Bytes)> = p.scan(5).map(|r| r.unwrap()).collect();
+        let got = scan(5);
         assert_eq!(got.len(), 3);
         assert_eq!((got[1].0, &got[1].1[..]), (9, &big[..]));
         assert_eq!(&got[2].1[..], b"after");

@@ -39,6 +39,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage, Timestamp};
+use rdkafka::metadata::MetadataTopic;
 use rdkafka::producer::{
     BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer,
 };
@@ -506,49 +507,52 @@ const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
 /// Kafka (KRaft) answers CreateTopics once its controller has committed the topic, and its broker's metadata
 /// lists the topic a moment later: on a loaded 2-core machine 6 creates in 100 were not yet listed right after
 /// the answer. Sluice creates the topic before it answers. Clients wait for a new topic, and so do the tests
-/// before they read Metadata, DescribeConfigs and the like. Asks as a consumer, which never auto-creates.
+/// before they read Metadata, DescribeConfigs and the like.
 pub fn wait_for_topic(bootstrap: &str, topic: &str) {
-    let consumer: BaseConsumer = consumer_config(bootstrap)
-        .create()
-        .expect("create metadata client");
-    let mut last = String::from("no answer");
-    let listed = wait_until(METADATA_TIMEOUT, || {
-        match consumer.fetch_metadata(Some(topic), CLIENT_TIMEOUT) {
-            Ok(metadata) => match metadata.topics().iter().find(|t| t.name() == topic) {
-                Some(t) if t.error().is_none() => return true,
-                Some(t) => last = format!("{:?}", t.error()),
-                None => last = "not in the response".into(),
-            },
-            Err(e) => last = e.to_string(),
-        }
-        thread::sleep(Duration::from_millis(50));
-        false
-    });
-    assert!(
-        listed,
-        "{topic} not in Metadata {METADATA_TIMEOUT:?} after it was created: {last}"
+    wait_for_metadata(
+        bootstrap,
+        topic,
+        "not in Metadata after it was created",
+        |t| match t.error() {
+            None => Ok(()),
+            Some(e) => Err(format!("{e:?}")),
+        },
     );
 }
 
 /// Waits until Metadata answers UNKNOWN_TOPIC_OR_PARTITION for `topic`, and panics after 30 s: Kafka's broker
 /// drops a deleted topic from its metadata a moment after DeleteTopics answers (see [`wait_for_topic`]).
 pub fn wait_for_topic_gone(bootstrap: &str, topic: &str) {
+    wait_for_metadata(
+        bootstrap,
+        topic,
+        "still in Metadata after it was deleted",
+        |t| match t.error() {
+            Some(RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) => Ok(()),
+            e => Err(format!("{e:?} with {} partitions", t.partitions().len())),
+        },
+    );
+}
+
+/// Asks Metadata about `topic` (as a consumer, which never auto-creates) until `state` accepts its entry;
+/// panics after [`METADATA_TIMEOUT`] with `failure` and the last answer.
+fn wait_for_metadata(
+    bootstrap: &str,
+    topic: &str,
+    failure: &str,
+    state: impl Fn(&MetadataTopic) -> Result<(), String>,
+) {
     let consumer: BaseConsumer = consumer_config(bootstrap)
         .create()
         .expect("create metadata client");
     let mut last = String::from("no answer");
-    let gone = wait_until(METADATA_TIMEOUT, || {
+    let reached = wait_until(METADATA_TIMEOUT, || {
         match consumer.fetch_metadata(Some(topic), CLIENT_TIMEOUT) {
             Ok(metadata) => match metadata.topics().iter().find(|t| t.name() == topic) {
-                Some(t)
-                    if t.error()
-                        == Some(RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) =>
-                {
-                    return true
-                }
-                Some(t) => {
-                    last = format!("{:?} with {} partitions", t.error(), t.partitions().len())
-                }
+                Some(t) => match state(t) {
+                    Ok(()) => return true,
+                    Err(e) => last = e,
+                },
                 None => last = "not in the response".into(),
             },
             Err(e) => last = e.to_string(),
@@ -556,10 +560,7 @@ pub fn wait_for_topic_gone(bootstrap: &str, topic: &str) {
         thread::sleep(Duration::from_millis(50));
         false
     });
-    assert!(
-        gone,
-        "{topic} still in Metadata {METADATA_TIMEOUT:?} after it was deleted: {last}"
-    );
+    assert!(reached, "{topic} {failure} ({METADATA_TIMEOUT:?}): {last}");
 }
 
 /// Settings every producer in these tests shares; callers add acks, compression and so on.
