@@ -11,11 +11,11 @@ use kafka_protocol::error::ResponseError;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::config::topic::{self, BrokerDefaults, EffectiveConfig};
 use crate::config::Config;
-use crate::group::{GroupConfig, GroupCoordinator};
+use crate::coordinator::group::{GroupConfig, GroupCoordinator};
 use crate::log::PartitionLog;
 use crate::store::{Store, StoreError, TopicRecord};
-use crate::topic_config::{self, BrokerDefaults, EffectiveConfig};
 
 /// How clients reach this broker (Metadata's broker list).
 #[derive(Debug, Clone)]
@@ -244,7 +244,7 @@ impl Broker {
             return Err(TopicError::InvalidPartitions(partitions));
         }
         let defaults = self.topic_defaults();
-        topic_config::validate_all(&configs, &defaults).map_err(TopicError::InvalidConfig)?;
+        topic::validate_all(&configs, &defaults).map_err(TopicError::InvalidConfig)?;
         // The write lock makes check-and-create atomic against a concurrent auto-create.
         let mut topics = self.shared.topics.write().expect("topics poisoned");
         if topics.by_name.contains_key(name) {
@@ -377,7 +377,7 @@ impl Broker {
             return Err(TopicError::Unknown(name.to_string()));
         };
         let configs = change(&topic.configs)?;
-        topic_config::validate_all(&configs, &defaults).map_err(TopicError::InvalidConfig)?;
+        topic::validate_all(&configs, &defaults).map_err(TopicError::InvalidConfig)?;
         if validate_only {
             return Ok(topic);
         }

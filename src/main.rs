@@ -166,8 +166,8 @@ async fn serve(config: Config) -> Result<()> {
         topics = broker.topics().len(),
         "sluice started"
     );
-    tokio::spawn(sluice::cleaner::run(broker.clone()));
-    sluice::server::run(listener, broker, shutdown_tx, stop).await
+    tokio::spawn(sluice::log::cleaner::run(broker.clone()));
+    sluice::net::server::run(listener, broker, shutdown_tx, stop).await
 }
 
 /// Resolves on SIGINT or SIGTERM; both handlers are installed when this returns.

@@ -563,7 +563,7 @@ def test_create_time_topic_keeps_producer_timestamps(broker, topic_name):
 # -- Offset validation (OffsetForLeaderEpoch) ----------------------------------------------------------------
 
 
-@pytest.mark.broker_config(log_level="info,sluice::connection=debug")
+@pytest.mark.broker_config(log_level="info,sluice::net::connection=debug")
 def test_seek_with_leader_epoch_is_validated_after_restart(broker, topic_name):
     """A seek to a position with a leader epoch makes librdkafka validate it (KIP-320, OffsetForLeaderEpoch)
     before fetching; after a broker restart that must neither stall nor reset the position."""

@@ -1945,7 +1945,7 @@ fn consumers_resume_promptly_after_a_restart() {
     // The consumers keep one bootstrap address across the restart; the broker advertises the forwarder's.
     let forwarder = Forwarder::start();
     let mut broker = Broker::start_with(&format!(
-        "advertise: \"{}\"\nlog_level: \"info,sluice::connection=debug\"\n",
+        "advertise: \"{}\"\nlog_level: \"info,sluice::net::connection=debug\"\n",
         forwarder.addr
     ));
     forwarder.retarget(broker.addr());

@@ -1,6 +1,6 @@
 //! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics and the broker.
 //!
-//! Topic configs are the full Kafka 4.x table (`crate::topic_config`), each with its value, source
+//! Topic configs are the full Kafka 4.x table (`crate::config::topic`), each with its value, source
 //! and synonyms, not only the ones that were set. The broker resource is read-only: Sluice takes its
 //! settings from its config file and has no dynamic broker configs.
 
@@ -19,7 +19,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::{Broker, TopicError};
-use crate::topic_config::{self, DescribedConfig};
+use crate::config::topic::{self, DescribedConfig};
 
 /// Kafka's ConfigResource.Type codes.
 const TOPIC: i8 = 2;
@@ -45,10 +45,7 @@ pub fn describe(
                 .with_resource_name(r.resource_name.clone());
             let rows = match r.resource_type {
                 TOPIC => match broker.topic(r.resource_name.as_str()) {
-                    Some(t) => Ok(topic_config::describe_topic(
-                        &t.configs,
-                        &broker.topic_defaults(),
-                    )),
+                    Some(t) => Ok(topic::describe_topic(&t.configs, &broker.topic_defaults())),
                     None => Err((
                         ResponseError::UnknownTopicOrPartition.code(),
                         format!("topic {} does not exist", r.resource_name.as_str()),
@@ -59,7 +56,7 @@ pub fn describe(
                         || r.resource_name.as_str() == broker.node().node_id.to_string() =>
                 {
                     let c = broker.config();
-                    Ok(topic_config::describe_broker(
+                    Ok(topic::describe_broker(
                         c.node_id,
                         c.num_partitions,
                         c.auto_create_topics,
@@ -268,7 +265,7 @@ fn apply_ops(
                 format!("config {name} appears more than once"),
             ));
         }
-        if topic_config::lookup(name).is_none() {
+        if topic::lookup(name).is_none() {
             return Err(invalid(format!("Unknown topic config name: {name}")));
         }
         match *op {
@@ -283,12 +280,12 @@ fn apply_ops(
             }
             APPEND | SUBTRACT => {
                 let opname = if *op == APPEND { "APPEND" } else { "SUBTRACT" };
-                let base = topic_config::list_op_base(opname, name, &configs).map_err(invalid)?;
+                let base = topic::list_op_base(opname, name, &configs).map_err(invalid)?;
                 let v = value.clone().unwrap_or_default();
                 let next = if *op == APPEND {
-                    topic_config::append_list(&base, &v)
+                    topic::append_list(&base, &v)
                 } else {
-                    topic_config::subtract_list(&base, &v)
+                    topic::subtract_list(&base, &v)
                 };
                 configs.insert(name.clone(), next);
             }

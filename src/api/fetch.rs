@@ -225,9 +225,9 @@ fn read(plan: &Plan) -> (Fetched, usize, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::{self, tests::make_batch};
     use crate::broker::tests::test_broker;
     use crate::config::Config;
+    use crate::log::batch::{self, tests::make_batch};
     use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
     use kafka_protocol::protocol::StrBytes;
 

@@ -1,5 +1,5 @@
 //! The group membership APIs: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
-//! ListGroups, DescribeGroups, DeleteGroups. The state machine is in `crate::group`; these
+//! ListGroups, DescribeGroups, DeleteGroups. The state machine is in `crate::coordinator::group`; these
 //! functions translate requests and responses per version.
 
 use std::net::SocketAddr;
@@ -22,7 +22,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::api::Reply;
 use crate::broker::Broker;
-use crate::group::{JoinRequest, JoinResult, Pending, SyncRequest, SyncResult};
+use crate::coordinator::group::{JoinRequest, JoinResult, Pending, SyncRequest, SyncResult};
 
 fn s(v: impl Into<String>) -> StrBytes {
     StrBytes::from_string(v.into())

@@ -13,8 +13,8 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::records::RecordBatchDecoder;
 
 use crate::api::fetch::check_epoch;
-use crate::batch::StoredHeader;
 use crate::broker::Broker;
+use crate::log::batch::StoredHeader;
 use crate::log::{PartitionLog, LEADER_EPOCH};
 use crate::store::StoreError;
 
@@ -151,9 +151,9 @@ fn first_at_or_after(mut batch: Bytes, t: i64, log_start: u64) -> Option<(i64, i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::{self, tests::make_batch};
     use crate::broker::tests::test_broker;
     use crate::config::Config;
+    use crate::log::batch::{self, tests::make_batch};
     use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
     use kafka_protocol::protocol::StrBytes;
 

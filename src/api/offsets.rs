@@ -102,7 +102,7 @@ pub fn commit(broker: &Broker, req: OffsetCommitRequest, version: i16) -> Reply 
 }
 
 type Wanted = Option<Vec<(String, Vec<i32>)>>;
-type Found = Vec<crate::group::TopicOffsets>;
+type Found = Vec<crate::coordinator::group::TopicOffsets>;
 
 /// "No committed offset": offset -1, leader epoch -1, empty metadata, as Kafka answers.
 fn parts(

@@ -10,10 +10,10 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::api::Reply;
-use crate::batch::{self, BatchError, BatchInfo};
 use crate::broker::Broker;
+use crate::config::topic::EffectiveConfig;
+use crate::log::batch::{self, BatchError, BatchInfo};
 use crate::log::AppendError;
-use crate::topic_config::EffectiveConfig;
 use kafka_protocol::records::RecordBatchDecoder;
 
 pub fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Reply {
@@ -206,9 +206,9 @@ fn batch_error_code(e: &BatchError) -> i16 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::tests::make_batch;
     use crate::broker::tests::test_broker;
     use crate::config::Config;
+    use crate::log::batch::tests::make_batch;
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 
     fn request(acks: i16, topic: &str, parts: Vec<(i32, bytes::Bytes)>) -> ProduceRequest {

@@ -42,8 +42,10 @@ pub fn create(broker: &Broker, req: CreateTopicsRequest, version: i16) -> Create
                 Ok((id, partitions, configs)) => {
                     let mut r = result.with_topic_id(id);
                     if version >= 5 {
-                        let rows =
-                            crate::topic_config::describe_topic(&configs, &broker.topic_defaults());
+                        let rows = crate::config::topic::describe_topic(
+                            &configs,
+                            &broker.topic_defaults(),
+                        );
                         r = r
                             .with_num_partitions(partitions)
                             .with_replication_factor(1)

@@ -5,7 +5,7 @@
 //! - tree `topics`: topic name -> JSON [`TopicRecord`] (id, partition count, configs).
 //! - tree `log_start`: `<topic id>/<partition>` -> log start offset (u64 BE), only once it moved past 0.
 //! - tree `producers`: `<topic id>/<partition>/` + producer id (i64 BE) -> JSON
-//!   [`crate::producer::ProducerEntry`], written right after the batch it describes.
+//!   [`crate::log::producer_state::ProducerEntry`], written right after the batch it describes.
 //! - tree `groups`: consumer group id -> its protocol type (\"consumer\", ...).
 //! - tree `offsets`: committed consumer group offsets, keyed group / topic / partition (see
 //!   [`offset_key`]) so one group's offsets are a prefix range; values are JSON [`CommittedOffset`].
@@ -598,7 +598,7 @@ impl PartitionStore {
         base_offset: u64,
         batch: &[u8],
         producer_id: i64,
-        entry: &crate::producer::ProducerEntry,
+        entry: &crate::log::producer_state::ProducerEntry,
     ) -> Result<(), StoreError> {
         self.append(base_offset, batch)?;
         let state = self.put_producer(producer_id, entry)?;
@@ -610,7 +610,7 @@ impl PartitionStore {
     pub fn producer(
         &self,
         producer_id: i64,
-    ) -> Result<Option<crate::producer::ProducerEntry>, StoreError> {
+    ) -> Result<Option<crate::log::producer_state::ProducerEntry>, StoreError> {
         match self.producers.get(self.producer_key(producer_id))? {
             Some(v) => serde_json::from_slice(&v)
                 .map(Some)
@@ -623,7 +623,7 @@ impl PartitionStore {
     pub fn put_producer(
         &self,
         producer_id: i64,
-        entry: &crate::producer::ProducerEntry,
+        entry: &crate::log::producer_state::ProducerEntry,
     ) -> Result<usize, StoreError> {
         let state = serde_json::to_vec(entry).map_err(|e| StoreError(e.to_string()))?;
         self.producers
@@ -638,7 +638,9 @@ impl PartitionStore {
     }
 
     /// This partition's producer states.
-    pub fn load_producers(&self) -> Result<Vec<(i64, crate::producer::ProducerEntry)>, StoreError> {
+    pub fn load_producers(
+        &self,
+    ) -> Result<Vec<(i64, crate::log::producer_state::ProducerEntry)>, StoreError> {
         let mut out = Vec::new();
         for item in self.producers.scan_prefix(&self.producer_prefix) {
             let (k, v) = item?;
@@ -723,7 +725,7 @@ impl PartitionStore {
     }
 
     /// The header of the batch stored at `base`, from its first chunk alone.
-    fn header_at(&self, base: u64) -> Result<Option<crate::batch::StoredHeader>, StoreError> {
+    fn header_at(&self, base: u64) -> Result<Option<crate::log::batch::StoredHeader>, StoreError> {
         self.tree
             .get(chunk_key(base, 0))?
             .map(|first| parse_header(base, &first))
@@ -736,7 +738,7 @@ impl PartitionStore {
     pub fn headers(
         &self,
         from: u64,
-    ) -> impl Iterator<Item = Result<crate::batch::StoredHeader, StoreError>> + '_ {
+    ) -> impl Iterator<Item = Result<crate::log::batch::StoredHeader, StoreError>> + '_ {
         let mut next = Some(from);
         std::iter::from_fn(move || {
             let (k, v) = match self.tree.range(chunk_key(next?, 0)..).next()? {
@@ -808,9 +810,9 @@ impl PartitionStore {
     /// Returns the change in stored bytes (negative: space freed).
     pub fn apply_compaction(
         &self,
-        changes: &[crate::compaction::Change],
+        changes: &[crate::log::compaction::Change],
     ) -> Result<i64, StoreError> {
-        use crate::compaction::Change;
+        use crate::log::compaction::Change;
         let mut batch = sled::Batch::default();
         let mut delta = 0i64;
         let mut written = 0usize;
@@ -948,8 +950,8 @@ impl Iterator for Batches {
 }
 
 /// The header of the batch stored at `base`, from its first chunk.
-fn parse_header(base: u64, first: &[u8]) -> Result<crate::batch::StoredHeader, StoreError> {
-    crate::batch::StoredHeader::parse(first).ok_or_else(|| {
+fn parse_header(base: u64, first: &[u8]) -> Result<crate::log::batch::StoredHeader, StoreError> {
+    crate::log::batch::StoredHeader::parse(first).ok_or_else(|| {
         StoreError(format!(
             "the batch stored at offset {base} has a truncated header"
         ))

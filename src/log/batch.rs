@@ -67,7 +67,7 @@ impl BatchInfo {
     }
 
     /// The producer id and sequence range of an idempotent producer's batch.
-    pub fn sequenced(&self) -> Option<crate::producer::Sequenced> {
+    pub fn sequenced(&self) -> Option<crate::log::producer_state::Sequenced> {
         sequence_range(
             self.producer_id,
             self.producer_epoch,
@@ -82,7 +82,7 @@ fn sequence_range(
     epoch: i16,
     base_sequence: i32,
     last_offset_delta: u32,
-) -> Option<crate::producer::Sequenced> {
+) -> Option<crate::log::producer_state::Sequenced> {
     if producer_id < 0 || base_sequence < 0 {
         return None;
     }
@@ -93,7 +93,7 @@ fn sequence_range(
     } else {
         base_sequence + delta
     };
-    Some(crate::producer::Sequenced {
+    Some(crate::log::producer_state::Sequenced {
         producer_id,
         epoch,
         first_seq: base_sequence,
@@ -255,7 +255,7 @@ impl StoredHeader {
     }
 
     /// The producer id and sequence range of an idempotent producer's batch.
-    pub fn sequenced(&self) -> Option<crate::producer::Sequenced> {
+    pub fn sequenced(&self) -> Option<crate::log::producer_state::Sequenced> {
         sequence_range(
             self.producer_id,
             self.producer_epoch,

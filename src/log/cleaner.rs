@@ -8,9 +8,9 @@
 use std::time::Duration;
 
 use crate::broker::{stopping, Broker};
-use crate::compaction::Policy;
+use crate::config::topic::EffectiveConfig;
+use crate::log::compaction::Policy;
 use crate::log::PartitionLog;
-use crate::topic_config::EffectiveConfig;
 
 /// At most this many batches leave one partition per pass.
 const MAX_BATCHES_PER_PASS: usize = 10_000;
@@ -111,9 +111,9 @@ fn retention(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::{self, tests::make_batch};
     use crate::broker::tests::test_broker;
     use crate::config::Config;
+    use crate::log::batch::{self, tests::make_batch};
     use std::collections::BTreeMap;
 
     #[test]

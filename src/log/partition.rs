@@ -11,8 +11,8 @@ use tokio::sync::Notify;
 
 use std::collections::HashMap;
 
-use crate::batch::{self, BatchInfo, StoredHeader};
-use crate::producer::{self, ProducerEntry, Verdict};
+use crate::log::batch::{self, BatchInfo, StoredHeader};
+use crate::log::producer_state::{self, ProducerEntry, Verdict};
 use crate::store::{PartitionStore, StoreError};
 
 /// The leader epoch of every partition: one broker never changes leadership.
@@ -155,7 +155,7 @@ impl PartitionLog {
     /// batches were dropped or rewritten.
     pub fn compact(
         &self,
-        policy: crate::compaction::Policy,
+        policy: crate::log::compaction::Policy,
         min_lag_ms: i64,
     ) -> Result<usize, StoreError> {
         // The section: every batch from the log start but the last (the active tail), up to the
@@ -172,7 +172,7 @@ impl PartitionLog {
         let batch = |h: &StoredHeader| -> Result<Option<Bytes>, StoreError> {
             self.store.read_batch(h.base_offset)
         };
-        let mut latest = crate::compaction::Latest::default();
+        let mut latest = crate::log::compaction::Latest::default();
         for h in &section {
             if let Some(b) = batch(h)? {
                 latest.add(h.base_offset, &b).map_err(StoreError)?;
@@ -187,10 +187,11 @@ impl PartitionLog {
         let mut count = 0usize;
         for h in &section {
             let Some(b) = batch(h)? else { continue };
-            if let Some(change) = crate::compaction::plan_batch(h.base_offset, &b, &latest, policy)
-                .map_err(StoreError)?
+            if let Some(change) =
+                crate::log::compaction::plan_batch(h.base_offset, &b, &latest, policy)
+                    .map_err(StoreError)?
             {
-                if let crate::compaction::Change::Replace { bytes, .. } = &change {
+                if let crate::log::compaction::Change::Replace { bytes, .. } = &change {
                     pending_bytes += bytes.len();
                 }
                 changes.push(change);
@@ -206,7 +207,7 @@ impl PartitionLog {
 
     fn apply_compaction(
         &self,
-        changes: Vec<crate::compaction::Change>,
+        changes: Vec<crate::log::compaction::Change>,
     ) -> Result<usize, StoreError> {
         if changes.is_empty() {
             return Ok(0);
@@ -264,10 +265,10 @@ impl PartitionLog {
                     None => None,
                     Some(seq) => {
                         let current = producers.get(&seq.producer_id);
-                        match producer::check(current, seq) {
+                        match producer_state::check(current, seq) {
                             Verdict::Append => Some((
                                 seq.producer_id,
-                                producer::record(current, seq, next, crate::now_ms()),
+                                producer_state::record(current, seq, next, crate::now_ms()),
                             )),
                             Verdict::Duplicate { base_offset } => {
                                 tracing::debug!(
@@ -445,7 +446,8 @@ fn recover_tail(store: &PartitionStore) -> Result<u64, StoreError> {
                     base_offset = h.base_offset,
                     "restoring the producer state of the last batch"
                 );
-                let entry = producer::record(current.as_ref(), seq, h.base_offset, crate::now_ms());
+                let entry =
+                    producer_state::record(current.as_ref(), seq, h.base_offset, crate::now_ms());
                 store.put_producer(seq.producer_id, &entry)?;
             }
         }
@@ -457,7 +459,7 @@ fn recover_tail(store: &PartitionStore) -> Result<u64, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::tests::make_batch;
+    use crate::log::batch::tests::make_batch;
     use crate::store::Store;
 
     fn log(dir: &std::path::Path) -> (Store, PartitionLog) {

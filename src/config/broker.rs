@@ -197,8 +197,8 @@ impl Config {
 
 impl Config {
     /// The topic-config defaults this broker applies to topics without overrides.
-    pub fn broker_defaults(&self) -> crate::topic_config::BrokerDefaults {
-        crate::topic_config::BrokerDefaults {
+    pub fn broker_defaults(&self) -> crate::config::topic::BrokerDefaults {
+        crate::config::topic::BrokerDefaults {
             retention_ms: self.log_retention_ms,
             retention_bytes: self.log_retention_bytes,
             cleanup_policy: self.log_cleanup_policy.clone(),
@@ -206,7 +206,7 @@ impl Config {
             message_timestamp_type: self.log_message_timestamp_type.clone(),
             delete_retention_ms: self.log_cleaner_delete_retention_ms,
             min_compaction_lag_ms: self.log_cleaner_min_compaction_lag_ms,
-            ..crate::topic_config::BrokerDefaults::default()
+            ..crate::config::topic::BrokerDefaults::default()
         }
     }
 }

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tracing::Instrument;
 
 use crate::broker::Broker;
-use crate::connection;
+use crate::net::connection;
 
 pub async fn run(
     listener: TcpListener,

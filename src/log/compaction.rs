@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions};
 
-use crate::batch::StoredHeader;
+use crate::log::batch::StoredHeader;
 
 /// When records become removable.
 #[derive(Debug, Clone, Copy)]
@@ -123,7 +123,7 @@ pub fn plan_batch(
     .map_err(|e| format!("batch {key}: re-encoding failed: {e}"))?;
     // The encoder splits records it considers unlike into several batches; the log stores one
     // batch per key, so anything else is a bug to stop on, not to store.
-    let expected_len = crate::batch::LOG_OVERHEAD
+    let expected_len = crate::log::batch::LOG_OVERHEAD
         + i32::from_be_bytes([out[8], out[9], out[10], out[11]]) as usize;
     if expected_len != out.len() {
         return Err(format!(
@@ -156,7 +156,7 @@ fn restore_header(out: &mut BytesMut, original: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch;
+    use crate::log::batch;
     use kafka_protocol::records::Compression;
     use producer as rec;
 

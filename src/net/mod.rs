@@ -1,0 +1,5 @@
+//! The network layer: the accept loop with its limits, and one task pair per connection that frames
+//! requests, hands them to the API layer and writes the responses back in request order.
+
+pub mod connection;
+pub mod server;
