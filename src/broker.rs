@@ -178,8 +178,27 @@ impl Broker {
         &self.shared.cluster_id
     }
 
-    pub fn store(&self) -> &Store {
-        &self.shared.store
+    /// Resolves once everything written so far is durable: one flush shared by every request
+    /// waiting at that moment (group commit).
+    pub fn durable(&self) -> impl std::future::Future<Output = Result<(), StoreError>> + Send {
+        let store = self.shared.store.clone();
+        async move { store.sync().await }
+    }
+
+    /// Waits while more than `max_unflushed_bytes` are written and not yet flushed: the
+    /// backpressure that keeps a producer faster than the disk from growing memory.
+    pub async fn write_backlog_drained(&self) -> Result<(), StoreError> {
+        self.shared.store.admit().await
+    }
+
+    /// A new producer id, never handed out before (durably, across restarts).
+    pub fn next_producer_id(&self) -> Result<i64, StoreError> {
+        self.shared.store.next_producer_id()
+    }
+
+    /// Flushes and closes the store, once every connection has ended. Blocking.
+    pub fn close_store(&self) -> anyhow::Result<()> {
+        self.shared.store.close()
     }
 
     /// The topic-config defaults from this broker's configuration.

@@ -27,8 +27,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use crate::api::fetch::check_epoch;
-use crate::api::Reply;
-use crate::broker::Broker;
+use crate::api::{Ctx, Outcome};
 use crate::log::LEADER_EPOCH;
 
 fn s(v: impl Into<String>) -> StrBytes {
@@ -37,10 +36,8 @@ fn s(v: impl Into<String>) -> StrBytes {
 
 use crate::api::{CLUSTER_OPERATIONS, NO_OPERATIONS, TOPIC_OPERATIONS};
 
-pub fn create_partitions(
-    broker: &Broker,
-    req: CreatePartitionsRequest,
-) -> CreatePartitionsResponse {
+pub fn create_partitions(ctx: &Ctx, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
+    let broker = ctx.broker;
     let mut seen: HashMap<String, usize> = HashMap::new();
     for t in &req.topics {
         *seen.entry(t.name.to_string()).or_default() += 1;
@@ -81,7 +78,8 @@ pub fn create_partitions(
     CreatePartitionsResponse::default().with_results(results)
 }
 
-pub fn delete_records(broker: &Broker, req: DeleteRecordsRequest) -> Reply {
+pub fn delete_records(ctx: &Ctx, req: DeleteRecordsRequest) -> Outcome {
+    let broker = ctx.broker;
     let mut changed = false;
     let topics = req
         .topics
@@ -132,28 +130,20 @@ pub fn delete_records(broker: &Broker, req: DeleteRecordsRequest) -> Reply {
         .collect();
     let response = DeleteRecordsResponse::default().with_topics(topics);
     if !changed {
-        return Reply::Now(ResponseKind::DeleteRecords(response));
+        return Outcome::now(ResponseKind::DeleteRecords(response));
     }
     // The new log start must survive a crash before we report it.
-    crate::api::after_flush(
-        broker,
-        response,
-        |r: &mut DeleteRecordsResponse| {
-            for p in r.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
-                if p.error_code == 0 {
-                    p.error_code = crate::api::STORAGE_ERROR;
-                }
+    crate::api::after_flush(broker, response, |r: &mut DeleteRecordsResponse| {
+        for p in r.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+            if p.error_code == 0 {
+                p.error_code = crate::api::STORAGE_ERROR;
             }
-        },
-        ResponseKind::DeleteRecords,
-    )
+        }
+    })
 }
 
-pub fn describe_cluster(
-    broker: &Broker,
-    req: DescribeClusterRequest,
-    version: i16,
-) -> DescribeClusterResponse {
+pub fn describe_cluster(ctx: &Ctx, req: DescribeClusterRequest) -> DescribeClusterResponse {
+    let (broker, version) = (ctx.broker, ctx.version);
     let node = broker.node();
     let me = BrokerId(node.node_id);
     let resp = DescribeClusterResponse::default()
@@ -180,11 +170,8 @@ pub fn describe_cluster(
     resp
 }
 
-pub fn describe_log_dirs(
-    broker: &Broker,
-    req: DescribeLogDirsRequest,
-    version: i16,
-) -> DescribeLogDirsResponse {
+pub fn describe_log_dirs(ctx: &Ctx, req: DescribeLogDirsRequest) -> DescribeLogDirsResponse {
+    let (broker, version) = (ctx.broker, ctx.version);
     let wanted: Option<HashMap<String, Vec<i32>>> = req.topics.map(|ts| {
         ts.into_iter()
             .map(|t| (t.topic.to_string(), t.partitions))
@@ -237,9 +224,10 @@ pub fn describe_log_dirs(
 /// With one broker there is one leader epoch, 0, and it ends at the log end: a client validating
 /// its position after a restart never finds a divergence.
 pub fn offset_for_leader_epoch(
-    broker: &Broker,
+    ctx: &Ctx,
     req: OffsetForLeaderEpochRequest,
 ) -> OffsetForLeaderEpochResponse {
+    let broker = ctx.broker;
     let topics = req
         .topics
         .into_iter()
@@ -279,9 +267,10 @@ pub fn offset_for_leader_epoch(
 }
 
 pub fn describe_topic_partitions(
-    broker: &Broker,
+    ctx: &Ctx,
     req: DescribeTopicPartitionsRequest,
 ) -> DescribeTopicPartitionsResponse {
+    let broker = ctx.broker;
     let me = BrokerId(broker.node().node_id);
     let limit = req.response_partition_limit.max(1) as usize;
     // An empty topic list means every topic, in name order (the cursor walks that order).

@@ -18,7 +18,8 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::broker::{Broker, TopicError};
+use crate::api::Ctx;
+use crate::broker::TopicError;
 use crate::config::topic::{self, DescribedConfig};
 
 /// Kafka's ConfigResource.Type codes.
@@ -31,11 +32,8 @@ fn s(v: impl Into<String>) -> StrBytes {
 
 type Outcome = Result<(), (i16, String)>;
 
-pub fn describe(
-    broker: &Broker,
-    req: DescribeConfigsRequest,
-    version: i16,
-) -> DescribeConfigsResponse {
+pub fn describe(ctx: &Ctx, req: DescribeConfigsRequest) -> DescribeConfigsResponse {
+    let (broker, version) = (ctx.broker, ctx.version);
     let results = req
         .resources
         .into_iter()
@@ -139,7 +137,8 @@ fn describe_row(
 }
 
 /// AlterConfigs replaces a topic's whole set of overrides with the given one.
-pub fn alter(broker: &Broker, req: AlterConfigsRequest) -> AlterConfigsResponse {
+pub fn alter(ctx: &Ctx, req: AlterConfigsRequest) -> AlterConfigsResponse {
+    let broker = ctx.broker;
     let responses = req
         .resources
         .into_iter()
@@ -202,9 +201,10 @@ const SUBTRACT: i8 = 3;
 
 /// IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT on individual topic configs.
 pub fn incremental_alter(
-    broker: &Broker,
+    ctx: &Ctx,
     req: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
+    let broker = ctx.broker;
     let responses = req
         .resources
         .into_iter()
@@ -303,6 +303,7 @@ fn apply_ops(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broker::Broker;
     use crate::broker::tests::test_broker;
     use crate::config::Config;
     use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
@@ -317,7 +318,7 @@ mod tests {
                 .with_resource_type(TOPIC)
                 .with_resource_name(s(name))
                 .with_configuration_keys(None)]);
-        describe(b, req, 4).results.remove(0)
+        describe(&Ctx::test(b, 4), req).results.remove(0)
     }
 
     fn value(r: &DescribeConfigsResult, name: &str) -> (Option<String>, i8) {
@@ -343,7 +344,7 @@ mod tests {
                 .with_resource_name(s(topic))
                 .with_configs(ops),
         ]);
-        incremental_alter(b, req).responses[0].error_code
+        incremental_alter(&Ctx::test(b, 0), req).responses[0].error_code
     }
 
     #[test]
@@ -426,7 +427,7 @@ mod tests {
                 .with_resource_name(s("1"))
                 .with_configuration_keys(None),
         ]);
-        let r = describe(&b, req, 4).results.remove(0);
+        let r = describe(&Ctx::test(&b, 4), req).results.remove(0);
         assert_eq!(r.error_code, 0);
         assert!(r
             .configs
@@ -440,7 +441,7 @@ mod tests {
                     .with_resource_name(s("1"))
                     .with_configuration_keys(None),
             ]);
-            describe(&b, req, v)
+            describe(&Ctx::test(&b, v), req)
                 .encode(&mut bytes::BytesMut::new(), v)
                 .unwrap();
         }

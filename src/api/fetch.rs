@@ -15,18 +15,10 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseKind, TopicN
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::api::{Reply, Response};
+use crate::api::{Ctx, Outcome};
 use crate::broker::{stopping, Broker};
-use crate::log::{PartitionLog, ReadError, Records, LEADER_EPOCH};
-
-/// A Fetch response whose record bytes travel beside it, as the stored chunks, so they reach the
-/// socket without a copy (`protocol::encode_fetch` splices them in). `records[i]` belongs to the
-/// i-th partition of `response`, counting through its topics in order.
-#[derive(Debug, Default)]
-pub struct Fetched {
-    pub response: FetchResponse,
-    pub records: Vec<Records>,
-}
+use crate::log::{PartitionLog, ReadError, LEADER_EPOCH};
+use crate::protocol::{FetchBody, ResponseBody};
 
 /// One partition of the request, resolved against the registry.
 struct Wanted {
@@ -48,10 +40,11 @@ struct Plan {
     read_committed: bool,
 }
 
-pub fn handle(broker: &Broker, req: FetchRequest, version: i16) -> Reply {
+pub fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome {
+    let (broker, version) = (ctx.broker, ctx.version);
     if req.session_id != 0 {
         // We never hand out a session id, so a client naming one is confused; Kafka answers this.
-        return Reply::Now(ResponseKind::Fetch(
+        return Outcome::now(ResponseKind::Fetch(
             FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code()),
         ));
     }
@@ -65,11 +58,11 @@ pub fn handle(broker: &Broker, req: FetchRequest, version: i16) -> Reply {
     let (response, bytes, errors) = read(&plan);
     let min_bytes = req.min_bytes.max(0) as usize;
     if bytes >= min_bytes || req.max_wait_ms <= 0 || errors || plan.topics.is_empty() {
-        return Reply::Fetched(response);
+        return Outcome::Now(ResponseBody::Fetch(response));
     }
     let mut shutdown = broker.shutdown_signal();
     let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms as u64);
-    Reply::Later(Box::pin(async move {
+    Outcome::Later(Box::pin(async move {
         loop {
             let waiter = Arc::new(Notify::new());
             for t in &plan.topics {
@@ -82,14 +75,14 @@ pub fn handle(broker: &Broker, req: FetchRequest, version: i16) -> Reply {
             // Read after registering: an append in between leaves a permit in the Notify.
             let (response, bytes, errors) = read(&plan);
             if bytes >= min_bytes || errors {
-                return Response::Fetch(response);
+                return ResponseBody::Fetch(response);
             }
             tokio::select! {
                 _ = waiter.notified() => continue,
                 _ = tokio::time::sleep_until(deadline) => {}
                 _ = stopping(&mut shutdown) => {}
             }
-            return Response::Fetch(read(&plan).0);
+            return ResponseBody::Fetch(read(&plan).0);
         }
     }))
 }
@@ -158,7 +151,7 @@ pub fn check_epoch(current_leader_epoch: i32) -> Result<(), i16> {
 
 /// Reads every partition of the plan; returns the response, the record bytes in it, and whether
 /// any partition carries an error (which ends a long poll at once, as in Kafka).
-fn read(plan: &Plan) -> (Fetched, usize, bool) {
+fn read(plan: &Plan) -> (FetchBody, usize, bool) {
     let mut total = 0usize;
     let mut errors = false;
     let mut records_out = Vec::new();
@@ -187,7 +180,7 @@ fn read(plan: &Plan) -> (Fetched, usize, bool) {
                 Ok(r) => {
                     let records = r.records.unwrap_or_default();
                     total += records.len();
-                    records_out.push(records);
+                    records_out.push(records.into_parts());
                     data = data
                         .with_high_watermark(r.offsets.high_watermark as i64)
                         .with_last_stable_offset(r.offsets.high_watermark as i64)
@@ -196,7 +189,7 @@ fn read(plan: &Plan) -> (Fetched, usize, bool) {
                 }
                 Err(code) => {
                     errors = true;
-                    records_out.push(Records::default());
+                    records_out.push(Vec::new());
                     data = data
                         .with_error_code(code)
                         .with_high_watermark(-1)
@@ -213,7 +206,7 @@ fn read(plan: &Plan) -> (Fetched, usize, bool) {
         );
     }
     (
-        Fetched {
+        FetchBody {
             response: FetchResponse::default().with_responses(topics),
             records: records_out,
         },
@@ -243,17 +236,17 @@ mod tests {
                     .with_partition_max_bytes(1 << 20)])])
     }
 
-    fn part(r: &Fetched) -> &PartitionData {
+    fn part(r: &FetchBody) -> &PartitionData {
         &r.response.responses[0].partitions[0]
     }
 
     /// What a handler answered, whether at once or after a wait.
-    async fn answer(reply: Reply) -> Fetched {
+    async fn answer(reply: Outcome) -> FetchBody {
         match reply {
-            Reply::Fetched(f) => f,
-            Reply::Later(fut) => match fut.await {
-                Response::Fetch(f) => f,
-                Response::Kind(_) => panic!("not a fetch response"),
+            Outcome::Now(ResponseBody::Fetch(f)) => f,
+            Outcome::Later(fut) => match fut.await {
+                ResponseBody::Fetch(f) => f,
+                ResponseBody::Kind(_) => panic!("not a fetch response"),
             },
             _ => panic!("not a fetch reply"),
         }
@@ -267,16 +260,19 @@ mod tests {
         t.partitions[0]
             .append(&batch::validate(&make_batch(3, 0), 1 << 20).unwrap())
             .unwrap();
-        let Reply::Fetched(r) = handle(&b, req("t", 0, 500), 12) else {
+        let Outcome::Now(ResponseBody::Fetch(r)) = handle(&Ctx::test(&b, 12), req("t", 0, 500))
+        else {
             panic!("data is there")
         };
         assert_eq!(part(&r).high_watermark, 3);
-        assert!(!r.records[0].is_empty());
-        let Reply::Fetched(r) = handle(&b, req("t", 9, 500), 12) else {
+        assert!(r.records[0].iter().any(|c| !c.is_empty()));
+        let Outcome::Now(ResponseBody::Fetch(r)) = handle(&Ctx::test(&b, 12), req("t", 9, 500))
+        else {
             panic!("errors answer at once")
         };
         assert_eq!(part(&r).error_code, ResponseError::OffsetOutOfRange.code());
-        let Reply::Fetched(r) = handle(&b, req("nope", 0, 500), 12) else {
+        let Outcome::Now(ResponseBody::Fetch(r)) = handle(&Ctx::test(&b, 12), req("nope", 0, 500))
+        else {
             panic!()
         };
         assert_eq!(
@@ -284,7 +280,8 @@ mod tests {
             ResponseError::UnknownTopicOrPartition.code()
         );
         for v in 4..=16 {
-            let Reply::Fetched(r) = handle(&b, req("t", 0, 0), v) else {
+            let Outcome::Now(ResponseBody::Fetch(r)) = handle(&Ctx::test(&b, v), req("t", 0, 0))
+            else {
                 panic!()
             };
             crate::protocol::encode_fetch(v, 1, r).unwrap();
@@ -296,7 +293,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = test_broker(dir.path(), Config::default());
         let t = b.create_topic("t", 1, Default::default(), false).unwrap();
-        let Reply::Later(fut) = handle(&b, req("t", 0, 30_000), 12) else {
+        let Outcome::Later(fut) = handle(&Ctx::test(&b, 12), req("t", 0, 30_000)) else {
             panic!("must wait")
         };
         let waiting = tokio::spawn(fut);
@@ -306,7 +303,7 @@ mod tests {
             .unwrap();
         let r = tokio::time::timeout(
             Duration::from_secs(10),
-            answer(Reply::Later(Box::pin(
+            answer(Outcome::Later(Box::pin(
                 async move { waiting.await.unwrap() },
             ))),
         )

@@ -2,8 +2,6 @@
 //! ListGroups, DescribeGroups, DeleteGroups. The state machine is in `crate::coordinator::group`; these
 //! functions translate requests and responses per version.
 
-use std::net::SocketAddr;
-
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
@@ -20,8 +18,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::api::Reply;
-use crate::broker::Broker;
+use crate::api::{Ctx, Outcome};
 use crate::coordinator::group::{JoinRequest, JoinResult, Pending, SyncRequest, SyncResult};
 
 fn s(v: impl Into<String>) -> StrBytes {
@@ -30,11 +27,8 @@ fn s(v: impl Into<String>) -> StrBytes {
 
 use crate::api::{GROUP_OPERATIONS, NO_OPERATIONS};
 
-pub fn find_coordinator(
-    broker: &Broker,
-    req: FindCoordinatorRequest,
-    version: i16,
-) -> FindCoordinatorResponse {
+pub fn find_coordinator(ctx: &Ctx, req: FindCoordinatorRequest) -> FindCoordinatorResponse {
+    let (broker, version) = (ctx.broker, ctx.version);
     let node = broker.node();
     // Only group coordinators (key type 0) exist: without transactions there is no transaction
     // coordinator, and Kafka answers COORDINATOR_NOT_AVAILABLE while it has none.
@@ -85,13 +79,8 @@ pub fn find_coordinator(
         .with_port(node.port)
 }
 
-pub fn join(
-    broker: &Broker,
-    req: JoinGroupRequest,
-    version: i16,
-    peer: SocketAddr,
-    client_id: &str,
-) -> Reply {
+pub fn join(ctx: &Ctx, req: JoinGroupRequest) -> Outcome {
+    let (broker, version, peer, client_id) = (ctx.broker, ctx.version, ctx.peer, ctx.client_id);
     let join = JoinRequest {
         group_id: req.group_id.to_string(),
         member_id: req.member_id.to_string(),
@@ -115,8 +104,8 @@ pub fn join(
         supports_skip_assignment: version >= 9,
     };
     match broker.groups().join(join) {
-        Pending::Ready(r) => Reply::Now(ResponseKind::JoinGroup(join_response(r, version))),
-        Pending::Wait(rx) => Reply::Later(Box::pin(async move {
+        Pending::Ready(r) => Outcome::now(ResponseKind::JoinGroup(join_response(r, version))),
+        Pending::Wait(rx) => Outcome::Later(Box::pin(async move {
             let r = rx.await.unwrap_or_else(|_| JoinResult {
                 error: ResponseError::UnknownServerError.code(),
                 generation_id: -1,
@@ -162,7 +151,8 @@ fn join_response(r: JoinResult, version: i16) -> JoinGroupResponse {
     resp
 }
 
-pub fn sync(broker: &Broker, req: SyncGroupRequest, version: i16) -> Reply {
+pub fn sync(ctx: &Ctx, req: SyncGroupRequest) -> Outcome {
+    let (broker, version) = (ctx.broker, ctx.version);
     let sync = SyncRequest {
         group_id: req.group_id.to_string(),
         generation_id: req.generation_id,
@@ -177,8 +167,8 @@ pub fn sync(broker: &Broker, req: SyncGroupRequest, version: i16) -> Reply {
             .collect(),
     };
     match broker.groups().sync(sync) {
-        Pending::Ready(r) => Reply::Now(ResponseKind::SyncGroup(sync_response(r, version))),
-        Pending::Wait(rx) => Reply::Later(Box::pin(async move {
+        Pending::Ready(r) => Outcome::now(ResponseKind::SyncGroup(sync_response(r, version))),
+        Pending::Wait(rx) => Outcome::Later(Box::pin(async move {
             let r = rx.await.unwrap_or_else(|_| SyncResult {
                 error: ResponseError::UnknownServerError.code(),
                 ..Default::default()
@@ -200,7 +190,8 @@ fn sync_response(r: SyncResult, version: i16) -> SyncGroupResponse {
     }
 }
 
-pub fn heartbeat(broker: &Broker, req: HeartbeatRequest) -> HeartbeatResponse {
+pub fn heartbeat(ctx: &Ctx, req: HeartbeatRequest) -> HeartbeatResponse {
+    let broker = ctx.broker;
     let code = broker.groups().heartbeat(
         req.group_id.as_str(),
         req.generation_id,
@@ -210,7 +201,8 @@ pub fn heartbeat(broker: &Broker, req: HeartbeatRequest) -> HeartbeatResponse {
     HeartbeatResponse::default().with_error_code(code)
 }
 
-pub fn leave(broker: &Broker, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+pub fn leave(ctx: &Ctx, req: LeaveGroupRequest) -> LeaveGroupResponse {
+    let (broker, version) = (ctx.broker, ctx.version);
     if version < 3 {
         let result = broker
             .groups()
@@ -248,7 +240,8 @@ pub fn leave(broker: &Broker, req: LeaveGroupRequest, version: i16) -> LeaveGrou
     }
 }
 
-pub fn list(broker: &Broker, req: ListGroupsRequest, version: i16) -> ListGroupsResponse {
+pub fn list(ctx: &Ctx, req: ListGroupsRequest) -> ListGroupsResponse {
+    let (broker, version) = (ctx.broker, ctx.version);
     let states: Vec<String> = req.states_filter.iter().map(|s| s.to_string()).collect();
     // Every group here is a classic group; a filter for other types matches none of them.
     let types_ok = req.types_filter.is_empty()
@@ -280,11 +273,8 @@ pub fn list(broker: &Broker, req: ListGroupsRequest, version: i16) -> ListGroups
     )
 }
 
-pub fn describe(
-    broker: &Broker,
-    req: DescribeGroupsRequest,
-    version: i16,
-) -> DescribeGroupsResponse {
+pub fn describe(ctx: &Ctx, req: DescribeGroupsRequest) -> DescribeGroupsResponse {
+    let (broker, version) = (ctx.broker, ctx.version);
     let include_ops = req.include_authorized_operations;
     let groups = req
         .groups
@@ -329,7 +319,8 @@ pub fn describe(
     DescribeGroupsResponse::default().with_groups(groups)
 }
 
-pub fn delete(broker: &Broker, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
+pub fn delete(ctx: &Ctx, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
+    let broker = ctx.broker;
     DeleteGroupsResponse::default().with_results(
         req.groups_names
             .into_iter()

@@ -13,7 +13,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::records::RecordBatchDecoder;
 
 use crate::api::fetch::check_epoch;
-use crate::broker::Broker;
+use crate::api::Ctx;
 use crate::log::batch::StoredHeader;
 use crate::log::{PartitionLog, LEADER_EPOCH};
 use crate::store::StoreError;
@@ -27,7 +27,8 @@ const EARLIEST_LOCAL: i64 = -4;
 /// v9+: the latest offset in tiered storage; there is none, so no such offset.
 const LATEST_TIERED: i64 = -5;
 
-pub fn handle(broker: &Broker, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+pub fn handle(ctx: &Ctx, req: ListOffsetsRequest) -> ListOffsetsResponse {
+    let (broker, version) = (ctx.broker, ctx.version);
     let topics = req
         .topics
         .into_iter()
@@ -151,6 +152,7 @@ fn first_at_or_after(mut batch: Bytes, t: i64, log_start: u64) -> Option<(i64, i
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broker::Broker;
     use crate::broker::tests::test_broker;
     use crate::config::Config;
     use crate::log::batch::{self, tests::make_batch};
@@ -161,7 +163,7 @@ mod tests {
         let req = ListOffsetsRequest::default().with_topics(vec![ListOffsetsTopic::default()
             .with_name(StrBytes::from_string("t".into()).into())
             .with_partitions(vec![ListOffsetsPartition::default().with_timestamp(ts)])]);
-        let p = &handle(b, req, 6).topics[0].partitions[0];
+        let p = &handle(&Ctx::test(b, 6), req).topics[0].partitions[0];
         (p.error_code, p.offset, p.timestamp)
     }
 
@@ -191,7 +193,7 @@ mod tests {
             let req = ListOffsetsRequest::default().with_topics(vec![ListOffsetsTopic::default()
                 .with_name(StrBytes::from_string("t".into()).into())
                 .with_partitions(vec![ListOffsetsPartition::default().with_timestamp(-1)])]);
-            handle(&b, req, v)
+            handle(&Ctx::test(&b, v), req)
                 .encode(&mut bytes::BytesMut::new(), v)
                 .unwrap();
         }

@@ -10,10 +10,12 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
+use crate::api::Ctx;
 use crate::broker::{Broker, Topic, TopicError};
 use crate::log::LEADER_EPOCH;
 
-pub fn handle(broker: &Broker, req: MetadataRequest, version: i16) -> MetadataResponse {
+pub fn handle(ctx: &Ctx, req: MetadataRequest) -> MetadataResponse {
+    let (broker, version) = (ctx.broker, ctx.version);
     let node = broker.node();
     let include_topic_ops = version >= 8 && req.include_topic_authorized_operations;
     let include_cluster_ops =
@@ -142,7 +144,7 @@ mod tests {
         let req = MetadataRequest::default()
             .with_topics(Some(vec![named("new"), named("bad name")]))
             .with_allow_auto_topic_creation(true);
-        let resp = handle(&b, req, 12);
+        let resp = handle(&Ctx::test(&b, 12), req);
         assert_eq!(resp.topics[0].error_code, 0);
         assert_eq!(resp.topics[0].partitions.len(), 2);
         assert_ne!(resp.topics[0].topic_id, Uuid::nil());
@@ -154,16 +156,19 @@ mod tests {
         let req = MetadataRequest::default()
             .with_topics(Some(vec![named("other")]))
             .with_allow_auto_topic_creation(false);
-        let resp = handle(&b, req, 12);
+        let resp = handle(&Ctx::test(&b, 12), req);
         assert_eq!(
             resp.topics[0].error_code,
             ResponseError::UnknownTopicOrPartition.code()
         );
         // All topics.
         assert_eq!(
-            handle(&b, MetadataRequest::default().with_topics(None), 12)
-                .topics
-                .len(),
+            handle(
+                &Ctx::test(&b, 12),
+                MetadataRequest::default().with_topics(None)
+            )
+            .topics
+            .len(),
             1
         );
         // By id.
@@ -172,7 +177,7 @@ mod tests {
             MetadataRequestTopic::default().with_topic_id(id),
         ]));
         assert_eq!(
-            handle(&b, req, 12).topics[0]
+            handle(&Ctx::test(&b, 12), req).topics[0]
                 .name
                 .as_deref()
                 .map(|s| s.as_str()),
@@ -187,7 +192,7 @@ mod tests {
         let b = test_broker(dir.path(), Config::default());
         b.create_topic("t", 1, Default::default(), false).unwrap();
         for v in 0..=12 {
-            let resp = handle(&b, MetadataRequest::default(), v);
+            let resp = handle(&Ctx::test(&b, v), MetadataRequest::default());
             resp.encode(&mut bytes::BytesMut::new(), v).unwrap();
         }
     }

@@ -1,16 +1,23 @@
-//! Request handlers, one module per API family. Each handler is a plain function from a decoded
-//! request to a response, so it can be tested without a socket. Handlers that must wait (acks=all
-//! durability, Fetch long polls) do their ordered work at once and return the waiting part as a
-//! future; the connection spawns it and still writes responses in request order.
+//! Request handlers, one module per API or small family, and the dispatcher that routes to them.
+//!
+//! Every handler has one signature: `fn(&Ctx, XRequest) -> impl IntoOutcome`, a plain function from
+//! a decoded request to a response, testable without a socket. Most return their response message
+//! directly; handlers that must wait (acks=all durability, Fetch long polls, a group rebalance) do
+//! their ordered work at once and return the waiting part as an [`Outcome::Later`] future, which the
+//! connection polls while it reads on, still writing responses in request order.
+//!
+//! The one list in [`apis!`] below names each API's handler and the versions it implements fully:
+//! the dispatcher and the version table ApiVersions advertises are both generated from it, so an API
+//! is advertised exactly when it has a handler.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 
-use kafka_protocol::messages::{RequestKind, ResponseKind};
+use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 
 use crate::broker::Broker;
-use crate::protocol::Request;
+use crate::protocol::{FetchBody, ResponseBody, VersionTable};
 
 pub mod admin;
 pub mod api_versions;
@@ -24,6 +31,15 @@ pub mod produce;
 pub mod producer_id;
 pub mod topics;
 
+/// What every handler is given besides its request: the broker, the request's version, and who
+/// asked.
+pub struct Ctx<'a> {
+    pub broker: &'a Broker,
+    pub version: i16,
+    pub client_id: &'a str,
+    pub peer: SocketAddr,
+}
+
 /// Authorized-operation bitfields for clients that ask (KIP-430). There is no authorizer, so every
 /// operation a resource type supports is allowed; these are the values Kafka sends without one.
 /// Topic: READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
@@ -35,29 +51,15 @@ pub const GROUP_OPERATIONS: i32 = 0x0148;
 /// "Not requested".
 pub const NO_OPERATIONS: i32 = i32::MIN;
 
-pub type ResponseFuture = Pin<Box<dyn Future<Output = Response> + Send + 'static>>;
-
-/// A response body ready to encode.
-pub enum Response {
-    Kind(ResponseKind),
-    /// Fetch keeps its record bytes apart from the message so they are never copied.
-    Fetch(fetch::Fetched),
-}
-
-impl From<ResponseKind> for Response {
-    fn from(kind: ResponseKind) -> Response {
-        Response::Kind(kind)
-    }
-}
+/// A response that becomes ready later.
+pub type ResponseFuture = Pin<Box<dyn Future<Output = ResponseBody> + Send + 'static>>;
 
 /// What a handler gives back to the connection. It is built and moved once per request, so the
 /// size of the `Now` variant costs nothing worth a box.
 #[allow(clippy::large_enum_variant)]
-pub enum Reply {
+pub enum Outcome {
     /// A response ready to encode.
-    Now(ResponseKind),
-    /// A Fetch response ready to encode.
-    Fetched(fetch::Fetched),
+    Now(ResponseBody),
     /// A response that becomes ready later; the connection polls it concurrently with later requests.
     Later(ResponseFuture),
     /// No response at all (Produce with acks=0).
@@ -66,113 +68,174 @@ pub enum Reply {
     Close(String),
 }
 
-/// Answers once everything written so far is on disk (sharing the flush with concurrent
-/// requests). If the flush fails, `mark_failed` turns the response's successes into
+impl Outcome {
+    /// A response ready now.
+    pub fn now(response: impl Into<ResponseKind>) -> Outcome {
+        Outcome::Now(ResponseBody::Kind(response.into()))
+    }
+
+    /// The waiting part of a handler, as a future of its response message.
+    pub fn later<R: Into<ResponseKind>>(fut: impl Future<Output = R> + Send + 'static) -> Outcome {
+        Outcome::Later(Box::pin(
+            async move { ResponseBody::Kind(fut.await.into()) },
+        ))
+    }
+}
+
+/// Turns what a handler returns into an [`Outcome`]: an [`Outcome`] itself, any response message
+/// (ready now), or a Fetch body.
+pub trait IntoOutcome {
+    fn into_outcome(self) -> Outcome;
+}
+
+impl IntoOutcome for Outcome {
+    fn into_outcome(self) -> Outcome {
+        self
+    }
+}
+
+impl<R: Into<ResponseKind>> IntoOutcome for R {
+    fn into_outcome(self) -> Outcome {
+        Outcome::Now(ResponseBody::Kind(self.into()))
+    }
+}
+
+impl IntoOutcome for FetchBody {
+    fn into_outcome(self) -> Outcome {
+        Outcome::Now(ResponseBody::Fetch(self))
+    }
+}
+
+/// Answers once everything written so far is durable (sharing the flush with concurrent requests).
+/// If it does not become durable, `mark_failed` turns the response's successes into
 /// KAFKA_STORAGE_ERROR: what was acknowledged must be durable.
-pub fn after_flush<R: Send + 'static>(
+pub fn after_flush<R: Into<ResponseKind> + Send + 'static>(
     broker: &Broker,
     response: R,
     mark_failed: fn(&mut R),
-    wrap: fn(R) -> ResponseKind,
-) -> Reply {
-    let store = broker.store().clone();
-    Reply::Later(Box::pin(async move {
+) -> Outcome {
+    let durable = broker.durable();
+    Outcome::later(async move {
         let mut response = response;
-        if let Err(e) = store.sync().await {
+        if let Err(e) = durable.await {
             tracing::error!(error = %e, "could not make the request's writes durable");
             mark_failed(&mut response);
         }
-        wrap(response).into()
-    }))
+        response
+    })
 }
 
 /// The error code for a write that did not become durable.
 pub const STORAGE_ERROR: i16 = kafka_protocol::error::ResponseError::KafkaStorageError.code();
 
-/// Routes a parsed request to its handler. `protocol::parse_frame` only lets through APIs in our
-/// version table, so every other variant here is unreachable in practice; it is still answered by
-/// closing the connection rather than panicking.
-pub fn dispatch(broker: &Broker, req: Request, peer: SocketAddr) -> Reply {
-    let version = req.version();
-    let client_id = req
-        .header
-        .client_id
-        .as_deref()
-        .unwrap_or_default()
-        .to_string();
-    match req.body {
-        RequestKind::ApiVersions(r) => {
-            Reply::Now(ResponseKind::ApiVersions(api_versions::handle(&r, version)))
+/// Generates, from one list of `ApiName min..=max => handler`, the version table and the
+/// dispatcher.
+macro_rules! apis {
+    ($($key:ident $min:literal ..= $max:literal => $handler:path,)*) => {
+        /// Every API and version range Sluice implements fully. ApiVersions advertises exactly
+        /// this, and a request outside it is refused before its body is decoded.
+        pub const SUPPORTED_APIS: &VersionTable = &[$((ApiKey::$key, $min, $max),)*];
+
+        /// Routes a parsed request to its handler. `protocol::parse_frame` lets only the APIs of
+        /// [`SUPPORTED_APIS`] through, so the last arm is unreachable in practice; it still closes
+        /// the connection rather than panicking.
+        pub fn dispatch(ctx: &Ctx, body: RequestKind) -> Outcome {
+            match body {
+                $(RequestKind::$key(r) => $handler(ctx, r).into_outcome(),)*
+                other => Outcome::Close(format!("no handler for {other:?}")),
+            }
         }
-        RequestKind::Metadata(r) => {
-            Reply::Now(ResponseKind::Metadata(metadata::handle(broker, r, version)))
+    };
+}
+
+apis! {
+    Produce 3..=11 => produce::handle,
+    Fetch 4..=16 => fetch::handle,
+    ListOffsets 1..=10 => list_offsets::handle,
+    Metadata 0..=12 => metadata::handle,
+    ApiVersions 0..=3 => api_versions::handle,
+    CreateTopics 2..=7 => topics::create,
+    DeleteTopics 1..=6 => topics::delete,
+    FindCoordinator 0..=4 => groups::find_coordinator,
+    JoinGroup 0..=9 => groups::join,
+    SyncGroup 0..=5 => groups::sync,
+    Heartbeat 0..=4 => groups::heartbeat,
+    LeaveGroup 0..=5 => groups::leave,
+    OffsetCommit 2..=8 => offsets::commit,
+    OffsetFetch 1..=8 => offsets::fetch,
+    ListGroups 0..=5 => groups::list,
+    DescribeGroups 0..=5 => groups::describe,
+    DeleteGroups 0..=2 => groups::delete,
+    OffsetDelete 0..=0 => offsets::delete,
+    CreatePartitions 0..=3 => admin::create_partitions,
+    DeleteRecords 0..=2 => admin::delete_records,
+    DescribeCluster 0..=1 => admin::describe_cluster,
+    DescribeLogDirs 1..=4 => admin::describe_log_dirs,
+    OffsetForLeaderEpoch 2..=4 => admin::offset_for_leader_epoch,
+    DescribeTopicPartitions 0..=0 => admin::describe_topic_partitions,
+    InitProducerId 0..=4 => producer_id::init_producer_id,
+    DescribeConfigs 1..=4 => configs::describe,
+    AlterConfigs 0..=2 => configs::alter,
+    IncrementalAlterConfigs 0..=1 => configs::incremental_alter,
+}
+
+#[cfg(test)]
+impl<'a> Ctx<'a> {
+    /// A context for calling a handler directly in a unit test.
+    pub fn test(broker: &'a Broker, version: i16) -> Ctx<'a> {
+        Ctx {
+            broker,
+            version,
+            client_id: "test",
+            peer: SocketAddr::from(([127, 0, 0, 1], 1)),
         }
-        RequestKind::Produce(r) => produce::handle(broker, r, version),
-        RequestKind::Fetch(r) => fetch::handle(broker, r, version),
-        RequestKind::ListOffsets(r) => Reply::Now(ResponseKind::ListOffsets(list_offsets::handle(
-            broker, r, version,
-        ))),
-        RequestKind::CreateTopics(r) => Reply::Now(ResponseKind::CreateTopics(topics::create(
-            broker, r, version,
-        ))),
-        RequestKind::DeleteTopics(r) => Reply::Now(ResponseKind::DeleteTopics(topics::delete(
-            broker, r, version,
-        ))),
-        RequestKind::FindCoordinator(r) => Reply::Now(ResponseKind::FindCoordinator(
-            groups::find_coordinator(broker, r, version),
-        )),
-        RequestKind::JoinGroup(r) => groups::join(broker, r, version, peer, &client_id),
-        RequestKind::SyncGroup(r) => groups::sync(broker, r, version),
-        RequestKind::Heartbeat(r) => {
-            Reply::Now(ResponseKind::Heartbeat(groups::heartbeat(broker, r)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_within_what_the_codec_supports() {
+        use kafka_protocol::messages::*;
+        use kafka_protocol::protocol::Message;
+        for &(key, min, max) in SUPPORTED_APIS {
+            let codec = match key {
+                ApiKey::Produce => ProduceRequest::VERSIONS,
+                ApiKey::Fetch => FetchRequest::VERSIONS,
+                ApiKey::ListOffsets => ListOffsetsRequest::VERSIONS,
+                ApiKey::Metadata => MetadataRequest::VERSIONS,
+                ApiKey::ApiVersions => ApiVersionsRequest::VERSIONS,
+                ApiKey::CreateTopics => CreateTopicsRequest::VERSIONS,
+                ApiKey::DeleteTopics => DeleteTopicsRequest::VERSIONS,
+                ApiKey::FindCoordinator => FindCoordinatorRequest::VERSIONS,
+                ApiKey::JoinGroup => JoinGroupRequest::VERSIONS,
+                ApiKey::SyncGroup => SyncGroupRequest::VERSIONS,
+                ApiKey::Heartbeat => HeartbeatRequest::VERSIONS,
+                ApiKey::LeaveGroup => LeaveGroupRequest::VERSIONS,
+                ApiKey::OffsetCommit => OffsetCommitRequest::VERSIONS,
+                ApiKey::OffsetFetch => OffsetFetchRequest::VERSIONS,
+                ApiKey::ListGroups => ListGroupsRequest::VERSIONS,
+                ApiKey::DescribeGroups => DescribeGroupsRequest::VERSIONS,
+                ApiKey::DeleteGroups => DeleteGroupsRequest::VERSIONS,
+                ApiKey::OffsetDelete => OffsetDeleteRequest::VERSIONS,
+                ApiKey::CreatePartitions => CreatePartitionsRequest::VERSIONS,
+                ApiKey::DeleteRecords => DeleteRecordsRequest::VERSIONS,
+                ApiKey::DescribeCluster => DescribeClusterRequest::VERSIONS,
+                ApiKey::DescribeLogDirs => DescribeLogDirsRequest::VERSIONS,
+                ApiKey::OffsetForLeaderEpoch => OffsetForLeaderEpochRequest::VERSIONS,
+                ApiKey::DescribeTopicPartitions => DescribeTopicPartitionsRequest::VERSIONS,
+                ApiKey::InitProducerId => InitProducerIdRequest::VERSIONS,
+                ApiKey::DescribeConfigs => DescribeConfigsRequest::VERSIONS,
+                ApiKey::AlterConfigs => AlterConfigsRequest::VERSIONS,
+                ApiKey::IncrementalAlterConfigs => IncrementalAlterConfigsRequest::VERSIONS,
+                other => panic!("no codec check for {other:?}"),
+            };
+            assert!(
+                min <= max && min >= codec.min && max <= codec.max,
+                "{key:?}"
+            );
         }
-        RequestKind::LeaveGroup(r) => {
-            Reply::Now(ResponseKind::LeaveGroup(groups::leave(broker, r, version)))
-        }
-        RequestKind::ListGroups(r) => {
-            Reply::Now(ResponseKind::ListGroups(groups::list(broker, r, version)))
-        }
-        RequestKind::DescribeGroups(r) => Reply::Now(ResponseKind::DescribeGroups(
-            groups::describe(broker, r, version),
-        )),
-        RequestKind::DeleteGroups(r) => {
-            Reply::Now(ResponseKind::DeleteGroups(groups::delete(broker, r)))
-        }
-        RequestKind::OffsetCommit(r) => offsets::commit(broker, r, version),
-        RequestKind::OffsetFetch(r) => Reply::Now(ResponseKind::OffsetFetch(offsets::fetch(
-            broker, r, version,
-        ))),
-        RequestKind::OffsetDelete(r) => {
-            Reply::Now(ResponseKind::OffsetDelete(offsets::delete(broker, r)))
-        }
-        RequestKind::CreatePartitions(r) => Reply::Now(ResponseKind::CreatePartitions(
-            admin::create_partitions(broker, r),
-        )),
-        RequestKind::DeleteRecords(r) => admin::delete_records(broker, r),
-        RequestKind::DescribeCluster(r) => Reply::Now(ResponseKind::DescribeCluster(
-            admin::describe_cluster(broker, r, version),
-        )),
-        RequestKind::DescribeLogDirs(r) => Reply::Now(ResponseKind::DescribeLogDirs(
-            admin::describe_log_dirs(broker, r, version),
-        )),
-        RequestKind::OffsetForLeaderEpoch(r) => Reply::Now(ResponseKind::OffsetForLeaderEpoch(
-            admin::offset_for_leader_epoch(broker, r),
-        )),
-        RequestKind::DescribeTopicPartitions(r) => Reply::Now(
-            ResponseKind::DescribeTopicPartitions(admin::describe_topic_partitions(broker, r)),
-        ),
-        RequestKind::InitProducerId(r) => Reply::Now(ResponseKind::InitProducerId(
-            producer_id::init_producer_id(broker, r),
-        )),
-        RequestKind::DescribeConfigs(r) => Reply::Now(ResponseKind::DescribeConfigs(
-            configs::describe(broker, r, version),
-        )),
-        RequestKind::AlterConfigs(r) => {
-            Reply::Now(ResponseKind::AlterConfigs(configs::alter(broker, r)))
-        }
-        RequestKind::IncrementalAlterConfigs(r) => Reply::Now(
-            ResponseKind::IncrementalAlterConfigs(configs::incremental_alter(broker, r)),
-        ),
-        _ => Reply::Close(format!("no handler for {:?}", req.api_key)),
     }
 }

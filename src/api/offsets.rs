@@ -19,11 +19,11 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::api::Reply;
-use crate::broker::Broker;
+use crate::api::{Ctx, Outcome};
 use crate::store::CommittedOffset;
 
-pub fn commit(broker: &Broker, req: OffsetCommitRequest, version: i16) -> Reply {
+pub fn commit(ctx: &Ctx, req: OffsetCommitRequest) -> Outcome {
+    let (broker, version) = (ctx.broker, ctx.version);
     let now = crate::now_ms();
     let offsets: Vec<(String, i32, CommittedOffset)> = req
         .topics
@@ -85,20 +85,15 @@ pub fn commit(broker: &Broker, req: OffsetCommitRequest, version: i16) -> Reply 
             .collect(),
     );
     if !any_written {
-        return Reply::Now(ResponseKind::OffsetCommit(response));
+        return Outcome::now(ResponseKind::OffsetCommit(response));
     }
-    crate::api::after_flush(
-        broker,
-        response,
-        |r: &mut OffsetCommitResponse| {
-            for p in r.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
-                if p.error_code == 0 {
-                    p.error_code = crate::api::STORAGE_ERROR;
-                }
+    crate::api::after_flush(broker, response, |r: &mut OffsetCommitResponse| {
+        for p in r.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+            if p.error_code == 0 {
+                p.error_code = crate::api::STORAGE_ERROR;
             }
-        },
-        ResponseKind::OffsetCommit,
-    )
+        }
+    })
 }
 
 type Wanted = Option<Vec<(String, Vec<i32>)>>;
@@ -114,7 +109,8 @@ fn parts(
     })
 }
 
-pub fn fetch(broker: &Broker, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+pub fn fetch(ctx: &Ctx, req: OffsetFetchRequest) -> OffsetFetchResponse {
+    let (broker, version) = (ctx.broker, ctx.version);
     if version >= 8 {
         let groups = req
             .groups
@@ -182,7 +178,8 @@ pub fn fetch(broker: &Broker, req: OffsetFetchRequest, version: i16) -> OffsetFe
     OffsetFetchResponse::default().with_topics(topics)
 }
 
-pub fn delete(broker: &Broker, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
+pub fn delete(ctx: &Ctx, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
+    let broker = ctx.broker;
     let wanted: Vec<(String, i32)> = req
         .topics
         .iter()

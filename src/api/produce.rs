@@ -9,14 +9,14 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 
-use crate::api::Reply;
-use crate::broker::Broker;
+use crate::api::{Ctx, Outcome};
 use crate::config::topic::EffectiveConfig;
 use crate::log::batch::{self, BatchError, BatchInfo};
 use crate::log::AppendError;
 use kafka_protocol::records::RecordBatchDecoder;
 
-pub fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Reply {
+pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
+    let (broker, version) = (ctx.broker, ctx.version);
     let acks = req.acks;
     let now = crate::now_ms();
     let valid_acks = matches!(acks, -1..=1);
@@ -125,26 +125,21 @@ pub fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Reply {
     let response = ProduceResponse::default().with_responses(responses);
     match acks {
         // The client reads no response; Kafka reports a failure by closing the connection.
-        0 if failures.is_empty() => Reply::Nothing,
-        0 => Reply::Close(format!("acks=0 produce failed: {}", failures.join("; "))),
-        -1 if appended => crate::api::after_flush(
-            broker,
-            response,
-            |r: &mut ProduceResponse| {
-                for p in r
-                    .responses
-                    .iter_mut()
-                    .flat_map(|t| t.partition_responses.iter_mut())
-                {
-                    if p.error_code == 0 {
-                        p.error_code = crate::api::STORAGE_ERROR;
-                        p.base_offset = -1;
-                    }
+        0 if failures.is_empty() => Outcome::Nothing,
+        0 => Outcome::Close(format!("acks=0 produce failed: {}", failures.join("; "))),
+        -1 if appended => crate::api::after_flush(broker, response, |r: &mut ProduceResponse| {
+            for p in r
+                .responses
+                .iter_mut()
+                .flat_map(|t| t.partition_responses.iter_mut())
+            {
+                if p.error_code == 0 {
+                    p.error_code = crate::api::STORAGE_ERROR;
+                    p.base_offset = -1;
                 }
-            },
-            ResponseKind::Produce,
-        ),
-        _ => Reply::Now(ResponseKind::Produce(response)),
+            }
+        }),
+        _ => Outcome::now(ResponseKind::Produce(response)),
     }
 }
 
@@ -209,6 +204,7 @@ mod tests {
     use crate::broker::tests::test_broker;
     use crate::config::Config;
     use crate::log::batch::tests::make_batch;
+    use crate::protocol::ResponseBody;
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 
     fn request(acks: i16, topic: &str, parts: Vec<(i32, bytes::Bytes)>) -> ProduceRequest {
@@ -228,9 +224,9 @@ mod tests {
                 )])
     }
 
-    fn now(reply: Reply) -> ProduceResponse {
+    fn now(reply: Outcome) -> ProduceResponse {
         match reply {
-            Reply::Now(ResponseKind::Produce(r)) => r,
+            Outcome::Now(ResponseBody::Kind(ResponseKind::Produce(r))) => r,
             _ => panic!("expected an immediate produce response"),
         }
     }
@@ -250,13 +246,12 @@ mod tests {
         let n = bad.len();
         bad[n - 1] ^= 1;
         let r = now(handle(
-            &b,
+            &Ctx::test(&b, 9),
             request(
                 1,
                 "t",
                 vec![(0, good.clone()), (1, bad.freeze()), (7, good)],
             ),
-            9,
         ));
         let p = &r.responses[0].partition_responses;
         assert_eq!((p[0].error_code, p[0].base_offset), (0, 0));
@@ -274,14 +269,20 @@ mod tests {
     fn invalid_acks_and_names() {
         let dir = tempfile::tempdir().unwrap();
         let b = test_broker(dir.path(), Config::default());
-        let r = now(handle(&b, request(2, "t", vec![(0, make_batch(1, 0))]), 9));
+        let r = now(handle(
+            &Ctx::test(&b, 9),
+            request(2, "t", vec![(0, make_batch(1, 0))]),
+        ));
         assert_eq!(
             r.responses[0].partition_responses[0].error_code,
             ResponseError::InvalidRequiredAcks.code()
         );
         // A batch that claims a base offset is refused and nothing is written.
         let claimed = batch::with_offset(&make_batch(1, 0), 50, 0);
-        let r = now(handle(&b, request(1, "t", vec![(0, claimed)]), 9));
+        let r = now(handle(
+            &Ctx::test(&b, 9),
+            request(1, "t", vec![(0, claimed)]),
+        ));
         assert_eq!(
             r.responses[0].partition_responses[0].error_code,
             ResponseError::InvalidRecord.code()
@@ -291,21 +292,26 @@ mod tests {
             0
         );
         let r = now(handle(
-            &b,
+            &Ctx::test(&b, 9),
             request(1, "bad/name", vec![(0, make_batch(1, 0))]),
-            9,
         ));
         assert_eq!(
             r.responses[0].partition_responses[0].error_code,
             ResponseError::InvalidTopicException.code()
         );
         assert!(matches!(
-            handle(&b, request(0, "bad/name", vec![(0, make_batch(1, 0))]), 9),
-            Reply::Close(_)
+            handle(
+                &Ctx::test(&b, 9),
+                request(0, "bad/name", vec![(0, make_batch(1, 0))])
+            ),
+            Outcome::Close(_)
         ));
         assert!(matches!(
-            handle(&b, request(0, "ok", vec![(0, make_batch(1, 0))]), 9),
-            Reply::Nothing
+            handle(
+                &Ctx::test(&b, 9),
+                request(0, "ok", vec![(0, make_batch(1, 0))])
+            ),
+            Outcome::Nothing
         ));
     }
 
@@ -313,9 +319,12 @@ mod tests {
     async fn acks_all_waits_for_the_flush() {
         let dir = tempfile::tempdir().unwrap();
         let b = test_broker(dir.path(), Config::default());
-        match handle(&b, request(-1, "t", vec![(0, make_batch(2, 0))]), 9) {
-            Reply::Later(f) => match f.await {
-                crate::api::Response::Kind(ResponseKind::Produce(r)) => {
+        match handle(
+            &Ctx::test(&b, 9),
+            request(-1, "t", vec![(0, make_batch(2, 0))]),
+        ) {
+            Outcome::Later(f) => match f.await {
+                ResponseBody::Kind(ResponseKind::Produce(r)) => {
                     assert_eq!(r.responses[0].partition_responses[0].error_code, 0)
                 }
                 _ => panic!("wrong response kind"),

@@ -7,9 +7,10 @@
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
-use crate::broker::Broker;
+use crate::api::Ctx;
 
-pub fn init_producer_id(broker: &Broker, req: InitProducerIdRequest) -> InitProducerIdResponse {
+pub fn init_producer_id(ctx: &Ctx, req: InitProducerIdRequest) -> InitProducerIdResponse {
+    let broker = ctx.broker;
     let invalid = || {
         InitProducerIdResponse::default()
             .with_error_code(ResponseError::InvalidRequest.code())
@@ -30,7 +31,7 @@ pub fn init_producer_id(broker: &Broker, req: InitProducerIdRequest) -> InitProd
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1);
     }
-    match broker.store().next_producer_id() {
+    match broker.next_producer_id() {
         Ok(id) => {
             tracing::debug!(producer_id = id, "new idempotent producer");
             InitProducerIdResponse::default()

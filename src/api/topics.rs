@@ -17,9 +17,11 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
+use crate::api::Ctx;
 use crate::broker::{Broker, TopicError};
 
-pub fn create(broker: &Broker, req: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
+pub fn create(ctx: &Ctx, req: CreateTopicsRequest) -> CreateTopicsResponse {
+    let (broker, version) = (ctx.broker, ctx.version);
     let mut seen: HashMap<String, usize> = HashMap::new();
     for t in &req.topics {
         *seen.entry(t.name.to_string()).or_default() += 1;
@@ -148,7 +150,8 @@ fn create_one(
     Ok((topic.id, partitions, topic.configs.clone()))
 }
 
-pub fn delete(broker: &Broker, req: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
+pub fn delete(ctx: &Ctx, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
+    let (broker, version) = (ctx.broker, ctx.version);
     // v6 names topics by name or id in `topics`; older versions list names only.
     let wanted: Vec<(Option<TopicName>, Uuid)> = if version >= 6 {
         req.topics
@@ -231,7 +234,7 @@ mod tests {
                 .with_partition_index(0)
                 .with_broker_ids(vec![BrokerId(99)])]),
         ]);
-        let codes: Vec<i16> = create(&b, req, 7)
+        let codes: Vec<i16> = create(&Ctx::test(&b, 7), req)
             .topics
             .iter()
             .map(|t| t.error_code)
@@ -250,9 +253,8 @@ mod tests {
         );
         assert_eq!(b.topic("ok").unwrap().partitions.len(), 3);
         let again = create(
-            &b,
+            &Ctx::test(&b, 7),
             CreateTopicsRequest::default().with_topics(vec![topic("ok", 1, 1)]),
-            7,
         );
         assert_eq!(
             again.topics[0].error_code,
@@ -261,7 +263,7 @@ mod tests {
         let dry = CreateTopicsRequest::default()
             .with_topics(vec![topic("dry", 1, 1)])
             .with_validate_only(true);
-        assert_eq!(create(&b, dry, 7).topics[0].error_code, 0);
+        assert_eq!(create(&Ctx::test(&b, 7), dry).topics[0].error_code, 0);
         assert!(b.topic("dry").is_none());
     }
 
@@ -276,7 +278,7 @@ mod tests {
             DeleteTopicState::default().with_name(Some(StrBytes::from_string("b".into()).into())),
             DeleteTopicState::default().with_name(Some(StrBytes::from_string("c".into()).into())),
         ]);
-        let codes: Vec<i16> = delete(&b, req, 6)
+        let codes: Vec<i16> = delete(&Ctx::test(&b, 6), req)
             .responses
             .iter()
             .map(|r| r.error_code)
@@ -289,7 +291,7 @@ mod tests {
         let old = DeleteTopicsRequest::default()
             .with_topic_names(vec![StrBytes::from_string("a".into()).into()]);
         assert_eq!(
-            delete(&b, old, 4).responses[0].error_code,
+            delete(&Ctx::test(&b, 4), old).responses[0].error_code,
             ResponseError::UnknownTopicOrPartition.code()
         );
     }

@@ -17,9 +17,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::api::{self, Reply, Response};
+use crate::api::{self, Ctx, Outcome};
 use crate::broker::{stopping, Broker};
-use crate::protocol::{self, Frame, Parsed};
+use crate::protocol::{self, Frame, Parsed, ResponseBody};
 
 /// A response slot in the write queue.
 enum Outgoing {
@@ -28,18 +28,18 @@ enum Outgoing {
         api: ApiKey,
         version: i16,
         correlation_id: i32,
-        response: JoinHandle<Response>,
+        response: JoinHandle<ResponseBody>,
     },
 }
 
-fn encode(api: ApiKey, version: i16, correlation_id: i32, resp: Response) -> Result<Frame, String> {
-    match resp {
-        Response::Kind(kind) => {
-            protocol::encode_response(api, version, correlation_id, &kind).map(Frame::from)
-        }
-        Response::Fetch(fetched) => protocol::encode_fetch(version, correlation_id, fetched),
-    }
-    .map_err(|e| format!("encoding {api:?} v{version} response failed: {e}"))
+fn encode(
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: ResponseBody,
+) -> Result<Frame, String> {
+    protocol::encode(api, version, correlation_id, body)
+        .map_err(|e| format!("encoding {api:?} v{version} response failed: {e}"))
 }
 
 /// Serves one connection until the client leaves, sends something we refuse, or the broker stops.
@@ -79,13 +79,16 @@ async fn read_loop(
         let Some(frame) = frame else {
             return Ok("client closed the connection");
         };
-        let out = match protocol::parse_frame(frame) {
+        let out = match protocol::parse_frame(api::SUPPORTED_APIS, frame) {
             Ok(Parsed::UnsupportedApiVersions { correlation_id }) => {
                 tracing::debug!(correlation_id, "ApiVersions at an unsupported version");
                 Outgoing::Ready(
-                    protocol::unsupported_api_versions_response(correlation_id)
-                        .map_err(|e| e.to_string())?
-                        .into(),
+                    protocol::unsupported_api_versions_response(
+                        api::SUPPORTED_APIS,
+                        correlation_id,
+                    )
+                    .map_err(|e| e.to_string())?
+                    .into(),
                 )
             }
             Ok(Parsed::Request(req)) => {
@@ -97,32 +100,34 @@ async fn read_loop(
                     // Stop reading this client while the store's write backlog is over its bound:
                     // the backpressure that keeps a producer faster than the disk from growing
                     // memory. The request itself still runs in order, after the wait.
-                    if let Err(e) = broker.store().admit().await {
+                    if let Err(e) = broker.write_backlog_drained().await {
                         tracing::warn!(error = %e, "waiting for the write backlog to drain failed");
                     }
                 }
-                let reply = span.in_scope(|| {
-                    tracing::debug!(client_id = ?req.header.client_id.as_deref(), "request");
-                    api::dispatch(broker, *req, peer)
-                });
-                match reply {
-                    Reply::Now(resp) => {
-                        Outgoing::Ready(encode(api, version, correlation_id, resp.into())?)
-                    }
-                    Reply::Fetched(fetched) => Outgoing::Ready(encode(
-                        api,
+                let outcome = span.in_scope(|| {
+                    let req = *req;
+                    let client_id = req.header.client_id.as_deref().unwrap_or_default();
+                    tracing::debug!(client_id, "request");
+                    let ctx = Ctx {
+                        broker,
                         version,
-                        correlation_id,
-                        Response::Fetch(fetched),
-                    )?),
-                    Reply::Later(fut) => Outgoing::Pending {
+                        client_id,
+                        peer,
+                    };
+                    api::dispatch(&ctx, req.body)
+                });
+                match outcome {
+                    Outcome::Now(body) => {
+                        Outgoing::Ready(encode(api, version, correlation_id, body)?)
+                    }
+                    Outcome::Later(fut) => Outgoing::Pending {
                         api,
                         version,
                         correlation_id,
                         response: tokio::spawn(fut.instrument(span)),
                     },
-                    Reply::Nothing => continue,
-                    Reply::Close(why) => return Err(why),
+                    Outcome::Nothing => continue,
+                    Outcome::Close(why) => return Err(why),
                 }
             }
             Err(e) => return Err(e.to_string()),

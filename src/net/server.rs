@@ -32,8 +32,8 @@ pub async fn run(
     let _ = shutdown_tx.send(true);
     drop(done_tx);
     let _ = done_rx.recv().await;
-    let store = broker.store().clone();
-    tokio::task::spawn_blocking(move || store.close()).await??;
+    let closing = broker.clone();
+    tokio::task::spawn_blocking(move || closing.close_store()).await??;
     tracing::info!("store flushed");
     Ok(())
 }
