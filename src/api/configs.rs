@@ -303,8 +303,8 @@ fn apply_ops(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::broker::Broker;
     use crate::broker::tests::test_broker;
+    use crate::broker::Broker;
     use crate::config::Config;
     use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
     use kafka_protocol::messages::incremental_alter_configs_request::{

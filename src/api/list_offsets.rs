@@ -152,8 +152,8 @@ fn first_at_or_after(mut batch: Bytes, t: i64, log_start: u64) -> Option<(i64, i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::broker::Broker;
     use crate::broker::tests::test_broker;
+    use crate::broker::Broker;
     use crate::config::Config;
     use crate::log::batch::{self, tests::make_batch};
     use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};

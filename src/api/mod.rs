@@ -19,16 +19,31 @@ use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 use crate::broker::Broker;
 use crate::protocol::{FetchBody, ResponseBody, VersionTable};
 
-pub mod admin;
 pub mod api_versions;
 pub mod configs;
+pub mod create_partitions;
+pub mod delete_groups;
+pub mod delete_records;
+pub mod describe_cluster;
+pub mod describe_groups;
+pub mod describe_log_dirs;
+pub mod describe_topic_partitions;
 pub mod fetch;
-pub mod groups;
+pub mod find_coordinator;
+pub mod heartbeat;
+pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
-pub mod offsets;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
 pub mod produce;
-pub mod producer_id;
+
+pub mod sync_group;
 pub mod topics;
 
 /// What every handler is given besides its request: the broker, the request's version, and who
@@ -50,6 +65,11 @@ pub const CLUSTER_OPERATIONS: i32 = 0x1FA0;
 pub const GROUP_OPERATIONS: i32 = 0x0148;
 /// "Not requested".
 pub const NO_OPERATIONS: i32 = i32::MIN;
+
+/// A protocol string from any string.
+pub fn str_bytes(v: impl Into<String>) -> kafka_protocol::protocol::StrBytes {
+    kafka_protocol::protocol::StrBytes::from_string(v.into())
+}
 
 /// A response that becomes ready later.
 pub type ResponseFuture = Pin<Box<dyn Future<Output = ResponseBody> + Send + 'static>>;
@@ -156,24 +176,24 @@ apis! {
     ApiVersions 0..=3 => api_versions::handle,
     CreateTopics 2..=7 => topics::create,
     DeleteTopics 1..=6 => topics::delete,
-    FindCoordinator 0..=4 => groups::find_coordinator,
-    JoinGroup 0..=9 => groups::join,
-    SyncGroup 0..=5 => groups::sync,
-    Heartbeat 0..=4 => groups::heartbeat,
-    LeaveGroup 0..=5 => groups::leave,
-    OffsetCommit 2..=8 => offsets::commit,
-    OffsetFetch 1..=8 => offsets::fetch,
-    ListGroups 0..=5 => groups::list,
-    DescribeGroups 0..=5 => groups::describe,
-    DeleteGroups 0..=2 => groups::delete,
-    OffsetDelete 0..=0 => offsets::delete,
-    CreatePartitions 0..=3 => admin::create_partitions,
-    DeleteRecords 0..=2 => admin::delete_records,
-    DescribeCluster 0..=1 => admin::describe_cluster,
-    DescribeLogDirs 1..=4 => admin::describe_log_dirs,
-    OffsetForLeaderEpoch 2..=4 => admin::offset_for_leader_epoch,
-    DescribeTopicPartitions 0..=0 => admin::describe_topic_partitions,
-    InitProducerId 0..=4 => producer_id::init_producer_id,
+    FindCoordinator 0..=4 => find_coordinator::handle,
+    JoinGroup 0..=9 => join_group::handle,
+    SyncGroup 0..=5 => sync_group::handle,
+    Heartbeat 0..=4 => heartbeat::handle,
+    LeaveGroup 0..=5 => leave_group::handle,
+    OffsetCommit 2..=8 => offset_commit::handle,
+    OffsetFetch 1..=8 => offset_fetch::handle,
+    ListGroups 0..=5 => list_groups::handle,
+    DescribeGroups 0..=5 => describe_groups::handle,
+    DeleteGroups 0..=2 => delete_groups::handle,
+    OffsetDelete 0..=0 => offset_delete::handle,
+    CreatePartitions 0..=3 => create_partitions::handle,
+    DeleteRecords 0..=2 => delete_records::handle,
+    DescribeCluster 0..=1 => describe_cluster::handle,
+    DescribeLogDirs 1..=4 => describe_log_dirs::handle,
+    OffsetForLeaderEpoch 2..=4 => offset_for_leader_epoch::handle,
+    DescribeTopicPartitions 0..=0 => describe_topic_partitions::handle,
+    InitProducerId 0..=4 => init_producer_id::handle,
     DescribeConfigs 1..=4 => configs::describe,
     AlterConfigs 0..=2 => configs::alter,
     IncrementalAlterConfigs 0..=1 => configs::incremental_alter,

@@ -9,7 +9,7 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Pr
 
 use crate::api::Ctx;
 
-pub fn init_producer_id(ctx: &Ctx, req: InitProducerIdRequest) -> InitProducerIdResponse {
+pub fn handle(ctx: &Ctx, req: InitProducerIdRequest) -> InitProducerIdResponse {
     let broker = ctx.broker;
     let invalid = || {
         InitProducerIdResponse::default()

@@ -1,0 +1,82 @@
+//! JoinGroup (classic protocol): translates the request per version for the group coordinator
+//! (`crate::coordinator::group`) and its result back; a join that waits for the rebalance answers
+//! later.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse, ResponseKind};
+
+use crate::api::{str_bytes as s, Ctx, Outcome};
+use crate::coordinator::group::{JoinRequest, JoinResult, Pending};
+
+pub fn handle(ctx: &Ctx, req: JoinGroupRequest) -> Outcome {
+    let (broker, version, peer, client_id) = (ctx.broker, ctx.version, ctx.peer, ctx.client_id);
+    let join = JoinRequest {
+        group_id: req.group_id.to_string(),
+        member_id: req.member_id.to_string(),
+        group_instance_id: req.group_instance_id.map(|s| s.to_string()),
+        client_id: client_id.to_string(),
+        client_host: format!("/{}", peer.ip()),
+        session_timeout_ms: req.session_timeout_ms,
+        // v0 has no rebalance timeout: Kafka uses the session timeout.
+        rebalance_timeout_ms: if version >= 1 {
+            req.rebalance_timeout_ms
+        } else {
+            req.session_timeout_ms
+        },
+        protocol_type: req.protocol_type.to_string(),
+        protocols: req
+            .protocols
+            .into_iter()
+            .map(|p| (p.name.to_string(), p.metadata))
+            .collect(),
+        require_known_member_id: version >= 4,
+        supports_skip_assignment: version >= 9,
+    };
+    match broker.groups().join(join) {
+        Pending::Ready(r) => Outcome::now(ResponseKind::JoinGroup(join_response(r, version))),
+        Pending::Wait(rx) => Outcome::Later(Box::pin(async move {
+            let r = rx.await.unwrap_or_else(|_| JoinResult {
+                error: ResponseError::UnknownServerError.code(),
+                generation_id: -1,
+                ..Default::default()
+            });
+            ResponseKind::JoinGroup(join_response(r, version)).into()
+        })),
+    }
+}
+
+fn join_response(r: JoinResult, version: i16) -> JoinGroupResponse {
+    let members = r
+        .members
+        .into_iter()
+        .map(|(id, instance, metadata)| {
+            let m = JoinGroupResponseMember::default()
+                .with_member_id(s(id))
+                .with_metadata(metadata);
+            if version >= 5 {
+                m.with_group_instance_id(instance.map(s))
+            } else {
+                m
+            }
+        })
+        .collect();
+    let mut resp = JoinGroupResponse::default()
+        .with_error_code(r.error)
+        .with_generation_id(r.generation_id)
+        .with_leader(s(r.leader_id))
+        .with_member_id(s(r.member_id))
+        .with_members(members);
+    if version >= 7 {
+        resp = resp
+            .with_protocol_type(r.protocol_type.map(s))
+            .with_protocol_name(r.protocol_name.map(s));
+    } else {
+        // Not nullable before v7.
+        resp = resp.with_protocol_name(Some(s(r.protocol_name.unwrap_or_default())));
+    }
+    if version >= 9 {
+        resp = resp.with_skip_assignment(r.skip_assignment);
+    }
+    resp
+}

@@ -1,0 +1,84 @@
+//! OffsetCommit: a group's committed positions. The answer waits for the store's flush (shared
+//! with concurrent requests), so an acknowledged commit survives a crash.
+
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse, ResponseKind};
+
+use crate::api::{Ctx, Outcome};
+use crate::store::CommittedOffset;
+
+pub fn handle(ctx: &Ctx, req: OffsetCommitRequest) -> Outcome {
+    let (broker, version) = (ctx.broker, ctx.version);
+    let now = crate::now_ms();
+    let offsets: Vec<(String, i32, CommittedOffset)> = req
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(move |p| {
+                (
+                    t.name.to_string(),
+                    p.partition_index,
+                    CommittedOffset {
+                        offset: p.committed_offset,
+                        leader_epoch: if version >= 6 {
+                            p.committed_leader_epoch
+                        } else {
+                            -1
+                        },
+                        metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                        commit_timestamp_ms: now,
+                    },
+                )
+            })
+        })
+        .collect();
+    let exists = |topic: &str, p: i32| {
+        broker
+            .topic(topic)
+            .is_some_and(|t| t.partition(p).is_some())
+    };
+    let result = broker.groups().commit(
+        req.group_id.as_str(),
+        req.generation_id_or_member_epoch,
+        req.member_id.as_str(),
+        req.group_instance_id.as_deref(),
+        offsets,
+        exists,
+    );
+    let any_written = matches!(&result, Ok(codes) if codes.contains(&0));
+    let mut codes = match result {
+        Ok(codes) => codes.into_iter(),
+        Err(code) => vec![code; req.topics.iter().map(|t| t.partitions.len()).sum()].into_iter(),
+    };
+    let response = OffsetCommitResponse::default().with_topics(
+        req.topics
+            .into_iter()
+            .map(|t| {
+                let partitions = t
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        OffsetCommitResponsePartition::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(codes.next().unwrap_or_default())
+                    })
+                    .collect();
+                OffsetCommitResponseTopic::default()
+                    .with_name(t.name)
+                    .with_partitions(partitions)
+            })
+            .collect(),
+    );
+    if !any_written {
+        return Outcome::now(ResponseKind::OffsetCommit(response));
+    }
+    crate::api::after_flush(broker, response, |r: &mut OffsetCommitResponse| {
+        for p in r.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+            if p.error_code == 0 {
+                p.error_code = crate::api::STORAGE_ERROR;
+            }
+        }
+    })
+}

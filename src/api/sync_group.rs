@@ -1,0 +1,47 @@
+//! SyncGroup (classic protocol): the leader's assignment in, each member's assignment out; a
+//! follower that syncs before the leader waits for it.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::{ResponseKind, SyncGroupRequest, SyncGroupResponse};
+
+use crate::api::{str_bytes as s, Ctx, Outcome};
+use crate::coordinator::group::{Pending, SyncRequest, SyncResult};
+
+pub fn handle(ctx: &Ctx, req: SyncGroupRequest) -> Outcome {
+    let (broker, version) = (ctx.broker, ctx.version);
+    let sync = SyncRequest {
+        group_id: req.group_id.to_string(),
+        generation_id: req.generation_id,
+        member_id: req.member_id.to_string(),
+        instance_id: req.group_instance_id.map(|s| s.to_string()),
+        protocol_type: req.protocol_type.map(|s| s.to_string()),
+        protocol_name: req.protocol_name.map(|s| s.to_string()),
+        assignments: req
+            .assignments
+            .into_iter()
+            .map(|a| (a.member_id.to_string(), a.assignment))
+            .collect(),
+    };
+    match broker.groups().sync(sync) {
+        Pending::Ready(r) => Outcome::now(ResponseKind::SyncGroup(sync_response(r, version))),
+        Pending::Wait(rx) => Outcome::Later(Box::pin(async move {
+            let r = rx.await.unwrap_or_else(|_| SyncResult {
+                error: ResponseError::UnknownServerError.code(),
+                ..Default::default()
+            });
+            ResponseKind::SyncGroup(sync_response(r, version)).into()
+        })),
+    }
+}
+
+fn sync_response(r: SyncResult, version: i16) -> SyncGroupResponse {
+    let resp = SyncGroupResponse::default()
+        .with_error_code(r.error)
+        .with_assignment(r.assignment);
+    if version >= 5 {
+        resp.with_protocol_type(r.protocol_type.map(s))
+            .with_protocol_name(r.protocol_name.map(s))
+    } else {
+        resp
+    }
+}
