@@ -9,50 +9,72 @@ use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::api::Ctx;
-use crate::store::CommittedOffset;
 
-type Wanted = Option<Vec<(String, Vec<i32>)>>;
-type Found = Vec<crate::coordinator::group::TopicOffsets>;
+/// One partition's committed position; a partition without a commit answers offset -1, leader
+/// epoch -1 and empty metadata, as Kafka does.
+struct Committed {
+    partition: i32,
+    offset: i64,
+    leader_epoch: i32,
+    metadata: StrBytes,
+}
 
-/// "No committed offset": offset -1, leader epoch -1, empty metadata, as Kafka answers.
-fn parts(
-    found: Vec<(i32, Option<CommittedOffset>)>,
-) -> impl Iterator<Item = (i32, i64, i32, String)> {
-    found.into_iter().map(|(p, c)| match c {
-        Some(c) => (p, c.offset, c.leader_epoch, c.metadata.unwrap_or_default()),
-        None => (p, -1, -1, String::new()),
-    })
+/// A group's committed positions for the named topics and partitions, or for every topic it has
+/// committed when `topics` is `None`: what both request forms ask.
+fn committed(
+    ctx: &Ctx,
+    group: &str,
+    topics: Option<Vec<(String, Vec<i32>)>>,
+) -> Vec<(String, Vec<Committed>)> {
+    ctx.broker
+        .groups()
+        .fetch_offsets(group, topics)
+        .into_iter()
+        .map(|(topic, found)| {
+            let partitions = found
+                .into_iter()
+                .map(|(partition, c)| {
+                    let (offset, leader_epoch, metadata) = match c {
+                        Some(c) => (c.offset, c.leader_epoch, c.metadata.unwrap_or_default()),
+                        None => (-1, -1, String::new()),
+                    };
+                    Committed {
+                        partition,
+                        offset,
+                        leader_epoch,
+                        metadata: StrBytes::from_string(metadata),
+                    }
+                })
+                .collect();
+            (topic, partitions)
+        })
+        .collect()
 }
 
 pub fn handle(ctx: &Ctx, req: OffsetFetchRequest) -> OffsetFetchResponse {
-    let (broker, version) = (ctx.broker, ctx.version);
-    if version >= 8 {
+    if ctx.version >= 8 {
         let groups = req
             .groups
             .into_iter()
             .map(|g| {
-                let wanted: Wanted = g.topics.map(|ts| {
+                let wanted = g.topics.map(|ts| {
                     ts.into_iter()
                         .map(|t| (t.name.to_string(), t.partition_indexes))
                         .collect()
                 });
-                let found: Found = broker.groups().fetch_offsets(g.group_id.as_str(), wanted);
-                let topics = found
+                let topics = committed(ctx, g.group_id.as_str(), wanted)
                     .into_iter()
-                    .map(|(topic, found)| {
+                    .map(|(topic, partitions)| {
+                        let partitions = partitions.into_iter().map(|c| {
+                            OffsetFetchResponsePartitions::default()
+                                .with_partition_index(c.partition)
+                                .with_committed_offset(c.offset)
+                                .with_committed_leader_epoch(c.leader_epoch)
+                                .with_metadata(Some(c.metadata))
+                        });
                         OffsetFetchResponseTopics::default()
                             .with_name(StrBytes::from_string(topic).into())
-                            .with_partitions(
-                                parts(found)
-                                    .map(|(p, offset, epoch, meta)| {
-                                        OffsetFetchResponsePartitions::default()
-                                            .with_partition_index(p)
-                                            .with_committed_offset(offset)
-                                            .with_committed_leader_epoch(epoch)
-                                            .with_metadata(Some(StrBytes::from_string(meta)))
-                                    })
-                                    .collect(),
-                            )
+                            .with_partitions(partitions.collect())
                     })
                     .collect();
                 OffsetFetchResponseGroup::default()
@@ -62,32 +84,29 @@ pub fn handle(ctx: &Ctx, req: OffsetFetchRequest) -> OffsetFetchResponse {
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
     }
-    let wanted: Wanted = req.topics.map(|ts| {
+    let wanted = req.topics.map(|ts| {
         ts.into_iter()
             .map(|t| (t.name.to_string(), t.partition_indexes))
             .collect()
     });
-    let found: Found = broker.groups().fetch_offsets(req.group_id.as_str(), wanted);
-    let topics = found
+    let topics = committed(ctx, req.group_id.as_str(), wanted)
         .into_iter()
-        .map(|(topic, found)| {
+        .map(|(topic, partitions)| {
+            let partitions = partitions.into_iter().map(|c| {
+                let r = OffsetFetchResponsePartition::default()
+                    .with_partition_index(c.partition)
+                    .with_committed_offset(c.offset)
+                    .with_metadata(Some(c.metadata));
+                // The leader epoch field exists from v5.
+                if ctx.version >= 5 {
+                    r.with_committed_leader_epoch(c.leader_epoch)
+                } else {
+                    r
+                }
+            });
             OffsetFetchResponseTopic::default()
                 .with_name(StrBytes::from_string(topic).into())
-                .with_partitions(
-                    parts(found)
-                        .map(|(p, offset, epoch, meta)| {
-                            let r = OffsetFetchResponsePartition::default()
-                                .with_partition_index(p)
-                                .with_committed_offset(offset)
-                                .with_metadata(Some(StrBytes::from_string(meta)));
-                            if version >= 5 {
-                                r.with_committed_leader_epoch(epoch)
-                            } else {
-                                r
-                            }
-                        })
-                        .collect(),
-                )
+                .with_partitions(partitions.collect())
         })
         .collect();
     OffsetFetchResponse::default().with_topics(topics)
