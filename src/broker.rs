@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
-use kafka_protocol::error::ResponseError;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -64,7 +63,7 @@ struct Topics {
     by_id: HashMap<Uuid, Arc<Topic>>,
 }
 
-/// Why a topic could not be created or deleted; each carries the Kafka error a client gets.
+/// Why a topic could not be created, changed or deleted (`api::error` maps each to a Kafka error).
 #[derive(Debug, thiserror::Error)]
 pub enum TopicError {
     #[error("topic name {0:?} is invalid: {1}")]
@@ -86,24 +85,6 @@ pub enum TopicError {
     CannotShrink { current: i32, requested: i32 },
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl TopicError {
-    pub fn code(&self) -> i16 {
-        match self {
-            TopicError::InvalidName(..) | TopicError::Collides(..) => {
-                ResponseError::InvalidTopicException.code()
-            }
-            TopicError::AlreadyExists(_) => ResponseError::TopicAlreadyExists.code(),
-            TopicError::InvalidPartitions(_) | TopicError::CannotShrink { .. } => {
-                ResponseError::InvalidPartitions.code()
-            }
-            TopicError::Unknown(_) => ResponseError::UnknownTopicOrPartition.code(),
-            TopicError::InvalidConfig(_) => ResponseError::InvalidConfig.code(),
-            TopicError::Refused(code, _) => *code,
-            TopicError::Store(_) => ResponseError::KafkaStorageError.code(),
-        }
-    }
 }
 
 /// Kafka's topic name rules: 1..=249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.

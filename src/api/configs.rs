@@ -18,7 +18,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::api::Ctx;
+use crate::api::{error, Ctx};
 use crate::broker::TopicError;
 use crate::config::topic::{self, DescribedConfig};
 
@@ -162,7 +162,7 @@ pub fn alter(ctx: &Ctx, req: AlterConfigsRequest) -> AlterConfigsResponse {
                         None => broker
                             .set_topic_configs(r.resource_name.as_str(), configs, req.validate_only)
                             .map(|_| ())
-                            .map_err(|e| (e.code(), e.to_string())),
+                            .map_err(|e| (error::code(&e, "AlterConfigs"), e.to_string())),
                     }
                 }
                 other => refuse_non_topic(other),
@@ -232,7 +232,7 @@ pub fn incremental_alter(
                             },
                         )
                         .map(|_| ())
-                        .map_err(|e| (e.code(), e.to_string()))
+                        .map_err(|e| (error::code(&e, "IncrementalAlterConfigs"), e.to_string()))
                 }
                 other => refuse_non_topic(other),
             };

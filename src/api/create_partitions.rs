@@ -6,7 +6,7 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 
-use crate::api::{str_bytes as s, Ctx};
+use crate::api::{error, str_bytes as s, Ctx};
 
 pub fn handle(ctx: &Ctx, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
     let broker = ctx.broker;
@@ -36,7 +36,7 @@ pub fn handle(ctx: &Ctx, req: CreatePartitionsRequest) -> CreatePartitionsRespon
                 broker
                     .add_partitions(t.name.as_str(), t.count, req.validate_only)
                     .map(|_| ())
-                    .map_err(|e| (e.code(), e.to_string()))
+                    .map_err(|e| (error::code(&e, "CreatePartitions"), e.to_string()))
             };
             let r = CreatePartitionsTopicResult::default().with_name(t.name);
             match outcome {

@@ -7,7 +7,7 @@ use kafka_protocol::messages::delete_records_response::{
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, ResponseKind};
 
-use crate::api::{Ctx, Outcome};
+use crate::api::{self, error, Ctx, Outcome};
 
 pub fn handle(ctx: &Ctx, req: DeleteRecordsRequest) -> Outcome {
     let broker = ctx.broker;
@@ -23,11 +23,9 @@ pub fn handle(ctx: &Ctx, req: DeleteRecordsRequest) -> Outcome {
                 .map(|p| {
                     let r = DeleteRecordsPartitionResult::default()
                         .with_partition_index(p.partition_index);
-                    let Some(log) = topic.as_ref().and_then(|t| t.partition(p.partition_index))
-                    else {
-                        return r
-                            .with_low_watermark(-1)
-                            .with_error_code(ResponseError::UnknownTopicOrPartition.code());
+                    let log = match api::partition(topic.as_ref(), p.partition_index) {
+                        Ok(log) => log,
+                        Err(code) => return r.with_low_watermark(-1).with_error_code(code),
                     };
                     let offs = log.offsets();
                     // -1 means "up to the high watermark".
@@ -46,11 +44,9 @@ pub fn handle(ctx: &Ctx, req: DeleteRecordsRequest) -> Outcome {
                             changed = true;
                             r.with_low_watermark(o.log_start as i64)
                         }
-                        Err(e) => {
-                            tracing::error!(error = %e, "delete records failed");
-                            r.with_low_watermark(-1)
-                                .with_error_code(ResponseError::KafkaStorageError.code())
-                        }
+                        Err(e) => r
+                            .with_low_watermark(-1)
+                            .with_error_code(error::code(&e, "DeleteRecords")),
                     }
                 })
                 .collect();
@@ -64,10 +60,10 @@ pub fn handle(ctx: &Ctx, req: DeleteRecordsRequest) -> Outcome {
         return Outcome::now(ResponseKind::DeleteRecords(response));
     }
     // The new log start must survive a crash before we report it.
-    crate::api::after_flush(broker, response, |r: &mut DeleteRecordsResponse| {
+    api::after_flush(broker, response, |r: &mut DeleteRecordsResponse| {
         for p in r.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
             if p.error_code == 0 {
-                p.error_code = crate::api::STORAGE_ERROR;
+                p.error_code = error::STORAGE_ERROR;
             }
         }
     })

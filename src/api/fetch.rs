@@ -15,9 +15,9 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseKind, TopicN
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::api::{Ctx, Outcome};
+use crate::api::{self, error, Ctx, Outcome};
 use crate::broker::{stopping, Broker};
-use crate::log::{PartitionLog, ReadError, LEADER_EPOCH};
+use crate::log::{PartitionLog, LEADER_EPOCH};
 use crate::protocol::{FetchBody, ResponseBody};
 
 /// One partition of the request, resolved against the registry.
@@ -111,10 +111,7 @@ fn resolve(
             .into_iter()
             .map(|fp| {
                 let log = topic.as_ref().map_err(|c| *c).and_then(|t| {
-                    let log = t
-                        .partition(fp.partition)
-                        .cloned()
-                        .ok_or(ResponseError::UnknownTopicOrPartition.code())?;
+                    let log = api::partition(Some(t), fp.partition)?.clone();
                     check_epoch(fp.current_leader_epoch)?;
                     Ok(log)
                 });
@@ -168,13 +165,7 @@ fn read(plan: &Plan) -> (FetchBody, usize, bool) {
             let result = p.log.as_ref().map_err(|c| *c).and_then(|log| {
                 let room = plan.max_bytes.saturating_sub(total).min(p.max_bytes);
                 log.read(p.fetch_offset, room, total == 0)
-                    .map_err(|e| match e {
-                        ReadError::OutOfRange { .. } => ResponseError::OffsetOutOfRange.code(),
-                        ReadError::Store(e) => {
-                            tracing::error!(error = %e, "fetch read failed");
-                            ResponseError::KafkaStorageError.code()
-                        }
-                    })
+                    .map_err(|e| error::code(&e, "a fetch read"))
             });
             match result {
                 Ok(r) => {

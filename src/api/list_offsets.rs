@@ -13,7 +13,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::records::RecordBatchDecoder;
 
 use crate::api::fetch::check_epoch;
-use crate::api::Ctx;
+use crate::api::{self, error, Ctx};
 use crate::log::batch::StoredHeader;
 use crate::log::{PartitionLog, LEADER_EPOCH};
 use crate::store::StoreError;
@@ -40,14 +40,10 @@ pub fn handle(ctx: &Ctx, req: ListOffsetsRequest) -> ListOffsetsResponse {
                 .map(|p| {
                     let resp = ListOffsetsPartitionResponse::default()
                         .with_partition_index(p.partition_index);
-                    let found = topic
-                        .as_ref()
-                        .and_then(|t| t.partition(p.partition_index))
-                        .ok_or(ResponseError::UnknownTopicOrPartition.code())
-                        .and_then(|log| {
-                            check_epoch(p.current_leader_epoch)?;
-                            lookup(log, p.timestamp)
-                        });
+                    let found = api::partition(topic.as_ref(), p.partition_index).and_then(|log| {
+                        check_epoch(p.current_leader_epoch)?;
+                        lookup(log, p.timestamp)
+                    });
                     match found {
                         Ok((offset, timestamp)) => {
                             let resp = resp.with_offset(offset).with_timestamp(timestamp);
@@ -81,10 +77,7 @@ fn lookup(log: &PartitionLog, timestamp: i64) -> Result<(i64, i64), i16> {
         EARLIEST | EARLIEST_LOCAL => Ok((offsets.log_start as i64, -1)),
         LATEST_TIERED => Ok((-1, -1)),
         MAX_TIMESTAMP => {
-            let storage = |e: StoreError| {
-                tracing::error!(error = %e, "max-timestamp lookup failed");
-                ResponseError::KafkaStorageError.code()
-            };
+            let storage = |e: StoreError| error::code(&e, "a max-timestamp lookup");
             let mut best: Option<StoredHeader> = None;
             for h in log.headers().map_err(storage)? {
                 let h = h.map_err(storage)?;
@@ -99,10 +92,7 @@ fn lookup(log: &PartitionLog, timestamp: i64) -> Result<(i64, i64), i16> {
         }
         t if t < 0 => Err(ResponseError::InvalidRequest.code()),
         t => {
-            let storage = |e: StoreError| {
-                tracing::error!(error = %e, "timestamp lookup failed");
-                ResponseError::KafkaStorageError.code()
-            };
+            let storage = |e: StoreError| error::code(&e, "a timestamp lookup");
             for h in log.headers().map_err(storage)? {
                 let h = h.map_err(storage)?;
                 if h.max_timestamp >= t {

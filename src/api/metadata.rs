@@ -10,7 +10,7 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
-use crate::api::Ctx;
+use crate::api::{error, Ctx};
 use crate::broker::{Broker, Topic, TopicError};
 use crate::log::LEADER_EPOCH;
 
@@ -88,7 +88,7 @@ fn by_name(broker: &Broker, name: TopicName, may_create: bool) -> MetadataRespon
             tracing::debug!(topic = %name.as_str(), error = %e, "metadata for unavailable topic");
             MetadataResponseTopic::default()
                 .with_name(Some(name))
-                .with_error_code(e.code())
+                .with_error_code(error::code(&e, "Metadata"))
         }
     }
 }

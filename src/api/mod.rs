@@ -13,10 +13,13 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 
-use crate::broker::Broker;
+use crate::broker::{Broker, Topic};
+use crate::log::PartitionLog;
 use crate::protocol::{FetchBody, ResponseBody, VersionTable};
 
 pub mod api_versions;
@@ -28,6 +31,7 @@ pub mod describe_cluster;
 pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod describe_topic_partitions;
+pub mod error;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -65,6 +69,14 @@ pub const CLUSTER_OPERATIONS: i32 = 0x1FA0;
 pub const GROUP_OPERATIONS: i32 = 0x0148;
 /// "Not requested".
 pub const NO_OPERATIONS: i32 = i32::MIN;
+
+/// A request's partition, resolved as Kafka does: UNKNOWN_TOPIC_OR_PARTITION when the topic (looked
+/// up once per topic of the request) or the partition does not exist.
+pub fn partition(topic: Option<&Arc<Topic>>, index: i32) -> Result<&Arc<PartitionLog>, i16> {
+    topic
+        .and_then(|t| t.partition(index))
+        .ok_or(ResponseError::UnknownTopicOrPartition.code())
+}
 
 /// A protocol string from any string.
 pub fn str_bytes(v: impl Into<String>) -> kafka_protocol::protocol::StrBytes {
@@ -144,9 +156,6 @@ pub fn after_flush<R: Into<ResponseKind> + Send + 'static>(
         response
     })
 }
-
-/// The error code for a write that did not become durable.
-pub const STORAGE_ERROR: i16 = kafka_protocol::error::ResponseError::KafkaStorageError.code();
 
 /// Generates, from one list of `ApiName min..=max => handler`, the version table and the
 /// dispatcher.

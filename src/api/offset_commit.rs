@@ -6,7 +6,7 @@ use kafka_protocol::messages::offset_commit_response::{
 };
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse, ResponseKind};
 
-use crate::api::{Ctx, Outcome};
+use crate::api::{self, error, Ctx, Outcome};
 use crate::store::CommittedOffset;
 
 pub fn handle(ctx: &Ctx, req: OffsetCommitRequest) -> Outcome {
@@ -74,10 +74,10 @@ pub fn handle(ctx: &Ctx, req: OffsetCommitRequest) -> Outcome {
     if !any_written {
         return Outcome::now(ResponseKind::OffsetCommit(response));
     }
-    crate::api::after_flush(broker, response, |r: &mut OffsetCommitResponse| {
+    api::after_flush(broker, response, |r: &mut OffsetCommitResponse| {
         for p in r.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
             if p.error_code == 0 {
-                p.error_code = crate::api::STORAGE_ERROR;
+                p.error_code = error::STORAGE_ERROR;
             }
         }
     })

@@ -1,14 +1,13 @@
 //! OffsetForLeaderEpoch (KIP-320): the end offset of a leader epoch, which clients ask to
 //! validate their position after a leader change or a restart. One broker has one epoch.
 
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_for_leader_epoch_response::{
     EpochEndOffset, OffsetForLeaderTopicResult,
 };
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
 use crate::api::fetch::check_epoch;
-use crate::api::Ctx;
+use crate::api::{self, Ctx};
 use crate::log::LEADER_EPOCH;
 
 /// With one broker there is one leader epoch, 0, and it ends at the log end: a client validating
@@ -25,10 +24,7 @@ pub fn handle(ctx: &Ctx, req: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpo
                 .into_iter()
                 .map(|p| {
                     let r = EpochEndOffset::default().with_partition(p.partition);
-                    let found = topic
-                        .as_ref()
-                        .and_then(|t| t.partition(p.partition))
-                        .ok_or(ResponseError::UnknownTopicOrPartition.code())
+                    let found = api::partition(topic.as_ref(), p.partition)
                         .and_then(|log| check_epoch(p.current_leader_epoch).map(|_| log));
                     match found {
                         Err(code) => r

@@ -4,16 +4,17 @@
 //! in request order; only the acks=all wait for the disk is deferred, and it shares its flush with
 //! every other request waiting at that moment (`Store::sync`).
 
+use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
-
-use crate::api::{Ctx, Outcome};
-use crate::config::topic::EffectiveConfig;
-use crate::log::batch::{self, BatchError, BatchInfo};
-use crate::log::AppendError;
 use kafka_protocol::records::RecordBatchDecoder;
+
+use crate::api::{self, error, Ctx, Outcome};
+use crate::broker::{Broker, Topic};
+use crate::config::topic::EffectiveConfig;
+use crate::log::batch::{self, BatchInfo};
 
 pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
     let (broker, version) = (ctx.broker, ctx.version);
@@ -28,7 +29,7 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
         let topic = if valid_acks {
             broker
                 .get_or_create(name.as_str())
-                .map_err(|e| (e.code(), e.to_string()))
+                .map_err(|e| (error::code(&e, "Produce"), e.to_string()))
         } else {
             Err((
                 ResponseError::InvalidRequiredAcks.code(),
@@ -39,70 +40,18 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
         for pd in topic_data.partition_data {
             let mut resp = PartitionProduceResponse::default().with_index(pd.index);
             let outcome = topic.as_ref().map_err(Clone::clone).and_then(|t| {
-                let log = t.partition(pd.index).ok_or_else(|| {
-                    (
-                        ResponseError::UnknownTopicOrPartition.code(),
-                        format!("topic {} has no partition {}", t.name, pd.index),
-                    )
-                })?;
                 let records = pd.records.unwrap_or_default();
-                let eff = &t.effective;
-                let limit = (eff.max_message_bytes.max(0) as usize).min(broker.config().max_request_bytes);
-                let mut batches =
-                    batch::validate(&records, limit).map_err(|e| (batch_error_code(&e), e.to_string()))?;
-                if batches.len() != 1 {
-                    // Produce v3+ carries exactly one batch per partition (Kafka refuses more).
-                    return Err((
-                        ResponseError::InvalidRecord.code(),
-                        format!("expected exactly one record batch, got {}", batches.len()),
-                    ));
-                }
-                if batch::StoredHeader::parse(&batches[0].bytes).is_some_and(|h| h.base_offset != 0) {
-                    // The broker assigns offsets; Kafka refuses a batch that claims one.
-                    return Err((
-                        ResponseError::InvalidRecord.code(),
-                        "the base offset of a produced record batch must be 0".to_string(),
-                    ));
-                }
-                if batches[0].producer_id >= 0 && batches[0].base_sequence < 0 {
-                    return Err((
-                        ResponseError::InvalidRecord.code(),
-                        "a batch with a producer id must carry a sequence number".to_string(),
-                    ));
-                }
-                if batches[0].is_transactional() {
-                    return Err((
-                        ResponseError::InvalidTxnState.code(),
-                        "transactions are not supported".to_string(),
-                    ));
-                }
-                check_topic_rules(&t.name, pd.index, eff, &batches[0], now)?;
-                if eff.log_append_time {
-                    batches[0].bytes = batch::with_log_append_time(&batches[0].bytes, now);
-                    batches[0].max_timestamp = now;
-                }
-                let (base, offsets) = log.append(&batches).map_err(|e| {
-                    let code = match &e {
-                        AppendError::Store(_) => {
-                            tracing::error!(topic = %t.name, partition = pd.index, error = %e, "append failed");
-                            ResponseError::KafkaStorageError.code()
-                        }
-                        AppendError::StaleEpoch { .. } => ResponseError::InvalidProducerEpoch.code(),
-                        AppendError::OutOfOrder(_) => ResponseError::OutOfOrderSequenceNumber.code(),
-                    };
-                    (code, e.to_string())
-                })?;
-                Ok((base, offsets.log_start, eff.log_append_time))
+                append(broker, t, pd.index, &records, now)
             });
             match outcome {
-                Ok((base, log_start, log_append_time)) => {
+                Ok(done) => {
                     appended = true;
-                    resp = resp.with_base_offset(base as i64);
-                    if log_append_time {
+                    resp = resp.with_base_offset(done.base_offset as i64);
+                    if done.log_append_time {
                         resp = resp.with_log_append_time_ms(now);
                     }
                     if version >= 5 {
-                        resp = resp.with_log_start_offset(log_start as i64);
+                        resp = resp.with_log_start_offset(done.log_start as i64);
                     }
                 }
                 Err((code, message)) => {
@@ -127,20 +76,92 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
         // The client reads no response; Kafka reports a failure by closing the connection.
         0 if failures.is_empty() => Outcome::Nothing,
         0 => Outcome::Close(format!("acks=0 produce failed: {}", failures.join("; "))),
-        -1 if appended => crate::api::after_flush(broker, response, |r: &mut ProduceResponse| {
+        -1 if appended => api::after_flush(broker, response, |r: &mut ProduceResponse| {
             for p in r
                 .responses
                 .iter_mut()
                 .flat_map(|t| t.partition_responses.iter_mut())
             {
                 if p.error_code == 0 {
-                    p.error_code = crate::api::STORAGE_ERROR;
+                    p.error_code = error::STORAGE_ERROR;
                     p.base_offset = -1;
                 }
             }
         }),
         _ => Outcome::now(ResponseKind::Produce(response)),
     }
+}
+
+/// A partition's refusal: the error code, and the message Kafka gives with it (sent from v8).
+type Refusal = (i16, String);
+
+/// What an accepted batch got.
+struct Appended {
+    base_offset: u64,
+    log_start: u64,
+    log_append_time: bool,
+}
+
+/// Validates one partition's records against Kafka's produce rules and the topic's configs, then
+/// appends them.
+fn append(
+    broker: &Broker,
+    t: &Topic,
+    index: i32,
+    records: &Bytes,
+    now: i64,
+) -> Result<Appended, Refusal> {
+    let log = t.partition(index).ok_or_else(|| {
+        (
+            ResponseError::UnknownTopicOrPartition.code(),
+            format!("topic {} has no partition {index}", t.name),
+        )
+    })?;
+    let eff = &t.effective;
+    let limit = (eff.max_message_bytes.max(0) as usize).min(broker.config().max_request_bytes);
+    let mut batches =
+        batch::validate(records, limit).map_err(|e| (error::code(&e, "Produce"), e.to_string()))?;
+    if batches.len() != 1 {
+        // Produce v3+ carries exactly one batch per partition (Kafka refuses more).
+        return Err((
+            ResponseError::InvalidRecord.code(),
+            format!("expected exactly one record batch, got {}", batches.len()),
+        ));
+    }
+    let batch = &mut batches[0];
+    if batch::StoredHeader::parse(&batch.bytes).is_some_and(|h| h.base_offset != 0) {
+        // The broker assigns offsets; Kafka refuses a batch that claims one.
+        return Err((
+            ResponseError::InvalidRecord.code(),
+            "the base offset of a produced record batch must be 0".to_string(),
+        ));
+    }
+    if batch.producer_id >= 0 && batch.base_sequence < 0 {
+        return Err((
+            ResponseError::InvalidRecord.code(),
+            "a batch with a producer id must carry a sequence number".to_string(),
+        ));
+    }
+    if batch.is_transactional() {
+        return Err((
+            ResponseError::InvalidTxnState.code(),
+            "transactions are not supported".to_string(),
+        ));
+    }
+    check_topic_rules(&t.name, index, eff, batch, now)?;
+    if eff.log_append_time {
+        batch.bytes = batch::with_log_append_time(&batch.bytes, now);
+        batch.max_timestamp = now;
+    }
+    let (base_offset, offsets) = log.append(&batches).map_err(|e| {
+        let context = format!("an append to {}-{index}", t.name);
+        (error::code(&e, &context), e.to_string())
+    })?;
+    Ok(Appended {
+        base_offset,
+        log_start: offsets.log_start,
+        log_append_time: eff.log_append_time,
+    })
 }
 
 /// The topic-config rules a batch must meet: timestamps within `message.timestamp.before/after.max.ms`
@@ -188,14 +209,6 @@ fn check_topic_rules(
         }
     }
     Ok(())
-}
-
-fn batch_error_code(e: &BatchError) -> i16 {
-    match e {
-        BatchError::Corrupt(_) => ResponseError::CorruptMessage.code(),
-        BatchError::Invalid(_) => ResponseError::InvalidRecord.code(),
-        BatchError::TooLarge { .. } => ResponseError::MessageTooLarge.code(),
-    }
 }
 
 #[cfg(test)]

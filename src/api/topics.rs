@@ -17,8 +17,8 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
-use crate::api::Ctx;
-use crate::broker::{Broker, TopicError};
+use crate::api::{error, Ctx};
+use crate::broker::Broker;
 
 pub fn create(ctx: &Ctx, req: CreateTopicsRequest) -> CreateTopicsResponse {
     let (broker, version) = (ctx.broker, ctx.version);
@@ -141,12 +141,7 @@ fn create_one(
     }
     let topic = broker
         .create_topic(t.name.as_str(), partitions, configs, validate_only)
-        .map_err(|e| {
-            if let TopicError::Store(err) = &e {
-                tracing::error!(error = %err, "creating a topic failed");
-            }
-            (e.code(), e.to_string())
-        })?;
+        .map_err(|e| (error::code(&e, "CreateTopics"), e.to_string()))?;
     Ok((topic.id, partitions, topic.configs.clone()))
 }
 
@@ -177,7 +172,7 @@ pub fn delete(ctx: &Ctx, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
             let outcome = resolved.and_then(|n| {
                 broker
                     .delete_topic(&n)
-                    .map_err(|e| (e.code(), e.to_string()))
+                    .map_err(|e| (error::code(&e, "DeleteTopics"), e.to_string()))
             });
             let mut r = DeletableTopicResult::default()
                 .with_name(name.clone())
