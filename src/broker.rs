@@ -1,6 +1,6 @@
 //! The broker's shared state: configuration, identity, the store, and the topic registry.
 //!
-//! `Broker` is a cheap-clone handle around `Arc<Shared>`. The topic map sits behind a std `RwLock`
+//! `Broker` is a cheap-clone handle around `Arc<BrokerState>`. The topic map sits behind a std `RwLock`
 //! that is never held across an `.await`: handlers take an `Arc<Topic>` out and release the lock.
 //! One broker is leader, only replica and ISR of every partition, and the controller.
 
@@ -44,10 +44,10 @@ impl Topic {
 
 #[derive(Clone)]
 pub struct Broker {
-    shared: Arc<Shared>,
+    shared: Arc<BrokerState>,
 }
 
-struct Shared {
+struct BrokerState {
     config: Config,
     node: NodeInfo,
     cluster_id: String,
@@ -135,7 +135,7 @@ impl Broker {
             },
         )?;
         Ok(Broker {
-            shared: Arc::new(Shared {
+            shared: Arc::new(BrokerState {
                 config,
                 node,
                 cluster_id,

@@ -95,7 +95,9 @@ async fn read_loop(
                 let api = req.api_key;
                 let version = req.version();
                 let correlation_id = req.header.correlation_id;
-                let span = tracing::debug_span!("request", ?api, version, correlation_id);
+                let client_id = req.header.client_id.as_deref().unwrap_or_default();
+                let span =
+                    tracing::debug_span!("request", ?api, version, correlation_id, client_id);
                 if api == ApiKey::Produce {
                     // Stop reading this client while the store's write backlog is over its bound:
                     // the backpressure that keeps a producer faster than the disk from growing
@@ -107,7 +109,7 @@ async fn read_loop(
                 let outcome = span.in_scope(|| {
                     let req = *req;
                     let client_id = req.header.client_id.as_deref().unwrap_or_default();
-                    tracing::debug!(client_id, "request");
+                    tracing::debug!("request");
                     let ctx = Ctx {
                         broker,
                         version,
