@@ -5,7 +5,7 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
 };
-use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, ResponseKind};
+use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
 use crate::api::{self, error, Ctx, Outcome};
 
@@ -57,7 +57,7 @@ pub fn handle(ctx: &Ctx, req: DeleteRecordsRequest) -> Outcome {
         .collect();
     let response = DeleteRecordsResponse::default().with_topics(topics);
     if !changed {
-        return Outcome::now(ResponseKind::DeleteRecords(response));
+        return Outcome::now(response);
     }
     // The new log start must survive a crash before we report it.
     api::after_flush(broker, response, |r: &mut DeleteRecordsResponse| {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseKind, TopicName};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -44,9 +44,9 @@ pub fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome {
     let (broker, version) = (ctx.broker, ctx.version);
     if req.session_id != 0 {
         // We never hand out a session id, so a client naming one is confused; Kafka answers this.
-        return Outcome::now(ResponseKind::Fetch(
+        return Outcome::now(
             FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code()),
-        ));
+        );
     }
     let plan = resolve(
         broker,

@@ -4,7 +4,7 @@
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
-use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse, ResponseKind};
+use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 
 use crate::api::{str_bytes as s, Ctx, Outcome};
 use crate::coordinator::group::{JoinRequest, JoinResult, Pending};
@@ -34,15 +34,15 @@ pub fn handle(ctx: &Ctx, req: JoinGroupRequest) -> Outcome {
         supports_skip_assignment: version >= 9,
     };
     match broker.groups().join(join) {
-        Pending::Ready(r) => Outcome::now(ResponseKind::JoinGroup(join_response(r, version))),
-        Pending::Wait(rx) => Outcome::Later(Box::pin(async move {
+        Pending::Ready(r) => Outcome::now(join_response(r, version)),
+        Pending::Wait(rx) => Outcome::later(async move {
             let r = rx.await.unwrap_or_else(|_| JoinResult {
                 error: ResponseError::UnknownServerError.code(),
                 generation_id: -1,
                 ..Default::default()
             });
-            ResponseKind::JoinGroup(join_response(r, version)).into()
-        })),
+            join_response(r, version)
+        }),
     }
 }
 

@@ -46,7 +46,6 @@ pub mod offset_delete;
 pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
-
 pub mod sync_group;
 pub mod topics;
 

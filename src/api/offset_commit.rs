@@ -4,7 +4,7 @@
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
-use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse, ResponseKind};
+use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
 use crate::api::{self, error, Ctx, Outcome};
 use crate::store::CommittedOffset;
@@ -72,7 +72,7 @@ pub fn handle(ctx: &Ctx, req: OffsetCommitRequest) -> Outcome {
             .collect(),
     );
     if !any_written {
-        return Outcome::now(ResponseKind::OffsetCommit(response));
+        return Outcome::now(response);
     }
     api::after_flush(broker, response, |r: &mut OffsetCommitResponse| {
         for p in r.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::RecordBatchDecoder;
 
@@ -88,7 +88,7 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
                 }
             }
         }),
-        _ => Outcome::now(ResponseKind::Produce(response)),
+        _ => Outcome::now(response),
     }
 }
 
@@ -219,6 +219,7 @@ mod tests {
     use crate::log::batch::tests::make_batch;
     use crate::protocol::ResponseBody;
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::ResponseKind;
 
     fn request(acks: i16, topic: &str, parts: Vec<(i32, bytes::Bytes)>) -> ProduceRequest {
         ProduceRequest::default()

@@ -2,7 +2,7 @@
 //! follower that syncs before the leader waits for it.
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::{ResponseKind, SyncGroupRequest, SyncGroupResponse};
+use kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 
 use crate::api::{str_bytes as s, Ctx, Outcome};
 use crate::coordinator::group::{Pending, SyncRequest, SyncResult};
@@ -23,14 +23,14 @@ pub fn handle(ctx: &Ctx, req: SyncGroupRequest) -> Outcome {
             .collect(),
     };
     match broker.groups().sync(sync) {
-        Pending::Ready(r) => Outcome::now(ResponseKind::SyncGroup(sync_response(r, version))),
-        Pending::Wait(rx) => Outcome::Later(Box::pin(async move {
+        Pending::Ready(r) => Outcome::now(sync_response(r, version)),
+        Pending::Wait(rx) => Outcome::later(async move {
             let r = rx.await.unwrap_or_else(|_| SyncResult {
                 error: ResponseError::UnknownServerError.code(),
                 ..Default::default()
             });
-            ResponseKind::SyncGroup(sync_response(r, version)).into()
-        })),
+            sync_response(r, version)
+        }),
     }
 }
 
