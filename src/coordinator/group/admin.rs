@@ -1,0 +1,131 @@
+//! ListGroups, DescribeGroups and DeleteGroups.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+
+use super::state::GroupState;
+use super::{code, GroupCoordinator};
+
+#[derive(Debug, Clone)]
+pub struct MemberDescription {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub metadata: Bytes,
+    pub assignment: Bytes,
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupDescription {
+    pub state: GroupState,
+    pub protocol_type: String,
+    pub protocol_name: String,
+    pub members: Vec<MemberDescription>,
+}
+
+impl GroupCoordinator {
+    /// (group id, protocol type, state) of every group, optionally filtered by state name.
+    pub fn list(&self, states: &[String]) -> Vec<(String, String, GroupState)> {
+        let groups: Vec<_> = self
+            .shared
+            .groups
+            .lock()
+            .expect("groups poisoned")
+            .values()
+            .cloned()
+            .collect();
+        let mut out: Vec<_> = groups
+            .iter()
+            .map(|g| {
+                let g = g.lock().expect("group poisoned");
+                (
+                    g.id.clone(),
+                    g.protocol_type.clone().unwrap_or_default(),
+                    g.state,
+                )
+            })
+            .filter(|(_, _, s)| *s != GroupState::Dead)
+            .filter(|(_, _, s)| {
+                states.is_empty() || states.iter().any(|f| f.eq_ignore_ascii_case(s.name()))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    pub fn describe(&self, group_id: &str) -> GroupDescription {
+        let Some(group) = self.group(group_id) else {
+            return GroupDescription {
+                state: GroupState::Dead,
+                protocol_type: String::new(),
+                protocol_name: String::new(),
+                members: Vec::new(),
+            };
+        };
+        let g = group.lock().expect("group poisoned");
+        let stable = g.state == GroupState::Stable;
+        let protocol = g.protocol_name.clone().unwrap_or_default();
+        GroupDescription {
+            state: g.state,
+            protocol_type: g.protocol_type.clone().unwrap_or_default(),
+            // Kafka reports the protocol, member metadata and assignments only once they are final.
+            protocol_name: if stable {
+                protocol.clone()
+            } else {
+                String::new()
+            },
+            members: g
+                .members
+                .values()
+                .map(|m| MemberDescription {
+                    member_id: m.id.clone(),
+                    group_instance_id: m.instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    metadata: if stable {
+                        m.metadata_for(&protocol)
+                    } else {
+                        Bytes::new()
+                    },
+                    assignment: if stable {
+                        m.assignment.clone()
+                    } else {
+                        Bytes::new()
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    /// DeleteGroups: only groups without members; their committed offsets go too.
+    pub fn delete_group(&self, group_id: &str) -> i16 {
+        let Some(group) = self.group(group_id) else {
+            return code(ResponseError::GroupIdNotFound);
+        };
+        let mut g = group.lock().expect("group poisoned");
+        match g.state {
+            GroupState::Dead => return code(ResponseError::GroupIdNotFound),
+            GroupState::Empty => {}
+            _ => return code(ResponseError::NonEmptyGroup),
+        }
+        if let Err(e) = self.shared.store.delete_group_offsets(group_id) {
+            tracing::error!(group = group_id, error = %e, "deleting group offsets failed");
+            return code(ResponseError::KafkaStorageError);
+        }
+        g.state = GroupState::Dead;
+        g.offsets.clear();
+        for id in std::mem::take(&mut g.pending_members) {
+            tracing::debug!(group = group_id, member = %id, "pending member dropped with group");
+        }
+        drop(g);
+        let mut groups = self.shared.groups.lock().expect("groups poisoned");
+        if groups.get(group_id).is_some_and(|x| Arc::ptr_eq(x, &group)) {
+            groups.remove(group_id);
+        }
+        tracing::info!(group = group_id, "group deleted");
+        0
+    }
+}

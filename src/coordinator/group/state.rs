@@ -1,0 +1,193 @@
+//! One group's state: its members, its place in the rebalance state machine, and the protocol
+//! its members have in common. Plain data with no locking or timers: the coordinator holds each
+//! `Group` behind its own mutex.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::{JoinResult, SyncResult};
+use crate::store::CommittedOffset;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupState {
+    Empty,
+    PreparingRebalance,
+    CompletingRebalance,
+    Stable,
+    Dead,
+}
+
+impl GroupState {
+    /// The names Kafka uses in DescribeGroups and ListGroups.
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupState::Empty => "Empty",
+            GroupState::PreparingRebalance => "PreparingRebalance",
+            GroupState::CompletingRebalance => "CompletingRebalance",
+            GroupState::Stable => "Stable",
+            GroupState::Dead => "Dead",
+        }
+    }
+}
+
+pub(super) struct Member {
+    pub(super) id: String,
+    pub(super) instance_id: Option<String>,
+    pub(super) client_id: String,
+    pub(super) client_host: String,
+    pub(super) session_timeout: Duration,
+    pub(super) rebalance_timeout: Duration,
+    pub(super) protocol_type: String,
+    pub(super) protocols: Vec<(String, Bytes)>,
+    pub(super) assignment: Bytes,
+    pub(super) awaiting_join: Option<oneshot::Sender<JoinResult>>,
+    pub(super) awaiting_sync: Option<oneshot::Sender<SyncResult>>,
+    pub(super) last_heartbeat: Instant,
+    /// Joined in the current rebalance round (so the join can complete when everyone has).
+    pub(super) joined: bool,
+}
+
+impl Member {
+    pub(super) fn metadata_for(&self, protocol: &str) -> Bytes {
+        self.protocols
+            .iter()
+            .find(|(n, _)| n == protocol)
+            .map(|(_, m)| m.clone())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn same_protocols(&self, protocols: &[(String, Bytes)]) -> bool {
+        self.protocols == protocols
+    }
+}
+
+pub(super) struct Group {
+    pub(super) id: String,
+    pub(super) state: GroupState,
+    pub(super) generation_id: i32,
+    pub(super) protocol_type: Option<String>,
+    pub(super) protocol_name: Option<String>,
+    pub(super) leader_id: Option<String>,
+    pub(super) members: BTreeMap<String, Member>,
+    pub(super) static_members: HashMap<String, String>,
+    pub(super) pending_members: HashSet<String>,
+    /// Bumped at every PreparingRebalance so a stale rebalance timer does nothing.
+    pub(super) rebalance_round: u64,
+    /// While the initial rebalance delay runs, joins may not complete the round early.
+    pub(super) delaying_initial_join: bool,
+    pub(super) offsets: BTreeMap<(String, i32), CommittedOffset>,
+}
+
+impl Group {
+    pub(super) fn new(id: &str) -> Group {
+        Group {
+            id: id.to_string(),
+            state: GroupState::Empty,
+            generation_id: 0,
+            protocol_type: None,
+            protocol_name: None,
+            leader_id: None,
+            members: BTreeMap::new(),
+            static_members: HashMap::new(),
+            pending_members: HashSet::new(),
+            rebalance_round: 0,
+            delaying_initial_join: false,
+            offsets: BTreeMap::new(),
+        }
+    }
+
+    /// A static member whose instance id now maps to another member id is fenced (KIP-345).
+    pub(super) fn is_fenced(&self, member_id: &str, instance_id: Option<&str>) -> bool {
+        match instance_id.and_then(|i| self.static_members.get(i)) {
+            Some(current) => current != member_id,
+            None => false,
+        }
+    }
+
+    pub(super) fn all_joined(&self) -> bool {
+        self.pending_members.is_empty() && self.members.values().all(|m| m.joined)
+    }
+
+    /// The protocol every member supports that most members rank highest.
+    pub(super) fn select_protocol(&self) -> Option<String> {
+        let mut candidates: Option<HashSet<&str>> = None;
+        for m in self.members.values() {
+            let names: HashSet<&str> = m.protocols.iter().map(|(n, _)| n.as_str()).collect();
+            candidates = Some(match candidates {
+                None => names,
+                Some(c) => c.intersection(&names).copied().collect(),
+            });
+        }
+        let candidates = candidates?;
+        let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
+        for m in self.members.values() {
+            if let Some((n, _)) = m
+                .protocols
+                .iter()
+                .find(|(n, _)| candidates.contains(n.as_str()))
+            {
+                *votes.entry(n.as_str()).or_default() += 1;
+            }
+        }
+        votes
+            .into_iter()
+            .max_by_key(|(_, v)| *v)
+            .map(|(n, _)| n.to_string())
+    }
+
+    /// Would a member with these protocols still leave the group a protocol in common?
+    pub(super) fn supports(
+        &self,
+        protocol_type: &str,
+        protocols: &[(String, Bytes)],
+        except: Option<&str>,
+    ) -> bool {
+        if self.state == GroupState::Empty
+            || self.members.keys().all(|k| Some(k.as_str()) == except)
+        {
+            return !protocol_type.is_empty() && !protocols.is_empty();
+        }
+        if self.protocol_type.as_deref() != Some(protocol_type) {
+            return false;
+        }
+        protocols.iter().any(|(name, _)| {
+            self.members
+                .values()
+                .filter(|m| Some(m.id.as_str()) != except)
+                .all(|m| m.protocols.iter().any(|(n, _)| n == name))
+        })
+    }
+
+    pub(super) fn join_result_for(&self, member_id: &str) -> JoinResult {
+        let leader = self.leader_id.clone().unwrap_or_default();
+        let protocol = self.protocol_name.clone().unwrap_or_default();
+        let members = if leader == member_id {
+            self.members
+                .values()
+                .map(|m| {
+                    (
+                        m.id.clone(),
+                        m.instance_id.clone(),
+                        m.metadata_for(&protocol),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        JoinResult {
+            error: 0,
+            generation_id: self.generation_id,
+            protocol_type: self.protocol_type.clone(),
+            protocol_name: self.protocol_name.clone(),
+            leader_id: leader,
+            member_id: member_id.to_string(),
+            members,
+            skip_assignment: false,
+        }
+    }
+}

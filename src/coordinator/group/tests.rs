@@ -1,0 +1,313 @@
+//! Scenarios across JoinGroup, SyncGroup, Heartbeat, commits and restarts, driven through the
+//! coordinator's public methods.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+
+use super::*;
+use crate::store::CommittedOffset;
+
+fn coordinator(dir: &std::path::Path) -> GroupCoordinator {
+    let store = Store::open(dir, 1 << 20, 1000).unwrap();
+    GroupCoordinator::open(
+        store,
+        GroupConfig {
+            min_session_timeout_ms: 10,
+            max_session_timeout_ms: 600_000,
+            initial_rebalance_delay_ms: 0,
+            max_metadata_bytes: 4096,
+        },
+    )
+    .unwrap()
+}
+
+fn join_req(member: &str, instance: Option<&str>, session_ms: i32) -> JoinRequest {
+    JoinRequest {
+        group_id: "g".into(),
+        member_id: member.into(),
+        group_instance_id: instance.map(String::from),
+        client_id: "c".into(),
+        client_host: "/127.0.0.1".into(),
+        session_timeout_ms: session_ms,
+        rebalance_timeout_ms: 2_000,
+        protocol_type: "consumer".into(),
+        protocols: vec![("range".into(), Bytes::from_static(b"meta"))],
+        require_known_member_id: true,
+        supports_skip_assignment: true,
+    }
+}
+
+fn sync(
+    c: &GroupCoordinator,
+    generation_id: i32,
+    member: &str,
+    instance: Option<&str>,
+    assignments: Vec<(String, Bytes)>,
+) -> Pending<SyncResult> {
+    c.sync(SyncRequest {
+        group_id: "g".into(),
+        generation_id,
+        member_id: member.into(),
+        instance_id: instance.map(String::from),
+        assignments,
+        ..SyncRequest::default()
+    })
+}
+
+async fn resolve<T>(p: Pending<T>) -> T {
+    match p {
+        Pending::Ready(t) => t,
+        Pending::Wait(rx) => tokio::time::timeout(Duration::from_secs(10), rx)
+            .await
+            .expect("answered in time")
+            .expect("sender kept"),
+    }
+}
+
+/// Joins with KIP-394's two steps and returns the final JoinGroup answer.
+async fn join_fully(c: &GroupCoordinator, instance: Option<&str>, session_ms: i32) -> JoinResult {
+    let first = resolve(c.join(join_req("", instance, session_ms))).await;
+    if instance.is_some() {
+        return first;
+    }
+    assert_eq!(first.error, ResponseError::MemberIdRequired.code());
+    resolve(c.join(join_req(&first.member_id, None, session_ms))).await
+}
+
+#[tokio::test]
+async fn single_member_reaches_stable_and_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = coordinator(dir.path());
+    let j = join_fully(&c, None, 10_000).await;
+    assert_eq!(j.error, 0);
+    assert_eq!(j.generation_id, 1);
+    assert_eq!(j.leader_id, j.member_id);
+    assert_eq!(j.members.len(), 1);
+    let s = resolve(sync(
+        &c,
+        1,
+        &j.member_id,
+        None,
+        vec![(j.member_id.clone(), Bytes::from_static(b"A"))],
+    ))
+    .await;
+    assert_eq!((s.error, &s.assignment[..]), (0, &b"A"[..]));
+    assert_eq!(c.heartbeat("g", 1, &j.member_id, None), 0);
+    assert_eq!(
+        c.heartbeat("g", 0, &j.member_id, None),
+        ResponseError::IllegalGeneration.code()
+    );
+    assert_eq!(
+        c.heartbeat("g", 1, "nobody", None),
+        ResponseError::UnknownMemberId.code()
+    );
+    let off = CommittedOffset {
+        offset: 42,
+        leader_epoch: 0,
+        metadata: Some("m".into()),
+        commit_timestamp_ms: crate::now_ms(),
+    };
+    let codes = c
+        .commit(
+            "g",
+            1,
+            &j.member_id,
+            None,
+            vec![("t".into(), 0, off.clone())],
+            |_, _| true,
+        )
+        .unwrap();
+    assert_eq!(codes, vec![0]);
+    assert_eq!(
+        c.commit(
+            "g",
+            0,
+            &j.member_id,
+            None,
+            vec![("t".into(), 0, off.clone())],
+            |_, _| true
+        ),
+        Err(ResponseError::IllegalGeneration.code())
+    );
+    let fetched = c.fetch_offsets("g", Some(vec![("t".into(), vec![0, 1])]));
+    assert_eq!(fetched[0].1[0].1.as_ref().unwrap().offset, 42);
+    assert!(fetched[0].1[1].1.is_none());
+    assert_eq!(c.describe("g").state, GroupState::Stable);
+    assert_eq!(c.delete_group("g"), ResponseError::NonEmptyGroup.code());
+    assert_eq!(
+        c.leave("g", &[(j.member_id.clone(), None)]).unwrap(),
+        vec![0]
+    );
+    assert_eq!(c.describe("g").state, GroupState::Empty);
+    assert_eq!(c.delete_group("g"), 0);
+    assert_eq!(c.delete_group("g"), ResponseError::GroupIdNotFound.code());
+    assert!(c.fetch_offsets("g", None).is_empty());
+}
+
+#[tokio::test]
+async fn second_member_triggers_rebalance_and_both_get_assignments() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = coordinator(dir.path());
+    let a = join_fully(&c, None, 10_000).await;
+    resolve(sync(&c, 1, &a.member_id, None, vec![])).await;
+    // B joins: the group goes to PreparingRebalance; A learns it from its heartbeat and rejoins.
+    let b_first = resolve(c.join(join_req("", None, 10_000))).await;
+    let b_join = c.join(join_req(&b_first.member_id, None, 10_000));
+    assert_eq!(
+        c.heartbeat("g", 1, &a.member_id, None),
+        ResponseError::RebalanceInProgress.code()
+    );
+    let a2 = resolve(c.join(join_req(&a.member_id, None, 10_000))).await;
+    let b = resolve(b_join).await;
+    assert_eq!((a2.generation_id, b.generation_id), (2, 2));
+    assert_eq!(a2.leader_id, a.member_id);
+    assert_eq!(a2.members.len(), 2);
+    assert!(b.members.is_empty());
+    let b_sync = sync(&c, 2, &b.member_id, None, vec![]);
+    let a_sync = resolve(sync(
+        &c,
+        2,
+        &a.member_id,
+        None,
+        vec![(b.member_id.clone(), Bytes::from_static(b"B"))],
+    ))
+    .await;
+    assert_eq!(
+        a_sync.assignment.len(),
+        0,
+        "left out of the assignment: empty but valid"
+    );
+    assert_eq!(&resolve(b_sync).await.assignment[..], b"B");
+}
+
+#[tokio::test(start_paused = true)]
+async fn session_timeout_removes_a_silent_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = coordinator(dir.path());
+    let a = join_fully(&c, None, 1_000).await;
+    resolve(sync(&c, 1, &a.member_id, None, vec![])).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(
+        c.heartbeat("g", 1, &a.member_id, None),
+        ResponseError::UnknownMemberId.code()
+    );
+    assert_eq!(c.describe("g").state, GroupState::Empty);
+}
+
+#[tokio::test]
+async fn static_member_rejoins_without_rebalance_and_old_id_is_fenced() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = coordinator(dir.path());
+    let a = join_fully(&c, Some("i-1"), 10_000).await;
+    assert_eq!(a.error, 0);
+    resolve(sync(
+        &c,
+        1,
+        &a.member_id,
+        Some("i-1"),
+        vec![(a.member_id.clone(), Bytes::from_static(b"P"))],
+    ))
+    .await;
+    let again = resolve(c.join(join_req("", Some("i-1"), 10_000))).await;
+    assert_eq!(again.error, 0);
+    assert_eq!(again.generation_id, 1, "no new generation");
+    assert_ne!(again.member_id, a.member_id);
+    assert_eq!(c.describe("g").state, GroupState::Stable);
+    let s = resolve(sync(&c, 1, &again.member_id, Some("i-1"), vec![])).await;
+    assert_eq!(&s.assignment[..], b"P");
+    assert_eq!(
+        c.heartbeat("g", 1, &a.member_id, Some("i-1")),
+        ResponseError::FencedInstanceId.code()
+    );
+}
+
+#[tokio::test]
+async fn simple_consumer_commits_and_offsets_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let c = coordinator(dir.path());
+        let off = CommittedOffset {
+            offset: 7,
+            leader_epoch: -1,
+            metadata: None,
+            commit_timestamp_ms: 0,
+        };
+        assert_eq!(
+            c.commit(
+                "simple",
+                -1,
+                "",
+                None,
+                vec![("t".into(), 3, off)],
+                |_, _| true
+            )
+            .unwrap(),
+            vec![0]
+        );
+        let codes = c
+            .commit(
+                "simple",
+                -1,
+                "",
+                None,
+                vec![(
+                    "nope".into(),
+                    0,
+                    CommittedOffset {
+                        offset: 1,
+                        leader_epoch: -1,
+                        metadata: None,
+                        commit_timestamp_ms: 0,
+                    },
+                )],
+                |t, _| t == "t",
+            )
+            .unwrap();
+        assert_eq!(codes, vec![ResponseError::UnknownTopicOrPartition.code()]);
+        c.store().close().unwrap();
+    }
+    let c = coordinator(dir.path());
+    assert_eq!(
+        c.fetch_offsets("simple", None)[0].1[0]
+            .1
+            .as_ref()
+            .unwrap()
+            .offset,
+        7
+    );
+    assert_eq!(c.list(&[]).len(), 1);
+    assert_eq!(
+        c.list(&[])[0].1,
+        "",
+        "a simple consumer's group has no protocol type"
+    );
+}
+
+#[test]
+fn an_emptied_consumer_group_stays_a_consumer_group_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    // Its own runtime, dropped before the restart: the coordinator's timer tasks hold the
+    // database open until they are gone.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = coordinator(dir.path());
+        let j = join_fully(&c, None, 10_000).await;
+        resolve(sync(&c, 1, &j.member_id, None, vec![])).await;
+        c.leave("g", &[(j.member_id.clone(), None)]).unwrap();
+        assert_eq!(c.describe("g").protocol_type, "consumer");
+        c.store().close().unwrap();
+    });
+    drop(rt);
+    {
+        let c = coordinator(dir.path());
+        assert_eq!(
+            c.list(&[]),
+            vec![("g".to_string(), "consumer".to_string(), GroupState::Empty)]
+        );
+        assert_eq!(c.delete_group("g"), 0);
+        c.store().close().unwrap();
+    }
+    assert!(coordinator(dir.path()).list(&[]).is_empty());
+}
