@@ -73,10 +73,12 @@ pub enum Pending<T> {
 /// Handle to the coordinator; cheap to clone.
 #[derive(Clone)]
 pub struct GroupCoordinator {
-    shared: Arc<Shared>,
+    shared: Arc<CoordinatorState>,
 }
 
-struct Shared {
+/// What every clone of the handle, and every timer task, shares: the registry of groups (each
+/// behind its own lock), the store for committed offsets, and the limits.
+struct CoordinatorState {
     groups: Mutex<HashMap<String, Arc<Mutex<Group>>>>,
     store: Store,
     config: GroupConfig,
@@ -104,7 +106,7 @@ impl GroupCoordinator {
                 .insert((topic, partition), committed);
         }
         Ok(GroupCoordinator {
-            shared: Arc::new(Shared {
+            shared: Arc::new(CoordinatorState {
                 groups: Mutex::new(
                     groups
                         .into_iter()
