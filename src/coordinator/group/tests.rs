@@ -196,6 +196,36 @@ async fn session_timeout_removes_a_silent_member() {
     assert_eq!(c.describe("g").state, GroupState::Empty);
 }
 
+#[tokio::test(start_paused = true)]
+async fn rebalance_timeout_drops_a_member_that_did_not_rejoin() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = coordinator(dir.path());
+    let a = join_fully(&c, None, 10_000).await;
+    resolve(sync(&c, 1, &a.member_id, None, vec![])).await;
+    // B's join starts a rebalance; A never rejoins, so B's join waits for the rebalance timeout
+    // (2 s in join_req), which ends the round without A, well inside A's 10 s session.
+    let b_first = resolve(c.join(join_req("", None, 10_000))).await;
+    let b = resolve(c.join(join_req(&b_first.member_id, None, 10_000))).await;
+    assert_eq!((b.error, b.generation_id), (0, 2));
+    assert_eq!(b.leader_id, b.member_id);
+    assert_eq!(b.members.len(), 1);
+    assert_eq!(
+        c.heartbeat("g", 1, &a.member_id, None),
+        ResponseError::UnknownMemberId.code()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unused_pending_member_id_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = coordinator(dir.path());
+    let first = resolve(c.join(join_req("", None, 1_000))).await;
+    assert_eq!(first.error, ResponseError::MemberIdRequired.code());
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let late = resolve(c.join(join_req(&first.member_id, None, 1_000))).await;
+    assert_eq!(late.error, ResponseError::UnknownMemberId.code());
+}
+
 #[tokio::test]
 async fn static_member_rejoins_without_rebalance_and_old_id_is_fenced() {
     let dir = tempfile::tempdir().unwrap();
