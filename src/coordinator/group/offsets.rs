@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::state::GroupState;
 use super::{code, GroupCoordinator};
-use crate::store::{CommittedOffset, StoreError};
+use crate::store::CommittedOffset;
 
 /// One topic's committed offsets by partition; `None` where nothing was committed.
 pub type TopicOffsets = (String, Vec<(i32, Option<CommittedOffset>)>);
@@ -155,7 +155,7 @@ impl GroupCoordinator {
         self.shared
             .store
             .put_offsets(group_id, &removals)
-            .map_err(|e: StoreError| {
+            .map_err(|e| {
                 tracing::error!(group = group_id, error = %e, "deleting offsets failed");
                 code(ResponseError::KafkaStorageError)
             })?;

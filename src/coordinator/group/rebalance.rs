@@ -8,7 +8,7 @@ use kafka_protocol::error::ResponseError;
 use tokio::time::Instant;
 
 use super::state::{Group, GroupState};
-use super::{code, GroupCoordinator, JoinResult, SyncResult};
+use super::{code, GroupCoordinator, SyncResult};
 
 impl GroupCoordinator {
     pub(super) fn prepare_rebalance(&self, g: &mut Group, reason: &str) {
@@ -65,7 +65,7 @@ impl GroupCoordinator {
             .collect();
         for id in gone {
             tracing::info!(group = %g.id, member = %id, "member did not rejoin in time; removed");
-            self.remove_member_entry(g, &id);
+            g.remove_member_entry(&id);
         }
         g.delaying_initial_join = false;
         if !g
@@ -115,28 +115,9 @@ impl GroupCoordinator {
         }
     }
 
-    pub(super) fn remove_member_entry(&self, g: &mut Group, id: &str) {
-        if let Some(mut m) = g.members.remove(id) {
-            if let Some(tx) = m.awaiting_join.take() {
-                let _ = tx.send(JoinResult::error(code(ResponseError::UnknownMemberId), id));
-            }
-            if let Some(tx) = m.awaiting_sync.take() {
-                let _ = tx.send(SyncResult::error(code(ResponseError::UnknownMemberId)));
-            }
-            if let Some(instance) = &m.instance_id {
-                if g.static_members.get(instance).map(String::as_str) == Some(id) {
-                    g.static_members.remove(instance);
-                }
-            }
-        }
-        if g.leader_id.as_deref() == Some(id) {
-            g.leader_id = g.members.keys().next().cloned();
-        }
-    }
-
     /// Removes a member (leave, session expiry) and moves the group on as Kafka does.
     pub(super) fn remove_member(&self, g: &mut Group, id: &str, reason: &str) {
-        self.remove_member_entry(g, id);
+        g.remove_member_entry(id);
         tracing::info!(group = %g.id, member = %id, reason, "member removed");
         match g.state {
             GroupState::Stable | GroupState::CompletingRebalance => {

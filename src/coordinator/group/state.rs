@@ -9,9 +9,12 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::{JoinResult, SyncResult};
+use kafka_protocol::error::ResponseError;
+
+use super::{code, JoinResult, SyncResult};
 use crate::store::CommittedOffset;
 
+/// Where a group is in the classic protocol's state machine (Kafka's names and transitions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupState {
     Empty,
@@ -34,6 +37,7 @@ impl GroupState {
     }
 }
 
+/// One member as the coordinator knows it, with the responses it is waiting for.
 pub(super) struct Member {
     pub(super) id: String,
     pub(super) instance_id: Option<String>,
@@ -44,8 +48,10 @@ pub(super) struct Member {
     pub(super) protocol_type: String,
     pub(super) protocols: Vec<(String, Bytes)>,
     pub(super) assignment: Bytes,
+    /// The JoinGroup or SyncGroup response this member waits for, if any.
     pub(super) awaiting_join: Option<oneshot::Sender<JoinResult>>,
     pub(super) awaiting_sync: Option<oneshot::Sender<SyncResult>>,
+    /// Refreshed by heartbeats, joins, syncs and commits; the session timeout counts from it.
     pub(super) last_heartbeat: Instant,
     /// Joined in the current rebalance round (so the join can complete when everyone has).
     pub(super) joined: bool,
@@ -65,6 +71,7 @@ impl Member {
     }
 }
 
+/// One group: its members, generation, chosen protocol and committed offsets.
 pub(super) struct Group {
     pub(super) id: String,
     pub(super) state: GroupState,
@@ -72,13 +79,18 @@ pub(super) struct Group {
     pub(super) protocol_type: Option<String>,
     pub(super) protocol_name: Option<String>,
     pub(super) leader_id: Option<String>,
+    /// By member id; a BTreeMap so the first member (a new leader when one is needed) and the
+    /// member lists in responses come in a stable order.
     pub(super) members: BTreeMap<String, Member>,
+    /// Static members (KIP-345): group instance id → the member id currently holding it.
     pub(super) static_members: HashMap<String, String>,
+    /// Member ids handed out with MEMBER_ID_REQUIRED (KIP-394) and not yet joined with.
     pub(super) pending_members: HashSet<String>,
     /// Bumped at every PreparingRebalance so a stale rebalance timer does nothing.
     pub(super) rebalance_round: u64,
     /// While the initial rebalance delay runs, joins may not complete the round early.
     pub(super) delaying_initial_join: bool,
+    /// Committed offsets by (topic, partition), as last stored.
     pub(super) offsets: BTreeMap<(String, i32), CommittedOffset>,
 }
 
@@ -188,6 +200,28 @@ impl Group {
             member_id: member_id.to_string(),
             members,
             skip_assignment: false,
+        }
+    }
+
+    /// Takes a member out, and nothing more: requests it has waiting are answered
+    /// UNKNOWN_MEMBER_ID, its instance id is freed, and leadership moves on if it led. Moving the
+    /// group's state on is the caller's (`GroupCoordinator::remove_member`, `complete_join`).
+    pub(super) fn remove_member_entry(&mut self, id: &str) {
+        if let Some(mut m) = self.members.remove(id) {
+            if let Some(tx) = m.awaiting_join.take() {
+                let _ = tx.send(JoinResult::error(code(ResponseError::UnknownMemberId), id));
+            }
+            if let Some(tx) = m.awaiting_sync.take() {
+                let _ = tx.send(SyncResult::error(code(ResponseError::UnknownMemberId)));
+            }
+            if let Some(instance) = &m.instance_id {
+                if self.static_members.get(instance).map(String::as_str) == Some(id) {
+                    self.static_members.remove(instance);
+                }
+            }
+        }
+        if self.leader_id.as_deref() == Some(id) {
+            self.leader_id = self.members.keys().next().cloned();
         }
     }
 }
