@@ -84,12 +84,6 @@ impl GroupCoordinator {
                 ResponseError::InconsistentGroupProtocol,
             )));
         }
-        let ok = |g: &Group, assignment: Bytes| SyncResult {
-            error: 0,
-            protocol_type: g.protocol_type.clone(),
-            protocol_name: g.protocol_name.clone(),
-            assignment,
-        };
         match g.state {
             GroupState::Empty => {
                 Pending::Ready(SyncResult::error(code(ResponseError::UnknownMemberId)))
@@ -99,7 +93,7 @@ impl GroupCoordinator {
             }
             GroupState::Stable => {
                 let assignment = g.members[member_id].assignment.clone();
-                Pending::Ready(ok(&g, assignment))
+                Pending::Ready(assigned(&g, assignment))
             }
             GroupState::Dead => Pending::Ready(SyncResult::error(code(
                 ResponseError::CoordinatorNotAvailable,
@@ -114,28 +108,42 @@ impl GroupCoordinator {
                     }
                 }
                 if g.leader_id.as_deref() == Some(member_id) {
-                    let mut given: HashMap<String, Bytes> = assignments.into_iter().collect();
-                    for m in g.members.values_mut() {
-                        // A member the leader left out gets an empty (but valid) assignment.
-                        m.assignment = given.remove(&m.id).unwrap_or_default();
-                    }
-                    g.state = GroupState::Stable;
-                    tracing::info!(group = %g.id, generation = g.generation_id, "rebalance complete: group stable");
-                    let results: Vec<(String, SyncResult)> = g
-                        .members
-                        .values()
-                        .map(|m| (m.id.clone(), ok(&g, m.assignment.clone())))
-                        .collect();
-                    for (id, result) in results {
-                        if let Some(tx) =
-                            g.members.get_mut(&id).and_then(|m| m.awaiting_sync.take())
-                        {
-                            let _ = tx.send(result);
-                        }
-                    }
+                    complete_sync(&mut g, assignments);
                 }
                 Pending::Wait(rx)
             }
         }
+    }
+}
+
+/// The leader's SyncGroup ends the rebalance: every member gets its assignment from the leader's,
+/// the group is Stable, and every member waiting on SyncGroup is answered.
+fn complete_sync(g: &mut Group, assignments: Vec<(String, Bytes)>) {
+    let mut given: HashMap<String, Bytes> = assignments.into_iter().collect();
+    for m in g.members.values_mut() {
+        // A member the leader left out gets an empty (but valid) assignment.
+        m.assignment = given.remove(&m.id).unwrap_or_default();
+    }
+    g.state = GroupState::Stable;
+    tracing::info!(group = %g.id, generation = g.generation_id, "rebalance complete: group stable");
+    let results: Vec<(String, SyncResult)> = g
+        .members
+        .values()
+        .map(|m| (m.id.clone(), assigned(g, m.assignment.clone())))
+        .collect();
+    for (id, result) in results {
+        if let Some(tx) = g.members.get_mut(&id).and_then(|m| m.awaiting_sync.take()) {
+            let _ = tx.send(result);
+        }
+    }
+}
+
+/// A successful SyncGroup answer carrying `assignment`.
+fn assigned(g: &Group, assignment: Bytes) -> SyncResult {
+    SyncResult {
+        error: 0,
+        protocol_type: g.protocol_type.clone(),
+        protocol_name: g.protocol_name.clone(),
+        assignment,
     }
 }
