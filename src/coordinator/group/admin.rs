@@ -56,6 +56,7 @@ impl GroupCoordinator {
         out
     }
 
+    /// DescribeGroups for one group; an unknown group is described as Dead, as Kafka does.
     pub fn describe(&self, group_id: &str) -> GroupDescription {
         let Some(group) = self.group(group_id) else {
             return GroupDescription {

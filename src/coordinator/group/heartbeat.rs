@@ -7,6 +7,8 @@ use super::state::GroupState;
 use super::{code, GroupCoordinator};
 
 impl GroupCoordinator {
+    /// Keeps a member's session alive; the error code tells it when to rejoin
+    /// (REBALANCE_IN_PROGRESS) or that it is no longer a member.
     pub fn heartbeat(
         &self,
         group_id: &str,

@@ -55,6 +55,8 @@ impl JoinResult {
 }
 
 impl GroupCoordinator {
+    /// JoinGroup: checks what holds for every member, then joins a new member or a known one. A
+    /// join that must wait for the rebalance's join phase to end returns a receiver.
     pub fn join(&self, req: JoinRequest) -> Pending<JoinResult> {
         if req.group_id.is_empty() {
             return Pending::Ready(JoinResult::error(

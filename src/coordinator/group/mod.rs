@@ -136,6 +136,7 @@ impl GroupCoordinator {
             .clone()
     }
 
+    /// The store it writes offsets to; today only tests use it, to close the store before reopening.
     pub fn store(&self) -> &Store {
         &self.shared.store
     }

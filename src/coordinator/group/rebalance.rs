@@ -11,6 +11,8 @@ use super::state::{Group, GroupState};
 use super::{code, GroupCoordinator, SyncResult};
 
 impl GroupCoordinator {
+    /// Starts a rebalance round: members must rejoin before the rebalance timeout (or, for a
+    /// group starting from Empty, the initial rebalance delay) ends the join phase.
     pub(super) fn prepare_rebalance(&self, g: &mut Group, reason: &str) {
         if g.state == GroupState::CompletingRebalance {
             // Members waiting for their assignment must rejoin instead.
@@ -48,6 +50,7 @@ impl GroupCoordinator {
         self.maybe_complete_join(g);
     }
 
+    /// Ends the join phase early once every member has rejoined, unless the initial delay runs.
     pub(super) fn maybe_complete_join(&self, g: &mut Group) {
         if g.state == GroupState::PreparingRebalance && !g.delaying_initial_join && g.all_joined() {
             self.complete_join(g);

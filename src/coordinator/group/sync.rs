@@ -43,6 +43,8 @@ impl SyncResult {
 }
 
 impl GroupCoordinator {
+    /// SyncGroup: a member of the current generation gets its assignment, at once in Stable or,
+    /// while CompletingRebalance, once the leader's SyncGroup brings the assignments.
     pub fn sync(&self, req: SyncRequest) -> Pending<SyncResult> {
         let SyncRequest {
             group_id,
