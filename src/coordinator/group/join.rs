@@ -279,7 +279,6 @@ impl GroupCoordinator {
                 client_host: req.client_host,
                 session_timeout: Duration::from_millis(req.session_timeout_ms as u64),
                 rebalance_timeout: Duration::from_millis(req.rebalance_timeout_ms.max(0) as u64),
-                protocol_type: req.protocol_type,
                 protocols: req.protocols,
                 assignment: Bytes::new(),
                 awaiting_join: Some(tx),
@@ -316,7 +315,6 @@ impl GroupCoordinator {
                 ));
             }
             m.protocols = req.protocols;
-            m.protocol_type = req.protocol_type;
             m.session_timeout = Duration::from_millis(req.session_timeout_ms as u64);
             m.rebalance_timeout = Duration::from_millis(req.rebalance_timeout_ms.max(0) as u64);
             m.joined = true;

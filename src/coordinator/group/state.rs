@@ -45,7 +45,6 @@ pub(super) struct Member {
     pub(super) client_host: String,
     pub(super) session_timeout: Duration,
     pub(super) rebalance_timeout: Duration,
-    pub(super) protocol_type: String,
     pub(super) protocols: Vec<(String, Bytes)>,
     pub(super) assignment: Bytes,
     /// The JoinGroup or SyncGroup response this member waits for, if any.
