@@ -1,0 +1,530 @@
+//! What DescribeConfigs reports: each config's value, source and synonyms, for a topic
+//! ([`describe_topic`]) and for the broker resource ([`describe_broker`]).
+
+use std::collections::BTreeMap;
+
+use super::effective::BrokerDefaults;
+use super::parse::render;
+use super::table::{ConfigType, BROKER_SYNONYMS_WITHOUT_DEFAULT, LONG_MAX, TOPIC_CONFIGS};
+
+/// Where a described value comes from. The codes are those of Kafka's `DescribeConfigsResponse.ConfigSource`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// A topic override (TOPIC_CONFIG).
+    DynamicTopic,
+    DynamicBroker,
+    DynamicDefaultBroker,
+    /// Set in the broker's config file; for Sluice, a `BrokerDefaults` value that differs from Kafka's default.
+    StaticBroker,
+    /// Kafka's default.
+    Default,
+}
+
+impl ConfigSource {
+    pub fn code(&self) -> i8 {
+        match self {
+            ConfigSource::DynamicTopic => 1,
+            ConfigSource::DynamicBroker => 2,
+            ConfigSource::DynamicDefaultBroker => 3,
+            ConfigSource::StaticBroker => 4,
+            ConfigSource::Default => 5,
+        }
+    }
+}
+
+/// One config in a DescribeConfigs answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DescribedConfig {
+    pub name: String,
+    pub value: Option<String>,
+    pub source: ConfigSource,
+    /// DescribeConfigs v0's flag: `source == Default`.
+    pub is_default: bool,
+    pub read_only: bool,
+    pub sensitive: bool,
+    pub config_type: ConfigType,
+    pub doc: &'static str,
+    /// `(name, value, source)`, highest precedence first. Send them only if the request asked for synonyms.
+    pub synonyms: Vec<(String, Option<String>, ConfigSource)>,
+}
+
+fn described(
+    name: &str,
+    config_type: ConfigType,
+    doc: &'static str,
+    read_only: bool,
+    fallback: Option<String>,
+    synonyms: Vec<(String, Option<String>, ConfigSource)>,
+) -> DescribedConfig {
+    let (value, source) = match synonyms.first() {
+        Some((_, v, s)) => (v.clone(), *s),
+        None => (fallback, ConfigSource::Default),
+    };
+    DescribedConfig {
+        name: name.to_string(),
+        value,
+        source,
+        is_default: source == ConfigSource::Default,
+        read_only,
+        sensitive: false,
+        config_type,
+        doc,
+        synonyms,
+    }
+}
+
+/// Every topic config with its effective value for a topic, in name order.
+///
+/// Overrides are `DynamicTopic`. A value Sluice's config sets differently from Kafka's default is
+/// `StaticBroker`. The rest are `Default`. Values are rendered as Kafka renders the parsed value: `TRUE`
+/// becomes `true`, `compact, delete` becomes `compact,delete`, and `1` for a DOUBLE becomes `1.0`.
+pub fn describe_topic(
+    overrides: &BTreeMap<String, String>,
+    broker: &BrokerDefaults,
+) -> Vec<DescribedConfig> {
+    TOPIC_CONFIGS
+        .iter()
+        .map(|def| {
+            let mut synonyms = Vec::new();
+            if let Some(raw) = overrides.get(def.name) {
+                synonyms.push((
+                    def.name.to_string(),
+                    Some(render(def.name, raw)),
+                    ConfigSource::DynamicTopic,
+                ));
+            }
+            let from_broker = broker
+                .value_for(def.name)
+                .filter(|v| Some(v.as_str()) != def.default);
+            if let Some(synonym) = def.broker_synonym {
+                if let Some(v) = &from_broker {
+                    synonyms.push((
+                        synonym.to_string(),
+                        Some(v.clone()),
+                        ConfigSource::StaticBroker,
+                    ));
+                }
+                if !BROKER_SYNONYMS_WITHOUT_DEFAULT.contains(&synonym) {
+                    synonyms.push((
+                        synonym.to_string(),
+                        def.default.map(str::to_string),
+                        ConfigSource::Default,
+                    ));
+                }
+            }
+            // With no synonym (retention.ms at its default, remote.*), the value is the topic default.
+            described(
+                def.name,
+                def.config_type,
+                def.doc,
+                false,
+                def.default.map(str::to_string),
+                synonyms,
+            )
+        })
+        .collect()
+}
+
+/// The broker resource: the broker configs clients commonly read, with Sluice's values.
+///
+/// All are read-only, because Sluice takes them from its config file and has no dynamic broker configs.
+/// In Kafka, the topic defaults among them (`log.retention.ms` ...) can be altered at runtime. A value
+/// that differs from Kafka's default is `StaticBroker`. `node.id` and `broker.id` are always
+/// `StaticBroker`, since a KRaft broker must be given its id. Unlike Kafka, which shows
+/// `log.retention.ms` as null unless it is set explicitly, Sluice always gives its value in
+/// milliseconds.
+pub fn describe_broker(
+    node_id: i32,
+    num_partitions: i32,
+    auto_create: bool,
+    broker: &BrokerDefaults,
+) -> Vec<DescribedConfig> {
+    // (name, type, Kafka's default, Sluice's value, doc)
+    let rows: Vec<(&str, ConfigType, Option<&str>, String, &'static str)> = vec![
+        (
+            "auto.create.topics.enable",
+            ConfigType::Boolean,
+            Some("true"),
+            auto_create.to_string(),
+            "Whether a request for an unknown topic creates it.",
+        ),
+        (
+            "broker.id",
+            ConfigType::Int,
+            Some("-1"),
+            node_id.to_string(),
+            "The broker's id; in KRaft mode, node.id.",
+        ),
+        (
+            "compression.type",
+            ConfigType::String,
+            Some("producer"),
+            render("compression.type", &broker.compression_type),
+            "The default compression.type of topics.",
+        ),
+        (
+            "default.replication.factor",
+            ConfigType::Int,
+            Some("1"),
+            "1".to_string(),
+            "The replication factor of topics created without one.",
+        ),
+        (
+            "delete.topic.enable",
+            ConfigType::Boolean,
+            Some("true"),
+            "true".to_string(),
+            "Whether topics can be deleted.",
+        ),
+        (
+            "log.cleaner.delete.retention.ms",
+            ConfigType::Long,
+            Some("86400000"),
+            broker.delete_retention_ms.to_string(),
+            "The default delete.retention.ms of topics.",
+        ),
+        (
+            "log.cleaner.min.compaction.lag.ms",
+            ConfigType::Long,
+            Some("0"),
+            broker.min_compaction_lag_ms.to_string(),
+            "The default min.compaction.lag.ms of topics.",
+        ),
+        (
+            "log.cleanup.policy",
+            ConfigType::List,
+            Some("delete"),
+            render("cleanup.policy", &broker.cleanup_policy),
+            "The default cleanup.policy of topics.",
+        ),
+        (
+            "log.message.timestamp.after.max.ms",
+            ConfigType::Long,
+            Some("3600000"),
+            "3600000".to_string(),
+            "The default message.timestamp.after.max.ms of topics.",
+        ),
+        (
+            "log.message.timestamp.before.max.ms",
+            ConfigType::Long,
+            Some(LONG_MAX),
+            LONG_MAX.to_string(),
+            "The default message.timestamp.before.max.ms of topics.",
+        ),
+        (
+            "log.message.timestamp.type",
+            ConfigType::String,
+            Some("CreateTime"),
+            render("message.timestamp.type", &broker.message_timestamp_type),
+            "The default message.timestamp.type of topics.",
+        ),
+        (
+            "log.retention.bytes",
+            ConfigType::Long,
+            Some("-1"),
+            broker.retention_bytes.to_string(),
+            "The default retention.bytes of topics.",
+        ),
+        (
+            "log.retention.ms",
+            ConfigType::Long,
+            None,
+            broker.retention_ms.to_string(),
+            "The default retention.ms of topics.",
+        ),
+        (
+            "message.max.bytes",
+            ConfigType::Int,
+            Some("1048588"),
+            broker.max_message_bytes.to_string(),
+            "The default max.message.bytes of topics.",
+        ),
+        (
+            "min.insync.replicas",
+            ConfigType::Int,
+            Some("1"),
+            "1".to_string(),
+            "The default min.insync.replicas of topics.",
+        ),
+        (
+            "node.id",
+            ConfigType::Int,
+            None,
+            node_id.to_string(),
+            "The node's id.",
+        ),
+        (
+            "num.partitions",
+            ConfigType::Int,
+            Some("1"),
+            num_partitions.to_string(),
+            "The partition count of topics created without one.",
+        ),
+        (
+            "offsets.topic.replication.factor",
+            ConfigType::Short,
+            Some("3"),
+            "1".to_string(),
+            "The replication factor of the committed-offsets topic.",
+        ),
+        (
+            "transaction.state.log.min.isr",
+            ConfigType::Int,
+            Some("2"),
+            "1".to_string(),
+            "The min.insync.replicas of the transaction state topic.",
+        ),
+        (
+            "transaction.state.log.replication.factor",
+            ConfigType::Short,
+            Some("3"),
+            "1".to_string(),
+            "The replication factor of the transaction state topic.",
+        ),
+        (
+            "unclean.leader.election.enable",
+            ConfigType::Boolean,
+            Some("false"),
+            "false".to_string(),
+            "The default unclean.leader.election.enable of topics.",
+        ),
+    ];
+    rows.into_iter()
+        .map(|(name, config_type, kafka_default, value, doc)| {
+            // log.retention.ms has no default in Kafka; 7 days comes from log.retention.hours.
+            let implied_default = if name == "log.retention.ms" {
+                Some("604800000")
+            } else {
+                kafka_default
+            };
+            let is_static =
+                name == "node.id" || name == "broker.id" || implied_default != Some(value.as_str());
+            let mut synonyms = Vec::new();
+            if is_static {
+                synonyms.push((
+                    name.to_string(),
+                    Some(value.clone()),
+                    ConfigSource::StaticBroker,
+                ));
+            }
+            if let Some(d) = kafka_default {
+                synonyms.push((name.to_string(), Some(d.to_string()), ConfigSource::Default));
+            }
+            described(name, config_type, doc, true, Some(value), synonyms)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::topic::map;
+
+    #[test]
+    fn codes_match_kafka() {
+        assert_eq!(ConfigType::Boolean.code(), 1);
+        assert_eq!(ConfigType::Short.code(), 4);
+        assert_eq!(ConfigType::Long.code(), 5);
+        assert_eq!(ConfigType::List.code(), 7);
+        assert_eq!(ConfigType::Password.code(), 9);
+        assert_eq!(ConfigSource::DynamicTopic.code(), 1);
+        assert_eq!(ConfigSource::StaticBroker.code(), 4);
+        assert_eq!(ConfigSource::Default.code(), 5);
+    }
+
+    #[test]
+    fn describe_topic_lists_every_config_with_sources_and_synonyms() {
+        let broker = BrokerDefaults::default();
+        let overrides = map(&[
+            ("cleanup.policy", "compact, delete"),
+            ("min.cleanable.dirty.ratio", "1"),
+            ("preallocate", "TRUE"),
+        ]);
+        let rows = describe_topic(&overrides, &broker);
+        let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        let all: Vec<&str> = TOPIC_CONFIGS.iter().map(|d| d.name).collect();
+        assert_eq!(names, all);
+        let row = |n: &str| rows.iter().find(|r| r.name == n).unwrap();
+
+        let cp = row("cleanup.policy");
+        assert_eq!(cp.value.as_deref(), Some("compact,delete"));
+        assert_eq!(cp.source, ConfigSource::DynamicTopic);
+        assert!(!cp.is_default && !cp.read_only && !cp.sensitive);
+        assert_eq!(cp.config_type, ConfigType::List);
+        assert_eq!(
+            cp.synonyms,
+            vec![
+                (
+                    "cleanup.policy".into(),
+                    Some("compact,delete".into()),
+                    ConfigSource::DynamicTopic
+                ),
+                (
+                    "log.cleanup.policy".into(),
+                    Some("delete".into()),
+                    ConfigSource::Default
+                ),
+            ]
+        );
+        assert_eq!(
+            row("min.cleanable.dirty.ratio").value.as_deref(),
+            Some("1.0")
+        );
+        assert_eq!(row("preallocate").value.as_deref(), Some("true"));
+
+        let mmb = row("max.message.bytes");
+        assert_eq!(mmb.value.as_deref(), Some("1048588"));
+        assert_eq!(mmb.source, ConfigSource::Default);
+        assert!(mmb.is_default);
+        assert_eq!(
+            mmb.synonyms,
+            vec![(
+                "message.max.bytes".into(),
+                Some("1048588".into()),
+                ConfigSource::Default
+            )]
+        );
+
+        // Kafka lists no synonym for retention.ms at its default (log.retention.ms has a null default).
+        let rms = row("retention.ms");
+        assert_eq!(rms.value.as_deref(), Some("604800000"));
+        assert_eq!(rms.source, ConfigSource::Default);
+        assert!(rms.synonyms.is_empty());
+
+        // No broker synonym at all.
+        let rse = row("remote.storage.enable");
+        assert_eq!(
+            (rse.value.as_deref(), rse.source),
+            (Some("false"), ConfigSource::Default)
+        );
+        assert!(rse.synonyms.is_empty());
+        assert_eq!(
+            row("leader.replication.throttled.replicas")
+                .value
+                .as_deref(),
+            Some("")
+        );
+    }
+
+    #[test]
+    fn describe_topic_shows_sluice_broker_settings_as_static() {
+        let broker = BrokerDefaults {
+            retention_ms: 3_600_000,
+            cleanup_policy: "compact".into(),
+            ..BrokerDefaults::default()
+        };
+        let rows = describe_topic(&map(&[("retention.ms", "1000")]), &broker);
+        let row = |n: &str| rows.iter().find(|r| r.name == n).unwrap();
+
+        let cp = row("cleanup.policy");
+        assert_eq!(
+            (cp.value.as_deref(), cp.source),
+            (Some("compact"), ConfigSource::StaticBroker)
+        );
+        assert!(!cp.is_default);
+        assert_eq!(
+            cp.synonyms,
+            vec![
+                (
+                    "log.cleanup.policy".into(),
+                    Some("compact".into()),
+                    ConfigSource::StaticBroker
+                ),
+                (
+                    "log.cleanup.policy".into(),
+                    Some("delete".into()),
+                    ConfigSource::Default
+                ),
+            ]
+        );
+        let rms = row("retention.ms");
+        assert_eq!(
+            (rms.value.as_deref(), rms.source),
+            (Some("1000"), ConfigSource::DynamicTopic)
+        );
+        assert_eq!(
+            rms.synonyms,
+            vec![
+                (
+                    "retention.ms".into(),
+                    Some("1000".into()),
+                    ConfigSource::DynamicTopic
+                ),
+                (
+                    "log.retention.ms".into(),
+                    Some("3600000".into()),
+                    ConfigSource::StaticBroker
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn describe_broker_reports_sluice_values() {
+        let broker = BrokerDefaults {
+            max_message_bytes: 2_000_000,
+            ..BrokerDefaults::default()
+        };
+        let rows = describe_broker(3, 6, false, &broker);
+        let row = |n: &str| {
+            rows.iter()
+                .find(|r| r.name == n)
+                .unwrap_or_else(|| panic!("{n}"))
+        };
+        assert!(rows.windows(2).all(|w| w[0].name < w[1].name));
+        assert!(rows
+            .iter()
+            .all(|r| r.read_only && !r.sensitive && r.value.is_some()));
+
+        assert_eq!(
+            (row("node.id").value.as_deref(), row("node.id").source),
+            (Some("3"), ConfigSource::StaticBroker)
+        );
+        assert_eq!(row("broker.id").value.as_deref(), Some("3"));
+        assert_eq!(row("num.partitions").value.as_deref(), Some("6"));
+        assert_eq!(row("num.partitions").source, ConfigSource::StaticBroker);
+        assert_eq!(
+            row("auto.create.topics.enable").value.as_deref(),
+            Some("false")
+        );
+        let mmb = row("message.max.bytes");
+        assert_eq!(
+            (mmb.value.as_deref(), mmb.source),
+            (Some("2000000"), ConfigSource::StaticBroker)
+        );
+        assert_eq!(
+            mmb.synonyms,
+            vec![
+                (
+                    "message.max.bytes".into(),
+                    Some("2000000".into()),
+                    ConfigSource::StaticBroker
+                ),
+                (
+                    "message.max.bytes".into(),
+                    Some("1048588".into()),
+                    ConfigSource::Default
+                ),
+            ]
+        );
+        let rms = row("log.retention.ms");
+        assert_eq!(
+            (rms.value.as_deref(), rms.source),
+            (Some("604800000"), ConfigSource::Default)
+        );
+        assert!(rms.is_default && rms.synonyms.is_empty());
+        let drf = row("default.replication.factor");
+        assert_eq!(
+            (drf.value.as_deref(), drf.source),
+            (Some("1"), ConfigSource::Default)
+        );
+        let otrf = row("offsets.topic.replication.factor");
+        assert_eq!(
+            (otrf.value.as_deref(), otrf.source),
+            (Some("1"), ConfigSource::StaticBroker)
+        );
+        assert_eq!(otrf.config_type, ConfigType::Short);
+        assert_eq!(row("min.insync.replicas").value.as_deref(), Some("1"));
+        assert_eq!(row("log.cleanup.policy").value.as_deref(), Some("delete"));
+    }
+}
