@@ -459,6 +459,54 @@ mod tests {
         );
     }
 
+    /// Every field of every broker row, one line a row, for pinning the whole answer.
+    fn broker_rows_as_text(rows: &[DescribedConfig]) -> String {
+        rows.iter()
+            .map(|r| {
+                format!(
+                    "{} = {:?} {:?} default={} ro={} sensitive={} {:?} {:?} {:?}\n",
+                    r.name,
+                    r.value,
+                    r.source,
+                    r.is_default,
+                    r.read_only,
+                    r.sensitive,
+                    r.config_type,
+                    r.doc,
+                    r.synonyms
+                )
+            })
+            .collect()
+    }
+
+    /// The whole broker answer, field by field, for Kafka's defaults and for a config that changes every
+    /// setting Sluice has: the table's rows, values, sources and synonyms must not drift unnoticed.
+    #[test]
+    fn describe_broker_answer_is_pinned() {
+        let kafka = describe_broker(1, 1, true, &BrokerDefaults::default());
+        let sluice = describe_broker(
+            3,
+            6,
+            false,
+            &BrokerDefaults {
+                retention_ms: 3_600_000,
+                retention_bytes: 1 << 30,
+                cleanup_policy: "compact, delete".into(),
+                max_message_bytes: 2_000_000,
+                message_timestamp_type: "LogAppendTime".into(),
+                delete_retention_ms: 1000,
+                min_compaction_lag_ms: 5,
+                compression_type: "zstd".into(),
+            },
+        );
+        let got = format!(
+            "{}--\n{}",
+            broker_rows_as_text(&kafka),
+            broker_rows_as_text(&sluice)
+        );
+        assert_eq!(got, include_str!("testdata/describe_broker.txt"));
+    }
+
     #[test]
     fn describe_broker_reports_sluice_values() {
         let broker = BrokerDefaults {
