@@ -125,7 +125,194 @@ pub fn describe_topic(
         .collect()
 }
 
-/// The broker resource: the broker configs clients commonly read, with Sluice's values.
+/// Kafka's default for a broker config, as DescribeConfigs lists it.
+#[derive(Clone, Copy)]
+enum KafkaDefault {
+    /// Listed as the DEFAULT_CONFIG synonym.
+    Value(&'static str),
+    /// Null in Kafka, so no DEFAULT_CONFIG synonym, but another config implies this value: a Sluice
+    /// value equal to it is not reported as set.
+    Implied(&'static str),
+    /// Null, with nothing implied.
+    Null,
+}
+
+/// Where Sluice's value for a broker config comes from.
+#[derive(Clone, Copy)]
+enum BrokerValue {
+    /// Always the same in Sluice: a single broker is the only replica of everything, and so on.
+    Fixed(&'static str),
+    /// The broker's id. Always `StaticBroker`, since a KRaft broker must be given its id.
+    NodeId,
+    NumPartitions,
+    AutoCreateTopics,
+    /// A topic default that Sluice's config file sets, rendered as DescribeConfigs shows it.
+    Config(fn(&BrokerDefaults) -> String),
+}
+
+/// One broker config that DescribeConfigs reports for the broker resource.
+struct BrokerEntry {
+    name: &'static str,
+    config_type: ConfigType,
+    default: KafkaDefault,
+    value: BrokerValue,
+    doc: &'static str,
+}
+
+/// The broker configs clients commonly read, sorted by name.
+static BROKER_ENTRIES: &[BrokerEntry] = &[
+    BrokerEntry {
+        name: "auto.create.topics.enable",
+        config_type: ConfigType::Boolean,
+        default: KafkaDefault::Value("true"),
+        value: BrokerValue::AutoCreateTopics,
+        doc: "Whether a request for an unknown topic creates it.",
+    },
+    BrokerEntry {
+        name: "broker.id",
+        config_type: ConfigType::Int,
+        default: KafkaDefault::Value("-1"),
+        value: BrokerValue::NodeId,
+        doc: "The broker's id; in KRaft mode, node.id.",
+    },
+    BrokerEntry {
+        name: "compression.type",
+        config_type: ConfigType::String,
+        default: KafkaDefault::Value("producer"),
+        value: BrokerValue::Config(|b| render("compression.type", &b.compression_type)),
+        doc: "The default compression.type of topics.",
+    },
+    BrokerEntry {
+        name: "default.replication.factor",
+        config_type: ConfigType::Int,
+        default: KafkaDefault::Value("1"),
+        value: BrokerValue::Fixed("1"),
+        doc: "The replication factor of topics created without one.",
+    },
+    BrokerEntry {
+        name: "delete.topic.enable",
+        config_type: ConfigType::Boolean,
+        default: KafkaDefault::Value("true"),
+        value: BrokerValue::Fixed("true"),
+        doc: "Whether topics can be deleted.",
+    },
+    BrokerEntry {
+        name: "log.cleaner.delete.retention.ms",
+        config_type: ConfigType::Long,
+        default: KafkaDefault::Value("86400000"),
+        value: BrokerValue::Config(|b| b.delete_retention_ms.to_string()),
+        doc: "The default delete.retention.ms of topics.",
+    },
+    BrokerEntry {
+        name: "log.cleaner.min.compaction.lag.ms",
+        config_type: ConfigType::Long,
+        default: KafkaDefault::Value("0"),
+        value: BrokerValue::Config(|b| b.min_compaction_lag_ms.to_string()),
+        doc: "The default min.compaction.lag.ms of topics.",
+    },
+    BrokerEntry {
+        name: "log.cleanup.policy",
+        config_type: ConfigType::List,
+        default: KafkaDefault::Value("delete"),
+        value: BrokerValue::Config(|b| render("cleanup.policy", &b.cleanup_policy)),
+        doc: "The default cleanup.policy of topics.",
+    },
+    BrokerEntry {
+        name: "log.message.timestamp.after.max.ms",
+        config_type: ConfigType::Long,
+        default: KafkaDefault::Value("3600000"),
+        value: BrokerValue::Fixed("3600000"),
+        doc: "The default message.timestamp.after.max.ms of topics.",
+    },
+    BrokerEntry {
+        name: "log.message.timestamp.before.max.ms",
+        config_type: ConfigType::Long,
+        default: KafkaDefault::Value(LONG_MAX),
+        value: BrokerValue::Fixed(LONG_MAX),
+        doc: "The default message.timestamp.before.max.ms of topics.",
+    },
+    BrokerEntry {
+        name: "log.message.timestamp.type",
+        config_type: ConfigType::String,
+        default: KafkaDefault::Value("CreateTime"),
+        value: BrokerValue::Config(|b| render("message.timestamp.type", &b.message_timestamp_type)),
+        doc: "The default message.timestamp.type of topics.",
+    },
+    BrokerEntry {
+        name: "log.retention.bytes",
+        config_type: ConfigType::Long,
+        default: KafkaDefault::Value("-1"),
+        value: BrokerValue::Config(|b| b.retention_bytes.to_string()),
+        doc: "The default retention.bytes of topics.",
+    },
+    BrokerEntry {
+        name: "log.retention.ms",
+        config_type: ConfigType::Long,
+        // 7 days, from log.retention.hours=168.
+        default: KafkaDefault::Implied("604800000"),
+        value: BrokerValue::Config(|b| b.retention_ms.to_string()),
+        doc: "The default retention.ms of topics.",
+    },
+    BrokerEntry {
+        name: "message.max.bytes",
+        config_type: ConfigType::Int,
+        default: KafkaDefault::Value("1048588"),
+        value: BrokerValue::Config(|b| b.max_message_bytes.to_string()),
+        doc: "The default max.message.bytes of topics.",
+    },
+    BrokerEntry {
+        name: "min.insync.replicas",
+        config_type: ConfigType::Int,
+        default: KafkaDefault::Value("1"),
+        value: BrokerValue::Fixed("1"),
+        doc: "The default min.insync.replicas of topics.",
+    },
+    BrokerEntry {
+        name: "node.id",
+        config_type: ConfigType::Int,
+        default: KafkaDefault::Null,
+        value: BrokerValue::NodeId,
+        doc: "The node's id.",
+    },
+    BrokerEntry {
+        name: "num.partitions",
+        config_type: ConfigType::Int,
+        default: KafkaDefault::Value("1"),
+        value: BrokerValue::NumPartitions,
+        doc: "The partition count of topics created without one.",
+    },
+    BrokerEntry {
+        name: "offsets.topic.replication.factor",
+        config_type: ConfigType::Short,
+        default: KafkaDefault::Value("3"),
+        value: BrokerValue::Fixed("1"),
+        doc: "The replication factor of the committed-offsets topic.",
+    },
+    BrokerEntry {
+        name: "transaction.state.log.min.isr",
+        config_type: ConfigType::Int,
+        default: KafkaDefault::Value("2"),
+        value: BrokerValue::Fixed("1"),
+        doc: "The min.insync.replicas of the transaction state topic.",
+    },
+    BrokerEntry {
+        name: "transaction.state.log.replication.factor",
+        config_type: ConfigType::Short,
+        default: KafkaDefault::Value("3"),
+        value: BrokerValue::Fixed("1"),
+        doc: "The replication factor of the transaction state topic.",
+    },
+    BrokerEntry {
+        name: "unclean.leader.election.enable",
+        config_type: ConfigType::Boolean,
+        default: KafkaDefault::Value("false"),
+        value: BrokerValue::Fixed("false"),
+        doc: "The default unclean.leader.election.enable of topics.",
+    },
+];
+
+/// The broker resource: the broker configs clients commonly read (`BROKER_ENTRIES`), with Sluice's
+/// values.
 ///
 /// All are read-only, because Sluice takes them from its config file and has no dynamic broker configs.
 /// In Kafka, the topic defaults among them (`log.retention.ms` ...) can be altered at runtime. A value
@@ -139,178 +326,43 @@ pub fn describe_broker(
     auto_create: bool,
     broker: &BrokerDefaults,
 ) -> Vec<DescribedConfig> {
-    // (name, type, Kafka's default, Sluice's value, doc)
-    let rows: Vec<(&str, ConfigType, Option<&str>, String, &'static str)> = vec![
-        (
-            "auto.create.topics.enable",
-            ConfigType::Boolean,
-            Some("true"),
-            auto_create.to_string(),
-            "Whether a request for an unknown topic creates it.",
-        ),
-        (
-            "broker.id",
-            ConfigType::Int,
-            Some("-1"),
-            node_id.to_string(),
-            "The broker's id; in KRaft mode, node.id.",
-        ),
-        (
-            "compression.type",
-            ConfigType::String,
-            Some("producer"),
-            render("compression.type", &broker.compression_type),
-            "The default compression.type of topics.",
-        ),
-        (
-            "default.replication.factor",
-            ConfigType::Int,
-            Some("1"),
-            "1".to_string(),
-            "The replication factor of topics created without one.",
-        ),
-        (
-            "delete.topic.enable",
-            ConfigType::Boolean,
-            Some("true"),
-            "true".to_string(),
-            "Whether topics can be deleted.",
-        ),
-        (
-            "log.cleaner.delete.retention.ms",
-            ConfigType::Long,
-            Some("86400000"),
-            broker.delete_retention_ms.to_string(),
-            "The default delete.retention.ms of topics.",
-        ),
-        (
-            "log.cleaner.min.compaction.lag.ms",
-            ConfigType::Long,
-            Some("0"),
-            broker.min_compaction_lag_ms.to_string(),
-            "The default min.compaction.lag.ms of topics.",
-        ),
-        (
-            "log.cleanup.policy",
-            ConfigType::List,
-            Some("delete"),
-            render("cleanup.policy", &broker.cleanup_policy),
-            "The default cleanup.policy of topics.",
-        ),
-        (
-            "log.message.timestamp.after.max.ms",
-            ConfigType::Long,
-            Some("3600000"),
-            "3600000".to_string(),
-            "The default message.timestamp.after.max.ms of topics.",
-        ),
-        (
-            "log.message.timestamp.before.max.ms",
-            ConfigType::Long,
-            Some(LONG_MAX),
-            LONG_MAX.to_string(),
-            "The default message.timestamp.before.max.ms of topics.",
-        ),
-        (
-            "log.message.timestamp.type",
-            ConfigType::String,
-            Some("CreateTime"),
-            render("message.timestamp.type", &broker.message_timestamp_type),
-            "The default message.timestamp.type of topics.",
-        ),
-        (
-            "log.retention.bytes",
-            ConfigType::Long,
-            Some("-1"),
-            broker.retention_bytes.to_string(),
-            "The default retention.bytes of topics.",
-        ),
-        (
-            "log.retention.ms",
-            ConfigType::Long,
-            None,
-            broker.retention_ms.to_string(),
-            "The default retention.ms of topics.",
-        ),
-        (
-            "message.max.bytes",
-            ConfigType::Int,
-            Some("1048588"),
-            broker.max_message_bytes.to_string(),
-            "The default max.message.bytes of topics.",
-        ),
-        (
-            "min.insync.replicas",
-            ConfigType::Int,
-            Some("1"),
-            "1".to_string(),
-            "The default min.insync.replicas of topics.",
-        ),
-        (
-            "node.id",
-            ConfigType::Int,
-            None,
-            node_id.to_string(),
-            "The node's id.",
-        ),
-        (
-            "num.partitions",
-            ConfigType::Int,
-            Some("1"),
-            num_partitions.to_string(),
-            "The partition count of topics created without one.",
-        ),
-        (
-            "offsets.topic.replication.factor",
-            ConfigType::Short,
-            Some("3"),
-            "1".to_string(),
-            "The replication factor of the committed-offsets topic.",
-        ),
-        (
-            "transaction.state.log.min.isr",
-            ConfigType::Int,
-            Some("2"),
-            "1".to_string(),
-            "The min.insync.replicas of the transaction state topic.",
-        ),
-        (
-            "transaction.state.log.replication.factor",
-            ConfigType::Short,
-            Some("3"),
-            "1".to_string(),
-            "The replication factor of the transaction state topic.",
-        ),
-        (
-            "unclean.leader.election.enable",
-            ConfigType::Boolean,
-            Some("false"),
-            "false".to_string(),
-            "The default unclean.leader.election.enable of topics.",
-        ),
-    ];
-    rows.into_iter()
-        .map(|(name, config_type, kafka_default, value, doc)| {
-            // log.retention.ms has no default in Kafka; 7 days comes from log.retention.hours.
-            let implied_default = if name == "log.retention.ms" {
-                Some("604800000")
-            } else {
-                kafka_default
+    BROKER_ENTRIES
+        .iter()
+        .map(|entry| {
+            let value = match entry.value {
+                BrokerValue::Fixed(v) => v.to_string(),
+                BrokerValue::NodeId => node_id.to_string(),
+                BrokerValue::NumPartitions => num_partitions.to_string(),
+                BrokerValue::AutoCreateTopics => auto_create.to_string(),
+                BrokerValue::Config(from) => from(broker),
             };
-            let is_static =
-                name == "node.id" || name == "broker.id" || implied_default != Some(value.as_str());
+            let is_static = match (entry.value, entry.default) {
+                (BrokerValue::NodeId, _) | (_, KafkaDefault::Null) => true,
+                (_, KafkaDefault::Value(d) | KafkaDefault::Implied(d)) => d != value,
+            };
             let mut synonyms = Vec::new();
             if is_static {
                 synonyms.push((
-                    name.to_string(),
+                    entry.name.to_string(),
                     Some(value.clone()),
                     ConfigSource::StaticBroker,
                 ));
             }
-            if let Some(d) = kafka_default {
-                synonyms.push((name.to_string(), Some(d.to_string()), ConfigSource::Default));
+            if let KafkaDefault::Value(d) = entry.default {
+                synonyms.push((
+                    entry.name.to_string(),
+                    Some(d.to_string()),
+                    ConfigSource::Default,
+                ));
             }
-            described(name, config_type, doc, true, Some(value), synonyms)
+            described(
+                entry.name,
+                entry.config_type,
+                entry.doc,
+                true,
+                Some(value),
+                synonyms,
+            )
         })
         .collect()
 }
