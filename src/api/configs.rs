@@ -417,6 +417,152 @@ mod tests {
         );
     }
 
+    /// One AlterConfigs resource's answer: (error code, error message).
+    fn alter_one(
+        b: &Broker,
+        resource_type: i8,
+        name: &str,
+        configs: &[(&str, Option<&str>)],
+        validate_only: bool,
+    ) -> (i16, Option<String>) {
+        use kafka_protocol::messages::alter_configs_request::{
+            AlterConfigsResource, AlterableConfig,
+        };
+        let req = AlterConfigsRequest::default()
+            .with_validate_only(validate_only)
+            .with_resources(vec![AlterConfigsResource::default()
+                .with_resource_type(resource_type)
+                .with_resource_name(s(name))
+                .with_configs(
+                    configs
+                        .iter()
+                        .map(|(n, v)| {
+                            AlterableConfig::default()
+                                .with_name(s(*n))
+                                .with_value(v.map(s))
+                        })
+                        .collect(),
+                )]);
+        let r = alter(&Ctx::test(b, 0), req).responses.remove(0);
+        assert_eq!(
+            (r.resource_type, r.resource_name.as_str()),
+            (resource_type, name)
+        );
+        (r.error_code, r.error_message.map(|m| m.to_string()))
+    }
+
+    #[test]
+    fn alter_replaces_the_whole_set_and_refuses_what_it_cannot_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        b.create_topic(
+            "t",
+            1,
+            BTreeMap::from([("retention.ms".into(), "1000".into())]),
+            false,
+        )
+        .unwrap();
+        let overrides = |b: &Broker| b.topic("t").unwrap().configs.clone();
+
+        // Success leaves the generated default message, an empty string, in place.
+        let only_compact = [("cleanup.policy", Some("compact"))];
+        assert_eq!(
+            alter_one(&b, TOPIC, "t", &only_compact, true),
+            (0, Some(String::new()))
+        );
+        assert_eq!(
+            overrides(&b),
+            BTreeMap::from([("retention.ms".into(), "1000".into())])
+        );
+        assert_eq!(
+            alter_one(&b, TOPIC, "t", &only_compact, false),
+            (0, Some(String::new()))
+        );
+        assert_eq!(
+            overrides(&b),
+            BTreeMap::from([("cleanup.policy".into(), "compact".into())])
+        );
+
+        let nulls = [
+            ("retention.ms", None),
+            ("preallocate", Some("true")),
+            ("flush.ms", None),
+        ];
+        assert_eq!(
+            alter_one(&b, TOPIC, "nope", &nulls, false),
+            (
+                ResponseError::InvalidConfig.code(),
+                Some("config flush.ms has a null value".into())
+            )
+        );
+        assert_eq!(
+            alter_one(&b, TOPIC, "t", &[("retention.ms", Some("-5"))], false).0,
+            ResponseError::InvalidConfig.code()
+        );
+        assert_eq!(
+            alter_one(&b, TOPIC, "nope", &only_compact, false).0,
+            ResponseError::UnknownTopicOrPartition.code()
+        );
+        assert_eq!(
+            alter_one(&b, BROKER, "1", &[("log.retention.ms", Some("1"))], false),
+            (
+                ResponseError::InvalidRequest.code(),
+                Some("Sluice has no dynamic broker configs: set them in its config file".into())
+            )
+        );
+        assert_eq!(
+            alter_one(&b, 99, "x", &[], false),
+            (
+                ResponseError::InvalidRequest.code(),
+                Some("unsupported resource type 99".into())
+            )
+        );
+        assert_eq!(
+            overrides(&b),
+            BTreeMap::from([("cleanup.policy".into(), "compact".into())])
+        );
+
+        for (resource_type, name, message) in [
+            (BROKER, "7", "this is broker 1, not 7"),
+            (99, "x", "unsupported resource type 99"),
+        ] {
+            let req = DescribeConfigsRequest::default().with_resources(vec![
+                DescribeConfigsResource::default()
+                    .with_resource_type(resource_type)
+                    .with_resource_name(s(name))
+                    .with_configuration_keys(None),
+            ]);
+            let r = describe(&Ctx::test(&b, 4), req).results.remove(0);
+            assert_eq!(
+                (r.error_code, r.error_message.as_deref(), r.resource_type),
+                (
+                    ResponseError::InvalidRequest.code(),
+                    Some(message),
+                    resource_type
+                )
+            );
+            assert!(r.configs.is_empty());
+        }
+
+        let req = IncrementalAlterConfigsRequest::default().with_resources(vec![
+            AlterConfigsResource::default()
+                .with_resource_type(BROKER)
+                .with_resource_name(s("1"))
+                .with_configs(vec![op("log.retention.ms", SET, Some("1"))]),
+        ]);
+        let r = incremental_alter(&Ctx::test(&b, 0), req)
+            .responses
+            .remove(0);
+        assert_eq!(
+            (r.error_code, r.resource_type, r.resource_name.as_str()),
+            (ResponseError::InvalidRequest.code(), BROKER, "1")
+        );
+        assert_eq!(
+            r.error_message.as_deref(),
+            Some("Sluice has no dynamic broker configs: set them in its config file")
+        );
+    }
+
     #[test]
     fn broker_resource_describes_and_refuses_changes() {
         let dir = tempfile::tempdir().unwrap();
