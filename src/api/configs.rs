@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::alter_configs_request::AlterableConfig;
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
@@ -18,19 +19,53 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::api::{error, Ctx};
-use crate::broker::TopicError;
+use crate::api::{error, str_bytes as s, Ctx};
+use crate::broker::{Broker, TopicError};
 use crate::config::topic::{self, DescribedConfig};
 
 /// Kafka's ConfigResource.Type codes.
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
 
-fn s(v: impl Into<String>) -> StrBytes {
-    StrBytes::from_string(v.into())
+/// A refused resource: the error code and the message for the client.
+type Refusal = (i16, String);
+type Applied = Result<(), Refusal>;
+
+/// The three APIs answer each resource with a generated type of their own, but with the same resource
+/// and error fields: one way to fill them.
+trait ResourceAnswer {
+    fn for_resource(resource_type: i8, resource_name: StrBytes) -> Self;
+    fn refused(self, refusal: Refusal) -> Self;
 }
 
-type Outcome = Result<(), (i16, String)>;
+macro_rules! resource_answer {
+    ($($answer:ty),*) => {$(
+        impl ResourceAnswer for $answer {
+            fn for_resource(resource_type: i8, resource_name: StrBytes) -> Self {
+                Self::default()
+                    .with_resource_type(resource_type)
+                    .with_resource_name(resource_name)
+            }
+
+            fn refused(self, (code, message): Refusal) -> Self {
+                self.with_error_code(code).with_error_message(Some(s(message)))
+            }
+        }
+    )*};
+}
+
+resource_answer!(
+    DescribeConfigsResult,
+    AlterConfigsResourceResponse,
+    IncrementalResourceResponse
+);
+
+fn unsupported(resource_type: i8) -> Refusal {
+    (
+        ResponseError::InvalidRequest.code(),
+        format!("unsupported resource type {resource_type}"),
+    )
+}
 
 pub fn describe(ctx: &Ctx, req: DescribeConfigsRequest) -> DescribeConfigsResponse {
     let (broker, version) = (ctx.broker, ctx.version);
@@ -38,46 +73,10 @@ pub fn describe(ctx: &Ctx, req: DescribeConfigsRequest) -> DescribeConfigsRespon
         .resources
         .into_iter()
         .map(|r| {
-            let result = DescribeConfigsResult::default()
-                .with_resource_type(r.resource_type)
-                .with_resource_name(r.resource_name.clone());
-            let rows = match r.resource_type {
-                TOPIC => match broker.topic(r.resource_name.as_str()) {
-                    Some(t) => Ok(topic::describe_topic(&t.configs, &broker.topic_defaults())),
-                    None => Err((
-                        ResponseError::UnknownTopicOrPartition.code(),
-                        format!("topic {} does not exist", r.resource_name.as_str()),
-                    )),
-                },
-                BROKER
-                    if r.resource_name.is_empty()
-                        || r.resource_name.as_str() == broker.node().node_id.to_string() =>
-                {
-                    let c = broker.config();
-                    Ok(topic::describe_broker(
-                        c.node_id,
-                        c.num_partitions,
-                        c.auto_create_topics,
-                        &broker.topic_defaults(),
-                    ))
-                }
-                BROKER => Err((
-                    ResponseError::InvalidRequest.code(),
-                    format!(
-                        "this is broker {}, not {}",
-                        broker.node().node_id,
-                        r.resource_name.as_str()
-                    ),
-                )),
-                other => Err((
-                    ResponseError::InvalidRequest.code(),
-                    format!("unsupported resource type {other}"),
-                )),
-            };
+            let rows = resource_rows(broker, r.resource_type, r.resource_name.as_str());
+            let result = DescribeConfigsResult::for_resource(r.resource_type, r.resource_name);
             match rows {
-                Err((code, message)) => result
-                    .with_error_code(code)
-                    .with_error_message(Some(s(message))),
+                Err(refusal) => result.refused(refusal),
                 Ok(rows) => {
                     let wanted: Option<Vec<String>> = r
                         .configuration_keys
@@ -100,6 +99,37 @@ pub fn describe(ctx: &Ctx, req: DescribeConfigsRequest) -> DescribeConfigsRespon
         })
         .collect();
     DescribeConfigsResponse::default().with_results(results)
+}
+
+/// Every config of one resource: a topic, or this broker (by its id, or by the empty name).
+fn resource_rows(
+    broker: &Broker,
+    resource_type: i8,
+    name: &str,
+) -> Result<Vec<DescribedConfig>, Refusal> {
+    match resource_type {
+        TOPIC => match broker.topic(name) {
+            Some(t) => Ok(topic::describe_topic(&t.configs, &broker.topic_defaults())),
+            None => Err((
+                ResponseError::UnknownTopicOrPartition.code(),
+                format!("topic {name} does not exist"),
+            )),
+        },
+        BROKER if name.is_empty() || name == broker.node().node_id.to_string() => {
+            let c = broker.config();
+            Ok(topic::describe_broker(
+                c.node_id,
+                c.num_partitions,
+                c.auto_create_topics,
+                &broker.topic_defaults(),
+            ))
+        }
+        BROKER => Err((
+            ResponseError::InvalidRequest.code(),
+            format!("this is broker {}, not {name}", broker.node().node_id),
+        )),
+        other => Err(unsupported(other)),
+    }
 }
 
 fn describe_row(
@@ -136,6 +166,34 @@ fn describe_row(
     row
 }
 
+/// One resource's answer to AlterConfigs or IncrementalAlterConfigs. Only topics have configs that can
+/// change: `alter_topic` changes the named topic's; any other resource is refused.
+fn alter_resource<A: ResourceAnswer>(
+    resource_type: i8,
+    resource_name: StrBytes,
+    alter_topic: impl FnOnce(&str) -> Applied,
+) -> A {
+    let outcome = match resource_type {
+        TOPIC => alter_topic(resource_name.as_str()),
+        BROKER => Err((
+            ResponseError::InvalidRequest.code(),
+            "Sluice has no dynamic broker configs: set them in its config file".into(),
+        )),
+        other => Err(unsupported(other)),
+    };
+    let answer = A::for_resource(resource_type, resource_name);
+    match outcome {
+        Ok(()) => answer,
+        Err(refusal) => answer.refused(refusal),
+    }
+}
+
+fn topic_outcome<T>(result: Result<T, TopicError>) -> Applied {
+    result
+        .map(|_| ())
+        .map_err(|e| (error::code(&e, "altering topic configs"), e.to_string()))
+}
+
 /// AlterConfigs replaces a topic's whole set of overrides with the given one.
 pub fn alter(ctx: &Ctx, req: AlterConfigsRequest) -> AlterConfigsResponse {
     let broker = ctx.broker;
@@ -143,55 +201,28 @@ pub fn alter(ctx: &Ctx, req: AlterConfigsRequest) -> AlterConfigsResponse {
         .resources
         .into_iter()
         .map(|r| {
-            let outcome: Outcome = match r.resource_type {
-                TOPIC => {
-                    let mut configs = BTreeMap::new();
-                    let mut bad = None;
-                    for c in r.configs {
-                        match c.value {
-                            Some(v) => {
-                                configs.insert(c.name.to_string(), v.to_string());
-                            }
-                            None => {
-                                bad = Some(format!("config {} has a null value", c.name.as_str()))
-                            }
-                        }
-                    }
-                    match bad {
-                        Some(m) => Err((ResponseError::InvalidConfig.code(), m)),
-                        None => broker
-                            .set_topic_configs(r.resource_name.as_str(), configs, req.validate_only)
-                            .map(|_| ())
-                            .map_err(|e| (error::code(&e, "AlterConfigs"), e.to_string())),
-                    }
-                }
-                other => refuse_non_topic(other),
-            };
-            let resp = AlterConfigsResourceResponse::default()
-                .with_resource_type(r.resource_type)
-                .with_resource_name(r.resource_name);
-            match outcome {
-                Ok(()) => resp,
-                Err((code, message)) => resp
-                    .with_error_code(code)
-                    .with_error_message(Some(s(message))),
-            }
+            alter_resource(r.resource_type, r.resource_name, |topic| {
+                let configs = new_overrides(r.configs)?;
+                topic_outcome(broker.set_topic_configs(topic, configs, req.validate_only))
+            })
         })
         .collect();
     AlterConfigsResponse::default().with_responses(responses)
 }
 
-fn refuse_non_topic(resource_type: i8) -> Outcome {
-    match resource_type {
-        BROKER => Err((
-            ResponseError::InvalidRequest.code(),
-            "Sluice has no dynamic broker configs: set them in its config file".into(),
-        )),
-        other => Err((
-            ResponseError::InvalidRequest.code(),
-            format!("unsupported resource type {other}"),
-        )),
+/// AlterConfigs' configs as a set of overrides. A null value is refused: the set replaces the old one,
+/// so a config is removed by leaving it out.
+fn new_overrides(configs: Vec<AlterableConfig>) -> Result<BTreeMap<String, String>, Refusal> {
+    if let Some(c) = configs.iter().rev().find(|c| c.value.is_none()) {
+        return Err((
+            ResponseError::InvalidConfig.code(),
+            format!("config {} has a null value", c.name.as_str()),
+        ));
     }
+    Ok(configs
+        .into_iter()
+        .filter_map(|c| Some((c.name.to_string(), c.value?.to_string())))
+        .collect())
 }
 
 const SET: i8 = 0;
@@ -209,42 +240,25 @@ pub fn incremental_alter(
         .resources
         .into_iter()
         .map(|r| {
-            let outcome: Outcome = match r.resource_type {
-                TOPIC => {
-                    let ops: Vec<(String, i8, Option<String>)> = r
-                        .configs
-                        .iter()
-                        .map(|c| {
-                            (
-                                c.name.to_string(),
-                                c.config_operation,
-                                c.value.as_ref().map(|v| v.to_string()),
-                            )
-                        })
-                        .collect();
-                    broker
-                        .update_topic_configs(
-                            r.resource_name.as_str(),
-                            req.validate_only,
-                            |current| {
-                                apply_ops(current, &ops)
-                                    .map_err(|(code, message)| TopicError::Refused(code, message))
-                            },
+            alter_resource(r.resource_type, r.resource_name, |topic| {
+                let ops: Vec<(String, i8, Option<String>)> = r
+                    .configs
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.name.to_string(),
+                            c.config_operation,
+                            c.value.as_ref().map(|v| v.to_string()),
                         )
-                        .map(|_| ())
-                        .map_err(|e| (error::code(&e, "IncrementalAlterConfigs"), e.to_string()))
-                }
-                other => refuse_non_topic(other),
-            };
-            let resp = IncrementalResourceResponse::default()
-                .with_resource_type(r.resource_type)
-                .with_resource_name(r.resource_name);
-            match outcome {
-                Ok(()) => resp,
-                Err((code, message)) => resp
-                    .with_error_code(code)
-                    .with_error_message(Some(s(message))),
-            }
+                    })
+                    .collect();
+                topic_outcome(
+                    broker.update_topic_configs(topic, req.validate_only, |current| {
+                        apply_ops(current, &ops)
+                            .map_err(|(code, message)| TopicError::Refused(code, message))
+                    }),
+                )
+            })
         })
         .collect();
     IncrementalAlterConfigsResponse::default().with_responses(responses)
@@ -254,7 +268,7 @@ pub fn incremental_alter(
 fn apply_ops(
     current: &BTreeMap<String, String>,
     ops: &[(String, i8, Option<String>)],
-) -> Result<BTreeMap<String, String>, (i16, String)> {
+) -> Result<BTreeMap<String, String>, Refusal> {
     let invalid = |m: String| (ResponseError::InvalidConfig.code(), m);
     let mut seen = std::collections::HashSet::new();
     let mut configs = current.clone();
@@ -279,14 +293,13 @@ fn apply_ops(
                 configs.remove(name);
             }
             APPEND | SUBTRACT => {
-                let opname = if *op == APPEND { "APPEND" } else { "SUBTRACT" };
-                let base = topic::list_op_base(opname, name, &configs).map_err(invalid)?;
-                let v = value.clone().unwrap_or_default();
-                let next = if *op == APPEND {
-                    topic::append_list(&base, &v)
+                let (opname, list_op): (&str, fn(&str, &str) -> String) = if *op == APPEND {
+                    ("APPEND", topic::append_list)
                 } else {
-                    topic::subtract_list(&base, &v)
+                    ("SUBTRACT", topic::subtract_list)
                 };
+                let base = topic::list_op_base(opname, name, &configs).map_err(invalid)?;
+                let next = list_op(&base, value.as_deref().unwrap_or_default());
                 configs.insert(name.clone(), next);
             }
             other => {
@@ -304,21 +317,40 @@ fn apply_ops(
 mod tests {
     use super::*;
     use crate::broker::tests::test_broker;
-    use crate::broker::Broker;
     use crate::config::Config;
     use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
     use kafka_protocol::messages::incremental_alter_configs_request::{
         AlterConfigsResource, AlterableConfig,
     };
 
-    fn describe_topic(b: &Broker, name: &str) -> DescribeConfigsResult {
-        let req = DescribeConfigsRequest::default()
+    /// A broker with topic `t` (`retention.ms=1000`), and the directory it keeps alive.
+    fn broker_with_topic_t() -> (tempfile::TempDir, Broker) {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        b.create_topic(
+            "t",
+            1,
+            BTreeMap::from([("retention.ms".into(), "1000".into())]),
+            false,
+        )
+        .unwrap();
+        (dir, b)
+    }
+
+    /// Every config of one resource, with synonyms.
+    fn describe_request(resource_type: i8, name: &str) -> DescribeConfigsRequest {
+        DescribeConfigsRequest::default()
             .with_include_synonyms(true)
             .with_resources(vec![DescribeConfigsResource::default()
-                .with_resource_type(TOPIC)
+                .with_resource_type(resource_type)
                 .with_resource_name(s(name))
-                .with_configuration_keys(None)]);
-        describe(&Ctx::test(b, 4), req).results.remove(0)
+                .with_configuration_keys(None)])
+    }
+
+    fn describe_topic(b: &Broker, name: &str) -> DescribeConfigsResult {
+        describe(&Ctx::test(b, 4), describe_request(TOPIC, name))
+            .results
+            .remove(0)
     }
 
     fn value(r: &DescribeConfigsResult, name: &str) -> (Option<String>, i8) {
@@ -349,15 +381,7 @@ mod tests {
 
     #[test]
     fn describe_lists_defaults_and_incremental_changes_persist() {
-        let dir = tempfile::tempdir().unwrap();
-        let b = test_broker(dir.path(), Config::default());
-        b.create_topic(
-            "t",
-            1,
-            BTreeMap::from([("retention.ms".into(), "1000".into())]),
-            false,
-        )
-        .unwrap();
+        let (_dir, b) = broker_with_topic_t();
         let r = describe_topic(&b, "t");
         assert_eq!(r.error_code, 0);
         assert!(r.configs.len() > 25, "every topic config is listed");
@@ -453,15 +477,7 @@ mod tests {
 
     #[test]
     fn alter_replaces_the_whole_set_and_refuses_what_it_cannot_change() {
-        let dir = tempfile::tempdir().unwrap();
-        let b = test_broker(dir.path(), Config::default());
-        b.create_topic(
-            "t",
-            1,
-            BTreeMap::from([("retention.ms".into(), "1000".into())]),
-            false,
-        )
-        .unwrap();
+        let (_dir, b) = broker_with_topic_t();
         let overrides = |b: &Broker| b.topic("t").unwrap().configs.clone();
 
         // Success leaves the generated default message, an empty string, in place.
@@ -526,13 +542,9 @@ mod tests {
             (BROKER, "7", "this is broker 1, not 7"),
             (99, "x", "unsupported resource type 99"),
         ] {
-            let req = DescribeConfigsRequest::default().with_resources(vec![
-                DescribeConfigsResource::default()
-                    .with_resource_type(resource_type)
-                    .with_resource_name(s(name))
-                    .with_configuration_keys(None),
-            ]);
-            let r = describe(&Ctx::test(&b, 4), req).results.remove(0);
+            let r = describe(&Ctx::test(&b, 4), describe_request(resource_type, name))
+                .results
+                .remove(0);
             assert_eq!(
                 (r.error_code, r.error_message.as_deref(), r.resource_type),
                 (
@@ -567,13 +579,9 @@ mod tests {
     fn broker_resource_describes_and_refuses_changes() {
         let dir = tempfile::tempdir().unwrap();
         let b = test_broker(dir.path(), Config::default());
-        let req = DescribeConfigsRequest::default().with_resources(vec![
-            DescribeConfigsResource::default()
-                .with_resource_type(BROKER)
-                .with_resource_name(s("1"))
-                .with_configuration_keys(None),
-        ]);
-        let r = describe(&Ctx::test(&b, 4), req).results.remove(0);
+        let r = describe(&Ctx::test(&b, 4), describe_request(BROKER, "1"))
+            .results
+            .remove(0);
         assert_eq!(r.error_code, 0);
         assert!(r
             .configs
@@ -581,13 +589,7 @@ mod tests {
             .any(|c| c.name.as_str() == "log.retention.ms"));
         use kafka_protocol::protocol::Encodable;
         for v in 1..=4 {
-            let req = DescribeConfigsRequest::default().with_resources(vec![
-                DescribeConfigsResource::default()
-                    .with_resource_type(BROKER)
-                    .with_resource_name(s("1"))
-                    .with_configuration_keys(None),
-            ]);
-            describe(&Ctx::test(&b, v), req)
+            describe(&Ctx::test(&b, v), describe_request(BROKER, "1"))
                 .encode(&mut bytes::BytesMut::new(), v)
                 .unwrap();
         }
