@@ -1,0 +1,465 @@
+//! One partition's storage: its batches, stored in chunks under their base offset, its log start
+//! offset and its idempotent producers' states.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use uuid::Uuid;
+
+use super::keys::{
+    chunk_key, chunks, key_offset, partition_key, partition_tree_name, producer_prefix,
+};
+use super::{Store, StoreError};
+
+impl Store {
+    pub fn open_partition(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+    ) -> Result<PartitionStore, StoreError> {
+        let tree = self
+            .inner
+            .db
+            .open_tree(partition_tree_name(topic_id, partition))?;
+        Ok(PartitionStore {
+            tree,
+            log_start: self.inner.log_start.clone(),
+            producers: self.inner.producers.clone(),
+            unflushed: self.inner.unflushed.clone(),
+            producer_prefix: producer_prefix(topic_id, partition),
+            key: partition_key(topic_id, partition),
+        })
+    }
+}
+
+/// One partition's batches, keyed by base offset.
+pub struct PartitionStore {
+    tree: sled::Tree,
+    log_start: sled::Tree,
+    producers: sled::Tree,
+    producer_prefix: Vec<u8>,
+    key: String,
+    unflushed: Arc<AtomicU64>,
+}
+
+impl PartitionStore {
+    /// Appends an idempotent producer's batch, then that producer's new state. A crash between the
+    /// two leaves the batch without its state, which [`crate::log::PartitionLog::open`] restores from
+    /// the batch itself (it is then the partition's last one).
+    pub fn append_with_producer(
+        &self,
+        base_offset: u64,
+        batch: &[u8],
+        producer_id: i64,
+        entry: &crate::log::producer_state::ProducerEntry,
+    ) -> Result<(), StoreError> {
+        self.append(base_offset, batch)?;
+        let state = self.put_producer(producer_id, entry)?;
+        self.count_written(state);
+        Ok(())
+    }
+
+    /// One producer's stored state.
+    pub fn producer(
+        &self,
+        producer_id: i64,
+    ) -> Result<Option<crate::log::producer_state::ProducerEntry>, StoreError> {
+        match self.producers.get(self.producer_key(producer_id))? {
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|e| StoreError(e.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores one producer's state; returns the bytes written.
+    pub fn put_producer(
+        &self,
+        producer_id: i64,
+        entry: &crate::log::producer_state::ProducerEntry,
+    ) -> Result<usize, StoreError> {
+        let state = serde_json::to_vec(entry).map_err(|e| StoreError(e.to_string()))?;
+        self.producers
+            .insert(self.producer_key(producer_id), state.as_slice())?;
+        Ok(state.len())
+    }
+
+    fn producer_key(&self, producer_id: i64) -> Vec<u8> {
+        let mut pkey = self.producer_prefix.clone();
+        pkey.extend_from_slice(&producer_id.to_be_bytes());
+        pkey
+    }
+
+    /// This partition's producer states.
+    pub fn load_producers(
+        &self,
+    ) -> Result<Vec<(i64, crate::log::producer_state::ProducerEntry)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.producers.scan_prefix(&self.producer_prefix) {
+            let (k, v) = item?;
+            let id_bytes: [u8; 8] = k[self.producer_prefix.len()..]
+                .try_into()
+                .map_err(|_| StoreError("malformed producer state key".into()))?;
+            let entry = serde_json::from_slice(&v).map_err(|e| StoreError(e.to_string()))?;
+            out.push((i64::from_be_bytes(id_bytes), entry));
+        }
+        Ok(out)
+    }
+
+    pub fn remove_producer(&self, producer_id: i64) -> Result<(), StoreError> {
+        self.producers.remove(self.producer_key(producer_id))?;
+        Ok(())
+    }
+
+    /// Stores a batch under its base offset, chunk by chunk in order (see the module doc for why
+    /// not atomically). Readers stop at the high watermark, which moves only once this returns.
+    pub fn append(&self, base_offset: u64, batch: &[u8]) -> Result<(), StoreError> {
+        for (k, chunk) in chunks(base_offset, batch) {
+            self.tree.insert(k, chunk)?;
+        }
+        self.count_written(batch.len());
+        Ok(())
+    }
+
+    /// Removes one batch (all its chunks): a torn tail found at open.
+    pub fn remove_batch(&self, base: u64) -> Result<(), StoreError> {
+        for item in self.tree.scan_prefix(base.to_be_bytes()) {
+            self.tree.remove(item?.0)?;
+        }
+        Ok(())
+    }
+
+    fn count_written(&self, bytes: usize) {
+        self.unflushed.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// The whole batch stored at `base`, its chunks joined (no copy for a one-chunk batch).
+    pub fn read_batch(&self, base: u64) -> Result<Option<Bytes>, StoreError> {
+        let mut parts: Vec<sled::IVec> = Vec::new();
+        for item in self.tree.scan_prefix(base.to_be_bytes()) {
+            parts.push(item?.1);
+        }
+        Ok(join(parts))
+    }
+
+    /// The batch with the highest base offset: its offset (from its key), its first chunk (which
+    /// holds the header) and how many bytes are stored for it, without joining its chunks.
+    pub fn last_batch(&self) -> Result<Option<(u64, sled::IVec, u64)>, StoreError> {
+        let Some((k, _)) = self.tree.last()? else {
+            return Ok(None);
+        };
+        let base = key_offset(&k);
+        let mut first = None;
+        let mut stored = 0u64;
+        for item in self.tree.scan_prefix(base.to_be_bytes()) {
+            let (_, v) = item?;
+            stored += v.len() as u64;
+            first.get_or_insert(v);
+        }
+        Ok(first.map(|f| (base, f, stored)))
+    }
+
+    /// The batch that holds `offset` if any, else the first batch after it: where a read starts.
+    pub fn seek(&self, offset: u64) -> Result<Option<u64>, StoreError> {
+        if let Some((k, _)) = self
+            .tree
+            .range(..=chunk_key(offset, u16::MAX))
+            .next_back()
+            .transpose()?
+        {
+            return Ok(Some(key_offset(&k)));
+        }
+        Ok(self
+            .tree
+            .range(chunk_key(offset, 0)..)
+            .next()
+            .transpose()?
+            .map(|(k, _)| key_offset(&k)))
+    }
+
+    /// The header of the batch stored at `base`, from its first chunk alone.
+    fn header_at(&self, base: u64) -> Result<Option<crate::log::batch::StoredHeader>, StoreError> {
+        self.tree
+            .get(chunk_key(base, 0))?
+            .map(|first| parse_header(base, &first))
+            .transpose()
+    }
+
+    /// The header of every batch with base offset >= `from`, in offset order, reading only each
+    /// batch's first chunk: for decisions (retention, lookups by time) that must not pull whole
+    /// batches, let alone a whole partition, into memory.
+    pub fn headers(
+        &self,
+        from: u64,
+    ) -> impl Iterator<Item = Result<crate::log::batch::StoredHeader, StoreError>> + '_ {
+        let mut next = Some(from);
+        std::iter::from_fn(move || {
+            let (k, v) = match self.tree.range(chunk_key(next?, 0)..).next()? {
+                Ok(kv) => kv,
+                Err(e) => {
+                    next = None;
+                    return Some(Err(e.into()));
+                }
+            };
+            let base = key_offset(&k);
+            next = base.checked_add(1);
+            let header = parse_header(base, &v);
+            if header.is_err() {
+                next = None;
+            }
+            Some(header)
+        })
+    }
+
+    /// Batches with base offset >= `from`, in offset order, each as its stored chunks (never
+    /// joined: fetch hands them to the socket as they are).
+    pub fn scan_parts(
+        &self,
+        from: u64,
+    ) -> impl Iterator<Item = Result<(u64, Vec<sled::IVec>), StoreError>> + '_ {
+        Batches {
+            inner: self.tree.range(chunk_key(from, 0)..),
+            pending: None,
+        }
+    }
+
+    /// Persists a new log start offset and removes the batches that lie wholly below it, at most
+    /// `max_batches` of them (callers loop; a pass stays short). Returns the bytes removed and
+    /// whether batches below the start remain.
+    pub fn truncate_head(
+        &self,
+        log_start: u64,
+        max_batches: usize,
+    ) -> Result<(u64, bool), StoreError> {
+        self.log_start.insert(&self.key, &log_start.to_be_bytes())?;
+        let mut removed = 0u64;
+        let mut doomed = sled::Batch::default();
+        let mut more = false;
+        for (count, h) in self.headers(0).enumerate() {
+            let h = h?;
+            if h.next_offset() > log_start {
+                break;
+            }
+            if count == max_batches {
+                more = true;
+                break;
+            }
+            self.remove_chunks(h.base_offset, &mut doomed)?;
+            removed += h.size;
+        }
+        self.tree.apply_batch(doomed)?;
+        Ok((removed, more))
+    }
+
+    fn remove_chunks(&self, base: u64, batch: &mut sled::Batch) -> Result<(), StoreError> {
+        for item in self.tree.scan_prefix(base.to_be_bytes()) {
+            batch.remove(item?.0);
+        }
+        Ok(())
+    }
+
+    /// Applies a compaction pass atomically. A change whose batch is gone by now (retention or
+    /// DeleteRecords ran meanwhile) is skipped, so nothing below the log start comes back.
+    /// Returns the change in stored bytes (negative: space freed).
+    pub fn apply_compaction(
+        &self,
+        changes: &[crate::log::compaction::Change],
+    ) -> Result<i64, StoreError> {
+        use crate::log::compaction::Change;
+        let mut batch = sled::Batch::default();
+        let mut delta = 0i64;
+        let mut written = 0usize;
+        for c in changes {
+            match c {
+                Change::Remove(key) => {
+                    if let Some(old) = self.header_at(*key)? {
+                        delta -= old.size as i64;
+                        self.remove_chunks(*key, &mut batch)?;
+                    }
+                }
+                Change::Replace {
+                    old_key,
+                    new_key,
+                    bytes,
+                } => {
+                    if let Some(old) = self.header_at(*old_key)? {
+                        delta += bytes.len() as i64 - old.size as i64;
+                        written += bytes.len();
+                        self.remove_chunks(*old_key, &mut batch)?;
+                        for (k, chunk) in chunks(*new_key, bytes) {
+                            batch.insert(&k, chunk);
+                        }
+                    }
+                }
+            }
+        }
+        self.tree.apply_batch(batch)?;
+        self.count_written(written);
+        Ok(delta)
+    }
+
+    /// Total bytes of the stored batches, summed from their headers (a walk over every batch, so
+    /// callers cache it).
+    pub fn size_bytes(&self) -> Result<u64, StoreError> {
+        self.headers(0).map(|h| h.map(|h| h.size)).sum()
+    }
+
+    pub fn log_start(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .log_start
+            .get(&self.key)?
+            .map(|v| key_offset(&v))
+            .unwrap_or(0))
+    }
+}
+
+/// One batch's chunks as one buffer; a one-chunk batch is sled's buffer itself, not a copy.
+pub fn join(mut parts: Vec<sled::IVec>) -> Option<Bytes> {
+    match parts.len() {
+        0 => None,
+        1 => parts.pop().map(Bytes::from_owner),
+        _ => {
+            let mut out = bytes::BytesMut::with_capacity(parts.iter().map(|p| p.len()).sum());
+            for p in &parts {
+                out.extend_from_slice(p);
+            }
+            Some(out.freeze())
+        }
+    }
+}
+
+/// Groups a range of chunk entries back into whole batches.
+struct Batches {
+    inner: sled::Iter,
+    pending: Option<(u64, sled::IVec)>,
+}
+
+impl Iterator for Batches {
+    type Item = Result<(u64, Vec<sled::IVec>), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (base, first) = match self.pending.take() {
+            Some(p) => p,
+            None => match self.inner.next()? {
+                Ok((k, v)) => (key_offset(&k), v),
+                Err(e) => return Some(Err(e.into())),
+            },
+        };
+        let mut parts = vec![first];
+        loop {
+            match self.inner.next() {
+                None => break,
+                Some(Err(e)) => return Some(Err(e.into())),
+                Some(Ok((k, v))) => {
+                    let b = key_offset(&k);
+                    if b != base {
+                        self.pending = Some((b, v));
+                        break;
+                    }
+                    parts.push(v);
+                }
+            }
+        }
+        Some(Ok((base, parts)))
+    }
+}
+
+/// The header of the batch stored at `base`, from its first chunk.
+fn parse_header(base: u64, first: &[u8]) -> Result<crate::log::batch::StoredHeader, StoreError> {
+    crate::log::batch::StoredHeader::parse(first).ok_or_else(|| {
+        StoreError(format!(
+            "the batch stored at offset {base} has a truncated header"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::keys::CHUNK;
+    use super::super::TopicRecord;
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// Bytes that parse as a stored batch header: `len` bytes, `records` offsets from `base`.
+    fn fake_batch(base: u64, records: u32, len: usize) -> Vec<u8> {
+        let mut b = vec![0u8; len];
+        b[0..8].copy_from_slice(&base.to_be_bytes());
+        b[8..12].copy_from_slice(&((len - 12) as i32).to_be_bytes());
+        b[23..27].copy_from_slice(&(records - 1).to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn headers_read_one_chunk_per_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20, 1000).unwrap();
+        let p = store.open_partition(Uuid::new_v4(), 0).unwrap();
+        // Three chunks, then one, then two.
+        let sizes = [(0u64, 10u32, 40_000usize), (10, 1, 100), (11, 5, 20_000)];
+        for (base, n, len) in sizes {
+            p.append(base, &fake_batch(base, n, len)).unwrap();
+        }
+        let got: Vec<(u64, u64, u64)> = p
+            .headers(0)
+            .map(|h| h.map(|h| (h.base_offset, h.next_offset(), h.size)))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(got, vec![(0, 10, 40_000), (10, 11, 100), (11, 16, 20_000)]);
+        let from_mid: Vec<u64> = p.headers(5).map(|h| h.unwrap().base_offset).collect();
+        assert_eq!(from_mid, vec![10, 11]);
+        assert_eq!(p.size_bytes().unwrap(), 60_100);
+        assert_eq!(p.read_batch(11).unwrap().unwrap().len(), 20_000);
+        // Dropping the head by headers removes whole batches, chunks included.
+        assert_eq!(p.truncate_head(11, 100).unwrap(), (40_100, false));
+        assert_eq!(p.seek(0).unwrap(), Some(11));
+    }
+
+    #[tokio::test]
+    async fn append_read_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = Uuid::new_v4();
+        {
+            let store = Store::open(dir.path(), 1 << 20, 1000).unwrap();
+            store
+                .put_topic(&TopicRecord {
+                    name: "t".into(),
+                    id,
+                    partitions: 1,
+                    configs: BTreeMap::new(),
+                })
+                .unwrap();
+            let p = store.open_partition(id, 0).unwrap();
+            p.append(0, b"first").unwrap();
+            p.append(5, b"second").unwrap();
+            store.sync().await.unwrap();
+            store.close().unwrap();
+        }
+        let store = Store::open(dir.path(), 1 << 20, 1000).unwrap();
+        let topics = store.load_topics().unwrap();
+        assert_eq!(topics.len(), 1);
+        assert_eq!(topics[0].id, id);
+        let p = store.open_partition(id, 0).unwrap();
+        assert_eq!(&p.last_batch().unwrap().unwrap().1[..], b"second");
+        assert_eq!(p.seek(3).unwrap(), Some(0));
+        assert_eq!(p.seek(7).unwrap(), Some(5));
+        let scan = |from| -> Vec<(u64, Bytes)> {
+            p.scan_parts(from)
+                .map(|r| r.map(|(base, parts)| (base, join(parts).unwrap())).unwrap())
+                .collect()
+        };
+        let all: Vec<u64> = scan(0).into_iter().map(|(base, _)| base).collect();
+        assert_eq!(all, vec![0, 5]);
+        // A batch bigger than a chunk comes back whole, and in order with its neighbours.
+        let big: Vec<u8> = (0..(3 * CHUNK + 17)).map(|i| (i % 251) as u8).collect();
+        p.append(9, &big).unwrap();
+        p.append(20, b"after").unwrap();
+        let got = scan(5);
+        assert_eq!(got.len(), 3);
+        assert_eq!((got[1].0, &got[1].1[..]), (9, &big[..]));
+        assert_eq!(&got[2].1[..], b"after");
+        assert_eq!(p.seek(15).unwrap(), Some(9));
+        assert_eq!(&p.last_batch().unwrap().unwrap().1[..], b"after");
+        assert_eq!(p.log_start().unwrap(), 0);
+    }
+}
