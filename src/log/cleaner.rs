@@ -50,7 +50,7 @@ pub fn pass(broker: &Broker, now: i64) -> PassStats {
     for topic in broker.topics() {
         let eff = &topic.effective;
         for (p, log) in topic.partitions.iter().enumerate() {
-            let outcome = (|| -> Result<(), crate::store::StoreError> {
+            let outcome = (|| -> Result<(), crate::log::CompactError> {
                 if eff.cleanup_delete && retention(log, eff, now)? {
                     stats.partitions_trimmed += 1;
                 }

@@ -86,6 +86,17 @@ pub enum AppendError {
     OutOfOrder(String),
 }
 
+/// Why a compaction pass stopped. Changes applied before the failure stay applied: each is
+/// right on its own (see [`PartitionLog::compact`]).
+#[derive(Debug, thiserror::Error)]
+pub enum CompactError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored batch does not decode as a record batch, or could not be rewritten.
+    #[error("compaction failed: {0}")]
+    Batch(String),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error("offset {offset} is outside [{log_start}, {high_watermark}]")]
@@ -157,7 +168,7 @@ impl PartitionLog {
         &self,
         policy: crate::log::compaction::Policy,
         min_lag_ms: i64,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<usize, CompactError> {
         // The section: every batch from the log start but the last (the active tail), up to the
         // first one younger than the lag. Headers only; batches are read one at a time below.
         let lag_limit = policy.now_ms.saturating_sub(min_lag_ms);
@@ -175,7 +186,7 @@ impl PartitionLog {
         let mut latest = crate::log::compaction::Latest::default();
         for h in &section {
             if let Some(b) = batch(h)? {
-                latest.add(h.base_offset, &b).map_err(StoreError)?;
+                latest.add(h.base_offset, &b).map_err(CompactError::Batch)?;
             }
         }
         // Changes are applied in groups so a pass over a large partition never holds more than
@@ -189,7 +200,7 @@ impl PartitionLog {
             let Some(b) = batch(h)? else { continue };
             if let Some(change) =
                 crate::log::compaction::plan_batch(h.base_offset, &b, &latest, policy)
-                    .map_err(StoreError)?
+                    .map_err(CompactError::Batch)?
             {
                 if let crate::log::compaction::Change::Replace { bytes, .. } = &change {
                     pending_bytes += bytes.len();

@@ -68,9 +68,9 @@ impl Store {
         let done = *rx
             .wait_for(|d| d.covered >= ticket)
             .await
-            .map_err(|_| StoreError("the flush thread stopped".into()))?;
+            .map_err(|_| StoreError::Closed)?;
         if done.failed_upto >= ticket {
-            return Err(StoreError("flushing the log to disk failed".into()));
+            return Err(StoreError::FlushFailed);
         }
         Ok(())
     }

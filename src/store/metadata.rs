@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
-use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -36,12 +35,8 @@ impl Store {
     /// Topic ids that have partition trees but no topic record: deleted topics whose purge a stop
     /// interrupted. Only meaningful before anything can create topics (at start-up).
     pub fn orphaned_topic_ids(&self) -> Result<Vec<Uuid>, StoreError> {
-        let live: std::collections::HashSet<Uuid> = self
-            .load_topics()
-            .map_err(|e| StoreError(e.to_string()))?
-            .into_iter()
-            .map(|t| t.id)
-            .collect();
+        let live: std::collections::HashSet<Uuid> =
+            self.load_topics()?.into_iter().map(|t| t.id).collect();
         let mut out: Vec<Uuid> = self
             .inner
             .db
@@ -112,7 +107,7 @@ impl Store {
     }
 
     /// The cluster id, created on first start and stable afterwards.
-    pub fn cluster_id(&self) -> Result<String> {
+    pub fn cluster_id(&self) -> Result<String, StoreError> {
         let meta = self.inner.db.open_tree("meta")?;
         if let Some(v) = meta.get("cluster_id")? {
             return Ok(String::from_utf8_lossy(&v).into_owned());
@@ -124,12 +119,12 @@ impl Store {
         Ok(id)
     }
 
-    pub fn load_topics(&self) -> Result<Vec<TopicRecord>> {
+    pub fn load_topics(&self) -> Result<Vec<TopicRecord>, StoreError> {
         let mut out = Vec::new();
         for item in self.inner.topics.iter() {
             let (k, v) = item?;
-            let rec: TopicRecord = serde_json::from_slice(&v).with_context(|| {
-                format!("decoding topic record {:?}", String::from_utf8_lossy(&k))
+            let rec: TopicRecord = serde_json::from_slice(&v).map_err(|e| {
+                StoreError::corrupt(format!("topic record {:?}", String::from_utf8_lossy(&k)), e)
             })?;
             out.push(rec);
         }
@@ -137,7 +132,7 @@ impl Store {
     }
 
     pub fn put_topic(&self, rec: &TopicRecord) -> Result<(), StoreError> {
-        let v = serde_json::to_vec(rec).map_err(|e| StoreError(e.to_string()))?;
+        let v = serde_json::to_vec(rec).map_err(|e| StoreError::encode("a topic record", e))?;
         self.inner.topics.insert(rec.name.as_bytes(), v)?;
         Ok(())
     }
@@ -169,7 +164,8 @@ impl Store {
             let key = offset_key(group, topic, *partition);
             match committed {
                 Some(c) => {
-                    let v = serde_json::to_vec(c).map_err(|e| StoreError(e.to_string()))?;
+                    let v = serde_json::to_vec(c)
+                        .map_err(|e| StoreError::encode("a committed offset", e))?;
                     self.inner.offsets.insert(key, v)?;
                 }
                 None => {
@@ -221,14 +217,18 @@ impl Store {
     }
 
     /// Every committed offset: (group, topic, partition, offset).
-    pub fn load_offsets(&self) -> Result<Vec<(String, String, i32, CommittedOffset)>> {
+    pub fn load_offsets(&self) -> Result<Vec<(String, String, i32, CommittedOffset)>, StoreError> {
         let mut out = Vec::new();
         for item in self.inner.offsets.iter() {
             let (k, v) = item?;
-            let (group, topic, partition) =
-                parse_offset_key(&k).context("a committed-offset key is malformed")?;
-            let c: CommittedOffset =
-                serde_json::from_slice(&v).context("decoding a committed offset")?;
+            let (group, topic, partition) = parse_offset_key(&k)
+                .ok_or_else(|| StoreError::corrupt("a committed-offset key", "malformed"))?;
+            let c: CommittedOffset = serde_json::from_slice(&v).map_err(|e| {
+                StoreError::corrupt(
+                    format!("the committed offset of {group}/{topic}/{partition}"),
+                    e,
+                )
+            })?;
             out.push((group, topic, partition, c));
         }
         Ok(out)

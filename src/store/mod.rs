@@ -74,14 +74,52 @@ struct Inner {
     closing: std::sync::atomic::AtomicBool,
 }
 
-/// Storage failures, reported to clients as KAFKA_STORAGE_ERROR and logged with context.
+/// Why a store operation failed, for callers to match on. The store does not choose Kafka error
+/// codes: the API layer maps these (today every one of them to KAFKA_STORAGE_ERROR).
 #[derive(Debug, thiserror::Error)]
-#[error("storage error: {0}")]
-pub struct StoreError(pub String);
+pub enum StoreError {
+    /// The storage engine could not read or write: the disk, or the engine's own log, failed.
+    #[error("storage error: {0}")]
+    Io(#[from] IoError),
+    /// A stored value or key does not decode: written by a broken or different version, or damaged.
+    #[error("storage error: {what} does not decode: {detail}")]
+    Corrupt { what: String, detail: String },
+    /// A value could not be encoded for storage (nothing was written).
+    #[error("storage error: encoding {what}: {detail}")]
+    Encode { what: &'static str, detail: String },
+    /// A group-commit flush failed: what was written before the sync may not be durable.
+    #[error("storage error: flushing the log to disk failed")]
+    FlushFailed,
+    /// The store is closed: its flush thread has stopped.
+    #[error("storage error: the flush thread stopped")]
+    Closed,
+}
+
+impl StoreError {
+    fn corrupt(what: impl Into<String>, detail: impl std::fmt::Display) -> StoreError {
+        StoreError::Corrupt {
+            what: what.into(),
+            detail: detail.to_string(),
+        }
+    }
+
+    fn encode(what: &'static str, detail: impl std::fmt::Display) -> StoreError {
+        StoreError::Encode {
+            what,
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// An error of the storage engine underneath, opaque so that nothing above the store depends on
+/// which engine that is. Its text is the engine's own.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct IoError(sled::Error);
 
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
-        StoreError(e.to_string())
+        StoreError::Io(IoError(e))
     }
 }
 

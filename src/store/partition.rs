@@ -66,9 +66,9 @@ impl PartitionStore {
         producer_id: i64,
     ) -> Result<Option<crate::log::producer_state::ProducerEntry>, StoreError> {
         match self.producers.get(self.producer_key(producer_id))? {
-            Some(v) => serde_json::from_slice(&v)
-                .map(Some)
-                .map_err(|e| StoreError(e.to_string())),
+            Some(v) => serde_json::from_slice(&v).map(Some).map_err(|e| {
+                StoreError::corrupt(format!("the state of producer {producer_id}"), e)
+            }),
             None => Ok(None),
         }
     }
@@ -79,7 +79,8 @@ impl PartitionStore {
         producer_id: i64,
         entry: &crate::log::producer_state::ProducerEntry,
     ) -> Result<usize, StoreError> {
-        let state = serde_json::to_vec(entry).map_err(|e| StoreError(e.to_string()))?;
+        let state =
+            serde_json::to_vec(entry).map_err(|e| StoreError::encode("a producer state", e))?;
         self.producers
             .insert(self.producer_key(producer_id), state.as_slice())?;
         Ok(state.len())
@@ -100,9 +101,12 @@ impl PartitionStore {
             let (k, v) = item?;
             let id_bytes: [u8; 8] = k[self.producer_prefix.len()..]
                 .try_into()
-                .map_err(|_| StoreError("malformed producer state key".into()))?;
-            let entry = serde_json::from_slice(&v).map_err(|e| StoreError(e.to_string()))?;
-            out.push((i64::from_be_bytes(id_bytes), entry));
+                .map_err(|_| StoreError::corrupt("a producer state key", "malformed"))?;
+            let producer_id = i64::from_be_bytes(id_bytes);
+            let entry = serde_json::from_slice(&v).map_err(|e| {
+                StoreError::corrupt(format!("the state of producer {producer_id}"), e)
+            })?;
+            out.push((producer_id, entry));
         }
         Ok(out)
     }
@@ -368,9 +372,10 @@ impl Iterator for Batches {
 /// The header of the batch stored at `base`, from its first chunk.
 fn parse_header(base: u64, first: &[u8]) -> Result<crate::log::batch::StoredHeader, StoreError> {
     crate::log::batch::StoredHeader::parse(first).ok_or_else(|| {
-        StoreError(format!(
-            "the batch stored at offset {base} has a truncated header"
-        ))
+        StoreError::corrupt(
+            format!("the batch stored at offset {base}"),
+            "truncated header",
+        )
     })
 }
 
