@@ -397,7 +397,7 @@ impl PartitionLog {
             });
         };
         // Stored chunks of the batches to send, handed on uncopied.
-        let mut parts: Vec<sled::IVec> = Vec::new();
+        let mut parts: Vec<Bytes> = Vec::new();
         let mut total = 0usize;
         for item in self.store.scan_parts(start) {
             let (base, batch) = item?;
@@ -420,8 +420,7 @@ impl PartitionLog {
                 break;
             }
         }
-        let records = (!parts.is_empty())
-            .then(|| Records(parts.into_iter().map(Bytes::from_owner).collect()));
+        let records = (!parts.is_empty()).then_some(Records(parts));
         Ok(ReadResult { records, offsets })
     }
 }

@@ -140,16 +140,16 @@ impl PartitionStore {
 
     /// The whole batch stored at `base`, its chunks joined (no copy for a one-chunk batch).
     pub fn read_batch(&self, base: u64) -> Result<Option<Bytes>, StoreError> {
-        let mut parts: Vec<sled::IVec> = Vec::new();
+        let mut parts: Vec<Bytes> = Vec::new();
         for item in self.tree.scan_prefix(base.to_be_bytes()) {
-            parts.push(item?.1);
+            parts.push(Bytes::from_owner(item?.1));
         }
         Ok(join(parts))
     }
 
     /// The batch with the highest base offset: its offset (from its key), its first chunk (which
     /// holds the header) and how many bytes are stored for it, without joining its chunks.
-    pub fn last_batch(&self) -> Result<Option<(u64, sled::IVec, u64)>, StoreError> {
+    pub fn last_batch(&self) -> Result<Option<(u64, Bytes, u64)>, StoreError> {
         let Some((k, _)) = self.tree.last()? else {
             return Ok(None);
         };
@@ -161,7 +161,7 @@ impl PartitionStore {
             stored += v.len() as u64;
             first.get_or_insert(v);
         }
-        Ok(first.map(|f| (base, f, stored)))
+        Ok(first.map(|f| (base, Bytes::from_owner(f), stored)))
     }
 
     /// The batch that holds `offset` if any, else the first batch after it: where a read starts.
@@ -221,7 +221,7 @@ impl PartitionStore {
     pub fn scan_parts(
         &self,
         from: u64,
-    ) -> impl Iterator<Item = Result<(u64, Vec<sled::IVec>), StoreError>> + '_ {
+    ) -> impl Iterator<Item = Result<(u64, Vec<Bytes>), StoreError>> + '_ {
         Batches {
             inner: self.tree.range(chunk_key(from, 0)..),
             pending: None,
@@ -318,11 +318,11 @@ impl PartitionStore {
     }
 }
 
-/// One batch's chunks as one buffer; a one-chunk batch is sled's buffer itself, not a copy.
-pub fn join(mut parts: Vec<sled::IVec>) -> Option<Bytes> {
+/// One batch's chunks as one buffer; a one-chunk batch is that chunk itself, not a copy.
+pub fn join(mut parts: Vec<Bytes>) -> Option<Bytes> {
     match parts.len() {
         0 => None,
-        1 => parts.pop().map(Bytes::from_owner),
+        1 => parts.pop(),
         _ => {
             let mut out = bytes::BytesMut::with_capacity(parts.iter().map(|p| p.len()).sum());
             for p in &parts {
@@ -333,14 +333,15 @@ pub fn join(mut parts: Vec<sled::IVec>) -> Option<Bytes> {
     }
 }
 
-/// Groups a range of chunk entries back into whole batches.
+/// Groups a range of chunk entries back into whole batches, each chunk handed out as a `Bytes`
+/// over sled's own buffer (no copy).
 struct Batches {
     inner: sled::Iter,
     pending: Option<(u64, sled::IVec)>,
 }
 
 impl Iterator for Batches {
-    type Item = Result<(u64, Vec<sled::IVec>), StoreError>;
+    type Item = Result<(u64, Vec<Bytes>), StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let (base, first) = match self.pending.take() {
@@ -350,7 +351,7 @@ impl Iterator for Batches {
                 Err(e) => return Some(Err(e.into())),
             },
         };
-        let mut parts = vec![first];
+        let mut parts = vec![Bytes::from_owner(first)];
         loop {
             match self.inner.next() {
                 None => break,
@@ -361,7 +362,7 @@ impl Iterator for Batches {
                         self.pending = Some((b, v));
                         break;
                     }
-                    parts.push(v);
+                    parts.push(Bytes::from_owner(v));
                 }
             }
         }
