@@ -13,13 +13,14 @@ use std::collections::HashMap;
 
 use crate::log::batch::{self, BatchInfo, StoredHeader};
 use crate::log::producer_state::{self, ProducerEntry, Verdict};
-use crate::store::{PartitionStore, StoreError};
+use crate::store::{PartitionStorage, StoreError};
 
 /// The leader epoch of every partition: one broker never changes leadership.
 pub const LEADER_EPOCH: i32 = 0;
 
 pub struct PartitionLog {
-    store: PartitionStore,
+    /// The sled store in the broker; in tests, possibly an in-memory one injecting faults.
+    store: Box<dyn PartitionStorage>,
     offsets: Mutex<Offsets>,
     /// Bytes stored, computed on first use (a scan) and then kept up to date: opening a partition
     /// must not scan its log.
@@ -111,11 +112,11 @@ pub enum ReadError {
 
 impl PartitionLog {
     /// Opens a partition, reading only its last batch and log start offset (no scan).
-    pub fn open(store: PartitionStore) -> Result<PartitionLog, StoreError> {
+    pub fn open(store: impl PartitionStorage + 'static) -> Result<PartitionLog, StoreError> {
         let log_start = store.log_start()?;
         let end = recover_tail(&store)?;
         Ok(PartitionLog {
-            store,
+            store: Box::new(store),
             offsets: Mutex::new(Offsets {
                 log_start,
                 high_watermark: end.max(log_start),
@@ -303,12 +304,11 @@ impl PartitionLog {
                     }
                 };
                 let stamped = batch::with_offset(&b.bytes, next, LEADER_EPOCH);
-                let written = match &new_state {
-                    Some((pid, state)) => {
-                        self.store.append_with_producer(next, &stamped, *pid, state)
-                    }
-                    None => self.store.append(next, &stamped),
-                };
+                let written = self.store.append(
+                    next,
+                    &stamped,
+                    new_state.as_ref().map(|(pid, state)| (*pid, state)),
+                );
                 if let Err(e) = written {
                     // Batches already written stay visible: they are whole and in order.
                     offs.high_watermark = next;
@@ -432,7 +432,7 @@ impl PartitionLog {
 /// and only the last batch can lack its producer's state update (restored from the batch header, so
 /// a retry across the restart is still recognised as a duplicate). Reads the last batch's header
 /// and chunk sizes only: no CRC pass over every partition's tail at start-up.
-fn recover_tail(store: &PartitionStore) -> Result<u64, StoreError> {
+fn recover_tail(store: &dyn PartitionStorage) -> Result<u64, StoreError> {
     while let Some((base, head, stored)) = store.last_batch()? {
         let whole =
             StoredHeader::parse(&head).filter(|h| h.base_offset == base && h.size == stored);
@@ -470,7 +470,7 @@ fn recover_tail(store: &PartitionStore) -> Result<u64, StoreError> {
 mod tests {
     use super::*;
     use crate::log::batch::tests::make_batch;
-    use crate::store::Store;
+    use crate::store::{Faults, MemoryPartition, Store};
 
     fn log(dir: &std::path::Path) -> (Store, PartitionLog) {
         let store = Store::open(dir, 1 << 20, 1000).unwrap();
@@ -540,10 +540,10 @@ mod tests {
         // was never written, then a batch missing its last bytes.
         let idempotent = batch::tests::with_producer(&make_batch(2, 0), 7, 0, 0);
         log.store
-            .append(3, &batch::with_offset(&idempotent, 3, LEADER_EPOCH))
+            .append(3, &batch::with_offset(&idempotent, 3, LEADER_EPOCH), None)
             .unwrap();
         let torn = batch::with_offset(&make_batch(4, 0), 5, LEADER_EPOCH);
-        log.store.append(5, &torn[..torn.len() - 3]).unwrap();
+        log.store.append(5, &torn[..torn.len() - 3], None).unwrap();
         drop(log);
 
         let log = PartitionLog::open(s.open_partition(uuid::Uuid::nil(), 0).unwrap()).unwrap();
@@ -604,6 +604,135 @@ mod tests {
         assert_eq!(log.size_bytes().unwrap(), 0);
         let b = batch::validate(&make_batch(1, 0), 1 << 20).unwrap();
         assert_eq!(log.append(&b).unwrap().0, 9);
+    }
+
+    /// A log over an in-memory partition, and a handle on that partition to inject faults.
+    fn memory_log() -> (MemoryPartition, PartitionLog) {
+        let mem = MemoryPartition::new();
+        (mem.clone(), PartitionLog::open(mem).unwrap())
+    }
+
+    /// The base offsets of the batches a read from `offset` returns.
+    fn read_bases(log: &PartitionLog, offset: i64) -> Vec<u64> {
+        let Some(records) = log.read(offset, 1 << 20, true).unwrap().records else {
+            return Vec::new();
+        };
+        let mut bytes = records.to_bytes();
+        let mut bases = Vec::new();
+        while let Some(h) = StoredHeader::parse(&bytes) {
+            bases.push(h.base_offset);
+            let _ = bytes.split_to(h.size as usize);
+        }
+        assert!(bytes.is_empty(), "whole batches only");
+        bases
+    }
+
+    #[test]
+    fn a_failed_append_moves_no_offset_and_the_next_one_lands_right_after_the_last() {
+        let (mem, log) = memory_log();
+        let b = batch::validate(&make_batch(3, 0), 1 << 20).unwrap();
+        assert_eq!(log.append(&b).unwrap().0, 0);
+        mem.set_faults(Faults {
+            fail_writes: 1,
+            ..Faults::default()
+        });
+        assert!(matches!(
+            log.append(&b),
+            Err(AppendError::Store(StoreError::Io(_)))
+        ));
+        assert_eq!(log.offsets().high_watermark, 3);
+        // Only what was acknowledged is readable, and nothing is at the failed offset.
+        assert_eq!(read_bases(&log, 0), vec![0]);
+        assert!(log.read(3, 1 << 20, true).unwrap().records.is_none());
+        // The fault is spent: the next append takes the offset the failed one would have had.
+        assert_eq!(log.append(&b).unwrap().0, 3);
+        assert_eq!(log.offsets().high_watermark, 6);
+        assert_eq!(read_bases(&log, 0), vec![0, 3]);
+        assert_eq!(mem.write_counts(), (3, 1));
+    }
+
+    #[test]
+    fn a_torn_write_is_never_read_and_is_overwritten_or_dropped_at_open() {
+        let (mem, log) = memory_log();
+        let b = batch::validate(&make_batch(3, 0), 1 << 20).unwrap();
+        log.append(&b).unwrap();
+        mem.set_faults(Faults {
+            fail_writes: 1,
+            torn: true,
+            ..Faults::default()
+        });
+        assert!(log.append(&b).is_err());
+        assert_eq!(read_bases(&log, 0), vec![0]);
+        // A restart finds the half batch at the end and drops it.
+        let reopened = PartitionLog::open(mem.clone()).unwrap();
+        assert_eq!(reopened.offsets().high_watermark, 3);
+        assert_eq!(mem.stored_bases(), vec![0]);
+        assert_eq!(reopened.append(&b).unwrap().0, 3);
+        assert_eq!(read_bases(&reopened, 0), vec![0, 3]);
+    }
+
+    #[test]
+    fn a_full_disk_refuses_appends_until_retention_frees_space() {
+        let (mem, log) = memory_log();
+        let b = batch::validate(&make_batch(3, 0), 1 << 20).unwrap();
+        let len = b[0].bytes.len() as u64;
+        mem.set_faults(Faults {
+            capacity: Some(2 * len),
+            ..Faults::default()
+        });
+        log.append(&b).unwrap();
+        log.append(&b).unwrap();
+        for _ in 0..3 {
+            assert!(log.append(&b).is_err());
+            assert_eq!(log.offsets().high_watermark, 6);
+        }
+        assert_eq!(log.size_bytes().unwrap(), 2 * len);
+        // Deleting the first batch makes room for exactly one more.
+        log.advance_log_start(3).unwrap();
+        assert_eq!(log.append(&b).unwrap().0, 6);
+        assert!(log.append(&b).is_err());
+        assert_eq!(read_bases(&log, 3), vec![3, 6]);
+    }
+
+    #[test]
+    fn a_failed_read_is_an_error_not_an_empty_answer() {
+        let (mem, log) = memory_log();
+        let b = batch::validate(&make_batch(3, 0), 1 << 20).unwrap();
+        log.append(&b).unwrap();
+        mem.set_faults(Faults {
+            fail_reads: 1,
+            ..Faults::default()
+        });
+        assert!(matches!(
+            log.read(0, 1 << 20, true),
+            Err(ReadError::Store(StoreError::Io(_)))
+        ));
+        assert_eq!(read_bases(&log, 0), vec![0]);
+    }
+
+    #[test]
+    fn an_idempotent_append_whose_state_write_fails_is_not_acknowledged_and_its_retry_lands() {
+        let (mem, log) = memory_log();
+        let first = batch::tests::with_producer(&make_batch(2, 0), 7, 0, 0);
+        let first = batch::validate(&first, 1 << 20).unwrap();
+        // The batch is written, the producer state after it is not.
+        mem.set_faults(Faults {
+            after_writes: 1,
+            fail_writes: 1,
+            ..Faults::default()
+        });
+        assert!(log.append(&first).is_err());
+        assert_eq!(log.offsets().high_watermark, 0);
+        assert!(log.read(0, 1 << 20, true).unwrap().records.is_none());
+        // The producer retries: not taken for a duplicate of what it was told failed.
+        assert_eq!(log.append(&first).unwrap().0, 0);
+        assert_eq!(log.offsets().high_watermark, 2);
+        // A second retry is a duplicate; the next sequence follows on.
+        assert_eq!(log.append(&first).unwrap().0, 0);
+        let next = batch::tests::with_producer(&make_batch(1, 0), 7, 0, 2);
+        let next = batch::validate(&next, 1 << 20).unwrap();
+        assert_eq!(log.append(&next).unwrap().0, 2);
+        assert_eq!(read_bases(&log, 0), vec![0, 2]);
     }
 
     #[tokio::test]

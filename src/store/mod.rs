@@ -8,6 +8,9 @@
 //! - `metadata.rs`: topics, committed offsets, group protocol types, producer ids, the cluster id,
 //!   and the purge of deleted topics' partitions.
 //! - `keys.rs`: how keys and tree names are encoded.
+//! - `storage.rs`: [`PartitionStorage`], what a partition log needs from storage, which
+//!   [`PartitionStore`] implements; `memory.rs`: [`MemoryPartition`], an in-memory implementation
+//!   that injects [`Faults`], for tests.
 //!
 //! # Layout of the sled database under `data_dir`
 //! - tree `meta`: broker-wide facts (`cluster_id`).
@@ -37,12 +40,16 @@
 
 mod flush;
 mod keys;
+mod memory;
 mod metadata;
 mod partition;
+mod storage;
 
 pub use flush::DEFAULT_MAX_UNFLUSHED_BYTES;
+pub use memory::{Faults, MemoryPartition};
 pub use metadata::{CommittedOffset, TopicRecord};
 pub use partition::{join, PartitionStore};
+pub use storage::{BatchIter, HeaderIter, PartitionStorage};
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
