@@ -4,6 +4,7 @@
 //! high watermark moves only after the batches are in the store, so a reader never sees a hole.
 //! With one broker, the high watermark is also the last stable offset and the log end offset.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -30,6 +31,9 @@ pub struct PartitionLog {
     producers: Mutex<Option<HashMap<i64, ProducerEntry>>>,
     /// Long-polling fetches waiting for this partition to grow.
     waiters: Mutex<Vec<Arc<Notify>>>,
+    /// Set (under the `offsets` lock) when a failed append may have left bytes at the high
+    /// watermark that removing them right away did not clear; the next append clears them first.
+    unclean_tail: AtomicBool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +128,7 @@ impl PartitionLog {
             size: Mutex::new(None),
             producers: Mutex::new(None),
             waiters: Mutex::new(Vec::new()),
+            unclean_tail: AtomicBool::new(false),
         })
     }
 
@@ -269,6 +274,10 @@ impl PartitionLog {
                 *producers = Some(self.store.load_producers()?.into_iter().collect());
             }
             let producers = producers.as_mut().expect("loaded above");
+            if self.unclean_tail.load(Ordering::Relaxed) {
+                self.store.remove_batch(offs.high_watermark)?;
+                self.unclean_tail.store(false, Ordering::Relaxed);
+            }
             let base = offs.high_watermark;
             let mut next = base;
             for b in batches {
@@ -310,7 +319,19 @@ impl PartitionLog {
                     new_state.as_ref().map(|(pid, state)| (*pid, state)),
                 );
                 if let Err(e) = written {
-                    // Batches already written stay visible: they are whole and in order.
+                    // Batches already written stay visible: they are whole and in order. This one
+                    // was not acknowledged, so whatever it left must go: half a batch (whose
+                    // header reads as corrupt, or whose stale chunks a shorter batch written at
+                    // the same offset would not overwrite), or a whole batch without its
+                    // producer state that a restart would otherwise serve as written.
+                    if let Err(cleanup) = self.store.remove_batch(next) {
+                        tracing::warn!(
+                            offset = next,
+                            error = %cleanup,
+                            "could not remove a failed append; the next append will"
+                        );
+                        self.unclean_tail.store(true, Ordering::Relaxed);
+                    }
                     offs.high_watermark = next;
                     return Err(e.into());
                 }
@@ -648,7 +669,8 @@ mod tests {
         assert_eq!(log.append(&b).unwrap().0, 3);
         assert_eq!(log.offsets().high_watermark, 6);
         assert_eq!(read_bases(&log, 0), vec![0, 3]);
-        assert_eq!(mem.write_counts(), (3, 1));
+        // The failed write, and the removal of anything it might have left.
+        assert_eq!(mem.write_counts(), (4, 1));
     }
 
     #[test]
@@ -669,6 +691,55 @@ mod tests {
         assert_eq!(mem.stored_bases(), vec![0]);
         assert_eq!(reopened.append(&b).unwrap().0, 3);
         assert_eq!(read_bases(&reopened, 0), vec![0, 3]);
+    }
+
+    #[test]
+    fn a_failed_append_leaves_nothing_behind_it() {
+        let (mem, log) = memory_log();
+        let b = batch::validate(&make_batch(3, 0), 1 << 20).unwrap();
+        log.append(&b).unwrap();
+        // Torn: half a batch after the high watermark must not show, not even as a bad header.
+        mem.set_faults(Faults {
+            fail_writes: 1,
+            torn: true,
+            ..Faults::default()
+        });
+        assert!(log.append(&b).is_err());
+        assert_eq!(mem.stored_bases(), vec![0]);
+        assert_eq!(log.headers().unwrap().count(), 1);
+        // Whole but not acknowledged (its producer state failed): a restart must not bring it
+        // back as if it had been written.
+        let idem = batch::tests::with_producer(&make_batch(2, 0), 7, 0, 0);
+        let idem = batch::validate(&idem, 1 << 20).unwrap();
+        mem.set_faults(Faults {
+            after_writes: 1,
+            fail_writes: 1,
+            ..Faults::default()
+        });
+        assert!(log.append(&idem).is_err());
+        assert_eq!(mem.stored_bases(), vec![0]);
+        drop(log);
+        let reopened = PartitionLog::open(mem.clone()).unwrap();
+        assert_eq!(reopened.offsets().high_watermark, 3);
+        // If even the clean-up fails, the next append cleans up first.
+        mem.set_faults(Faults {
+            fail_writes: 2,
+            torn: true,
+            ..Faults::default()
+        });
+        assert!(reopened.append(&b).is_err());
+        assert_eq!(mem.stored_bases(), vec![0, 3]);
+        assert_eq!(reopened.append(&idem).unwrap().0, 3);
+        assert_eq!(read_bases(&reopened, 0), vec![0, 3]);
+        assert_eq!(
+            reopened
+                .read(3, 1 << 20, true)
+                .unwrap()
+                .records
+                .unwrap()
+                .len(),
+            idem[0].bytes.len()
+        );
     }
 
     #[test]
