@@ -15,6 +15,8 @@ pub(super) struct Flusher {
     unflushed: Arc<AtomicU64>,
     wake: Condvar,
     done: watch::Sender<FlushDone>,
+    /// Flushes run so far: what group commit saves is visible here (tests check it).
+    flushes: AtomicU64,
 }
 
 #[derive(Default)]
@@ -57,22 +59,7 @@ impl Store {
 
     /// Waits until everything written before the call is on disk. Concurrent callers share flushes.
     pub async fn sync(&self) -> Result<(), StoreError> {
-        let flusher = &self.inner.flusher;
-        let mut rx = flusher.done.subscribe();
-        let ticket = {
-            let mut st = flusher.state.lock().expect("flush state poisoned");
-            st.requested += 1;
-            st.requested
-        };
-        flusher.wake.notify_one();
-        let done = *rx
-            .wait_for(|d| d.covered >= ticket)
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        if done.failed_upto >= ticket {
-            return Err(StoreError::FlushFailed);
-        }
-        Ok(())
+        self.inner.flusher.sync().await
     }
 }
 
@@ -84,7 +71,28 @@ impl Flusher {
             unflushed,
             wake: Condvar::new(),
             done,
+            flushes: AtomicU64::new(0),
         }
+    }
+
+    /// See [`Store::sync`]: takes a ticket, wakes the flush thread, and waits for a flush that
+    /// started after the ticket was taken.
+    async fn sync(&self) -> Result<(), StoreError> {
+        let mut rx = self.done.subscribe();
+        let ticket = {
+            let mut st = self.state.lock().expect("flush state poisoned");
+            st.requested += 1;
+            st.requested
+        };
+        self.wake.notify_one();
+        let done = *rx
+            .wait_for(|d| d.covered >= ticket)
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        if done.failed_upto >= ticket {
+            return Err(StoreError::FlushFailed);
+        }
+        Ok(())
     }
 
     /// Asks the flush thread to stop once no sync is waiting.
@@ -109,7 +117,9 @@ impl Flusher {
             // Every request numbered <= target was made before this flush started, so this one
             // flush covers all of them, and every byte counted as unflushed by now.
             let pending = self.unflushed.load(Ordering::Acquire);
-            let failed = match db.flush() {
+            let flushed = db.flush();
+            self.flushes.fetch_add(1, Ordering::Relaxed);
+            let failed = match flushed {
                 Ok(_) => false,
                 Err(e) => {
                     tracing::error!(error = %e, "flushing sled failed");
@@ -151,17 +161,38 @@ mod tests {
         assert_eq!(store.inner.unflushed.load(Ordering::Relaxed), 0);
     }
 
+    /// 50 syncs waiting together cost one flush. The flush thread starts only once all 50 hold
+    /// a ticket, so the count does not depend on how fast a flush is; a flusher that flushed per
+    /// ticket would run 50.
     #[tokio::test]
     async fn concurrent_syncs_share_flushes() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), 1 << 20, 1000).unwrap();
+        let db = sled::Config::new()
+            .path(dir.path().join("sled"))
+            .open()
+            .unwrap();
+        db.insert("k", "v").unwrap();
+        let flusher = Arc::new(Flusher::new(Arc::new(AtomicU64::new(0))));
         let mut tasks = Vec::new();
         for _ in 0..50 {
-            let s = store.clone();
-            tasks.push(tokio::spawn(async move { s.sync().await }));
+            let f = flusher.clone();
+            tasks.push(tokio::spawn(async move { f.sync().await }));
         }
+        while flusher.state.lock().unwrap().requested < 50 {
+            tokio::task::yield_now().await;
+        }
+        let thread = {
+            let f = flusher.clone();
+            std::thread::spawn(move || f.run(db))
+        };
         for t in tasks {
             t.await.unwrap().unwrap();
         }
+        assert_eq!(flusher.flushes.load(Ordering::Relaxed), 1);
+        // And a sync after those needs a flush of its own.
+        flusher.sync().await.unwrap();
+        assert_eq!(flusher.flushes.load(Ordering::Relaxed), 2);
+        flusher.stop();
+        thread.join().unwrap();
     }
 }
