@@ -758,6 +758,16 @@ mod tests {
             assert_eq!(log.offsets().high_watermark, 6);
         }
         assert_eq!(log.size_bytes().unwrap(), 2 * len);
+        // Even over capacity (a smaller disk), deleting still works.
+        mem.set_faults(Faults {
+            capacity: Some(len),
+            ..Faults::default()
+        });
+        log.advance_log_start(1).unwrap();
+        mem.set_faults(Faults {
+            capacity: Some(2 * len),
+            ..Faults::default()
+        });
         // Deleting the first batch makes room for exactly one more.
         log.advance_log_start(3).unwrap();
         assert_eq!(log.append(&b).unwrap().0, 6);

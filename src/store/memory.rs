@@ -73,9 +73,11 @@ impl State {
     fn write(&mut self, bytes: u64) -> Admit {
         self.writes += 1;
         let f = &mut self.faults;
-        let full = f.capacity.is_some_and(|cap| {
-            self.batches.values().map(|b| b.len() as u64).sum::<u64>() + bytes > cap
-        });
+        // Only what adds batch bytes can find the disk full: removals must still free space.
+        let full = bytes > 0
+            && f.capacity.is_some_and(|cap| {
+                self.batches.values().map(|b| b.len() as u64).sum::<u64>() + bytes > cap
+            });
         let failing = if f.after_writes > 0 {
             f.after_writes -= 1;
             false
