@@ -1,18 +1,28 @@
 //! Sluice: a single-binary broker that speaks the Apache Kafka wire protocol on a sled-backed log.
 //!
 //! # Layout
-//! Data flows one way, down and back: net → protocol → api → coordinators and log → store.
+//! Data flows one way, down and back: net → protocol → api → coordinator and log → store. Nothing
+//! below `api` knows sockets or wire error codes; nothing above `store` knows sled.
 //! - `main.rs`: command line, logging, configuration, start-up.
 //! - [`net`]: the accept loop with its connection cap and graceful shutdown ([`net::server`]); framing
 //!   over a socket, pipelining, responses in request order ([`net::connection`]).
-//! - [`protocol`]: the supported-version table, request parsing, response encoding, the fetch splice.
-//! - [`api`]: one handler module per API or small family; plain functions from request to response.
-//! - [`broker`]: shared state: node identity, the topic registry.
-//! - [`coordinator`]: the group coordinator (classic protocol) and committed offsets.
+//! - [`protocol`]: request parsing against a version table, response encoding, the zero-copy Fetch
+//!   splice. Knows the wire, not the handlers.
+//! - [`api`]: one module per Kafka API, named after it (`api::join_group`, `api::offset_fetch`, ...),
+//!   each a plain `handle(&Ctx, request)`; the list in `api/mod.rs` that generates both the dispatcher
+//!   and the version table ApiVersions advertises; [`api::error`], the one mapping from typed errors
+//!   to Kafka error codes.
+//! - [`broker`]: shared state: node identity, the topic registry, durability and backpressure as
+//!   handlers see them.
+//! - [`coordinator`]: coordinators of multi-request protocols; today [`coordinator::group`], the
+//!   classic group protocol and committed offsets.
 //! - [`log`]: a partition's log (offsets, high watermark, reads, long-poll wake-ups), record batch
 //!   headers, idempotent producer state, compaction and the background cleaner.
-//! - [`store`]: the only module that knows sled; durability and group commit.
-//! - [`config`]: the broker's YAML configuration and the topic config table.
+//! - [`store`]: the only module that knows sled: topic and group metadata, partition batches behind
+//!   the [`store::PartitionStorage`] interface (with an in-memory, fault-injecting twin for tests),
+//!   group commit and write backpressure.
+//! - [`config`]: the broker's YAML configuration and the topic config table (parsing, effective
+//!   values, describe rows).
 
 pub mod api;
 pub mod broker;

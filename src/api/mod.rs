@@ -6,7 +6,7 @@
 //! their ordered work at once and return the waiting part as an [`Outcome::Later`] future, which the
 //! connection polls while it reads on, still writing responses in request order.
 //!
-//! The one list in [`apis!`] below names each API's handler and the versions it implements fully:
+//! The one list in the `apis!` invocation below names each API's handler and the versions it implements fully:
 //! the dispatcher and the version table ApiVersions advertises are both generated from it, so an API
 //! is advertised exactly when it has a handler.
 
