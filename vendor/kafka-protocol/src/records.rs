@@ -224,9 +224,40 @@ impl RecordBatchEncoder {
         let records = records.into_iter();
         match options.version {
             0..=1 => bail!("message sets v{} are unsupported", options.version),
-            2 => Self::encode_new(buf, records, options, compressor),
+            2 => Self::encode_new(buf, records, options, compressor, None),
             _ => bail!("Unknown record batch version"),
         }
+    }
+
+    // sluice: the whole function is added.
+    /// Encode records as a log cleaner does when it keeps tombstones (KIP-534): every batch gets
+    /// the delete-horizon attribute (bit 6) and `delete_horizon_ms` as its base timestamp, and the
+    /// records' timestamp deltas are taken from that base, so each record's timestamp
+    /// (base + delta) is unchanged. The max timestamp is still the records' greatest.
+    pub fn encode_with_delete_horizon<'a, B, I>(
+        buf: &mut B,
+        records: I,
+        options: &RecordEncodeOptions,
+        delete_horizon_ms: i64,
+    ) -> Result<()>
+    where
+        B: ByteBufMut,
+        I: IntoIterator<Item = &'a Record>,
+        I::IntoIter: Clone,
+    {
+        if options.version != 2 {
+            bail!("a delete horizon needs record batch v2, not v{}", options.version);
+        }
+        if delete_horizon_ms < 0 {
+            bail!("invalid delete horizon {delete_horizon_ms}");
+        }
+        Self::encode_new(
+            buf,
+            records.into_iter(),
+            options,
+            None::<fn(&mut BytesMut, &mut B, Compression) -> Result<()>>,
+            Some(delete_horizon_ms),
+        )
     }
 
     fn encode_new_records<'a, B, I>(
@@ -251,6 +282,7 @@ impl RecordBatchEncoder {
         records: &mut I,
         options: &RecordEncodeOptions,
         compressor: Option<&CF>,
+        delete_horizon_ms: Option<i64>, // sluice
     ) -> Result<bool>
     where
         B: ByteBufMut,
@@ -308,6 +340,9 @@ impl RecordBatchEncoder {
         let base_sequence = first_record
             .sequence
             .wrapping_sub((first_record.offset - min_offset) as i32);
+        // sluice: with a delete horizon the base timestamp is the horizon, not the first record's
+        // timestamp; the record deltas below are relative to whichever base is written.
+        let min_timestamp = delete_horizon_ms.unwrap_or(min_timestamp);
 
         // Base offset
         types::Int64.encode(buf, min_offset)?;
@@ -334,7 +369,7 @@ impl RecordBatchEncoder {
         if first_record.control {
             attributes |= 1 << 5;
         }
-        if first_record.delete_horizon {
+        if first_record.delete_horizon || delete_horizon_ms.is_some() {
             attributes |= 1 << 6;
         }
         types::Int16.encode(buf, attributes)?;
@@ -421,13 +456,20 @@ impl RecordBatchEncoder {
         mut records: I,
         options: &RecordEncodeOptions,
         compressor: Option<CF>,
+        delete_horizon_ms: Option<i64>, // sluice
     ) -> Result<()>
     where
         B: ByteBufMut,
         I: Iterator<Item = &'a Record> + Clone,
         CF: Fn(&mut BytesMut, &mut B, Compression) -> Result<()>,
     {
-        while Self::encode_new_batch(buf, &mut records, options, compressor.as_ref())? {}
+        while Self::encode_new_batch(
+            buf,
+            &mut records,
+            options,
+            compressor.as_ref(),
+            delete_horizon_ms,
+        )? {}
         Ok(())
     }
 }
