@@ -25,6 +25,9 @@ const RECORD_COUNT: usize = 57;
 pub const HEADER_LEN: usize = 61;
 const TRANSACTIONAL_BIT: i16 = 1 << 4;
 const CONTROL_BIT: i16 = 1 << 5;
+/// KIP-534: the base timestamp is the tombstones' delete horizon, not the first record's
+/// timestamp. Only the log cleaner sets it (see `log::compaction`).
+const DELETE_HORIZON_BIT: i16 = 1 << 6;
 /// Bytes before the batch-length field's coverage starts (base offset + length).
 pub const LOG_OVERHEAD: usize = 12;
 
@@ -223,6 +226,11 @@ pub fn with_log_append_time(batch: &Bytes, now_ms: i64) -> Bytes {
 pub struct StoredHeader {
     pub base_offset: u64,
     pub last_offset_delta: u32,
+    /// The base from which record timestamps are counted: the first record's timestamp as a
+    /// producer wrote it, or the delete horizon once compaction has stamped one
+    /// ([`StoredHeader::delete_horizon`]). Never a record timestamp to compare times with: the
+    /// log's time-based decisions use `max_timestamp`.
+    pub base_timestamp: i64,
     pub max_timestamp: i64,
     /// The whole batch's size in bytes, log overhead included (what it occupies in the store).
     pub size: u64,
@@ -240,6 +248,7 @@ impl StoredHeader {
         Some(StoredHeader {
             base_offset: be_i64(b, BASE_OFFSET) as u64,
             last_offset_delta: be_i32(b, LAST_OFFSET_DELTA) as u32,
+            base_timestamp: be_i64(b, BASE_TIMESTAMP),
             max_timestamp: be_i64(b, MAX_TIMESTAMP),
             size: (be_i32(b, BATCH_LENGTH).max(0) as usize + LOG_OVERHEAD) as u64,
             producer_id: be_i64(b, PRODUCER_ID),
@@ -252,6 +261,11 @@ impl StoredHeader {
     /// A control batch (transaction markers), never rewritten.
     pub fn is_control(&self) -> bool {
         self.attributes & CONTROL_BIT != 0
+    }
+
+    /// When compaction may drop this batch's tombstones (KIP-534), if a compaction has fixed it.
+    pub fn delete_horizon(&self) -> Option<i64> {
+        (self.attributes & DELETE_HORIZON_BIT != 0).then_some(self.base_timestamp)
     }
 
     /// The producer id and sequence range of an idempotent producer's batch.

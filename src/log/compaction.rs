@@ -5,8 +5,15 @@
 //! batch and anything younger than `min.compaction.lag.ms`) and says which batches to drop and which
 //! to rewrite. A rewritten batch keeps each retained record's offset, timestamp, key, value and
 //! headers, and the batch's compression codec; a batch with nothing left is dropped whole, leaving a
-//! gap in the offsets, as Kafka's cleaner does. Tombstones (null values) are kept until their batch
-//! is older than `delete.retention.ms`, so consumers that read the log meanwhile see the delete.
+//! gap in the offsets, as Kafka's cleaner does.
+//!
+//! Tombstones (null values) expire as in Kafka (KIP-534): the first compaction that keeps a
+//! tombstone in a batch without a delete horizon rewrites the batch with one, now +
+//! `delete.retention.ms`, stored as the batch's base timestamp under attribute bit 6 (record
+//! timestamps are deltas from that base, so they read the same). A later compaction drops the
+//! tombstone once the horizon has passed. Counting from the first compaction, not from the
+//! producer's timestamp, gives every reader `delete.retention.ms` to see a delete, also one produced
+//! with an old CreateTime; and the horizon, once written, does not move when the setting changes.
 
 use std::collections::HashMap;
 
@@ -19,6 +26,7 @@ use crate::log::batch::StoredHeader;
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
     pub now_ms: i64,
+    /// Only read when a delete horizon is stamped (`now_ms` + this).
     pub delete_retention_ms: i64,
 }
 
@@ -67,7 +75,8 @@ pub fn plan(batches: &[(u64, Bytes)], policy: Policy) -> Result<Vec<Change>, Str
 }
 
 /// The change for one batch of the section, if any: keep what is still the latest, drop
-/// superseded records and expired tombstones.
+/// superseded records and tombstones past their batch's delete horizon, and stamp a horizon on a
+/// batch that keeps tombstones without one.
 pub fn plan_batch(
     key: u64,
     bytes: &Bytes,
@@ -80,8 +89,9 @@ pub fn plan_batch(
     if header.is_control() {
         return Ok(None);
     }
-    let tombstones_expired =
-        header.max_timestamp < policy.now_ms.saturating_sub(policy.delete_retention_ms);
+    // Kafka's `shouldRetainDeletes`: a batch without a horizon keeps its tombstones.
+    let horizon = header.delete_horizon();
+    let tombstones_expired = horizon.is_some_and(|h| h <= policy.now_ms);
     let set =
         RecordBatchDecoder::decode(&mut bytes.clone()).map_err(|e| format!("batch {key}: {e}"))?;
     let total = set.records.len();
@@ -97,12 +107,17 @@ pub fn plan_batch(
             }
         })
         .collect();
-    if kept.len() == total {
-        return Ok(None);
-    }
     if kept.is_empty() {
         return Ok(Some(Change::Remove(key)));
     }
+    // As Kafka's `filterTo`: any kept null value asks for a horizon. A batch that already has one
+    // keeps it through later rewrites, so lowering `delete.retention.ms` does not shorten it.
+    let stamp = horizon.is_none() && kept.iter().any(|r| r.value.is_none());
+    if kept.len() == total && !stamp {
+        return Ok(None);
+    }
+    let horizon =
+        horizon.or(stamp.then(|| policy.now_ms.saturating_add(policy.delete_retention_ms)));
     let idempotent = kept[0].producer_id >= 0;
     let first_offset = kept[0].offset;
     for r in &mut kept {
@@ -112,14 +127,16 @@ pub fn plan_batch(
         }
     }
     let mut out = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut out,
-        kept.iter(),
-        &RecordEncodeOptions {
-            version: 2,
-            compression: set.compression,
-        },
-    )
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: set.compression,
+    };
+    match horizon {
+        Some(h) => {
+            RecordBatchEncoder::encode_with_delete_horizon(&mut out, kept.iter(), &options, h)
+        }
+        None => RecordBatchEncoder::encode(&mut out, kept.iter(), &options),
+    }
     .map_err(|e| format!("batch {key}: re-encoding failed: {e}"))?;
     // The encoder splits records it considers unlike into several batches; the log stores one
     // batch per key, so anything else is a bug to stop on, not to store.
@@ -173,6 +190,16 @@ mod tests {
             ts: i64,
             compression: Compression,
         ) -> Bytes {
+            batch_at(base, items, &vec![ts; items.len()], compression)
+        }
+
+        /// As [`batch`], with a timestamp per record.
+        pub fn batch_at(
+            base: i64,
+            items: &[(Option<&str>, Option<&str>)],
+            timestamps: &[i64],
+            compression: Compression,
+        ) -> Bytes {
             let records: Vec<Record> = items
                 .iter()
                 .enumerate()
@@ -186,7 +213,7 @@ mod tests {
                     timestamp_type: TimestampType::Creation,
                     offset: base + i as i64,
                     sequence: -1 + i as i32,
-                    timestamp: ts,
+                    timestamp: timestamps[i],
                     key: k.map(|k| Bytes::copy_from_slice(k.as_bytes())),
                     value: v.map(|v| Bytes::copy_from_slice(v.as_bytes())),
                     headers: Default::default(),
@@ -204,6 +231,46 @@ mod tests {
             .unwrap();
             out.freeze()
         }
+    }
+
+    const DAY: i64 = 24 * 60 * 60 * 1000;
+
+    /// The log after `changes`, as the store applies them.
+    fn apply(batches: &[(u64, Bytes)], changes: &[Change]) -> Vec<(u64, Bytes)> {
+        let mut log: std::collections::BTreeMap<u64, Bytes> = batches.iter().cloned().collect();
+        for c in changes {
+            match c {
+                Change::Remove(key) => {
+                    log.remove(key);
+                }
+                Change::Replace {
+                    old_key,
+                    new_key,
+                    bytes,
+                } => {
+                    log.remove(old_key);
+                    log.insert(*new_key, bytes.clone());
+                }
+            }
+        }
+        log.into_iter().collect()
+    }
+
+    fn policy(now_ms: i64, delete_retention_ms: i64) -> Policy {
+        Policy {
+            now_ms,
+            delete_retention_ms,
+        }
+    }
+
+    /// (offset, timestamp, key, value) of every record: what a consumer reads.
+    fn records(b: &Bytes) -> Vec<(i64, i64, Option<Bytes>, Option<Bytes>)> {
+        RecordBatchDecoder::decode(&mut b.clone())
+            .unwrap()
+            .records
+            .into_iter()
+            .map(|r| (r.offset, r.timestamp, r.key, r.value))
+            .collect()
     }
 
     fn decode(b: &Bytes) -> Vec<(i64, Option<Bytes>, Option<Bytes>)> {
@@ -234,27 +301,160 @@ mod tests {
             Compression::None,
         );
         let b5 = rec::batch(5, &[(Some("a"), Some("3"))], 1000, Compression::Gzip);
-        let batches = vec![(0, b0), (3, b3), (5, b5)];
-        let changes = plan(
-            &batches,
-            Policy {
-                now_ms: 2000,
-                delete_retention_ms: 100_000,
-            },
-        )
-        .unwrap();
-        // b0 loses everything (a and b superseded later); b3 keeps b=2 and the young tombstone;
-        // b5 keeps a=3 and is untouched.
-        assert_eq!(changes, vec![Change::Remove(0)]);
-        let no_more = plan(
-            &batches[1..],
-            Policy {
-                now_ms: 2000,
-                delete_retention_ms: 100_000,
-            },
-        )
-        .unwrap();
-        assert!(no_more.is_empty());
+        let batches = vec![(0, b0), (3, b3.clone()), (5, b5.clone())];
+        let changes = plan(&batches, policy(2000, 100_000)).unwrap();
+        // b0 loses everything (a and b superseded later); b3 keeps b=2 and the tombstone, and is
+        // rewritten only to stamp the tombstone's delete horizon; b5 keeps a=3 and is untouched.
+        let [Change::Remove(0), Change::Replace {
+            old_key: 3,
+            new_key: 3,
+            bytes,
+        }] = &changes[..]
+        else {
+            panic!("{changes:?}")
+        };
+        assert_eq!(decode(bytes), decode(&b3));
+        let after = apply(&batches, &changes);
+        assert_eq!(after.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [3, 5]);
+        assert_eq!(after[1].1, b5);
+        assert!(plan(&after, policy(2000, 100_000)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn first_compaction_stamps_the_delete_horizon_and_keeps_record_timestamps() {
+        let now = 10 * DAY;
+        // A tombstone with a CreateTime two days old, beside records with their own timestamps.
+        let ts = [now - 2 * DAY, now - 2 * DAY + 5, now - DAY];
+        for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
+            let b0 = rec::batch_at(
+                0,
+                &[
+                    (Some("a"), Some("1")),
+                    (Some("t"), None),
+                    (Some("b"), Some("2")),
+                ],
+                &ts,
+                compression,
+            );
+            let changes = plan(&[(0, b0.clone())], policy(now, DAY)).unwrap();
+            let [Change::Replace {
+                old_key: 0,
+                new_key: 0,
+                bytes,
+            }] = &changes[..]
+            else {
+                panic!("{changes:?}")
+            };
+            let h = StoredHeader::parse(bytes).unwrap();
+            assert_eq!(h.delete_horizon(), Some(now + DAY));
+            assert_eq!(h.base_timestamp, now + DAY);
+            assert_eq!(StoredHeader::parse(&b0).unwrap().delete_horizon(), None);
+            // What a consumer reads is unchanged: offsets, timestamps, keys and values.
+            assert_eq!(records(bytes), records(&b0));
+            assert_eq!(h.max_timestamp, now - DAY);
+            // One batch, CRC valid (validate checks it), same codec, same producer fields.
+            let info = batch::validate(bytes, 1 << 20).unwrap();
+            assert_eq!(info.len(), 1);
+            assert_eq!(info[0].compression(), compression as i16);
+            assert_eq!(info[0].attributes & (1 << 6), 1 << 6);
+            assert_eq!((info[0].producer_id, info[0].base_sequence), (-1, -1));
+            assert_eq!(info[0].record_count, 3);
+            let decoded = RecordBatchDecoder::decode(&mut bytes.clone()).unwrap();
+            assert!(decoded.records.iter().all(|r| r.delete_horizon));
+        }
+    }
+
+    #[test]
+    fn a_tombstone_stays_until_its_horizon_then_goes() {
+        let now = 10 * DAY;
+        let b0 = rec::batch(0, &[(Some("t"), None)], now - 2 * DAY, Compression::Lz4);
+        let b1 = rec::batch(1, &[(Some("x"), Some("1"))], now, Compression::None);
+        let log = vec![(0, b0.clone()), (1, b1)];
+        // The producer's timestamp is older than delete.retention.ms: still kept, and stamped.
+        let log = apply(&log, &plan(&log, policy(now, DAY)).unwrap());
+        assert_eq!(records(&log[0].1), records(&b0));
+        // Before the horizon nothing changes, pass after pass.
+        assert!(plan(&log, policy(now + DAY - 1, DAY)).unwrap().is_empty());
+        // At the horizon the tombstone goes, and its batch with it.
+        assert_eq!(
+            plan(&log, policy(now + DAY, DAY)).unwrap(),
+            vec![Change::Remove(0)]
+        );
+    }
+
+    #[test]
+    fn lowering_delete_retention_after_stamping_does_not_shorten_the_horizon() {
+        let now = 10 * DAY;
+        let b0 = rec::batch(0, &[(Some("t"), None)], now, Compression::None);
+        let b1 = rec::batch(1, &[(Some("x"), Some("1"))], now, Compression::None);
+        let log = vec![(0, b0), (1, b1)];
+        let log = apply(&log, &plan(&log, policy(now, DAY)).unwrap());
+        assert_eq!(
+            StoredHeader::parse(&log[0].1).unwrap().delete_horizon(),
+            Some(now + DAY)
+        );
+        // delete.retention.ms lowered to 0 (or 500 ms) an hour later: the horizon stands.
+        for retention in [0, 500] {
+            assert!(plan(&log, policy(now + DAY / 24, retention))
+                .unwrap()
+                .is_empty());
+        }
+    }
+
+    #[test]
+    fn a_stamped_batch_rewritten_later_keeps_its_horizon() {
+        let now = 10 * DAY;
+        let b0 = rec::batch(
+            0,
+            &[(Some("t"), None), (Some("a"), Some("1"))],
+            now,
+            Compression::Snappy,
+        );
+        let b2 = rec::batch(2, &[(Some("z"), Some("1"))], now, Compression::None);
+        let log = vec![(0, b0), (2, b2)];
+        let log = apply(&log, &plan(&log, policy(now, DAY)).unwrap());
+        // `a` is superseded an hour later, with delete.retention.ms lowered meanwhile: the batch
+        // is rewritten without `a` and its tombstone keeps the horizon of the first compaction.
+        let b3 = rec::batch(3, &[(Some("a"), Some("2"))], now, Compression::None);
+        let mut log = log;
+        log.push((3, b3));
+        let changes = plan(&log, policy(now + DAY / 24, 1)).unwrap();
+        let [Change::Replace {
+            old_key: 0,
+            new_key: 0,
+            bytes,
+        }] = &changes[..]
+        else {
+            panic!("{changes:?}")
+        };
+        assert_eq!(
+            StoredHeader::parse(bytes).unwrap().delete_horizon(),
+            Some(now + DAY)
+        );
+        assert_eq!(
+            records(bytes),
+            vec![(0, now, Some(Bytes::from_static(b"t")), None)]
+        );
+        batch::validate(bytes, 1 << 20).unwrap();
+    }
+
+    #[test]
+    fn stamping_a_log_append_time_batch_keeps_its_append_time() {
+        let now = 10 * DAY;
+        let produced = rec::batch(0, &[(Some("t"), None)], now - 2 * DAY, Compression::None);
+        let b0 = batch::with_log_append_time(&produced, now - 5);
+        let b1 = rec::batch(1, &[(Some("x"), Some("1"))], now, Compression::None);
+        let log = vec![(0, b0.clone()), (1, b1)];
+        let changes = plan(&log, policy(now, DAY)).unwrap();
+        let [Change::Replace { bytes, .. }] = &changes[..] else {
+            panic!("{changes:?}")
+        };
+        let h = StoredHeader::parse(bytes).unwrap();
+        assert_eq!(h.delete_horizon(), Some(now + DAY));
+        assert_eq!(h.max_timestamp, now - 5);
+        assert_ne!(h.attributes & (1 << 3), 0);
+        assert_eq!(records(bytes), records(&b0));
+        batch::validate(bytes, 1 << 20).unwrap();
     }
 
     #[test]
@@ -291,7 +491,7 @@ mod tests {
     }
 
     #[test]
-    fn rewrites_partially_superseded_batches_and_drops_old_tombstones() {
+    fn rewrites_partially_superseded_batches_and_expires_tombstones_by_horizon() {
         let b0 = rec::batch(
             0,
             &[
@@ -303,14 +503,22 @@ mod tests {
             Compression::Zstd,
         );
         let b3 = rec::batch(3, &[(Some("a"), Some("2"))], 1000, Compression::None);
-        let changes = plan(
-            &[(0, b0.clone()), (3, b3)],
-            Policy {
-                now_ms: 10_000,
-                delete_retention_ms: 1000,
-            },
-        )
-        .unwrap();
+        let log = vec![(0, b0.clone()), (3, b3)];
+        // First pass: `a` goes; the tombstone, although its CreateTime is older than
+        // delete.retention.ms, stays with a horizon of now + 1000.
+        let changes = plan(&log, policy(10_000, 1000)).unwrap();
+        let [Change::Replace {
+            old_key: 0,
+            new_key: 1,
+            bytes,
+        }] = &changes[..]
+        else {
+            panic!("{changes:?}")
+        };
+        assert_eq!(decode(bytes), decode(&b0)[1..]);
+        let log = apply(&log, &changes);
+        // Past the horizon the tombstone goes.
+        let changes = plan(&log, policy(11_000, 1000)).unwrap();
         let [Change::Replace {
             old_key,
             new_key,
@@ -319,7 +527,7 @@ mod tests {
         else {
             panic!("{changes:?}")
         };
-        assert_eq!((*old_key, *new_key), (0, 1));
+        assert_eq!((*old_key, *new_key), (1, 1));
         assert_eq!(
             decode(bytes),
             vec![(
