@@ -1578,9 +1578,10 @@ fn retention_bytes_keeps_only_what_fits() {
 }
 
 /// cleanup.policy=compact: after many updates per key, a reader from the beginning sees exactly the latest
-/// record of each key, at its original offset, in offset order, with tombstones kept until delete.retention.ms
-/// has passed and then removed. The last batch (here a lone sentinel record) is never compacted, nor are
-/// batches younger than min.compaction.lag.ms. Keyless records are refused.
+/// record of each key, at its original offset, in offset order, with tombstones kept. A tombstone goes only
+/// delete.retention.ms after the compaction that first kept it (KIP-534's delete horizon, fixed then: lowering
+/// delete.retention.ms later does not shorten it). The last batch (here a lone sentinel record) is never
+/// compacted, nor are batches younger than min.compaction.lag.ms. Keyless records are refused.
 #[test]
 fn compaction_keeps_the_latest_record_per_key_and_expires_tombstones() {
     let broker = Broker::start_with(FAST_CLEANER);
@@ -1702,77 +1703,100 @@ fn compaction_keeps_the_latest_record_per_key_and_expires_tombstones() {
         "a refused record takes no offset"
     );
 
-    if is_reference_kafka() {
-        // Kafka fixes a tombstone's delete horizon (now + delete.retention.ms) when it first compacts the
-        // tombstone's batch (KIP-534), so lowering delete.retention.ms now leaves these tombstones for a day.
-        // Sluice deliberately drops a tombstone once its batch is older than the current delete.retention.ms
-        // (compat-tests/FINDINGS.md). On Kafka, a topic with a short delete.retention.ms from the start shows the
-        // expiry instead. Kafka drops an expired tombstone only when it compacts again, which takes new data:
-        // each check rolls another segment.
-        let short = unique_topic("compacted-short-tombstones");
-        create_with(
-            &broker,
-            &short,
-            1,
-            &per_batch_segments(&[
-                ("cleanup.policy", "compact"),
-                ("delete.retention.ms", "1000"),
-            ]),
-        );
+    // Both brokers fixed the tombstones' delete horizon (now + delete.retention.ms, a day) when they first
+    // compacted their batch, so lowering delete.retention.ms now does not shorten it. A compaction after the
+    // change (seen as k3's older record going) still keeps them.
+    // AlterConfigs replaces every config, so Kafka's per-batch segments are set again.
+    alter(
+        &broker,
+        &topic,
+        &per_batch_segments(&[
+            ("cleanup.policy", "compact"),
+            ("delete.retention.ms", "500"),
+        ]),
+    );
+    next_segment();
+    assert_eq!(
+        send_ok(&producer, &topic, 0, &[(Some("k3"), Some("k3-r5"), None)]),
+        vec![34]
+    );
+    next_segment();
+    assert_eq!(
         send_ok(
             &producer,
-            &short,
-            0,
-            &[
-                (Some("gone"), Some("v"), None),
-                (Some("kept"), Some("v"), None),
-            ],
-        );
-        next_segment();
-        send_ok(&producer, &short, 0, &[(Some("gone"), None, None)]);
-        let keys =
-            |read: &[Read]| -> Vec<Option<String>> { read.iter().map(|r| r.key.clone()).collect() };
-        let mut read = Vec::new();
-        let expired = wait_until(CLEANER_DEADLINE, || {
-            next_segment();
-            send_ok(&producer, &short, 0, &[(Some("more"), Some("v"), None)]);
-            read = read_all(&broker.bootstrap(), &short, 0);
-            !keys(&read).contains(&Some("gone".to_string()))
-        });
-        assert!(
-            expired,
-            "Kafka, delete.retention.ms=1000 from the start: the tombstone of `gone` is still there: {:?}",
-            kv(&read)
-        );
-        assert_eq!(
-            kv(&read[..1]),
-            vec![rec(1, "kept", Some("v"))],
-            "the tombstone went, the other key stays"
-        );
-    } else {
-        // A short delete.retention.ms: the tombstones' batch is older than that a moment later and they go.
-        alter(
-            &broker,
             &topic,
-            &[
-                ("cleanup.policy", "compact"),
-                ("delete.retention.ms", "500"),
-            ],
-        );
-        let without_tombstones: Vec<_> = with_tombstones
-            .iter()
-            .filter(|r| r.2.is_some())
-            .cloned()
-            .collect();
-        let expired = wait_until(CLEANER_DEADLINE, || {
-            last = kv(&read_all(&broker.bootstrap(), &topic, 0));
-            last == without_tombstones
-        });
-        assert!(
-            expired,
-            "after delete.retention.ms, read {last:?}\nexpected {without_tombstones:?}"
-        );
-    }
+            0,
+            &[(Some("sentinel"), Some("end2"), None)]
+        ),
+        vec![35]
+    );
+    // The first sentinel stays: neither broker's compaction reads the last batch (the active segment), so
+    // nothing it has seen supersedes offset 33.
+    let recompacted: Vec<_> = with_tombstones
+        .iter()
+        .filter(|r| r.0 != 27)
+        .cloned()
+        .chain([
+            rec(34, "k3", Some("k3-r5")),
+            rec(35, "sentinel", Some("end2")),
+        ])
+        .collect();
+    let compacted_again = wait_until(CLEANER_DEADLINE, || {
+        last = kv(&read_all(&broker.bootstrap(), &topic, 0));
+        !last.iter().any(|r| r.0 == 27)
+    });
+    assert!(
+        compacted_again,
+        "no compaction after lowering delete.retention.ms: read {last:?}\nbroker log:\n{}",
+        broker.logs()
+    );
+    assert_eq!(
+        last, recompacted,
+        "lowering delete.retention.ms after the first compaction keeps the tombstones"
+    );
+
+    // With a short delete.retention.ms from the start, a tombstone goes at the first compaction after its
+    // horizon. Kafka compacts only when there is new data (a new segment), so each check produces more.
+    let short = unique_topic("compacted-short-tombstones");
+    create_with(
+        &broker,
+        &short,
+        1,
+        &per_batch_segments(&[
+            ("cleanup.policy", "compact"),
+            ("delete.retention.ms", "1000"),
+        ]),
+    );
+    send_ok(
+        &producer,
+        &short,
+        0,
+        &[
+            (Some("gone"), Some("v"), None),
+            (Some("kept"), Some("v"), None),
+        ],
+    );
+    next_segment();
+    send_ok(&producer, &short, 0, &[(Some("gone"), None, None)]);
+    let keys =
+        |read: &[Read]| -> Vec<Option<String>> { read.iter().map(|r| r.key.clone()).collect() };
+    let mut read = Vec::new();
+    let expired = wait_until(CLEANER_DEADLINE, || {
+        next_segment();
+        send_ok(&producer, &short, 0, &[(Some("more"), Some("v"), None)]);
+        read = read_all(&broker.bootstrap(), &short, 0);
+        !keys(&read).contains(&Some("gone".to_string()))
+    });
+    assert!(
+        expired,
+        "delete.retention.ms=1000 from the start: the tombstone of `gone` is still there: {:?}",
+        kv(&read)
+    );
+    assert_eq!(
+        kv(&read[..1]),
+        vec![rec(1, "kept", Some("v"))],
+        "the tombstone went, the other key stays"
+    );
 
     // Many passes have run by now.
     assert_eq!(
@@ -1795,8 +1819,105 @@ fn compaction_keeps_the_latest_record_per_key_and_expires_tombstones() {
     );
     // Producing continues at the next offset.
     assert_eq!(
-        send_ok(&producer, &topic, 0, &[(Some("k3"), Some("k3-r5"), None)]),
-        vec![34]
+        send_ok(&producer, &topic, 0, &[(Some("k3"), Some("k3-r6"), None)]),
+        vec![36]
+    );
+}
+
+/// D9 in compat-tests/FINDINGS.md: a tombstone produced with a CreateTime older than delete.retention.ms is
+/// still served after compaction, with its own timestamp, for delete.retention.ms from the compaction that first
+/// kept it: a reader of a compacted topic sees the delete even when the producer kept an old timestamp
+/// (mirroring, replays).
+#[test]
+fn compaction_keeps_a_tombstone_with_an_old_timestamp_until_its_delete_horizon() {
+    let broker = Broker::start_with(FAST_CLEANER);
+    let topic = unique_topic("compacted-old-tombstone");
+    // The default delete.retention.ms (a day).
+    create_with(
+        &broker,
+        &topic,
+        1,
+        &per_batch_segments(&[("cleanup.policy", "compact")]),
+    );
+    let producer = producer_for(&broker);
+    let two_days_ago = now_ms() - 2 * 24 * 60 * 60 * 1000;
+    // Each record is a batch of its own; the sentinel, the last batch, is never compacted.
+    next_segment();
+    send_ok(&producer, &topic, 0, &[(Some("k"), Some("v"), None)]);
+    next_segment();
+    send_ok(
+        &producer,
+        &topic,
+        0,
+        &[(Some("k"), None, Some(two_days_ago))],
+    );
+    next_segment();
+    send_ok(&producer, &topic, 0, &[(Some("other"), Some("x"), None)]);
+    next_segment();
+    assert_eq!(
+        send_ok(
+            &producer,
+            &topic,
+            0,
+            &[(Some("sentinel"), Some("end"), None)]
+        ),
+        vec![3]
+    );
+    let expected = vec![
+        (1, Some("k".to_string()), None),
+        (2, Some("other".to_string()), Some("x".to_string())),
+        (3, Some("sentinel".to_string()), Some("end".to_string())),
+    ];
+    // The pass that drops k=v at offset 0 is the one that sees the tombstone's batch first.
+    let mut read = Vec::new();
+    let compacted = wait_until(CLEANER_DEADLINE, || {
+        read = read_all(&broker.bootstrap(), &topic, 0);
+        read.first().is_some_and(|r| r.offset != 0)
+    });
+    assert!(
+        compacted,
+        "k=v at offset 0 was never compacted away: {:?}\nbroker log:\n{}",
+        kv(&read),
+        broker.logs()
+    );
+    assert_eq!(
+        kv(&read),
+        expected,
+        "the tombstone is served after compaction"
+    );
+    assert_eq!(
+        read[0].timestamp,
+        Timestamp::CreateTime(two_days_ago),
+        "the rewritten batch keeps the tombstone's timestamp"
+    );
+    // Later compactions keep it too (its horizon is a day away): other=y and another sentinel make one.
+    next_segment();
+    send_ok(&producer, &topic, 0, &[(Some("other"), Some("y"), None)]);
+    next_segment();
+    send_ok(
+        &producer,
+        &topic,
+        0,
+        &[(Some("sentinel"), Some("end2"), None)],
+    );
+    let compacted_again = wait_until(CLEANER_DEADLINE, || {
+        read = read_all(&broker.bootstrap(), &topic, 0);
+        !read.iter().any(|r| r.offset == 2)
+    });
+    assert!(
+        compacted_again,
+        "other=x at offset 2 was never compacted away: {:?}",
+        kv(&read)
+    );
+    assert_eq!(
+        kv(&read),
+        vec![
+            (1, Some("k".to_string()), None),
+            (3, Some("sentinel".to_string()), Some("end".to_string())),
+            (4, Some("other".to_string()), Some("y".to_string())),
+            (5, Some("sentinel".to_string()), Some("end2".to_string())),
+        ],
+        "the tombstone stays until its horizon"
     );
 }
 
