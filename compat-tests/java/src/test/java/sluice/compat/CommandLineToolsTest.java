@@ -13,16 +13,14 @@ import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.common.config.ConfigResource;
-import org.junit.jupiter.api.MethodOrderer;
-import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
@@ -30,36 +28,34 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * (what {@code bin/kafka-topics.sh} and friends do). The classpath is {@code target/kafka-tools.classpath}, written
  * by {@code mvn dependency:build-classpath} (see pom.xml).
  *
- * <p>The tests share one topic and run in order: create, list, describe, produce, consume, describe the group's
- * lag, alter the topic's config.
+ * <p>Each test has a topic (and group) of its own and sets up what it reads itself, so any one runs alone and in
+ * any order: create, list and describe a topic; a console producer and consumer round trip; a group's lag; a topic
+ * config altered.
  */
-@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class CommandLineToolsTest {
     @RegisterExtension
     static final SluiceExtension broker = new SluiceExtension("cli-tools");
 
-    private static final String TOPIC = "cli-topic";
-    private static final String GROUP = "cli-group";
     private static final List<String> LINES = IntStream.range(0, 20)
             .mapToObj(i -> "key" + (i % 7) + ":line " + i + " from the console producer")
             .toList();
 
     @Test
-    @Order(1)
     void kafkaTopicsCreateListDescribe() {
+        String topic = "cli-create";
         Result created = tool("org.apache.kafka.tools.TopicCommand", null, "--bootstrap-server", broker.bootstrap(),
-                "--create", "--topic", TOPIC, "--partitions", "2", "--replication-factor", "1",
+                "--create", "--topic", topic, "--partitions", "2", "--replication-factor", "1",
                 "--config", "retention.ms=86400000");
         assertEquals(0, created.code(), created.toString());
-        assertTrue(created.out().contains("Created topic " + TOPIC), created.toString());
+        assertTrue(created.out().contains("Created topic " + topic), created.toString());
 
         Result listed = tool("org.apache.kafka.tools.TopicCommand", null, "--bootstrap-server", broker.bootstrap(),
                 "--list");
         assertEquals(0, listed.code(), listed.toString());
-        assertTrue(listed.out().lines().anyMatch(TOPIC::equals), listed.toString());
+        assertTrue(listed.out().lines().anyMatch(topic::equals), listed.toString());
 
         Result described = tool("org.apache.kafka.tools.TopicCommand", null, "--bootstrap-server",
-                broker.bootstrap(), "--describe", "--topic", TOPIC);
+                broker.bootstrap(), "--describe", "--topic", topic);
         assertEquals(0, described.code(), described.toString());
         String out = described.out();
         assertTrue(out.contains("PartitionCount: 2"), described.toString());
@@ -73,49 +69,40 @@ class CommandLineToolsTest {
     }
 
     @Test
-    @Order(2)
     void consoleProducerAndConsumerRoundTrip() {
-        Result produced = tool("org.apache.kafka.tools.ConsoleProducer", String.join("\n", LINES) + "\n",
-                "--bootstrap-server", broker.bootstrap(), "--topic", TOPIC,
-                "--reader-property", "parse.key=true", "--reader-property", "key.separator=:");
-        assertEquals(0, produced.code(), produced.toString());
-
-        Result consumed = tool("org.apache.kafka.tools.consumer.ConsoleConsumer", null,
-                "--bootstrap-server", broker.bootstrap(), "--topic", TOPIC, "--group", GROUP, "--from-beginning",
-                "--max-messages", Integer.toString(LINES.size()), "--timeout-ms", "30000",
-                "--formatter-property", "print.key=true", "--formatter-property", "key.separator=:");
-        assertEquals(0, consumed.code(), consumed.toString());
-        List<String> got = consumed.out().lines().sorted().toList();
-        assertEquals(LINES.stream().sorted().toList(), got, consumed.toString());
-        assertTrue(consumed.err().contains("Processed a total of " + LINES.size() + " messages"), consumed.toString());
+        String topic = "cli-round-trip";
+        createTopic(topic);
+        consoleProduce(topic, LINES);
+        consoleConsume(topic, "cli-round-trip-group", LINES);
     }
 
     @Test
-    @Order(3)
     void consumerGroupsDescribeShowsLag() {
+        String topic = "cli-lag";
+        String group = "cli-lag-group";
+        createTopic(topic);
+        consoleProduce(topic, LINES);
+        consoleConsume(topic, group, LINES);
+
         Result listed = tool("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", null,
                 "--bootstrap-server", broker.bootstrap(), "--list");
         assertEquals(0, listed.code(), listed.toString());
-        assertTrue(listed.out().lines().anyMatch(GROUP::equals), listed.toString());
+        assertTrue(listed.out().lines().anyMatch(group::equals), listed.toString());
 
         // Everything was consumed (and committed when the console consumer closed): lag 0.
-        assertEquals(0, totalLag(describeGroup()));
+        assertEquals(0, totalLag(describeGroup(topic, group)));
 
-        List<String> more = List.of("key1:late one", "key2:late two", "key3:late three");
-        Result produced = tool("org.apache.kafka.tools.ConsoleProducer", String.join("\n", more) + "\n",
-                "--bootstrap-server", broker.bootstrap(), "--topic", TOPIC,
-                "--reader-property", "parse.key=true", "--reader-property", "key.separator=:");
-        assertEquals(0, produced.code(), produced.toString());
-        assertEquals(3, totalLag(describeGroup()));
+        consoleProduce(topic, List.of("key1:late one", "key2:late two", "key3:late three"));
+        assertEquals(3, totalLag(describeGroup(topic, group)));
     }
 
     /** The rows of {@code kafka-consumer-groups --describe}: GROUP TOPIC PARTITION CURRENT LOG-END LAG ... */
-    private static List<String[]> describeGroup() {
+    private static List<String[]> describeGroup(String topic, String group) {
         Result described = tool("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", null,
-                "--bootstrap-server", broker.bootstrap(), "--describe", "--group", GROUP);
+                "--bootstrap-server", broker.bootstrap(), "--describe", "--group", group);
         assertEquals(0, described.code(), described.toString());
         List<String[]> rows = described.out().lines().map(String::trim).map(l -> l.split("\\s+"))
-                .filter(cols -> cols.length >= 6 && cols[0].equals(GROUP) && cols[1].equals(TOPIC))
+                .filter(cols -> cols.length >= 6 && cols[0].equals(group) && cols[1].equals(topic))
                 .toList();
         assertEquals(2, rows.size(), "one row per partition:\n" + described);
         for (String[] row : rows) {
@@ -134,29 +121,62 @@ class CommandLineToolsTest {
     }
 
     @Test
-    @Order(4)
     void kafkaConfigsAltersATopicConfig() {
+        String topic = "cli-configs";
+        try (Admin admin = Kafka.admin(broker.bootstrap())) {
+            Kafka.createTopic(admin, topic, 2, Map.of("retention.ms", "86400000"));
+        }
         Result altered = tool("org.apache.kafka.tools.ConfigCommand", null, "--bootstrap-server", broker.bootstrap(),
-                "--entity-type", "topics", "--entity-name", TOPIC, "--alter",
+                "--entity-type", "topics", "--entity-name", topic, "--alter",
                 "--add-config", "retention.ms=3600000,cleanup.policy=compact");
         assertEquals(0, altered.code(), altered.toString());
 
         Result removed = tool("org.apache.kafka.tools.ConfigCommand", null, "--bootstrap-server", broker.bootstrap(),
-                "--entity-type", "topics", "--entity-name", TOPIC, "--alter", "--delete-config", "cleanup.policy");
+                "--entity-type", "topics", "--entity-name", topic, "--alter", "--delete-config", "cleanup.policy");
         assertEquals(0, removed.code(), removed.toString());
 
         Result described = tool("org.apache.kafka.tools.ConfigCommand", null, "--bootstrap-server",
-                broker.bootstrap(), "--entity-type", "topics", "--entity-name", TOPIC, "--describe");
+                broker.bootstrap(), "--entity-type", "topics", "--entity-name", topic, "--describe");
         assertEquals(0, described.code(), described.toString());
         assertTrue(described.out().contains("retention.ms=3600000"), described.toString());
         assertTrue(!described.out().contains("cleanup.policy=compact"), described.toString());
 
         try (Admin admin = Kafka.admin(broker.bootstrap())) {
-            ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, TOPIC);
+            ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
             Config config = Kafka.get(admin.describeConfigs(List.of(resource)).all()).get(resource);
             assertEquals("3600000", config.get("retention.ms").value());
             assertEquals("delete", config.get("cleanup.policy").value());
         }
+    }
+
+    /** A topic of two partitions, created through the AdminClient (the topic tool has a test of its own). */
+    private static void createTopic(String topic) {
+        try (Admin admin = Kafka.admin(broker.bootstrap())) {
+            Kafka.createTopic(admin, topic, 2, Map.of());
+        }
+    }
+
+    /** {@code kafka-console-producer} of {@code lines}, each {@code KEY:VALUE}. */
+    private static void consoleProduce(String topic, List<String> lines) {
+        Result produced = tool("org.apache.kafka.tools.ConsoleProducer", String.join("\n", lines) + "\n",
+                "--bootstrap-server", broker.bootstrap(), "--topic", topic,
+                "--reader-property", "parse.key=true", "--reader-property", "key.separator=:");
+        assertEquals(0, produced.code(), produced.toString());
+    }
+
+    /**
+     * {@code kafka-console-consumer} in {@code group} from the beginning: it must print exactly {@code lines} (in
+     * any order across partitions) and commit its position when it exits.
+     */
+    private static void consoleConsume(String topic, String group, List<String> lines) {
+        Result consumed = tool("org.apache.kafka.tools.consumer.ConsoleConsumer", null,
+                "--bootstrap-server", broker.bootstrap(), "--topic", topic, "--group", group, "--from-beginning",
+                "--max-messages", Integer.toString(lines.size()), "--timeout-ms", "30000",
+                "--formatter-property", "print.key=true", "--formatter-property", "key.separator=:");
+        assertEquals(0, consumed.code(), consumed.toString());
+        List<String> got = consumed.out().lines().sorted().toList();
+        assertEquals(lines.stream().sorted().toList(), got, consumed.toString());
+        assertTrue(consumed.err().contains("Processed a total of " + lines.size() + " messages"), consumed.toString());
     }
 
     /** Runs {@code java -cp CLASSPATH mainClass args} with {@code stdin} (or none) and waits for it. */
