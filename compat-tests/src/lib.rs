@@ -389,7 +389,7 @@ fn drain_stderr(
 }
 
 /// Finds `listen=HOST:PORT` in a log line, tolerating quotes and trailing punctuation around the address.
-fn parse_listen(line: &str) -> Option<SocketAddr> {
+pub fn parse_listen(line: &str) -> Option<SocketAddr> {
     line.match_indices("listen=").find_map(|(at, key)| {
         let rest = &line[at + key.len()..];
         let token = rest.split_whitespace().next()?;
