@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LISTEN_RE = re.compile(r"listen=(127\.0\.0\.1|\[?[0-9a-fA-F:.]+\]?|[\w.-]+):(\d+)")
@@ -67,6 +68,35 @@ def wait_until(predicate, timeout: float, interval: float = 0.05, message: str =
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:.1f}s waiting for {message}")
         time.sleep(interval)
+
+
+def admin_client(broker) -> AdminClient:
+    """A confluent-kafka AdminClient of `broker`."""
+    return AdminClient({"bootstrap.servers": broker.bootstrap})
+
+
+# How long create_topic waits for CreateTopics' answer, and then for the topic's partitions in Metadata.
+CREATE_TIMEOUT_S = 30
+CREATE_READY_TIMEOUT_S = 20
+
+
+def create_topic(broker, topic: str, partitions: int) -> None:
+    """CreateTopics of `topic` (replication factor 1) through confluent-kafka, asserting success, then waits until
+    Metadata lists all its partitions, each with a leader: Kafka (KRaft) lists a created topic a moment after it
+    answers CreateTopics, and clients wait for it too."""
+    admin = admin_client(broker)
+    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)],
+                                  operation_timeout=10, request_timeout=CREATE_TIMEOUT_S)
+    assert futures[topic].result(timeout=CREATE_TIMEOUT_S) is None
+    wait_until(lambda: topic_ready(admin, topic, partitions), CREATE_READY_TIMEOUT_S, 0.1,
+               f"{topic} with {partitions} partitions, each with a leader")
+
+
+def topic_ready(admin: AdminClient, topic: str, partitions: int) -> bool:
+    """Whether Metadata lists `topic` without error, with `partitions` partitions, each with a leader."""
+    t = admin.list_topics(topic=topic, timeout=10).topics.get(topic)
+    return bool(t and t.error is None and len(t.partitions) == partitions
+                and all(p.leader >= 0 for p in t.partitions.values()))
 
 
 def _yaml_scalar(value) -> str:

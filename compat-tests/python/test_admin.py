@@ -35,7 +35,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from conftest import is_reference_kafka, wait_until
+from conftest import admin_client, is_reference_kafka, wait_until
 
 TIMEOUT_S = 15
 
@@ -54,10 +54,6 @@ KAFKA_TOPIC_CONFIGS = {
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
-
-
-def admin_client(broker) -> AdminClient:
-    return AdminClient({"bootstrap.servers": broker.bootstrap})
 
 
 def error_of(future) -> int | None:

@@ -17,33 +17,14 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 
-from conftest import wait_until
+from conftest import admin_client, create_topic, topic_ready, wait_until
 
 PARTITIONS = 3
 MESSAGES = 3000
 TIMEOUT_S = 60
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
-
-
-def admin_client(broker) -> AdminClient:
-    return AdminClient({"bootstrap.servers": broker.bootstrap})
-
-
-def topic_ready(admin: AdminClient, topic: str, partitions: int) -> bool:
-    md = admin.list_topics(topic=topic, timeout=10)
-    t = md.topics.get(topic)
-    return bool(t and t.error is None and len(t.partitions) == partitions
-                and all(p.leader >= 0 for p in t.partitions.values()))
-
-
-def create_topic(broker, topic: str, partitions: int = PARTITIONS) -> None:
-    admin = admin_client(broker)
-    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)],
-                                  operation_timeout=10, request_timeout=30)
-    assert futures[topic].result(timeout=30) is None
-    wait_until(lambda: topic_ready(admin, topic, partitions), 20, 0.1, f"{topic} with {partitions} leaders")
 
 
 def make_messages(n: int, seed: int) -> list[dict]:
@@ -163,7 +144,7 @@ def compare(placed: dict[tuple[int, int], dict], got: dict[tuple[int, int], obje
 
 @pytest.mark.parametrize("codec", CODECS)
 def test_roundtrip_every_field_across_restart(broker, topic_name, codec):
-    create_topic(broker, topic_name)
+    create_topic(broker, topic_name, PARTITIONS)
     msgs = make_messages(MESSAGES, seed=CODECS.index(codec))
     placed = produce_all(broker, topic_name, msgs, **{"compression.type": codec})
     counts = check_offsets_contiguous(placed, PARTITIONS)
@@ -185,7 +166,7 @@ def test_roundtrip_every_field_across_restart(broker, topic_name, codec):
 
 
 def test_list_topics(broker, topic_name):
-    create_topic(broker, topic_name)
+    create_topic(broker, topic_name, PARTITIONS)
     admin = admin_client(broker)
     md = admin.list_topics(timeout=10)  # Metadata for all topics
     assert len(md.brokers) == 1
@@ -202,7 +183,7 @@ def test_list_topics(broker, topic_name):
 
 
 def test_watermark_offsets(broker, topic_name):
-    create_topic(broker, topic_name)
+    create_topic(broker, topic_name, PARTITIONS)
     producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
     for i in range(30):
         producer.produce(topic_name, value=b"v%d" % i, partition=i % PARTITIONS)
@@ -239,7 +220,7 @@ def test_offsets_for_times(broker, topic_name):
 
 
 def test_delete_topic(broker, topic_name):
-    create_topic(broker, topic_name)
+    create_topic(broker, topic_name, PARTITIONS)
     admin = admin_client(broker)
     assert topic_name in admin.list_topics(timeout=10).topics
     futures = admin.delete_topics([topic_name], operation_timeout=10, request_timeout=30)
@@ -254,7 +235,7 @@ def test_delete_topic(broker, topic_name):
 
 
 def test_create_existing_topic_fails(broker, topic_name):
-    create_topic(broker, topic_name)
+    create_topic(broker, topic_name, PARTITIONS)
     admin = admin_client(broker)
     futures = admin.create_topics([NewTopic(topic_name, num_partitions=1, replication_factor=1)],
                                   request_timeout=30)

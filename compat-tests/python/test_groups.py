@@ -28,11 +28,11 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer
 from kafka import TopicPartition as KTopicPartition
 
-from conftest import is_reference_kafka, wait_until
+from conftest import admin_client, create_topic, is_reference_kafka, wait_until
 
 pytestmark = pytest.mark.broker_config(group_min_session_timeout_ms=500, group_initial_rebalance_delay_ms=0)
 
@@ -43,23 +43,6 @@ PER_PARTITION = 20
 
 
 # --------------------------------------------------------------------------------------------------- helpers
-
-
-def admin_client(broker) -> AdminClient:
-    return AdminClient({"bootstrap.servers": broker.bootstrap})
-
-
-def create_topic(broker, topic: str, partitions: int = PARTITIONS) -> None:
-    admin = admin_client(broker)
-    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)],
-                                  request_timeout=TIMEOUT_S)
-    assert futures[topic].result(timeout=TIMEOUT_S) is None
-
-    def ready():
-        t = admin.list_topics(topic=topic, timeout=10).topics.get(topic)
-        return t is not None and t.error is None and len(t.partitions) == partitions
-
-    wait_until(ready, 20, 0.1, f"{topic} with {partitions} partitions")
 
 
 def produce(broker, topic: str, per_partition: int = PER_PARTITION, partitions: int = PARTITIONS,
@@ -164,7 +147,7 @@ def group_offsets(admin: AdminClient, group: str) -> dict[tuple[str, int], int]:
 
 
 def test_confluent_group_commit_and_resume_across_restart(broker, topic_name):
-    create_topic(broker, topic_name)
+    create_topic(broker, topic_name, PARTITIONS)
     placed = produce(broker, topic_name)
     group = f"g-{topic_name}"
 
@@ -382,7 +365,7 @@ def test_confluent_members_rejoin_after_broker_restart(broker, topic_name):
 
 
 def test_confluent_static_member_is_described_with_its_instance_id(broker, topic_name):
-    create_topic(broker, topic_name)
+    create_topic(broker, topic_name, PARTITIONS)
     group = f"g-{topic_name}"
     instance = f"instance-{topic_name}"
     member = group_consumer(broker, group, **{"client.id": "static", "group.instance.id": instance})
@@ -400,7 +383,7 @@ def test_confluent_static_member_is_described_with_its_instance_id(broker, topic
 def test_confluent_group_whose_members_left_is_still_a_consumer_group(broker, topic_name):
     """Kafka keeps the protocol type of a group whose members all left (only the protocol name is cleared), so
     admin clients still see a consumer group, not a "simple" one (whose protocol type is empty)."""
-    create_topic(broker, topic_name)
+    create_topic(broker, topic_name, PARTITIONS)
     group = f"g-{topic_name}"
     member = group_consumer(broker, group)
     try:
@@ -417,7 +400,7 @@ def test_confluent_group_whose_members_left_is_still_a_consumer_group(broker, to
 
 def test_confluent_simple_consumer_group_is_listed_as_simple(broker, topic_name):
     """Offsets committed by an assign()-only consumer make a group with no members and no protocol type."""
-    create_topic(broker, topic_name)
+    create_topic(broker, topic_name, PARTITIONS)
     group = f"g-{topic_name}"
     consumer = group_consumer(broker, group)
     try:
@@ -482,7 +465,7 @@ def kp_consume_exactly(consumer: KafkaConsumer, n: int, timeout: float = TIMEOUT
 
 
 def test_kafka_python_group_commit_and_resume(broker, topic_name):
-    create_topic(broker, topic_name)
+    create_topic(broker, topic_name, PARTITIONS)
     placed = produce(broker, topic_name)
     group = f"g-{topic_name}"
 
@@ -558,7 +541,7 @@ def assignment_of_kp(consumer: KafkaConsumer) -> set[int]:
 
 
 def test_kafka_python_admin_deletes_empty_group(broker, topic_name):
-    create_topic(broker, topic_name)
+    create_topic(broker, topic_name, PARTITIONS)
     produce(broker, topic_name, per_partition=2)
     group = f"g-{topic_name}"
     consumer = kp_consumer(broker, group, topic_name)
@@ -597,7 +580,7 @@ def kcat_group(broker, group: str, topic: str) -> list[str]:
 
 
 def test_kcat_balanced_consumer_reads_and_commits(broker, topic_name):
-    create_topic(broker, topic_name)
+    create_topic(broker, topic_name, PARTITIONS)
     placed = produce(broker, topic_name, per_partition=5)
     group = f"g-{topic_name}"
 
