@@ -4,8 +4,9 @@
 //! - [`Broker`]: starts the `sluice` binary on a fresh data directory, learns its port from the start-up log,
 //!   and restarts it gracefully (SIGTERM) or brutally (SIGKILL) on the same data directory.
 //! - Client helpers: [`producer`] / [`consumer`] build librdkafka clients configured for what the broker
-//!   supports today (no consumer groups: consumers use `assign()`), [`create_topic`] goes through the admin API,
-//!   and [`Msg`] is a message with every field the tests compare.
+//!   supports today (no consumer groups: consumers use `assign()`), [`admin_client`] and [`admin_options`] are
+//!   the admin API's, [`create_topic`] goes through it, and [`Msg`] is a message with every field the tests
+//!   compare.
 //! - [`raw`]: a blocking, hand-driven Kafka connection for sending what no well-behaved client would.
 //! - Waiting: [`wait_until`] and [`consume_n`] poll conditions inside a deadline; nothing here sleeps for a
 //!   fixed time hoping a condition became true.
@@ -31,7 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -480,16 +481,32 @@ pub fn unique_topic(prefix: &str) -> String {
     )
 }
 
+/// A librdkafka admin client of the broker at `bootstrap`; run its futures with [`block_on`].
+pub fn admin_client(bootstrap: &str) -> AdminClient<DefaultClientContext> {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("create admin client")
+}
+
+/// Admin call options that give up after [`CLIENT_TIMEOUT`], so a broker that never answers fails the test.
+pub fn admin_options() -> AdminOptions {
+    AdminOptions::new().request_timeout(Some(CLIENT_TIMEOUT))
+}
+
+/// Milliseconds since the Unix epoch, as record timestamps count them.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64
+}
+
 /// Creates a topic through the admin API (replication factor 1), panics on any error, and returns once
 /// Metadata lists the topic ([`wait_for_topic`]).
 pub fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("create admin client");
     let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
-    let options = AdminOptions::new().request_timeout(Some(CLIENT_TIMEOUT));
-    let results = block_on(admin.create_topics([&topic], &options))
+    let results = block_on(admin_client(bootstrap).create_topics([&topic], &admin_options()))
         .unwrap_or_else(|e| panic!("CreateTopics {name}: {e}"));
     for result in results {
         if let Err((topic, code)) = result {
@@ -728,8 +745,18 @@ pub fn produce_all(producer: &TestProducer, topic: &str, messages: &[Msg]) -> Ve
             .map_err(|(e, _)| e)
             .unwrap_or_else(|e| panic!("enqueue message {id}: {e}"));
     }
+    flush_delivered(producer, messages.len(), Duration::from_secs(30))
+}
+
+/// Flushes `producer` within `timeout` and returns its delivery reports in id order; panics unless there are
+/// `expected` of them and none failed.
+pub fn flush_delivered(
+    producer: &TestProducer,
+    expected: usize,
+    timeout: Duration,
+) -> Vec<Delivery> {
     producer
-        .flush(Duration::from_secs(30))
+        .flush(timeout)
         .unwrap_or_else(|e| panic!("flush: {e} ({} acked)", producer.context().acked()));
     let mut reports = producer.context().reports();
     let failures: Vec<_> = reports
@@ -741,11 +768,7 @@ pub fn produce_all(producer: &TestProducer, topic: &str, messages: &[Msg]) -> Ve
         failures.is_empty(),
         "delivery failures, first ones: {failures:?}"
     );
-    assert_eq!(
-        reports.len(),
-        messages.len(),
-        "one delivery report per message"
-    );
+    assert_eq!(reports.len(), expected, "one delivery report per message");
     reports.sort_by_key(|r| r.id);
     reports
 }

@@ -17,7 +17,9 @@ use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, FetchRequest, ProduceRequest, ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, HeaderVersion, Request, StrBytes};
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 
 pub const CLIENT_ID: &str = "sluice-compat-raw";
 /// How long a request waits for its response before the test fails.
@@ -255,6 +257,26 @@ impl Versions {
 
 pub fn str_bytes(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
+}
+
+/// A record as a plain (not idempotent) producer sends it: no producer id, epoch or sequence, no headers, a
+/// CreateTime `timestamp`. Tests set any other field with struct update syntax (`Record { headers, ..record(..) }`).
+pub fn record(offset: i64, timestamp: i64, key: Option<Bytes>, value: Option<Bytes>) -> Record {
+    Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: -1,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: TimestampType::Creation,
+        offset,
+        sequence: -1,
+        timestamp,
+        key,
+        value,
+        headers: Default::default(),
+    }
 }
 
 /// One v2 record batch holding all of `records`, compressed with `compression`.

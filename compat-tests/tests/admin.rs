@@ -1,27 +1,14 @@
 //! Topic administration through librdkafka: listing every topic, CreateTopics and DeleteTopics with their
 //! per-topic errors, and what a deleted topic leaves behind (nothing: recreating it starts empty).
 
-use compat_tests::rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use compat_tests::rdkafka::client::DefaultClientContext;
+use compat_tests::rdkafka::admin::{NewTopic, TopicReplication};
 use compat_tests::rdkafka::consumer::Consumer;
 use compat_tests::rdkafka::error::RDKafkaErrorCode;
 use compat_tests::rdkafka::types::RDKafkaRespErr;
-use compat_tests::rdkafka::ClientConfig;
 use compat_tests::{
-    block_on, consumer, create_topic, produce_all, producer, unique_topic, wait_for_topic,
-    wait_for_topic_gone, watermarks, Broker, Msg, CLIENT_TIMEOUT,
+    admin_client, admin_options, block_on, consumer, create_topic, produce_all, producer,
+    unique_topic, wait_for_topic, wait_for_topic_gone, watermarks, Broker, Msg, CLIENT_TIMEOUT,
 };
-
-fn admin(broker: &Broker) -> AdminClient<DefaultClientContext> {
-    ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .create()
-        .expect("create admin client")
-}
-
-fn options() -> AdminOptions {
-    AdminOptions::new().request_timeout(Some(CLIENT_TIMEOUT))
-}
 
 /// The error CreateTopics reports for one topic, or `None` when it was created and Metadata lists it (Kafka's
 /// broker lists a created topic a moment after CreateTopics answers: see `wait_for_topic`).
@@ -32,8 +19,9 @@ fn create(
     replication: i32,
 ) -> Option<RDKafkaErrorCode> {
     let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(replication));
-    let results = block_on(admin(broker).create_topics([&topic], &options()))
-        .unwrap_or_else(|e| panic!("CreateTopics {name}: {e}"));
+    let results =
+        block_on(admin_client(&broker.bootstrap()).create_topics([&topic], &admin_options()))
+            .unwrap_or_else(|e| panic!("CreateTopics {name}: {e}"));
     assert_eq!(results.len(), 1);
     let code = results
         .into_iter()
@@ -48,8 +36,9 @@ fn create(
 }
 
 fn delete(broker: &Broker, name: &str) -> Option<RDKafkaErrorCode> {
-    let results = block_on(admin(broker).delete_topics(&[name], &options()))
-        .unwrap_or_else(|e| panic!("DeleteTopics {name}: {e}"));
+    let results =
+        block_on(admin_client(&broker.bootstrap()).delete_topics(&[name], &admin_options()))
+            .unwrap_or_else(|e| panic!("DeleteTopics {name}: {e}"));
     assert_eq!(results.len(), 1);
     results
         .into_iter()

@@ -16,13 +16,12 @@ use compat_tests::raw::{
 use compat_tests::{
     consumer, create_topic, is_reference_kafka, unique_topic, wait_until, watermarks, Broker,
 };
-use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, HeaderVersion};
-use kafka_protocol::records::{Compression, Record, TimestampType, IEEE};
+use kafka_protocol::records::{Compression, Record, IEEE};
 
 const MAX_REQUEST_BYTES: i32 = 1 << 20;
 /// How long the broker may take to close a connection it should close.
@@ -246,21 +245,12 @@ fn huge_array_count_in_tiny_request() {
 }
 
 fn record(offset: i64, value: &str) -> Record {
-    Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: -1,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
+    raw::record(
         offset,
-        sequence: -1,
-        timestamp: 1_700_000_000_000 + offset,
-        key: None,
-        value: Some(Bytes::copy_from_slice(value.as_bytes())),
-        headers: IndexMap::new(),
-    }
+        1_700_000_000_000 + offset,
+        None,
+        Some(Bytes::copy_from_slice(value.as_bytes())),
+    )
 }
 
 /// A valid, uncompressed v2 record batch.

@@ -26,8 +26,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use compat_tests::raw::{str_bytes, RawConn};
-use compat_tests::rdkafka::admin::{AdminClient, AdminOptions, NewPartitions};
-use compat_tests::rdkafka::client::DefaultClientContext;
+use compat_tests::rdkafka::admin::NewPartitions;
 use compat_tests::rdkafka::config::ClientConfig;
 use compat_tests::rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance,
@@ -35,11 +34,11 @@ use compat_tests::rdkafka::consumer::{
 use compat_tests::rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use compat_tests::rdkafka::groups::GroupInfo;
 use compat_tests::rdkafka::message::Message;
-use compat_tests::rdkafka::producer::{BaseRecord, Producer};
+use compat_tests::rdkafka::producer::BaseRecord;
 use compat_tests::rdkafka::{ClientContext, Offset, TopicPartitionList};
 use compat_tests::{
-    block_on, consume_n, create_topic, produce_all, producer, unique_topic, wait_until, Broker,
-    Delivery, Msg, TestProducer, CLIENT_TIMEOUT,
+    admin_client, admin_options, block_on, consume_n, create_topic, flush_delivered, produce_all,
+    producer, unique_topic, wait_until, Broker, Delivery, Msg, TestProducer, CLIENT_TIMEOUT,
 };
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_delete_request::{
@@ -580,18 +579,7 @@ impl Feeder {
             .expect("running")
             .join()
             .expect("producer thread");
-        producer
-            .flush(Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("flush: {e}"));
-        let reports = producer.context().reports();
-        let failed: Vec<_> = reports
-            .iter()
-            .filter(|r| r.error.is_some())
-            .take(5)
-            .collect();
-        assert!(failed.is_empty(), "delivery failures: {failed:?}");
-        assert_eq!(reports.len(), self.sent(), "one report per message sent");
-        reports
+        flush_delivered(&producer, self.sent(), Duration::from_secs(30))
     }
 }
 
@@ -1187,11 +1175,8 @@ fn group_list_describe_and_delete() {
     assert_eq!(ours.len(), 1, "the group is listed once");
     assert_eq!(ours[0].members.len(), 2);
 
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .create()
-        .expect("create admin client");
-    let options = AdminOptions::new().request_timeout(Some(CLIENT_TIMEOUT));
+    let admin = admin_client(&bootstrap);
+    let options = admin_options();
     let delete = |name: &str| {
         let results = block_on(admin.delete_groups(&[name], &options)).expect("DeleteGroups");
         assert_eq!(results.len(), 1);
@@ -1326,11 +1311,8 @@ fn added_partitions_are_assigned_after_leader_rejoins() {
         owners_of(&[&g1, &g2])
     });
 
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .create()
-        .expect("create admin client");
-    let options = AdminOptions::new().request_timeout(Some(CLIENT_TIMEOUT));
+    let admin = admin_client(&bootstrap);
+    let options = admin_options();
     let results = block_on(admin.create_partitions(&[NewPartitions::new(&topic, 5)], &options))
         .expect("CreatePartitions");
     assert_eq!(results, vec![Ok(topic.clone())]);

@@ -20,7 +20,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use compat_tests::raw::{self, str_bytes, RawConn, Versions};
@@ -28,13 +28,13 @@ use compat_tests::rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use compat_tests::rdkafka::message::Message;
 use compat_tests::rdkafka::producer::{BaseRecord, Producer};
 use compat_tests::{
-    assign_from_beginning, consume_n, consumer, create_topic, producer, sluice_bin, unique_topic,
-    wait_until, watermarks, Broker, TestProducer,
+    assign_from_beginning, consume_n, consumer, create_topic, flush_delivered, is_reference_kafka,
+    now_ms, producer, unique_topic, wait_until, watermarks, Broker, TestProducer,
 };
 use kafka_protocol::messages::{
     ApiKey, InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProducerId,
 };
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, TimestampType};
+use kafka_protocol::records::{Compression, Record, RecordBatchDecoder};
 
 const INVALID_REQUEST: i16 = 42;
 const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
@@ -49,17 +49,6 @@ const INVALID_RECORD: i16 = 87;
 /// How many of a producer's batches a partition remembers for duplicate detection (Kafka's
 /// `ProducerStateEntry.NUM_BATCHES_TO_RETAIN`).
 const BATCHES_KEPT: i32 = 5;
-
-/// Whether the broker under test is the reference Kafka (`SLUICE_TARGET=kafka`, or a `SLUICE_BIN` named
-/// `run-kafka*`) rather than Sluice.
-fn against_kafka() -> bool {
-    match std::env::var("SLUICE_TARGET") {
-        Ok(target) if !target.is_empty() => target.eq_ignore_ascii_case("kafka"),
-        _ => sluice_bin()
-            .file_name()
-            .is_some_and(|name| name.to_string_lossy().starts_with("run-kafka")),
-    }
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Batches and requests
@@ -112,28 +101,17 @@ impl Spec {
     }
 
     fn encode(&self, transactional: bool) -> Bytes {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_millis() as i64;
+        let now = now_ms();
         // The encoder derives the base sequence from the first record and splits batches wherever
         // `offset - sequence` changes, which a sequence wrapping at i32::MAX (not at 2^32) would do: encode
         // with sequences 0.. and write the real base sequence (and CRC) into the header afterwards.
         let records: Vec<Record> = (0..self.count)
             .map(|i| Record {
                 transactional,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: -1,
                 producer_id: self.pid,
                 producer_epoch: self.epoch,
-                timestamp_type: TimestampType::Creation,
-                offset: i64::from(i),
                 sequence: i,
-                timestamp: now,
-                key: None,
-                value: Some(Bytes::from(self.value(i))),
-                headers: Default::default(),
+                ..raw::record(i64::from(i), now, None, Some(Bytes::from(self.value(i))))
             })
             .collect();
         let mut batch = raw::encode_batch(&records, Compression::None);
@@ -458,7 +436,7 @@ fn init_producer_id_with_a_transactional_id() {
             version,
             &idempotent_init().with_transactional_id(Some(str_bytes("sluice-txn").into())),
         );
-        if against_kafka() {
+        if is_reference_kafka() {
             assert_eq!(
                 response.error_code, NOT_COORDINATOR,
                 "Kafka, v{version}: {response:?}"
@@ -494,7 +472,7 @@ fn transactional_batches_are_refused() {
             .with_transactional_id(txn.map(|t| str_bytes(t).into()));
         let ack = client.send_request(request);
         let case = format!("a transactional batch, transactional id {txn:?}: {ack:?}");
-        match (against_kafka(), txn) {
+        match (is_reference_kafka(), txn) {
             (false, _) => assert_eq!(ack.code, INVALID_TXN_STATE, "{case}"),
             (true, None) => assert_eq!(ack.code, TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "{case}"),
             (true, Some(_)) => assert_ne!(ack.code, 0, "{case}"),
@@ -806,7 +784,7 @@ fn producer_state_survives_kill9() {
             "after kill -9, a retry of batch {i} of the {} written",
             written.len()
         );
-        if against_kafka() && i + 1 < written.len() {
+        if is_reference_kafka() && i + 1 < written.len() {
             let ack = client.send(*b);
             assert!(
                 (ack.code == 0 && ack.base_offset == 10 * i as i64)
@@ -1067,19 +1045,7 @@ fn stream_exactly_once(interruption: Interruption) {
         eprintln!("{interruption:?} with {sent_before} sent and {acked_before} acknowledged");
     }
     sender.join().expect("sender thread");
-    producer
-        .flush(Duration::from_secs(60))
-        .unwrap_or_else(|e| panic!("flush: {e} ({} acked)", producer.context().acked()));
-
-    let mut reports = producer.context().reports();
-    let failures: Vec<_> = reports
-        .iter()
-        .filter(|r| r.error.is_some())
-        .take(5)
-        .collect();
-    assert!(failures.is_empty(), "delivery failures: {failures:?}");
-    assert_eq!(reports.len(), MESSAGES, "one delivery report per message");
-    reports.sort_by_key(|r| r.id);
+    let reports = flush_delivered(&producer, MESSAGES, Duration::from_secs(60));
 
     // Per partition, the log must be exactly the ids sent there, in the order sent.
     let consumer = consumer(&bootstrap, &[]);

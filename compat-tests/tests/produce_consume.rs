@@ -18,7 +18,7 @@ use compat_tests::{
 };
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::messages::ApiKey;
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, TimestampType};
+use kafka_protocol::records::{Compression, Record, RecordBatchDecoder};
 
 const PARTITIONS: i32 = 3;
 const MESSAGES: usize = 3000;
@@ -170,19 +170,13 @@ fn record(i: usize) -> Record {
     headers.insert(str_bytes("index"), Some(Bytes::from(i.to_string())));
     headers.insert(str_bytes("null-value"), None);
     Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: -1,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset: i as i64,
-        sequence: -1,
-        timestamp: SAMPLE_BASE_TIMESTAMP + 7 * i as i64,
-        key: (!i.is_multiple_of(5)).then(|| Bytes::from(format!("key-{i}"))),
-        value: Some(Bytes::from(format!("raw value {i} ").repeat(1 + i % 7))),
         headers,
+        ..raw::record(
+            i as i64,
+            SAMPLE_BASE_TIMESTAMP + 7 * i as i64,
+            (!i.is_multiple_of(5)).then(|| Bytes::from(format!("key-{i}"))),
+            Some(Bytes::from(format!("raw value {i} ").repeat(1 + i % 7))),
+        )
     }
 }
 

@@ -16,23 +16,23 @@ use std::io::ErrorKind;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use compat_tests::raw::{str_bytes, RawConn, Versions};
 use compat_tests::rdkafka::admin::{
-    AdminClient, AdminOptions, AlterConfig, ConfigEntry, ConfigResource, ConfigSource,
-    NewPartitions, NewTopic, ResourceSpecifier, TopicReplication,
+    AdminOptions, AlterConfig, ConfigEntry, ConfigResource, ConfigSource, NewPartitions, NewTopic,
+    ResourceSpecifier, TopicReplication,
 };
-use compat_tests::rdkafka::client::DefaultClientContext;
 use compat_tests::rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use compat_tests::rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use compat_tests::rdkafka::message::{Message, Timestamp};
 use compat_tests::rdkafka::producer::{BaseRecord, Producer};
 use compat_tests::rdkafka::types::RDKafkaRespErr;
-use compat_tests::rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use compat_tests::rdkafka::{Offset, TopicPartitionList};
 use compat_tests::{
-    block_on, consumer, create_topic, is_reference_kafka, producer, unique_topic, wait_for_topic,
-    wait_for_topic_gone, wait_until, watermarks, Broker, Delivery, TestProducer, CLIENT_TIMEOUT,
+    admin_client, admin_options, block_on, consumer, create_topic, is_reference_kafka, now_ms,
+    producer, unique_topic, wait_for_topic, wait_for_topic_gone, wait_until, watermarks, Broker,
+    Delivery, TestProducer, CLIENT_TIMEOUT,
 };
 use kafka_protocol::messages::alter_configs_request::{AlterConfigsResource, AlterableConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
@@ -94,27 +94,9 @@ const KAFKA_TOPIC_CONFIGS: &[&str] = &[
 // Helpers
 // ---------------------------------------------------------------------------------------------------------
 
-fn admin(broker: &Broker) -> AdminClient<DefaultClientContext> {
-    ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .create()
-        .expect("create admin client")
-}
-
-fn options() -> AdminOptions {
-    AdminOptions::new().request_timeout(Some(CLIENT_TIMEOUT))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as i64
-}
-
 /// CreateTopics for one topic: `None` when it was created (or would be, with `validate_only`).
 fn create(broker: &Broker, topic: &NewTopic<'_>, opts: &AdminOptions) -> Option<RDKafkaErrorCode> {
-    let results = block_on(admin(broker).create_topics([topic], opts))
+    let results = block_on(admin_client(&broker.bootstrap()).create_topics([topic], opts))
         .unwrap_or_else(|e| panic!("CreateTopics {}: {e}", topic.name));
     assert_eq!(results.len(), 1, "one result per topic");
     results
@@ -134,7 +116,11 @@ fn new_topic<'a>(name: &'a str, partitions: i32, configs: &[(&'a str, &'a str)])
 
 /// Creates a topic with configs, panics on any error, and returns once Metadata lists it.
 fn create_with(broker: &Broker, name: &str, partitions: i32, configs: &[(&str, &str)]) {
-    if let Some(code) = create(broker, &new_topic(name, partitions, configs), &options()) {
+    if let Some(code) = create(
+        broker,
+        &new_topic(name, partitions, configs),
+        &admin_options(),
+    ) {
         panic!("CreateTopics {name} {configs:?}: {code:?}");
     }
     wait_for_topic(&broker.bootstrap(), name);
@@ -166,9 +152,11 @@ fn next_segment() {
 
 /// The topic's configs as rdkafka's DescribeConfigs reports them.
 fn topic_configs(broker: &Broker, topic: &str) -> ConfigResource {
-    let results =
-        block_on(admin(broker).describe_configs([&ResourceSpecifier::Topic(topic)], &options()))
-            .unwrap_or_else(|e| panic!("DescribeConfigs {topic}: {e}"));
+    let results = block_on(
+        admin_client(&broker.bootstrap())
+            .describe_configs([&ResourceSpecifier::Topic(topic)], &admin_options()),
+    )
+    .unwrap_or_else(|e| panic!("DescribeConfigs {topic}: {e}"));
     let resource = results
         .into_iter()
         .next()
@@ -219,8 +207,9 @@ fn alter(broker: &Broker, topic: &str, set: &[(&str, &str)]) {
         AlterConfig::new(ResourceSpecifier::Topic(topic)),
         |c, (k, v)| c.set(k, v),
     );
-    let results = block_on(admin(broker).alter_configs([&config], &options()))
-        .unwrap_or_else(|e| panic!("AlterConfigs {topic}: {e}"));
+    let results =
+        block_on(admin_client(&broker.bootstrap()).alter_configs([&config], &admin_options()))
+            .unwrap_or_else(|e| panic!("AlterConfigs {topic}: {e}"));
     assert_eq!(results.len(), 1, "one result per resource");
 }
 
@@ -753,9 +742,11 @@ fn created_topic_describes_every_config_with_its_source_and_synonyms() {
     );
 
     // The broker resource "1": read-only settings, the file's value as a static broker config.
-    let results =
-        block_on(admin(&broker).describe_configs([&ResourceSpecifier::Broker(1)], &options()))
-            .expect("DescribeConfigs broker 1");
+    let results = block_on(
+        admin_client(&broker.bootstrap())
+            .describe_configs([&ResourceSpecifier::Broker(1)], &admin_options()),
+    )
+    .expect("DescribeConfigs broker 1");
     let brokers = results
         .into_iter()
         .next()
@@ -780,8 +771,8 @@ fn create_topics_errors_validate_only_defaults_and_assignments() {
     let broker = Broker::start_with("num_partitions: 3\n");
     let existing = unique_topic("exists");
     create_topic(&broker.bootstrap(), &existing, 1);
-    let opts = options();
-    let dry = options().validate_only(true);
+    let opts = admin_options();
+    let dry = admin_options().validate_only(true);
     let long_name = "x".repeat(250);
     let cases: Vec<(NewTopic<'_>, &AdminOptions, Option<RDKafkaErrorCode>, &str)> = vec![
         (
@@ -972,7 +963,7 @@ fn create_topics_refuses_names_that_collide_on_dot_and_underscore() {
     create_topic(&broker.bootstrap(), &dotted, 1);
     let underscored = dotted.replace('.', "_");
     assert_eq!(
-        create(&broker, &new_topic(&underscored, 1, &[]), &options()),
+        create(&broker, &new_topic(&underscored, 1, &[]), &admin_options()),
         Some(RDKafkaErrorCode::InvalidTopic),
         "{underscored} after {dotted}"
     );
@@ -1075,50 +1066,56 @@ fn create_partitions_then_produce_to_the_new_partition() {
     );
 
     let grow = |partitions: &NewPartitions<'_>, opts: &AdminOptions| {
-        block_on(admin(&broker).create_partitions([partitions], opts))
+        block_on(admin_client(&broker.bootstrap()).create_partitions([partitions], opts))
             .expect("CreatePartitions")
             .remove(0)
             .err()
             .map(|(_, code)| code)
     };
     assert_eq!(
-        grow(&NewPartitions::new(&topic, 3), &options()),
+        grow(&NewPartitions::new(&topic, 3), &admin_options()),
         None,
         "1 -> 3"
     );
     assert_eq!(
-        grow(&NewPartitions::new(&topic, 3), &options()),
+        grow(&NewPartitions::new(&topic, 3), &admin_options()),
         Some(RDKafkaErrorCode::InvalidPartitions),
         "3 -> 3"
     );
     assert_eq!(
-        grow(&NewPartitions::new(&topic, 2), &options()),
+        grow(&NewPartitions::new(&topic, 2), &admin_options()),
         Some(RDKafkaErrorCode::InvalidPartitions),
         "3 -> 2"
     );
     assert_eq!(
         grow(
             &NewPartitions::new(&unique_topic("no-such-topic"), 2),
-            &options()
+            &admin_options()
         ),
         Some(RDKafkaErrorCode::UnknownTopicOrPartition),
         "unknown topic"
     );
     assert_eq!(
-        grow(&NewPartitions::new(&topic, 4).assign(&[&[2]]), &options()),
+        grow(
+            &NewPartitions::new(&topic, 4).assign(&[&[2]]),
+            &admin_options()
+        ),
         Some(RDKafkaErrorCode::InvalidReplicaAssignment),
         "new partition on broker 2"
     );
     assert_eq!(
         grow(
             &NewPartitions::new(&topic, 8),
-            &options().validate_only(true)
+            &admin_options().validate_only(true)
         ),
         None,
         "dry run"
     );
     assert_eq!(
-        grow(&NewPartitions::new(&topic, 4).assign(&[&[1]]), &options()),
+        grow(
+            &NewPartitions::new(&topic, 4).assign(&[&[1]]),
+            &admin_options()
+        ),
         None,
         "3 -> 4 on broker 1"
     );
@@ -1242,7 +1239,8 @@ fn delete_records_moves_the_low_watermark_and_resets_consumers() {
         tpl.add_partition_offset(&topic, partition, offset)
             .expect("add partition");
         let result =
-            block_on(admin(broker).delete_records(&tpl, &options())).expect("DeleteRecords");
+            block_on(admin_client(&broker.bootstrap()).delete_records(&tpl, &admin_options()))
+                .expect("DeleteRecords");
         let elements = result.elements();
         let element = elements.first().expect("one partition in the result");
         element
