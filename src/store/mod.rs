@@ -48,7 +48,7 @@ mod storage;
 pub use flush::DEFAULT_MAX_UNFLUSHED_BYTES;
 pub use memory::{Faults, MemoryPartition};
 pub use metadata::{CommittedOffset, TopicRecord};
-pub use partition::{join, PartitionStore};
+pub use partition::PartitionStore;
 pub use storage::{BatchIter, HeaderIter, PartitionStorage};
 
 use std::path::Path;

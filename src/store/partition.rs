@@ -319,7 +319,7 @@ impl PartitionStore {
 }
 
 /// One batch's chunks as one buffer; a one-chunk batch is that chunk itself, not a copy.
-pub fn join(mut parts: Vec<Bytes>) -> Option<Bytes> {
+fn join(mut parts: Vec<Bytes>) -> Option<Bytes> {
     match parts.len() {
         0 => None,
         1 => parts.pop(),
