@@ -580,7 +580,7 @@ mod tests {
         assert_eq!(log.append(&next).unwrap().0, 5);
         // A torn tail with nothing before it leaves an empty partition.
         let p1 = s.open_partition(uuid::Uuid::nil(), 1).unwrap();
-        p1.append(0, &torn[..20]).unwrap();
+        p1.append(0, &torn[..20], None).unwrap();
         let log1 = PartitionLog::open(s.open_partition(uuid::Uuid::nil(), 1).unwrap()).unwrap();
         assert_eq!(log1.offsets().high_watermark, 0);
     }

@@ -143,6 +143,7 @@ impl Flusher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::PartitionStorage;
     use uuid::Uuid;
 
     #[tokio::test]
@@ -151,7 +152,7 @@ mod tests {
         let store = Store::open(dir.path(), 1 << 20, 60_000).unwrap();
         store.set_max_unflushed_bytes(1024);
         let p = store.open_partition(Uuid::new_v4(), 0).unwrap();
-        p.append(0, &[7u8; 4096]).unwrap();
+        p.append(0, &[7u8; 4096], None).unwrap();
         assert!(store.inner.unflushed.load(Ordering::Relaxed) >= 4096);
         // Over the bound: admit flushes (sled's own timer is a minute away) and returns.
         tokio::time::timeout(std::time::Duration::from_secs(10), store.admit())

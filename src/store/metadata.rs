@@ -244,6 +244,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::PartitionStorage;
 
     #[test]
     fn offsets_round_trip_and_delete_by_group() {
@@ -288,7 +289,7 @@ mod tests {
         store
             .open_partition(rec.id, 1)
             .unwrap()
-            .append(0, b"x")
+            .append(0, b"x", None)
             .unwrap();
         store.delete_topic(&rec).unwrap();
         assert!(store.load_topics().unwrap().is_empty());
@@ -315,7 +316,7 @@ mod tests {
         store
             .open_partition(live.id, 0)
             .unwrap()
-            .append(0, b"y")
+            .append(0, b"y", None)
             .unwrap();
         assert!(store.orphaned_topic_ids().unwrap().is_empty());
     }

@@ -10,7 +10,10 @@ use uuid::Uuid;
 use super::keys::{
     chunk_key, chunks, key_offset, partition_key, partition_tree_name, producer_prefix,
 };
+use super::storage::{BatchIter, HeaderIter, PartitionStorage};
 use super::{Store, StoreError};
+use crate::log::compaction::Change;
+use crate::log::producer_state::ProducerEntry;
 
 impl Store {
     pub fn open_partition(
@@ -44,41 +47,8 @@ pub struct PartitionStore {
 }
 
 impl PartitionStore {
-    /// Appends an idempotent producer's batch, then that producer's new state. A crash between the
-    /// two leaves the batch without its state, which [`crate::log::PartitionLog::open`] restores from
-    /// the batch itself (it is then the partition's last one).
-    pub fn append_with_producer(
-        &self,
-        base_offset: u64,
-        batch: &[u8],
-        producer_id: i64,
-        entry: &crate::log::producer_state::ProducerEntry,
-    ) -> Result<(), StoreError> {
-        self.append(base_offset, batch)?;
-        let state = self.put_producer(producer_id, entry)?;
-        self.count_written(state);
-        Ok(())
-    }
-
-    /// One producer's stored state.
-    pub fn producer(
-        &self,
-        producer_id: i64,
-    ) -> Result<Option<crate::log::producer_state::ProducerEntry>, StoreError> {
-        match self.producers.get(self.producer_key(producer_id))? {
-            Some(v) => serde_json::from_slice(&v).map(Some).map_err(|e| {
-                StoreError::corrupt(format!("the state of producer {producer_id}"), e)
-            }),
-            None => Ok(None),
-        }
-    }
-
     /// Stores one producer's state; returns the bytes written.
-    pub fn put_producer(
-        &self,
-        producer_id: i64,
-        entry: &crate::log::producer_state::ProducerEntry,
-    ) -> Result<usize, StoreError> {
+    fn write_producer(&self, producer_id: i64, entry: &ProducerEntry) -> Result<usize, StoreError> {
         let state =
             serde_json::to_vec(entry).map_err(|e| StoreError::encode("a producer state", e))?;
         self.producers
@@ -92,10 +62,43 @@ impl PartitionStore {
         pkey
     }
 
+    fn count_written(&self, bytes: usize) {
+        self.unflushed.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// The header of the batch stored at `base`, from its first chunk alone.
+    fn header_at(&self, base: u64) -> Result<Option<crate::log::batch::StoredHeader>, StoreError> {
+        self.tree
+            .get(chunk_key(base, 0))?
+            .map(|first| parse_header(base, &first))
+            .transpose()
+    }
+
+    fn remove_chunks(&self, base: u64, batch: &mut sled::Batch) -> Result<(), StoreError> {
+        for item in self.tree.scan_prefix(base.to_be_bytes()) {
+            batch.remove(item?.0);
+        }
+        Ok(())
+    }
+}
+
+impl PartitionStorage for PartitionStore {
+    /// One producer's stored state.
+    fn producer(&self, producer_id: i64) -> Result<Option<ProducerEntry>, StoreError> {
+        match self.producers.get(self.producer_key(producer_id))? {
+            Some(v) => serde_json::from_slice(&v).map(Some).map_err(|e| {
+                StoreError::corrupt(format!("the state of producer {producer_id}"), e)
+            }),
+            None => Ok(None),
+        }
+    }
+
+    fn put_producer(&self, producer_id: i64, entry: &ProducerEntry) -> Result<(), StoreError> {
+        self.write_producer(producer_id, entry).map(|_| ())
+    }
+
     /// This partition's producer states.
-    pub fn load_producers(
-        &self,
-    ) -> Result<Vec<(i64, crate::log::producer_state::ProducerEntry)>, StoreError> {
+    fn load_producers(&self) -> Result<Vec<(i64, ProducerEntry)>, StoreError> {
         let mut out = Vec::new();
         for item in self.producers.scan_prefix(&self.producer_prefix) {
             let (k, v) = item?;
@@ -111,35 +114,43 @@ impl PartitionStore {
         Ok(out)
     }
 
-    pub fn remove_producer(&self, producer_id: i64) -> Result<(), StoreError> {
+    fn remove_producer(&self, producer_id: i64) -> Result<(), StoreError> {
         self.producers.remove(self.producer_key(producer_id))?;
         Ok(())
     }
 
     /// Stores a batch under its base offset, chunk by chunk in order (see the module doc for why
-    /// not atomically). Readers stop at the high watermark, which moves only once this returns.
-    pub fn append(&self, base_offset: u64, batch: &[u8]) -> Result<(), StoreError> {
+    /// not atomically), then the producer's new state if any. Readers stop at the high watermark,
+    /// which moves only once this returns. A crash between the two leaves the batch without its
+    /// state, which [`crate::log::PartitionLog::open`] restores from the batch itself (it is then
+    /// the partition's last one).
+    fn append(
+        &self,
+        base_offset: u64,
+        batch: &[u8],
+        producer: Option<(i64, &ProducerEntry)>,
+    ) -> Result<(), StoreError> {
         for (k, chunk) in chunks(base_offset, batch) {
             self.tree.insert(k, chunk)?;
         }
         self.count_written(batch.len());
+        if let Some((producer_id, entry)) = producer {
+            let state = self.write_producer(producer_id, entry)?;
+            self.count_written(state);
+        }
         Ok(())
     }
 
     /// Removes one batch (all its chunks): a torn tail found at open.
-    pub fn remove_batch(&self, base: u64) -> Result<(), StoreError> {
+    fn remove_batch(&self, base: u64) -> Result<(), StoreError> {
         for item in self.tree.scan_prefix(base.to_be_bytes()) {
             self.tree.remove(item?.0)?;
         }
         Ok(())
     }
 
-    fn count_written(&self, bytes: usize) {
-        self.unflushed.fetch_add(bytes as u64, Ordering::Relaxed);
-    }
-
     /// The whole batch stored at `base`, its chunks joined (no copy for a one-chunk batch).
-    pub fn read_batch(&self, base: u64) -> Result<Option<Bytes>, StoreError> {
+    fn read_batch(&self, base: u64) -> Result<Option<Bytes>, StoreError> {
         let mut parts: Vec<Bytes> = Vec::new();
         for item in self.tree.scan_prefix(base.to_be_bytes()) {
             parts.push(Bytes::from_owner(item?.1));
@@ -149,7 +160,7 @@ impl PartitionStore {
 
     /// The batch with the highest base offset: its offset (from its key), its first chunk (which
     /// holds the header) and how many bytes are stored for it, without joining its chunks.
-    pub fn last_batch(&self) -> Result<Option<(u64, Bytes, u64)>, StoreError> {
+    fn last_batch(&self) -> Result<Option<(u64, Bytes, u64)>, StoreError> {
         let Some((k, _)) = self.tree.last()? else {
             return Ok(None);
         };
@@ -165,7 +176,7 @@ impl PartitionStore {
     }
 
     /// The batch that holds `offset` if any, else the first batch after it: where a read starts.
-    pub fn seek(&self, offset: u64) -> Result<Option<u64>, StoreError> {
+    fn seek(&self, offset: u64) -> Result<Option<u64>, StoreError> {
         if let Some((k, _)) = self
             .tree
             .range(..=chunk_key(offset, u16::MAX))
@@ -182,23 +193,12 @@ impl PartitionStore {
             .map(|(k, _)| key_offset(&k)))
     }
 
-    /// The header of the batch stored at `base`, from its first chunk alone.
-    fn header_at(&self, base: u64) -> Result<Option<crate::log::batch::StoredHeader>, StoreError> {
-        self.tree
-            .get(chunk_key(base, 0))?
-            .map(|first| parse_header(base, &first))
-            .transpose()
-    }
-
     /// The header of every batch with base offset >= `from`, in offset order, reading only each
     /// batch's first chunk: for decisions (retention, lookups by time) that must not pull whole
     /// batches, let alone a whole partition, into memory.
-    pub fn headers(
-        &self,
-        from: u64,
-    ) -> impl Iterator<Item = Result<crate::log::batch::StoredHeader, StoreError>> + '_ {
+    fn headers(&self, from: u64) -> HeaderIter<'_> {
         let mut next = Some(from);
-        std::iter::from_fn(move || {
+        Box::new(std::iter::from_fn(move || {
             let (k, v) = match self.tree.range(chunk_key(next?, 0)..).next()? {
                 Ok(kv) => kv,
                 Err(e) => {
@@ -213,29 +213,22 @@ impl PartitionStore {
                 next = None;
             }
             Some(header)
-        })
+        }))
     }
 
     /// Batches with base offset >= `from`, in offset order, each as its stored chunks (never
     /// joined: fetch hands them to the socket as they are).
-    pub fn scan_parts(
-        &self,
-        from: u64,
-    ) -> impl Iterator<Item = Result<(u64, Vec<Bytes>), StoreError>> + '_ {
-        Batches {
+    fn scan_parts(&self, from: u64) -> BatchIter<'_> {
+        Box::new(Batches {
             inner: self.tree.range(chunk_key(from, 0)..),
             pending: None,
-        }
+        })
     }
 
     /// Persists a new log start offset and removes the batches that lie wholly below it, at most
     /// `max_batches` of them (callers loop; a pass stays short). Returns the bytes removed and
     /// whether batches below the start remain.
-    pub fn truncate_head(
-        &self,
-        log_start: u64,
-        max_batches: usize,
-    ) -> Result<(u64, bool), StoreError> {
+    fn truncate_head(&self, log_start: u64, max_batches: usize) -> Result<(u64, bool), StoreError> {
         self.log_start.insert(&self.key, &log_start.to_be_bytes())?;
         let mut removed = 0u64;
         let mut doomed = sled::Batch::default();
@@ -256,21 +249,10 @@ impl PartitionStore {
         Ok((removed, more))
     }
 
-    fn remove_chunks(&self, base: u64, batch: &mut sled::Batch) -> Result<(), StoreError> {
-        for item in self.tree.scan_prefix(base.to_be_bytes()) {
-            batch.remove(item?.0);
-        }
-        Ok(())
-    }
-
     /// Applies a compaction pass atomically. A change whose batch is gone by now (retention or
     /// DeleteRecords ran meanwhile) is skipped, so nothing below the log start comes back.
     /// Returns the change in stored bytes (negative: space freed).
-    pub fn apply_compaction(
-        &self,
-        changes: &[crate::log::compaction::Change],
-    ) -> Result<i64, StoreError> {
-        use crate::log::compaction::Change;
+    fn apply_compaction(&self, changes: &[Change]) -> Result<i64, StoreError> {
         let mut batch = sled::Batch::default();
         let mut delta = 0i64;
         let mut written = 0usize;
@@ -305,11 +287,11 @@ impl PartitionStore {
 
     /// Total bytes of the stored batches, summed from their headers (a walk over every batch, so
     /// callers cache it).
-    pub fn size_bytes(&self) -> Result<u64, StoreError> {
+    fn size_bytes(&self) -> Result<u64, StoreError> {
         self.headers(0).map(|h| h.map(|h| h.size)).sum()
     }
 
-    pub fn log_start(&self) -> Result<u64, StoreError> {
+    fn log_start(&self) -> Result<u64, StoreError> {
         Ok(self
             .log_start
             .get(&self.key)?
@@ -404,7 +386,7 @@ mod tests {
         // Three chunks, then one, then two.
         let sizes = [(0u64, 10u32, 40_000usize), (10, 1, 100), (11, 5, 20_000)];
         for (base, n, len) in sizes {
-            p.append(base, &fake_batch(base, n, len)).unwrap();
+            p.append(base, &fake_batch(base, n, len), None).unwrap();
         }
         let got: Vec<(u64, u64, u64)> = p
             .headers(0)
@@ -436,8 +418,8 @@ mod tests {
                 })
                 .unwrap();
             let p = store.open_partition(id, 0).unwrap();
-            p.append(0, b"first").unwrap();
-            p.append(5, b"second").unwrap();
+            p.append(0, b"first", None).unwrap();
+            p.append(5, b"second", None).unwrap();
             store.sync().await.unwrap();
             store.close().unwrap();
         }
@@ -458,8 +440,8 @@ mod tests {
         assert_eq!(all, vec![0, 5]);
         // A batch bigger than a chunk comes back whole, and in order with its neighbours.
         let big: Vec<u8> = (0..(3 * CHUNK + 17)).map(|i| (i % 251) as u8).collect();
-        p.append(9, &big).unwrap();
-        p.append(20, b"after").unwrap();
+        p.append(9, &big, None).unwrap();
+        p.append(20, b"after", None).unwrap();
         let got = scan(5);
         assert_eq!(got.len(), 3);
         assert_eq!((got[1].0, &got[1].1[..]), (9, &big[..]));
