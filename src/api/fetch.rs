@@ -249,7 +249,7 @@ mod tests {
         let b = test_broker(dir.path(), Config::default());
         let t = b.create_topic("t", 1, Default::default(), false).unwrap();
         t.partitions[0]
-            .append(&batch::validate(&make_batch(3, 0), 1 << 20).unwrap())
+            .append_visible(&batch::validate(&make_batch(3, 0), 1 << 20).unwrap())
             .unwrap();
         let Outcome::Now(ResponseBody::Fetch(r)) = handle(&Ctx::test(&b, 12), req("t", 0, 500))
         else {
@@ -290,7 +290,7 @@ mod tests {
         let waiting = tokio::spawn(fut);
         tokio::task::yield_now().await;
         t.partitions[0]
-            .append(&batch::validate(&make_batch(1, 0), 1 << 20).unwrap())
+            .append_visible(&batch::validate(&make_batch(1, 0), 1 << 20).unwrap())
             .unwrap();
         let r = tokio::time::timeout(
             Duration::from_secs(10),

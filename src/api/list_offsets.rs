@@ -164,10 +164,10 @@ mod tests {
         let t = b.create_topic("t", 1, Default::default(), false).unwrap();
         // Records at timestamps 1000..1003 and 2000..2003 (the helper uses ts + index).
         t.partitions[0]
-            .append(&batch::validate(&make_batch(4, 1000), 1 << 20).unwrap())
+            .append_visible(&batch::validate(&make_batch(4, 1000), 1 << 20).unwrap())
             .unwrap();
         t.partitions[0]
-            .append(&batch::validate(&make_batch(4, 2000), 1 << 20).unwrap())
+            .append_visible(&batch::validate(&make_batch(4, 2000), 1 << 20).unwrap())
             .unwrap();
         assert_eq!(ask(&b, EARLIEST), (0, 0, -1));
         assert_eq!(ask(&b, LATEST), (0, 8, -1));

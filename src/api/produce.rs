@@ -1,8 +1,14 @@
 //! Produce: validate each partition's batches, append them, and acknowledge per `acks`.
 //!
 //! Errors are per partition: one bad partition never fails the others. Appends happen right here,
-//! in request order; only the acks=all wait for the disk is deferred, and it shares its flush with
-//! every other request waiting at that moment (`Store::sync`).
+//! in request order; then the request waits for a flush that covers them (shared with every other
+//! request waiting at that moment: `Store::sync`), and only then are the records made visible to
+//! consumers and acknowledged, whatever `acks` says. So nothing a consumer read or a producer was
+//! told is written can be taken away by a crash (Kafka has the OS page cache for that; sled keeps
+//! unflushed writes in the process's memory).
+
+use std::future::Future;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
@@ -11,10 +17,11 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::RecordBatchDecoder;
 
-use crate::api::{self, error, Ctx, Outcome};
+use crate::api::{error, Ctx, Outcome};
 use crate::broker::{Broker, Topic};
 use crate::config::topic::EffectiveConfig;
 use crate::log::batch::{self, BatchInfo};
+use crate::log::partition::{Appended, PartitionLog};
 
 pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
     let (broker, version) = (ctx.broker, ctx.version);
@@ -22,7 +29,8 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
     let now = crate::now_ms();
     let valid_acks = matches!(acks, -1..=1);
     let mut failures = Vec::new();
-    let mut appended = false;
+    // The partitions appended to and their new log ends, made visible once flushed.
+    let mut appended: Vec<(Arc<PartitionLog>, u64)> = Vec::new();
     let mut responses = Vec::with_capacity(req.topic_data.len());
     for topic_data in req.topic_data {
         let name = topic_data.name;
@@ -45,13 +53,13 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
             });
             match outcome {
                 Ok(done) => {
-                    appended = true;
-                    resp = resp.with_base_offset(done.base_offset as i64);
+                    appended.push((done.log, done.at.end));
+                    resp = resp.with_base_offset(done.at.base_offset as i64);
                     if done.log_append_time {
                         resp = resp.with_log_append_time_ms(now);
                     }
                     if version >= 5 {
-                        resp = resp.with_log_start_offset(done.log_start as i64);
+                        resp = resp.with_log_start_offset(done.at.log_start as i64);
                     }
                 }
                 Err((code, message)) => {
@@ -72,23 +80,61 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
         );
     }
     let response = ProduceResponse::default().with_responses(responses);
-    match acks {
+    let published = (!appended.is_empty()).then(|| publish_when_durable(broker, appended));
+    match (acks, published) {
         // The client reads no response; Kafka reports a failure by closing the connection.
-        0 if failures.is_empty() => Outcome::Nothing,
-        0 => Outcome::Close(format!("acks=0 produce failed: {}", failures.join("; "))),
-        -1 if appended => api::after_flush(broker, response, |r: &mut ProduceResponse| {
-            for p in r
-                .responses
-                .iter_mut()
-                .flat_map(|t| t.partition_responses.iter_mut())
-            {
-                if p.error_code == 0 {
-                    p.error_code = error::STORAGE_ERROR;
-                    p.base_offset = -1;
+        (0, published) => {
+            if let Some(publishing) = published {
+                tokio::spawn(publishing);
+            }
+            if failures.is_empty() {
+                Outcome::Nothing
+            } else {
+                Outcome::Close(format!("acks=0 produce failed: {}", failures.join("; ")))
+            }
+        }
+        (_, None) => Outcome::now(response),
+        (_, Some(publishing)) => Outcome::later(async move {
+            let mut response = response;
+            if !publishing.await {
+                for p in response
+                    .responses
+                    .iter_mut()
+                    .flat_map(|t| t.partition_responses.iter_mut())
+                {
+                    if p.error_code == 0 {
+                        p.error_code = error::STORAGE_ERROR;
+                        p.base_offset = -1;
+                    }
                 }
             }
+            response
         }),
-        _ => Outcome::now(response),
+    }
+}
+
+/// Waits for a flush covering the appends, then moves each partition's high watermark over them.
+/// Resolves to whether the flush succeeded. A failed flush publishes nothing: the records stay
+/// invisible until a later flush covers them (sled retries the write), and the producer is told
+/// KAFKA_STORAGE_ERROR, as Kafka does when its log cannot be written.
+fn publish_when_durable(
+    broker: &Broker,
+    appended: Vec<(Arc<PartitionLog>, u64)>,
+) -> impl Future<Output = bool> + Send + 'static {
+    let durable = broker.durable();
+    async move {
+        match durable.await {
+            Ok(()) => {
+                for (log, end) in appended {
+                    log.publish(end);
+                }
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not make produced records durable");
+                false
+            }
+        }
     }
 }
 
@@ -96,9 +142,9 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
 type Refusal = (i16, String);
 
 /// What an accepted batch got.
-struct Appended {
-    base_offset: u64,
-    log_start: u64,
+struct Accepted {
+    log: Arc<PartitionLog>,
+    at: Appended,
     log_append_time: bool,
 }
 
@@ -110,7 +156,7 @@ fn append(
     index: i32,
     records: &Bytes,
     now: i64,
-) -> Result<Appended, Refusal> {
+) -> Result<Accepted, Refusal> {
     let log = t.partition(index).ok_or_else(|| {
         (
             ResponseError::UnknownTopicOrPartition.code(),
@@ -153,13 +199,13 @@ fn append(
         batch.bytes = batch::with_log_append_time(&batch.bytes, now);
         batch.max_timestamp = now;
     }
-    let (base_offset, offsets) = log.append(&batches).map_err(|e| {
+    let at = log.append(&batches).map_err(|e| {
         let context = format!("an append to {}-{index}", t.name);
         (error::code(&e, &context), e.to_string())
     })?;
-    Ok(Appended {
-        base_offset,
-        log_start: offsets.log_start,
+    Ok(Accepted {
+        log: log.clone(),
+        at,
         log_append_time: eff.log_append_time,
     })
 }
@@ -238,15 +284,21 @@ mod tests {
                 )])
     }
 
-    fn now(reply: Outcome) -> ProduceResponse {
-        match reply {
-            Outcome::Now(ResponseBody::Kind(ResponseKind::Produce(r))) => r,
-            _ => panic!("expected an immediate produce response"),
+    /// The response, whether it is ready now or after the flush.
+    async fn reply(outcome: Outcome) -> ProduceResponse {
+        let body = match outcome {
+            Outcome::Now(body) => body,
+            Outcome::Later(f) => f.await,
+            _ => panic!("expected a produce response"),
+        };
+        match body {
+            ResponseBody::Kind(ResponseKind::Produce(r)) => r,
+            _ => panic!("wrong response kind"),
         }
     }
 
-    #[test]
-    fn errors_are_per_partition_and_nothing_is_written_for_refused_batches() {
+    #[tokio::test]
+    async fn errors_are_per_partition_and_nothing_is_written_for_refused_batches() {
         let dir = tempfile::tempdir().unwrap();
         let b = test_broker(
             dir.path(),
@@ -259,14 +311,15 @@ mod tests {
         let mut bad = bytes::BytesMut::from(&good[..]);
         let n = bad.len();
         bad[n - 1] ^= 1;
-        let r = now(handle(
+        let r = reply(handle(
             &Ctx::test(&b, 9),
             request(
                 1,
                 "t",
                 vec![(0, good.clone()), (1, bad.freeze()), (7, good)],
             ),
-        ));
+        ))
+        .await;
         let p = &r.responses[0].partition_responses;
         assert_eq!((p[0].error_code, p[0].base_offset), (0, 0));
         assert_eq!(p[1].error_code, ResponseError::CorruptMessage.code());
@@ -279,24 +332,26 @@ mod tests {
         assert_eq!(t.partitions[1].offsets().high_watermark, 0);
     }
 
-    #[test]
-    fn invalid_acks_and_names() {
+    #[tokio::test]
+    async fn invalid_acks_and_names() {
         let dir = tempfile::tempdir().unwrap();
         let b = test_broker(dir.path(), Config::default());
-        let r = now(handle(
+        let r = reply(handle(
             &Ctx::test(&b, 9),
             request(2, "t", vec![(0, make_batch(1, 0))]),
-        ));
+        ))
+        .await;
         assert_eq!(
             r.responses[0].partition_responses[0].error_code,
             ResponseError::InvalidRequiredAcks.code()
         );
         // A batch that claims a base offset is refused and nothing is written.
         let claimed = batch::with_offset(&make_batch(1, 0), 50, 0);
-        let r = now(handle(
+        let r = reply(handle(
             &Ctx::test(&b, 9),
             request(1, "t", vec![(0, claimed)]),
-        ));
+        ))
+        .await;
         assert_eq!(
             r.responses[0].partition_responses[0].error_code,
             ResponseError::InvalidRecord.code()
@@ -305,10 +360,11 @@ mod tests {
             b.topic("t").unwrap().partitions[0].offsets().high_watermark,
             0
         );
-        let r = now(handle(
+        let r = reply(handle(
             &Ctx::test(&b, 9),
             request(1, "bad/name", vec![(0, make_batch(1, 0))]),
-        ));
+        ))
+        .await;
         assert_eq!(
             r.responses[0].partition_responses[0].error_code,
             ResponseError::InvalidTopicException.code()
@@ -329,21 +385,44 @@ mod tests {
         ));
     }
 
+    /// Every acks level waits for the flush before the records are visible or acknowledged: a
+    /// consumer must never read what a crash can take away (#14 items 7 and 8). The high
+    /// watermark used to move at the append, before the flush.
     #[tokio::test]
-    async fn acks_all_waits_for_the_flush() {
+    async fn records_are_visible_and_acknowledged_only_once_flushed() {
         let dir = tempfile::tempdir().unwrap();
         let b = test_broker(dir.path(), Config::default());
-        match handle(
-            &Ctx::test(&b, 9),
-            request(-1, "t", vec![(0, make_batch(2, 0))]),
-        ) {
-            Outcome::Later(f) => match f.await {
-                ResponseBody::Kind(ResponseKind::Produce(r)) => {
-                    assert_eq!(r.responses[0].partition_responses[0].error_code, 0)
-                }
-                _ => panic!("wrong response kind"),
-            },
-            _ => panic!("acks=all must wait for durability"),
+        for (acks, base) in [(-1, 0), (1, 2)] {
+            let outcome = handle(
+                &Ctx::test(&b, 9),
+                request(acks, "t", vec![(0, make_batch(2, 0))]),
+            );
+            let log = b.topic("t").unwrap().partitions[0].clone();
+            assert_eq!(log.offsets().high_watermark, base, "acks={acks}");
+            let Outcome::Later(f) = outcome else {
+                panic!("acks={acks} must wait for durability");
+            };
+            let ResponseBody::Kind(ResponseKind::Produce(r)) = f.await else {
+                panic!("wrong response kind");
+            };
+            let p = &r.responses[0].partition_responses[0];
+            assert_eq!((p.error_code, p.base_offset), (0, base as i64));
+            assert_eq!(log.offsets().high_watermark, base + 2, "acks={acks}");
         }
+        // acks=0 has no response to hold back; the records still become visible only after a flush.
+        let waiter = std::sync::Arc::new(tokio::sync::Notify::new());
+        let log = b.topic("t").unwrap().partitions[0].clone();
+        log.register_waiter(&waiter);
+        assert!(matches!(
+            handle(
+                &Ctx::test(&b, 9),
+                request(0, "t", vec![(0, make_batch(2, 0))])
+            ),
+            Outcome::Nothing
+        ));
+        tokio::time::timeout(std::time::Duration::from_secs(30), waiter.notified())
+            .await
+            .expect("the acks=0 append is published after its flush");
+        assert_eq!(log.offsets().high_watermark, 6);
     }
 }

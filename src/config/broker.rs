@@ -31,7 +31,8 @@ pub struct Config {
     pub max_request_bytes: usize,
     /// Largest record batch accepted by Produce (Kafka's `message.max.bytes`).
     pub max_message_bytes: usize,
-    /// Upper bound, in milliseconds, on how long an acks=0/1 write stays only in memory.
+    /// Upper bound, in milliseconds, on how long a write that is not flushed before its answer
+    /// (produced records and committed offsets always are) stays only in memory.
     pub flush_interval_ms: u64,
     /// Connections served at once; further clients wait in the accept queue.
     pub max_connections: usize,

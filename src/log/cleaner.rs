@@ -130,7 +130,7 @@ mod tests {
             .unwrap();
         for ts in [1_000, 2_000, 50_000] {
             by_time.partitions[0]
-                .append(&batch::validate(&make_batch(2, ts), 1 << 20).unwrap())
+                .append_visible(&batch::validate(&make_batch(2, ts), 1 << 20).unwrap())
                 .unwrap();
         }
         let one = make_batch(2, 0).len();
@@ -144,7 +144,7 @@ mod tests {
             .unwrap();
         for _ in 0..5 {
             by_size.partitions[0]
-                .append(&batch::validate(&make_batch(2, 0), 1 << 20).unwrap())
+                .append_visible(&batch::validate(&make_batch(2, 0), 1 << 20).unwrap())
                 .unwrap();
         }
         let stats = pass(&b, 10_000);

@@ -1,8 +1,10 @@
 //! One partition's log: offset assignment, the high watermark, reads, and wake-ups for long polls.
 //!
-//! Appends to a partition are serialized by its mutex, so offsets are dense and stored in order; the
-//! high watermark moves only after the batches are in the store, so a reader never sees a hole.
-//! With one broker, the high watermark is also the last stable offset and the log end offset.
+//! Appends to a partition are serialized by its mutex, so offsets are dense and stored in order.
+//! An append moves the log end offset; the high watermark follows only when the caller
+//! [`publish`](PartitionLog::publish)es it after a flush covered the append, so a consumer never
+//! reads a record a crash could still take away (and whose offset a restart would then reuse).
+//! With one broker, the high watermark is also the last stable offset.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,7 +24,7 @@ pub const LEADER_EPOCH: i32 = 0;
 pub struct PartitionLog {
     /// The sled store in the broker; in tests, possibly an in-memory one injecting faults.
     store: Box<dyn PartitionStorage>,
-    offsets: Mutex<Offsets>,
+    offsets: Mutex<LogState>,
     /// Bytes stored, computed on first use (a scan) and then kept up to date: opening a partition
     /// must not scan its log.
     size: Mutex<Option<u64>>,
@@ -34,6 +36,14 @@ pub struct PartitionLog {
     /// Set (under the `offsets` lock) when a failed append may have left bytes at the high
     /// watermark that removing them right away did not clear; the next append clears them first.
     unclean_tail: AtomicBool,
+}
+
+/// What the `offsets` lock guards.
+struct LogState {
+    offsets: Offsets,
+    /// The next offset an append assigns; at or above the high watermark. Offsets between the two
+    /// are written but not yet known to be on disk.
+    log_end: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +90,16 @@ impl Records {
     }
 }
 
+/// Where an append landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Offset of the first record (for a retried idempotent batch: where it was first written).
+    pub base_offset: u64,
+    pub log_start: u64,
+    /// The log end offset after the append: what [`PartitionLog::publish`] takes once flushed.
+    pub end: u64,
+}
+
 /// Why an append was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
@@ -121,9 +141,12 @@ impl PartitionLog {
         let end = recover_tail(&store)?;
         Ok(PartitionLog {
             store: Box::new(store),
-            offsets: Mutex::new(Offsets {
-                log_start,
-                high_watermark: end.max(log_start),
+            offsets: Mutex::new(LogState {
+                offsets: Offsets {
+                    log_start,
+                    high_watermark: end.max(log_start),
+                },
+                log_end: end.max(log_start),
             }),
             size: Mutex::new(None),
             producers: Mutex::new(None),
@@ -149,7 +172,8 @@ impl PartitionLog {
     /// batches wholly below it. Returns the new offsets. `offset` above the high watermark is
     /// refused by the caller; one below the current start changes nothing.
     pub fn advance_log_start(&self, offset: u64) -> Result<Offsets, StoreError> {
-        let mut offs = self.offsets.lock().expect("offsets poisoned");
+        let mut state = self.offsets.lock().expect("offsets poisoned");
+        let offs = &mut state.offsets;
         if offset <= offs.log_start {
             return Ok(*offs);
         }
@@ -260,94 +284,127 @@ impl PartitionLog {
     }
 
     pub fn offsets(&self) -> Offsets {
-        *self.offsets.lock().expect("offsets poisoned")
+        self.offsets.lock().expect("offsets poisoned").offsets
     }
 
-    /// Appends validated batches, assigning offsets; returns the base offset of the first one.
-    /// An idempotent producer's batch is checked against its sequence state first: a retry of a
-    /// batch already written returns the original base offset and writes nothing.
-    pub fn append(&self, batches: &[BatchInfo]) -> Result<(u64, Offsets), AppendError> {
-        let result = {
-            let mut offs = self.offsets.lock().expect("offsets poisoned");
-            let mut producers = self.producers.lock().expect("producers poisoned");
-            if producers.is_none() {
-                *producers = Some(self.store.load_producers()?.into_iter().collect());
-            }
-            let producers = producers.as_mut().expect("loaded above");
-            if self.unclean_tail.load(Ordering::Relaxed) {
-                self.store.remove_batch(offs.high_watermark)?;
-                self.unclean_tail.store(false, Ordering::Relaxed);
-            }
-            let base = offs.high_watermark;
-            let mut next = base;
-            for b in batches {
-                let sequenced = b.sequenced();
-                let new_state = match sequenced {
-                    None => None,
-                    Some(seq) => {
-                        let current = producers.get(&seq.producer_id);
-                        match producer_state::check(current, seq) {
-                            Verdict::Append => Some((
-                                seq.producer_id,
-                                producer_state::record(current, seq, next, crate::now_ms()),
-                            )),
-                            Verdict::Duplicate { base_offset } => {
-                                tracing::debug!(
-                                    producer = seq.producer_id,
-                                    first_seq = seq.first_seq,
-                                    "duplicate batch"
-                                );
-                                if next == base {
-                                    return Ok((base_offset, *offs));
-                                }
-                                continue;
-                            }
-                            Verdict::StaleEpoch { current } => {
-                                return Err(AppendError::StaleEpoch {
-                                    got: seq.epoch,
-                                    current,
+    /// Appends validated batches, assigning offsets from the log end. An idempotent producer's batch
+    /// is checked against its sequence state first: a retry of a batch already written returns the
+    /// original base offset and writes nothing.
+    ///
+    /// The batches are not visible yet: once a flush has covered them, the caller passes
+    /// [`Appended::end`] to [`publish`](Self::publish) (a retried batch's `end` covers the original
+    /// too, which may not be flushed yet either).
+    pub fn append(&self, batches: &[BatchInfo]) -> Result<Appended, AppendError> {
+        let mut state = self.offsets.lock().expect("offsets poisoned");
+        let mut producers = self.producers.lock().expect("producers poisoned");
+        if producers.is_none() {
+            *producers = Some(self.store.load_producers()?.into_iter().collect());
+        }
+        let producers = producers.as_mut().expect("loaded above");
+        if self.unclean_tail.load(Ordering::Relaxed) {
+            self.store.remove_batch(state.log_end)?;
+            self.unclean_tail.store(false, Ordering::Relaxed);
+        }
+        let base = state.log_end;
+        let mut next = base;
+        for b in batches {
+            let sequenced = b.sequenced();
+            let new_state = match sequenced {
+                None => None,
+                Some(seq) => {
+                    let current = producers.get(&seq.producer_id);
+                    match producer_state::check(current, seq) {
+                        Verdict::Append => Some((
+                            seq.producer_id,
+                            producer_state::record(current, seq, next, crate::now_ms()),
+                        )),
+                        Verdict::Duplicate { base_offset } => {
+                            tracing::debug!(
+                                producer = seq.producer_id,
+                                first_seq = seq.first_seq,
+                                "duplicate batch"
+                            );
+                            if next == base {
+                                return Ok(Appended {
+                                    base_offset,
+                                    log_start: state.offsets.log_start,
+                                    end: state.log_end,
                                 });
                             }
-                            Verdict::OutOfOrder(why) => return Err(AppendError::OutOfOrder(why)),
+                            continue;
                         }
+                        Verdict::StaleEpoch { current } => {
+                            return Err(AppendError::StaleEpoch {
+                                got: seq.epoch,
+                                current,
+                            });
+                        }
+                        Verdict::OutOfOrder(why) => return Err(AppendError::OutOfOrder(why)),
                     }
-                };
-                let stamped = batch::with_offset(&b.bytes, next, LEADER_EPOCH);
-                let written = self.store.append(
-                    next,
-                    &stamped,
-                    new_state.as_ref().map(|(pid, state)| (*pid, state)),
-                );
-                if let Err(e) = written {
-                    // Batches already written stay visible: they are whole and in order. This one
-                    // was not acknowledged, so whatever it left must go: half a batch (whose
-                    // header reads as corrupt, or whose stale chunks a shorter batch written at
-                    // the same offset would not overwrite), or a whole batch without its
-                    // producer state that a restart would otherwise serve as written.
-                    if let Err(cleanup) = self.store.remove_batch(next) {
-                        tracing::warn!(
-                            offset = next,
-                            error = %cleanup,
-                            "could not remove a failed append; the next append will"
-                        );
-                        self.unclean_tail.store(true, Ordering::Relaxed);
-                    }
-                    offs.high_watermark = next;
-                    return Err(e.into());
                 }
-                if let Some((pid, state)) = new_state {
-                    producers.insert(pid, state);
+            };
+            let stamped = batch::with_offset(&b.bytes, next, LEADER_EPOCH);
+            let written = self.store.append(
+                next,
+                &stamped,
+                new_state.as_ref().map(|(pid, state)| (*pid, state)),
+            );
+            if let Err(e) = written {
+                // Batches already written stay: they are whole and in order, and become visible
+                // with the next flush. This one was not acknowledged, so whatever it left must go:
+                // half a batch (whose header reads as corrupt, or whose stale chunks a shorter
+                // batch written at the same offset would not overwrite), or a whole batch without
+                // its producer state that a restart would otherwise serve as written.
+                if let Err(cleanup) = self.store.remove_batch(next) {
+                    tracing::warn!(
+                        offset = next,
+                        error = %cleanup,
+                        "could not remove a failed append; the next append will"
+                    );
+                    self.unclean_tail.store(true, Ordering::Relaxed);
                 }
-                next += b.record_count as u64;
-                if let Some(size) = self.size.lock().expect("size poisoned").as_mut() {
-                    *size += stamped.len() as u64;
-                }
+                state.log_end = next;
+                return Err(e.into());
             }
-            offs.high_watermark = next;
-            (base, *offs)
+            if let Some((pid, state)) = new_state {
+                producers.insert(pid, state);
+            }
+            next += b.record_count as u64;
+            if let Some(size) = self.size.lock().expect("size poisoned").as_mut() {
+                *size += stamped.len() as u64;
+            }
+        }
+        state.log_end = next;
+        Ok(Appended {
+            base_offset: base,
+            log_start: state.offsets.log_start,
+            end: next,
+        })
+    }
+
+    /// An append published at once, as if flushed: for tests that are not about visibility.
+    #[cfg(test)]
+    pub fn append_visible(&self, batches: &[BatchInfo]) -> Result<Appended, AppendError> {
+        let done = self.append(batches)?;
+        self.publish(done.end);
+        Ok(done)
+    }
+
+    /// Moves the high watermark up to `end` (an [`Appended::end`] that a completed flush covers)
+    /// and wakes the long polls waiting for it. Publishing an older end changes nothing.
+    pub fn publish(&self, end: u64) {
+        let moved = {
+            let mut state = self.offsets.lock().expect("offsets poisoned");
+            // A failed append may have pulled the log end back below an `end` handed out before.
+            let end = end.min(state.log_end);
+            let hw = &mut state.offsets.high_watermark;
+            let moved = end > *hw;
+            *hw = (*hw).max(end);
+            moved
         };
-        self.wake_waiters();
-        Ok(result)
+        if moved {
+            self.wake_waiters();
+        }
     }
 
     /// Forgets producers idle for longer than `expiration_ms` (Kafka's producer.id.expiration.ms).
@@ -449,7 +506,7 @@ impl PartitionLog {
 /// Repairs what a crash can leave at the end of a partition and returns its log end offset. Appends
 /// are plain sled inserts (chunks in order, then the producer state; see `crate::store`), and sled
 /// recovers a prefix of its writes, so only the last batch can be torn (chunks missing: it was never
-/// flushed, so never acknowledged with acks=all, and is dropped as Kafka drops a torn segment tail),
+/// flushed, so never acknowledged nor visible, and is dropped as Kafka drops a torn segment tail),
 /// and only the last batch can lack its producer's state update (restored from the batch header, so
 /// a retry across the restart is still recognised as a duplicate). Reads the last batch's header
 /// and chunk sizes only: no CRC pass over every partition's tail at start-up.
@@ -504,8 +561,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (_s, log) = log(dir.path());
         let b = batch::validate(&make_batch(3, 0), 1 << 20).unwrap();
-        assert_eq!(log.append(&b).unwrap().0, 0);
-        assert_eq!(log.append(&b).unwrap().0, 3);
+        assert_eq!(log.append_visible(&b).unwrap().base_offset, 0);
+        assert_eq!(log.append_visible(&b).unwrap().base_offset, 3);
         assert_eq!(log.offsets().high_watermark, 6);
         // Offset 4 is inside the second batch: the whole batch comes back.
         let r = log.read(4, 1 << 20, true).unwrap();
@@ -537,8 +594,8 @@ mod tests {
         {
             let (s, log) = log(dir.path());
             let b = batch::validate(&make_batch(5, 0), 1 << 20).unwrap();
-            log.append(&b).unwrap();
-            log.append(&b).unwrap();
+            log.append_visible(&b).unwrap();
+            log.append_visible(&b).unwrap();
             s.close().unwrap();
         }
         let (_s, log) = log(dir.path());
@@ -556,7 +613,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (s, log) = log(dir.path());
         let plain = batch::validate(&make_batch(3, 0), 1 << 20).unwrap();
-        assert_eq!(log.append(&plain).unwrap().0, 0);
+        assert_eq!(log.append_visible(&plain).unwrap().base_offset, 0);
         // What a crash can leave (see `recover_tail`): an idempotent batch whose producer state
         // was never written, then a batch missing its last bytes.
         let idempotent = batch::tests::with_producer(&make_batch(2, 0), 7, 0, 0);
@@ -572,12 +629,12 @@ mod tests {
         assert!(log.batch_at(5).unwrap().is_none());
         // The producer's retry is recognised: its original offset, nothing written.
         let retry = batch::validate(&idempotent, 1 << 20).unwrap();
-        assert_eq!(log.append(&retry).unwrap().0, 3);
+        assert_eq!(log.append_visible(&retry).unwrap().base_offset, 3);
         assert_eq!(log.offsets().high_watermark, 5);
         // Its next sequence follows on.
         let next = batch::tests::with_producer(&make_batch(1, 0), 7, 0, 2);
         let next = batch::validate(&next, 1 << 20).unwrap();
-        assert_eq!(log.append(&next).unwrap().0, 5);
+        assert_eq!(log.append_visible(&next).unwrap().base_offset, 5);
         // A torn tail with nothing before it leaves an empty partition.
         let p1 = s.open_partition(uuid::Uuid::nil(), 1).unwrap();
         p1.append(0, &torn[..20], None).unwrap();
@@ -592,7 +649,7 @@ mod tests {
             let (s, log) = log(dir.path());
             let b = batch::validate(&make_batch(3, 0), 1 << 20).unwrap();
             for _ in 0..3 {
-                log.append(&b).unwrap();
+                log.append_visible(&b).unwrap();
             }
             let full = log.size_bytes().unwrap();
             // Offset 4 is inside the second batch: only the first goes.
@@ -624,7 +681,7 @@ mod tests {
         log.advance_log_start(9).unwrap();
         assert_eq!(log.size_bytes().unwrap(), 0);
         let b = batch::validate(&make_batch(1, 0), 1 << 20).unwrap();
-        assert_eq!(log.append(&b).unwrap().0, 9);
+        assert_eq!(log.append_visible(&b).unwrap().base_offset, 9);
     }
 
     /// A log over an in-memory partition, and a handle on that partition to inject faults.
@@ -652,7 +709,7 @@ mod tests {
     fn a_failed_append_moves_no_offset_and_the_next_one_lands_right_after_the_last() {
         let (mem, log) = memory_log();
         let b = batch::validate(&make_batch(3, 0), 1 << 20).unwrap();
-        assert_eq!(log.append(&b).unwrap().0, 0);
+        assert_eq!(log.append_visible(&b).unwrap().base_offset, 0);
         mem.set_faults(Faults {
             fail_writes: 1,
             ..Faults::default()
@@ -666,7 +723,7 @@ mod tests {
         assert_eq!(read_bases(&log, 0), vec![0]);
         assert!(log.read(3, 1 << 20, true).unwrap().records.is_none());
         // The fault is spent: the next append takes the offset the failed one would have had.
-        assert_eq!(log.append(&b).unwrap().0, 3);
+        assert_eq!(log.append_visible(&b).unwrap().base_offset, 3);
         assert_eq!(log.offsets().high_watermark, 6);
         assert_eq!(read_bases(&log, 0), vec![0, 3]);
         // The failed write, and the removal of anything it might have left.
@@ -677,7 +734,7 @@ mod tests {
     fn a_torn_write_is_never_read_and_is_overwritten_or_dropped_at_open() {
         let (mem, log) = memory_log();
         let b = batch::validate(&make_batch(3, 0), 1 << 20).unwrap();
-        log.append(&b).unwrap();
+        log.append_visible(&b).unwrap();
         mem.set_faults(Faults {
             fail_writes: 1,
             torn: true,
@@ -689,7 +746,7 @@ mod tests {
         let reopened = PartitionLog::open(mem.clone()).unwrap();
         assert_eq!(reopened.offsets().high_watermark, 3);
         assert_eq!(mem.stored_bases(), vec![0]);
-        assert_eq!(reopened.append(&b).unwrap().0, 3);
+        assert_eq!(reopened.append_visible(&b).unwrap().base_offset, 3);
         assert_eq!(read_bases(&reopened, 0), vec![0, 3]);
     }
 
@@ -697,7 +754,7 @@ mod tests {
     fn a_failed_append_leaves_nothing_behind_it() {
         let (mem, log) = memory_log();
         let b = batch::validate(&make_batch(3, 0), 1 << 20).unwrap();
-        log.append(&b).unwrap();
+        log.append_visible(&b).unwrap();
         // Torn: half a batch after the high watermark must not show, not even as a bad header.
         mem.set_faults(Faults {
             fail_writes: 1,
@@ -729,7 +786,7 @@ mod tests {
         });
         assert!(reopened.append(&b).is_err());
         assert_eq!(mem.stored_bases(), vec![0, 3]);
-        assert_eq!(reopened.append(&idem).unwrap().0, 3);
+        assert_eq!(reopened.append_visible(&idem).unwrap().base_offset, 3);
         assert_eq!(read_bases(&reopened, 0), vec![0, 3]);
         assert_eq!(
             reopened
@@ -751,8 +808,8 @@ mod tests {
             capacity: Some(2 * len),
             ..Faults::default()
         });
-        log.append(&b).unwrap();
-        log.append(&b).unwrap();
+        log.append_visible(&b).unwrap();
+        log.append_visible(&b).unwrap();
         for _ in 0..3 {
             assert!(log.append(&b).is_err());
             assert_eq!(log.offsets().high_watermark, 6);
@@ -770,7 +827,7 @@ mod tests {
         });
         // Deleting the first batch makes room for exactly one more.
         log.advance_log_start(3).unwrap();
-        assert_eq!(log.append(&b).unwrap().0, 6);
+        assert_eq!(log.append_visible(&b).unwrap().base_offset, 6);
         assert!(log.append(&b).is_err());
         assert_eq!(read_bases(&log, 3), vec![3, 6]);
     }
@@ -779,7 +836,7 @@ mod tests {
     fn a_failed_read_is_an_error_not_an_empty_answer() {
         let (mem, log) = memory_log();
         let b = batch::validate(&make_batch(3, 0), 1 << 20).unwrap();
-        log.append(&b).unwrap();
+        log.append_visible(&b).unwrap();
         mem.set_faults(Faults {
             fail_reads: 1,
             ..Faults::default()
@@ -806,26 +863,49 @@ mod tests {
         assert_eq!(log.offsets().high_watermark, 0);
         assert!(log.read(0, 1 << 20, true).unwrap().records.is_none());
         // The producer retries: not taken for a duplicate of what it was told failed.
-        assert_eq!(log.append(&first).unwrap().0, 0);
+        assert_eq!(log.append_visible(&first).unwrap().base_offset, 0);
         assert_eq!(log.offsets().high_watermark, 2);
         // A second retry is a duplicate; the next sequence follows on.
-        assert_eq!(log.append(&first).unwrap().0, 0);
+        assert_eq!(log.append_visible(&first).unwrap().base_offset, 0);
         let next = batch::tests::with_producer(&make_batch(1, 0), 7, 0, 2);
         let next = batch::validate(&next, 1 << 20).unwrap();
-        assert_eq!(log.append(&next).unwrap().0, 2);
+        assert_eq!(log.append_visible(&next).unwrap().base_offset, 2);
         assert_eq!(read_bases(&log, 0), vec![0, 2]);
     }
 
     #[tokio::test]
-    async fn append_wakes_a_registered_waiter() {
+    async fn publishing_wakes_a_registered_waiter() {
         let dir = tempfile::tempdir().unwrap();
         let (_s, log) = log(dir.path());
         let w = Arc::new(Notify::new());
         log.register_waiter(&w);
         let b = batch::validate(&make_batch(1, 0), 1 << 20).unwrap();
-        log.append(&b).unwrap();
+        log.append_visible(&b).unwrap();
         tokio::time::timeout(std::time::Duration::from_secs(5), w.notified())
             .await
             .expect("waiter was not woken");
+    }
+
+    /// An append is invisible (reads, the high watermark, headers for retention and lookups)
+    /// until its end is published; offsets are still assigned densely from the log end.
+    #[test]
+    fn appended_records_stay_invisible_until_published() {
+        let (_mem, log) = memory_log();
+        let b = batch::validate(&make_batch(3, 0), 1 << 20).unwrap();
+        let first = log.append(&b).unwrap();
+        let second = log.append(&b).unwrap();
+        assert_eq!((first.base_offset, second.base_offset), (0, 3));
+        assert_eq!(log.offsets().high_watermark, 0);
+        assert!(log.read(0, 1 << 20, true).unwrap().records.is_none());
+        assert!(log.read(3, 1 << 20, true).is_err());
+        assert_eq!(log.headers().unwrap().count(), 0);
+        log.publish(first.end);
+        assert_eq!(log.offsets().high_watermark, 3);
+        assert_eq!(read_bases(&log, 0), vec![0]);
+        // Publishing an older end after a newer one changes nothing.
+        log.publish(second.end);
+        log.publish(first.end);
+        assert_eq!(log.offsets().high_watermark, 6);
+        assert_eq!(read_bases(&log, 0), vec![0, 3]);
     }
 }

@@ -27,7 +27,8 @@
 //! Partition trees are named by topic id, not name, so a deleted and recreated topic starts empty.
 //!
 //! Durability: sled writes land in its in-memory log buffers and reach disk at the next flush, which
-//! sled runs every `flush_interval_ms` on its own. [`Store::sync`] makes everything written so far
+//! sled runs every `flush_interval_ms` on its own (produce waits for one before its records are
+//! visible: `log::partition`). [`Store::sync`] makes everything written so far
 //! durable, sharing one flush between all callers waiting at that moment (group commit): a dedicated
 //! thread runs flush after flush while there are waiters.
 //!
