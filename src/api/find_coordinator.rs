@@ -54,7 +54,9 @@ pub fn handle(ctx: &Ctx, req: FindCoordinatorRequest) -> FindCoordinatorResponse
             r
         };
     }
+    // v1-3 name the error even on success ("NONE"), as Kafka does; v4+ leave it unset ("").
     FindCoordinatorResponse::default()
+        .with_error_message((version >= 1).then(|| s("NONE")))
         .with_node_id(BrokerId(node.node_id))
         .with_host(s(node.host.clone()))
         .with_port(node.port)

@@ -31,7 +31,10 @@ pub fn create(ctx: &Ctx, req: CreateTopicsRequest) -> CreateTopicsResponse {
         .into_iter()
         .map(|t| {
             let name = t.name.clone();
-            let result = CreatableTopicResult::default().with_name(name.clone());
+            // Kafka answers a success with a null message (kafka-protocol's default is "").
+            let result = CreatableTopicResult::default()
+                .with_name(name.clone())
+                .with_error_message(None);
             let outcome = if seen[name.as_str()] > 1 {
                 Err((
                     ResponseError::InvalidRequest.code(),
