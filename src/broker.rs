@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::config::topic::{self, BrokerDefaults, EffectiveConfig};
 use crate::config::Config;
+use crate::coordinator::fetch_session::FetchSessions;
 use crate::coordinator::group::{GroupConfig, GroupCoordinator};
 use crate::log::PartitionLog;
 use crate::store::{Store, StoreError, TopicRecord};
@@ -53,6 +54,7 @@ struct BrokerState {
     cluster_id: String,
     store: Store,
     groups: GroupCoordinator,
+    fetch_sessions: FetchSessions,
     topics: RwLock<Topics>,
     shutdown: watch::Receiver<bool>,
 }
@@ -134,8 +136,10 @@ impl Broker {
                 max_metadata_bytes: config.offset_metadata_max_bytes,
             },
         )?;
+        let fetch_sessions = FetchSessions::new(config.max_incremental_fetch_session_cache_slots);
         Ok(Broker {
             shared: Arc::new(BrokerState {
+                fetch_sessions,
                 config,
                 node,
                 cluster_id,
@@ -149,6 +153,10 @@ impl Broker {
 
     pub fn config(&self) -> &Config {
         &self.shared.config
+    }
+
+    pub fn fetch_sessions(&self) -> &FetchSessions {
+        &self.shared.fetch_sessions
     }
 
     pub fn node(&self) -> &NodeInfo {

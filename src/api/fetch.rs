@@ -2,10 +2,12 @@
 //! long-poll for `min_bytes` up to `max_wait_ms`.
 //!
 //! The long poll registers one `Notify` on every fetched partition before it reads, then sleeps on
-//! it: an append wakes it, the deadline ends it, and broker shutdown cuts it short. There is no
-//! polling loop. Fetch sessions (KIP-227) are not kept: every answer says session 0, which tells
-//! clients to send full fetch requests.
+//! it: a newly visible append wakes it, the deadline ends it, and broker shutdown cuts it short.
+//! There is no polling loop. From v7, a fetch may belong to a fetch session (KIP-227,
+//! `coordinator::fetch_session`): then the partitions read are the session's, and an incremental
+//! answer carries only the partitions with something new.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,12 +19,15 @@ use uuid::Uuid;
 
 use crate::api::{self, error, Ctx, Outcome};
 use crate::broker::{stopping, Broker};
+use crate::coordinator::fetch_session::{
+    Changes, FetchPosition, PartitionAnswer, PartitionKey, Plan as SessionPlan, Reported,
+};
 use crate::log::{PartitionLog, LEADER_EPOCH};
 use crate::protocol::{FetchBody, ResponseBody};
 
-/// One partition of the request, resolved against the registry.
+/// One partition to read, resolved against the registry.
 struct Wanted {
-    index: i32,
+    key: PartitionKey,
     log: Result<Arc<PartitionLog>, i16>,
     fetch_offset: i64,
     max_bytes: usize,
@@ -38,30 +43,118 @@ struct Plan {
     topics: Vec<WantedTopic>,
     max_bytes: usize,
     read_committed: bool,
+    /// The fetch session the answer belongs to (0: none), and whether it is incremental.
+    session_id: i32,
+    incremental: bool,
+}
+
+/// A partition the request names: where, from which offset, and the leader epoch it believes in.
+struct Requested {
+    key: PartitionKey,
+    position: FetchPosition,
+    current_leader_epoch: i32,
 }
 
 pub fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome {
     let (broker, version) = (ctx.broker, ctx.version);
-    if req.session_id != 0 {
-        // We never hand out a session id, so a client naming one is confused; Kafka answers this.
-        return Outcome::now(
-            FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code()),
-        );
-    }
-    let plan = resolve(
-        broker,
-        req.topics,
-        version,
-        req.max_bytes,
-        req.isolation_level,
-    );
+    let uses_topic_ids = version >= 13;
+    let requested: Vec<Requested> = req
+        .topics
+        .into_iter()
+        .flat_map(|ft| {
+            let (name, id) = (ft.topic.to_string(), ft.topic_id);
+            ft.partitions.into_iter().map(move |fp| Requested {
+                key: key(uses_topic_ids, &name, id, fp.partition),
+                position: FetchPosition {
+                    fetch_offset: fp.fetch_offset,
+                    max_bytes: fp.partition_max_bytes,
+                },
+                current_leader_epoch: fp.current_leader_epoch,
+            })
+        })
+        .collect();
+    let session = if version >= 7 {
+        let forget = req
+            .forgotten_topics_data
+            .iter()
+            .flat_map(|ft| {
+                let name = ft.topic.to_string();
+                ft.partitions
+                    .iter()
+                    .map(move |&p| key(uses_topic_ids, &name, ft.topic_id, p))
+            })
+            .collect();
+        let upsert = requested
+            .iter()
+            .map(|r| (r.key.clone(), r.position))
+            .collect();
+        let full = || {
+            requested
+                .iter()
+                .map(|r| (r.key.clone(), r.position))
+                .collect()
+        };
+        match broker.fetch_sessions().begin(
+            req.session_id,
+            req.session_epoch,
+            uses_topic_ids,
+            full,
+            Changes { upsert, forget },
+        ) {
+            Ok(plan) => plan,
+            Err(code) => {
+                return Outcome::Now(ResponseBody::Fetch(FetchBody {
+                    response: FetchResponse::default().with_error_code(code),
+                    records: Vec::new(),
+                }))
+            }
+        }
+    } else {
+        SessionPlan::Full { session_id: 0 }
+    };
+    let (to_read, session_id, incremental) = match session {
+        SessionPlan::Full { session_id } => (
+            requested
+                .into_iter()
+                .map(|r| (r.key, r.position, r.current_leader_epoch))
+                .collect(),
+            session_id,
+            false,
+        ),
+        SessionPlan::Incremental {
+            session_id,
+            partitions,
+        } => {
+            // Partitions the session carries over are read without an epoch check.
+            let epochs: HashMap<PartitionKey, i32> = requested
+                .into_iter()
+                .map(|r| (r.key, r.current_leader_epoch))
+                .collect();
+            let to_read = partitions
+                .into_iter()
+                .map(|(k, p)| {
+                    let epoch = epochs.get(&k).copied().unwrap_or(-1);
+                    (k, p, epoch)
+                })
+                .collect();
+            (to_read, session_id, true)
+        }
+    };
+    let plan = Plan {
+        topics: resolve(broker, to_read, uses_topic_ids),
+        max_bytes: req.max_bytes.max(0) as usize,
+        read_committed: req.isolation_level == 1,
+        session_id,
+        incremental,
+    };
     let (response, bytes, errors) = read(&plan);
     let min_bytes = req.min_bytes.max(0) as usize;
     if bytes >= min_bytes || req.max_wait_ms <= 0 || errors || plan.topics.is_empty() {
-        return Outcome::Now(ResponseBody::Fetch(response));
+        return Outcome::Now(ResponseBody::Fetch(answer(broker, &plan, response)));
     }
     let mut shutdown = broker.shutdown_signal();
     let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms as u64);
+    let broker = broker.clone();
     Outcome::Later(Box::pin(async move {
         loop {
             let waiter = Arc::new(Notify::new());
@@ -75,65 +168,144 @@ pub fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome {
             // Read after registering: an append in between leaves a permit in the Notify.
             let (response, bytes, errors) = read(&plan);
             if bytes >= min_bytes || errors {
-                return ResponseBody::Fetch(response);
+                return ResponseBody::Fetch(answer(&broker, &plan, response));
             }
             tokio::select! {
                 _ = waiter.notified() => continue,
                 _ = tokio::time::sleep_until(deadline) => {}
                 _ = stopping(&mut shutdown) => {}
             }
-            return ResponseBody::Fetch(read(&plan).0);
+            return ResponseBody::Fetch(answer(&broker, &plan, read(&plan).0));
         }
     }))
 }
 
+fn key(uses_topic_ids: bool, name: &str, id: Uuid, partition: i32) -> PartitionKey {
+    // A session names a topic one way only, so the other half of the key stays blank.
+    if uses_topic_ids {
+        PartitionKey {
+            topic: String::new(),
+            topic_id: id,
+            partition,
+        }
+    } else {
+        PartitionKey {
+            topic: name.to_string(),
+            topic_id: Uuid::nil(),
+            partition,
+        }
+    }
+}
+
+/// Looks up the partitions to read, grouping consecutive partitions of one topic.
 fn resolve(
     broker: &Broker,
-    topics: Vec<kafka_protocol::messages::fetch_request::FetchTopic>,
-    version: i16,
-    max_bytes: i32,
-    isolation_level: i8,
-) -> Plan {
-    let mut out = Vec::with_capacity(topics.len());
-    for ft in topics {
-        // v13+ names topics by id only.
-        let topic = if version >= 13 {
-            broker
-                .topic_by_id(ft.topic_id)
-                .ok_or(ResponseError::UnknownTopicId.code())
-        } else {
-            broker
-                .topic(ft.topic.as_str())
-                .ok_or(ResponseError::UnknownTopicOrPartition.code())
-        };
-        let partitions = ft
+    partitions: Vec<(PartitionKey, FetchPosition, i32)>,
+    uses_topic_ids: bool,
+) -> Vec<WantedTopic> {
+    let mut out: Vec<WantedTopic> = Vec::new();
+    let mut topic = None;
+    for (key, position, current_leader_epoch) in partitions {
+        let same = out.last().is_some_and(|t: &WantedTopic| {
+            if uses_topic_ids {
+                t.id == key.topic_id
+            } else {
+                t.name.as_str() == key.topic
+            }
+        });
+        if !same {
+            // v13+ names topics by id only.
+            topic = Some(if uses_topic_ids {
+                broker
+                    .topic_by_id(key.topic_id)
+                    .ok_or(ResponseError::UnknownTopicId.code())
+            } else {
+                broker
+                    .topic(&key.topic)
+                    .ok_or(ResponseError::UnknownTopicOrPartition.code())
+            });
+            let name = match (&topic, uses_topic_ids) {
+                (Some(Ok(t)), true) => t.name.clone(),
+                _ => key.topic.clone(),
+            };
+            out.push(WantedTopic {
+                name: api::str_bytes(name).into(),
+                id: key.topic_id,
+                partitions: Vec::new(),
+            });
+        }
+        let topic = topic.as_ref().expect("set with the first partition");
+        let log = topic.as_ref().map_err(|c| *c).and_then(|t| {
+            let log = api::partition(Some(t), key.partition)?.clone();
+            check_epoch(current_leader_epoch)?;
+            Ok(log)
+        });
+        out.last_mut()
+            .expect("pushed above")
             .partitions
-            .into_iter()
-            .map(|fp| {
-                let log = topic.as_ref().map_err(|c| *c).and_then(|t| {
-                    let log = api::partition(Some(t), fp.partition)?.clone();
-                    check_epoch(fp.current_leader_epoch)?;
-                    Ok(log)
-                });
-                Wanted {
-                    index: fp.partition,
-                    log,
-                    fetch_offset: fp.fetch_offset,
-                    max_bytes: fp.partition_max_bytes.max(0) as usize,
-                }
-            })
-            .collect();
-        out.push(WantedTopic {
-            name: ft.topic,
-            id: ft.topic_id,
-            partitions,
+            .push(Wanted {
+                key,
+                log,
+                fetch_offset: position.fetch_offset,
+                max_bytes: position.max_bytes.max(0) as usize,
+            });
+    }
+    out
+}
+
+/// The answer to send: the read as it is outside a session; in one, recorded in the session and,
+/// when incremental, cut down to the partitions with something new.
+fn answer(broker: &Broker, plan: &Plan, mut body: FetchBody) -> FetchBody {
+    body.response.session_id = plan.session_id;
+    if plan.session_id == 0 {
+        return body;
+    }
+    let answers: Vec<(PartitionKey, PartitionAnswer)> = plan
+        .topics
+        .iter()
+        .flat_map(|t| t.partitions.iter())
+        .zip(
+            body.response
+                .responses
+                .iter()
+                .flat_map(|t| t.partitions.iter()),
+        )
+        .zip(body.records.iter())
+        .map(|((wanted, data), records)| {
+            let answer = PartitionAnswer {
+                has_records: records.iter().any(|r| !r.is_empty()),
+                error: data.error_code != 0,
+                reported: Reported {
+                    high_watermark: data.high_watermark,
+                    last_stable_offset: data.last_stable_offset,
+                    log_start_offset: data.log_start_offset,
+                },
+            };
+            (wanted.key.clone(), answer)
+        })
+        .collect();
+    let include = broker
+        .fetch_sessions()
+        .answered(plan.session_id, plan.incremental, &answers);
+    if include.iter().all(|&yes| yes) {
+        return body;
+    }
+    let mut keep = include.into_iter();
+    let mut records = std::mem::take(&mut body.records).into_iter();
+    let mut kept_records = Vec::new();
+    for topic in &mut body.response.responses {
+        topic.partitions.retain(|_| {
+            let yes = keep.next().unwrap_or(true);
+            let r = records.next().unwrap_or_default();
+            if yes {
+                kept_records.push(r);
+            }
+            yes
         });
     }
-    Plan {
-        topics: out,
-        max_bytes: max_bytes.max(0) as usize,
-        read_committed: isolation_level == 1,
-    }
+    body.response.responses.retain(|t| !t.partitions.is_empty());
+    body.records = kept_records;
+    body
 }
 
 /// The epoch check of KIP-320: a client ahead of us is confused, one behind is fenced.
@@ -156,7 +328,7 @@ fn read(plan: &Plan) -> (FetchBody, usize, bool) {
     for t in &plan.topics {
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
-            let mut data = PartitionData::default().with_partition_index(p.index);
+            let mut data = PartitionData::default().with_partition_index(p.key.partition);
             if plan.read_committed {
                 data = data.with_aborted_transactions(Some(Vec::new()));
             } else {
@@ -301,5 +473,95 @@ mod tests {
         .await
         .expect("woken");
         assert_eq!(part(&r).high_watermark, 1);
+    }
+
+    fn session_req(topic: &str, parts: &[(i32, i64)], id: i32, epoch: i32) -> FetchRequest {
+        FetchRequest::default()
+            .with_max_wait_ms(0)
+            .with_max_bytes(1 << 20)
+            .with_session_id(id)
+            .with_session_epoch(epoch)
+            .with_topics(if parts.is_empty() {
+                Vec::new()
+            } else {
+                vec![FetchTopic::default()
+                    .with_topic(StrBytes::from_string(topic.into()).into())
+                    .with_partitions(
+                        parts
+                            .iter()
+                            .map(|&(p, offset)| {
+                                FetchPartition::default()
+                                    .with_partition(p)
+                                    .with_fetch_offset(offset)
+                                    .with_partition_max_bytes(1 << 20)
+                            })
+                            .collect(),
+                    )]
+            })
+    }
+
+    fn now_body(reply: Outcome) -> FetchBody {
+        match reply {
+            Outcome::Now(ResponseBody::Fetch(f)) => f,
+            _ => panic!("expected an answer at once"),
+        }
+    }
+
+    fn answered(r: &FetchBody) -> Vec<(i32, i64)> {
+        r.response
+            .responses
+            .iter()
+            .flat_map(|t| t.partitions.iter())
+            .map(|p| (p.partition_index, p.high_watermark))
+            .collect()
+    }
+
+    /// KIP-227 end to end through the handler: a session opened with epoch 0, incremental
+    /// fetches that answer only what changed, and epoch -1 with a session id (what kafka-go
+    /// sends) served as a sessionless full fetch instead of FETCH_SESSION_ID_NOT_FOUND.
+    #[test]
+    fn fetch_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        let t = b.create_topic("t", 2, Default::default(), false).unwrap();
+        let ctx = Ctx::test(&b, 12);
+        let r = now_body(handle(&ctx, session_req("t", &[(0, 0), (1, 0)], 0, 0)));
+        let id = r.response.session_id;
+        assert_ne!(id, 0);
+        assert_eq!(answered(&r), vec![(0, 0), (1, 0)]);
+        // Nothing changed: an empty answer.
+        let r = now_body(handle(&ctx, session_req("t", &[], id, 1)));
+        assert_eq!((r.response.error_code, r.response.session_id), (0, id));
+        assert!(answered(&r).is_empty());
+        // Partition 1 grows: only it is answered, with its records.
+        t.partitions[1]
+            .append_visible(&batch::validate(&make_batch(2, 0), 1 << 20).unwrap())
+            .unwrap();
+        let r = now_body(handle(&ctx, session_req("t", &[], id, 2)));
+        assert_eq!(answered(&r), vec![(1, 2)]);
+        assert!(r.records[0].iter().any(|c| !c.is_empty()));
+        // The client moves its position; the high watermark is as last answered: nothing to say.
+        let r = now_body(handle(&ctx, session_req("t", &[(1, 2)], id, 3)));
+        assert!(answered(&r).is_empty());
+        // Wrong epoch, unknown session.
+        let r = now_body(handle(&ctx, session_req("t", &[], id, 3)));
+        assert_eq!(
+            r.response.error_code,
+            ResponseError::InvalidFetchSessionEpoch.code()
+        );
+        let r = now_body(handle(&ctx, session_req("t", &[], id.wrapping_add(1), 1)));
+        assert_eq!(
+            r.response.error_code,
+            ResponseError::FetchSessionIdNotFound.code()
+        );
+        // Epoch -1 closes the session and is served in full without one.
+        let r = now_body(handle(&ctx, session_req("t", &[(0, 0), (1, 0)], id, -1)));
+        assert_eq!((r.response.error_code, r.response.session_id), (0, 0));
+        assert_eq!(answered(&r), vec![(0, 0), (1, 2)]);
+        let r = now_body(handle(&ctx, session_req("t", &[], id, 4)));
+        assert_eq!(
+            r.response.error_code,
+            ResponseError::FetchSessionIdNotFound.code()
+        );
     }
 }

@@ -46,6 +46,9 @@ pub struct Config {
     pub group_min_session_timeout_ms: i32,
     /// Largest session timeout a group member may ask for (group.max.session.timeout.ms).
     pub group_max_session_timeout_ms: i32,
+    /// Fetch sessions (KIP-227) the broker keeps at most (Kafka's
+    /// `max.incremental.fetch.session.cache.slots`); 0 turns them off.
+    pub max_incremental_fetch_session_cache_slots: usize,
     /// How long the first rebalance of an empty group waits for more members to join
     /// (group.initial.rebalance.delay.ms).
     pub group_initial_rebalance_delay_ms: u64,
@@ -90,6 +93,7 @@ impl Default for Config {
             max_unflushed_bytes: crate::store::DEFAULT_MAX_UNFLUSHED_BYTES,
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
+            max_incremental_fetch_session_cache_slots: 1000,
             // Kafka's default is 3 s, tuned for production clusters; a development broker should
             // hand a lone consumer its partitions at once.
             group_initial_rebalance_delay_ms: 0,

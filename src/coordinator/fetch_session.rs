@@ -1,0 +1,417 @@
+//! Fetch sessions (KIP-227): a consumer of many partitions names them once, and each later Fetch
+//! carries only what changed, answered with only the partitions that have something new.
+//!
+//! A request's `(session_id, session_epoch)` says what it is:
+//! - epoch -1: a fetch outside any session (closing `session_id` first, if it names one);
+//! - epoch 0: a full fetch that opens a new session (closing `session_id` first), whose id the
+//!   answer carries, or 0 when the cache has no room, which tells the client to keep sending full
+//!   fetches;
+//! - epoch n > 0: an incremental fetch on `session_id`, whose expected epoch must be n: its
+//!   partitions add to or update the session's, its forgotten topics leave it, and every partition
+//!   of the session is read.
+//!
+//! The cache holds at most `slots` sessions. A full cache makes room by evicting the least recently
+//! used session idle for longer than [`EVICTABLE_AFTER`], else the smallest session when the new
+//! one is larger (Kafka's `max.incremental.fetch.session.cache.slots` and
+//! `min.incremental.fetch.session.eviction.ms`); otherwise the new session is not cached.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use kafka_protocol::error::ResponseError;
+use uuid::Uuid;
+
+/// How long a session must sit unused before any new session may evict it.
+pub const EVICTABLE_AFTER: Duration = Duration::from_secs(120);
+
+/// A partition as a session names it: by topic id from Fetch v13, by topic name before.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PartitionKey {
+    pub topic: String,
+    pub topic_id: Uuid,
+    pub partition: i32,
+}
+
+/// What the client asks of one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchPosition {
+    pub fetch_offset: i64,
+    pub max_bytes: i32,
+}
+
+/// What a partition's last answer in the session told the client; `None` before the first one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reported {
+    pub high_watermark: i64,
+    pub last_stable_offset: i64,
+    pub log_start_offset: i64,
+}
+
+/// One partition of an answer, for deciding whether an incremental answer includes it.
+#[derive(Debug, Clone, Copy)]
+pub struct PartitionAnswer {
+    pub has_records: bool,
+    pub error: bool,
+    pub reported: Reported,
+}
+
+struct Session {
+    /// The epoch the next incremental request must carry.
+    next_epoch: i32,
+    uses_topic_ids: bool,
+    /// In answer order: partitions answered move to the back, so a `max_bytes` that one answer
+    /// cannot fill for all does not starve the same partitions every time.
+    partitions: Vec<(PartitionKey, FetchPosition, Option<Reported>)>,
+    last_used: Instant,
+}
+
+/// The broker's fetch sessions.
+pub struct FetchSessions {
+    slots: usize,
+    sessions: Mutex<HashMap<i32, Session>>,
+}
+
+/// What the handler must do for a request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// Read the request's partitions and answer all of them; `session_id` (0: none) goes in the
+    /// answer, and [`FetchSessions::answered`] records what it told the client.
+    Full { session_id: i32 },
+    /// Read these partitions (the whole session, in order) and answer those
+    /// [`FetchSessions::answered`] selects.
+    Incremental {
+        session_id: i32,
+        partitions: Vec<(PartitionKey, FetchPosition)>,
+    },
+}
+
+/// An incremental request's changes to its session.
+pub struct Changes {
+    pub upsert: Vec<(PartitionKey, FetchPosition)>,
+    /// Partitions to drop, by topic (name or id, per the session's kind) and index.
+    pub forget: Vec<PartitionKey>,
+}
+
+impl FetchSessions {
+    pub fn new(slots: usize) -> FetchSessions {
+        FetchSessions {
+            slots,
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Decides what a Fetch (v7+) does with its session fields. `full` are the request's
+    /// partitions, used when it opens a session; `changes` its incremental updates. An error is
+    /// the Kafka code for the whole answer.
+    pub fn begin(
+        &self,
+        session_id: i32,
+        epoch: i32,
+        uses_topic_ids: bool,
+        full: impl FnOnce() -> Vec<(PartitionKey, FetchPosition)>,
+        changes: Changes,
+    ) -> Result<Plan, i16> {
+        let now = Instant::now();
+        let mut sessions = self.sessions.lock().expect("fetch sessions poisoned");
+        match epoch {
+            -1 | 0 => {
+                if session_id != 0 {
+                    sessions.remove(&session_id);
+                }
+                if epoch == -1 {
+                    return Ok(Plan::Full { session_id: 0 });
+                }
+                let partitions: Vec<_> = full().into_iter().map(|(k, p)| (k, p, None)).collect();
+                let Some(id) = self.make_room(&mut sessions, partitions.len(), now) else {
+                    return Ok(Plan::Full { session_id: 0 });
+                };
+                sessions.insert(
+                    id,
+                    Session {
+                        next_epoch: 1,
+                        uses_topic_ids,
+                        partitions,
+                        last_used: now,
+                    },
+                );
+                Ok(Plan::Full { session_id: id })
+            }
+            epoch => {
+                let session = sessions
+                    .get_mut(&session_id)
+                    .ok_or(ResponseError::FetchSessionIdNotFound.code())?;
+                if epoch != session.next_epoch {
+                    return Err(ResponseError::InvalidFetchSessionEpoch.code());
+                }
+                if session.uses_topic_ids != uses_topic_ids {
+                    return Err(ResponseError::FetchSessionTopicIdError.code());
+                }
+                session.next_epoch = epoch.checked_add(1).unwrap_or(1);
+                session.last_used = now;
+                session
+                    .partitions
+                    .retain(|(k, _, _)| !changes.forget.contains(k));
+                for (key, position) in changes.upsert {
+                    match session.partitions.iter_mut().find(|(k, _, _)| *k == key) {
+                        Some((_, p, _)) => *p = position,
+                        None => session.partitions.push((key, position, None)),
+                    }
+                }
+                Ok(Plan::Incremental {
+                    session_id,
+                    partitions: session
+                        .partitions
+                        .iter()
+                        .map(|(k, p, _)| (k.clone(), *p))
+                        .collect(),
+                })
+            }
+        }
+    }
+
+    /// Records what an answer in the session told the client and says, per partition, whether an
+    /// incremental answer includes it: when it has records or an error, or its offsets changed
+    /// since the last answer. A full answer (`incremental` false) includes every partition.
+    pub fn answered(
+        &self,
+        session_id: i32,
+        incremental: bool,
+        answers: &[(PartitionKey, PartitionAnswer)],
+    ) -> Vec<bool> {
+        let mut sessions = self.sessions.lock().expect("fetch sessions poisoned");
+        let Some(session) = sessions.get_mut(&session_id) else {
+            // Evicted or closed while the fetch waited: answer in full, as a sessionless fetch.
+            return vec![true; answers.len()];
+        };
+        let mut include = Vec::with_capacity(answers.len());
+        let mut answered = Vec::new();
+        for (key, answer) in answers {
+            let Some(i) = session.partitions.iter().position(|(k, _, _)| k == key) else {
+                include.push(!incremental);
+                continue;
+            };
+            let last = &mut session.partitions[i].2;
+            let changed = *last != Some(answer.reported);
+            *last = Some(answer.reported);
+            let yes = !incremental || answer.has_records || answer.error || changed;
+            include.push(yes);
+            if yes {
+                answered.push(i);
+            }
+        }
+        if incremental && !answered.is_empty() {
+            let mut moved = Vec::with_capacity(answered.len());
+            for i in answered.into_iter().rev() {
+                moved.push(session.partitions.remove(i));
+            }
+            moved.reverse();
+            session.partitions.extend(moved);
+        }
+        include
+    }
+
+    /// A fresh session id, after evicting a session if the cache is full and one may go; `None`
+    /// when the new session (of `size` partitions) is not worth any cached one.
+    fn make_room(
+        &self,
+        sessions: &mut HashMap<i32, Session>,
+        size: usize,
+        now: Instant,
+    ) -> Option<i32> {
+        if self.slots == 0 {
+            return None;
+        }
+        if sessions.len() >= self.slots {
+            let stale = sessions
+                .iter()
+                .filter(|(_, s)| now.duration_since(s.last_used) >= EVICTABLE_AFTER)
+                .min_by_key(|(_, s)| s.last_used)
+                .map(|(id, _)| *id);
+            let victim = stale.or_else(|| {
+                sessions
+                    .iter()
+                    .filter(|(_, s)| s.partitions.len() < size)
+                    .min_by_key(|(_, s)| (s.partitions.len(), s.last_used))
+                    .map(|(id, _)| *id)
+            })?;
+            sessions.remove(&victim);
+        }
+        loop {
+            let id = (rand_u32() & 0x7fff_ffff) as i32;
+            if id != 0 && !sessions.contains_key(&id) {
+                return Some(id);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.sessions.lock().unwrap().len()
+    }
+}
+
+/// A random session id: ids must not be guessable across clients more than Kafka's are, and must
+/// not repeat soon after a restart (a client may still hold an old one).
+fn rand_u32() -> u32 {
+    let id = Uuid::new_v4();
+    let b = id.as_bytes();
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(topic: &str, partition: i32) -> PartitionKey {
+        PartitionKey {
+            topic: topic.into(),
+            topic_id: Uuid::nil(),
+            partition,
+        }
+    }
+
+    fn pos(fetch_offset: i64) -> FetchPosition {
+        FetchPosition {
+            fetch_offset,
+            max_bytes: 1 << 20,
+        }
+    }
+
+    fn none() -> Changes {
+        Changes {
+            upsert: Vec::new(),
+            forget: Vec::new(),
+        }
+    }
+
+    fn answer(hw: i64, records: bool) -> PartitionAnswer {
+        PartitionAnswer {
+            has_records: records,
+            error: false,
+            reported: Reported {
+                high_watermark: hw,
+                last_stable_offset: hw,
+                log_start_offset: 0,
+            },
+        }
+    }
+
+    fn open(cache: &FetchSessions, parts: &[(&str, i32)]) -> i32 {
+        let full: Vec<_> = parts.iter().map(|(t, p)| (key(t, *p), pos(0))).collect();
+        match cache.begin(0, 0, false, || full, none()).unwrap() {
+            Plan::Full { session_id } => session_id,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn epochs_minus_one_and_zero_are_full_fetches_and_zero_opens_a_session() {
+        let cache = FetchSessions::new(10);
+        assert_eq!(
+            cache.begin(0, -1, false, Vec::new, none()),
+            Ok(Plan::Full { session_id: 0 })
+        );
+        let id = open(&cache, &[("t", 0)]);
+        assert_ne!(id, 0);
+        // A non-zero id with epoch -1 closes that session and fetches without one (kafka-go).
+        assert_eq!(
+            cache.begin(id, -1, false, Vec::new, none()),
+            Ok(Plan::Full { session_id: 0 })
+        );
+        assert_eq!(cache.len(), 0);
+        // ... and with epoch 0 replaces it with a new one.
+        let id = open(&cache, &[("t", 0)]);
+        let Ok(Plan::Full { session_id: new }) =
+            cache.begin(id, 0, false, || vec![(key("t", 0), pos(0))], none())
+        else {
+            panic!()
+        };
+        assert!(new != 0 && new != id);
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn incremental_fetches_check_id_and_epoch_and_apply_changes() {
+        let cache = FetchSessions::new(10);
+        let id = open(&cache, &[("a", 0), ("a", 1)]);
+        assert_eq!(
+            cache.begin(id + 1, 1, false, Vec::new, none()),
+            Err(ResponseError::FetchSessionIdNotFound.code())
+        );
+        assert_eq!(
+            cache.begin(id, 2, false, Vec::new, none()),
+            Err(ResponseError::InvalidFetchSessionEpoch.code())
+        );
+        assert_eq!(
+            cache.begin(id, 1, true, Vec::new, none()),
+            Err(ResponseError::FetchSessionTopicIdError.code())
+        );
+        let changes = Changes {
+            upsert: vec![(key("a", 1), pos(7)), (key("b", 0), pos(3))],
+            forget: vec![key("a", 0)],
+        };
+        let Ok(Plan::Incremental { partitions, .. }) = cache.begin(id, 1, false, Vec::new, changes)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            partitions,
+            vec![(key("a", 1), pos(7)), (key("b", 0), pos(3))]
+        );
+        // The epoch moved on: 1 again is refused, 2 is next.
+        assert!(cache.begin(id, 1, false, Vec::new, none()).is_err());
+        assert!(cache.begin(id, 2, false, Vec::new, none()).is_ok());
+    }
+
+    #[test]
+    fn an_incremental_answer_has_only_what_changed_and_rotates_it_to_the_back() {
+        let cache = FetchSessions::new(10);
+        let id = open(&cache, &[("t", 0), ("t", 1), ("t", 2)]);
+        let full = [
+            (key("t", 0), answer(5, true)),
+            (key("t", 1), answer(0, false)),
+            (key("t", 2), answer(0, false)),
+        ];
+        assert_eq!(cache.answered(id, false, &full), vec![true; 3]);
+        let Ok(Plan::Incremental { partitions, .. }) = cache.begin(id, 1, false, Vec::new, none())
+        else {
+            panic!()
+        };
+        assert_eq!(partitions.len(), 3);
+        let now = [
+            (key("t", 0), answer(5, false)),
+            (key("t", 1), answer(2, false)),
+            (key("t", 2), answer(0, true)),
+        ];
+        assert_eq!(cache.answered(id, true, &now), vec![false, true, true]);
+        let Ok(Plan::Incremental { partitions, .. }) = cache.begin(id, 2, false, Vec::new, none())
+        else {
+            panic!()
+        };
+        let order: Vec<i32> = partitions.iter().map(|(k, _)| k.partition).collect();
+        assert_eq!(order, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn a_full_cache_evicts_a_smaller_session_or_declines() {
+        let cache = FetchSessions::new(2);
+        let small = open(&cache, &[("t", 0)]);
+        let big = open(&cache, &[("t", 0), ("t", 1), ("t", 2)]);
+        // Not larger than any cached session: no session for it.
+        let full = || vec![(key("t", 0), pos(0))];
+        assert_eq!(
+            cache.begin(0, 0, false, full, none()),
+            Ok(Plan::Full { session_id: 0 })
+        );
+        // Larger than the small one: it replaces it.
+        let two = || vec![(key("t", 0), pos(0)), (key("t", 1), pos(0))];
+        let Ok(Plan::Full { session_id }) = cache.begin(0, 0, false, two, none()) else {
+            panic!()
+        };
+        assert_ne!(session_id, 0);
+        assert_eq!(cache.len(), 2);
+        assert!(cache.begin(small, 1, false, Vec::new, none()).is_err());
+        assert!(cache.begin(big, 1, false, Vec::new, none()).is_ok());
+    }
+}
