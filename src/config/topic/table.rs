@@ -1,4 +1,4 @@
-//! The table of Kafka 4.x's topic configs: each config's type, default, broker synonym, validation
+//! The table of Kafka 4.4's topic configs (the compat tests check it against the reference broker): each config's type, default, broker synonym, validation
 //! rule and whether Sluice acts on it, with [`lookup`] by name.
 
 /// A config's type, as DescribeConfigs (v3+) reports it in `config_type`.
@@ -100,6 +100,7 @@ const NA_FLUSH: &str =
 const NA_REPLICATION: &str =
     "Sluice is a single broker, which is the only replica of every partition";
 const NA_REMOTE: &str = "Sluice has no tiered (remote) storage";
+const NA_SHARE_GROUPS: &str = "Sluice has no share groups yet (#16)";
 const NA_LEVEL: &str =
     "Sluice keeps batches compressed as the producer sent them and never recompresses";
 
@@ -158,6 +159,15 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         broker_synonym: Some("log.cleaner.delete.retention.ms"),
         applies: Applies::Yes,
         rule: Rule::AtLeast(0),
+    },
+    TopicConfigDef {
+        name: "errors.deadletterqueue.group.enable",
+        default: Some("false"),
+        config_type: ConfigType::Boolean,
+        doc: "Whether share groups may use this topic as a dead-letter queue for undeliverable records.",
+        broker_synonym: None,
+        applies: Applies::NotApplicable(NA_SHARE_GROUPS),
+        rule: Rule::Any,
     },
     TopicConfigDef {
         name: "file.delete.delay.ms",
@@ -241,6 +251,15 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         rule: Rule::AtLeast(1),
     },
     TopicConfigDef {
+        name: "max.decompressed.message.bytes",
+        default: Some("2147483639"),
+        config_type: ConfigType::Int,
+        doc: "The largest decompressed size of a single record the broker accepts.",
+        broker_synonym: Some("max.decompressed.message.bytes"),
+        applies: Applies::NotApplicable("not yet enforced per topic"),
+        rule: Rule::Between(1, 2147483639),
+    },
+    TopicConfigDef {
         name: "max.message.bytes",
         default: Some("1048588"),
         config_type: ConfigType::Int,
@@ -313,6 +332,24 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         broker_synonym: Some("log.preallocate"),
         applies: Applies::NotApplicable(NA_SEGMENTS),
         rule: Rule::Any,
+    },
+    TopicConfigDef {
+        name: "remote.copy.lag.bytes",
+        default: Some("-1"),
+        config_type: ConfigType::Long,
+        doc: "How many bytes of newer data make a segment eligible for copying to tiered storage.",
+        broker_synonym: Some("log.remote.copy.lag.bytes"),
+        applies: Applies::NotApplicable(NA_REMOTE),
+        rule: Rule::AtLeast(-1),
+    },
+    TopicConfigDef {
+        name: "remote.copy.lag.ms",
+        default: Some("0"),
+        config_type: ConfigType::Long,
+        doc: "How old a segment must be to be eligible for copying to tiered storage.",
+        broker_synonym: Some("log.remote.copy.lag.ms"),
+        applies: Applies::NotApplicable(NA_REMOTE),
+        rule: Rule::AtLeast(-1),
     },
     TopicConfigDef {
         name: "remote.log.copy.disable",
@@ -434,8 +471,8 @@ mod tests {
         assert!(TOPIC_CONFIGS.windows(2).all(|w| w[0].name < w[1].name));
         assert_eq!(
             TOPIC_CONFIGS.len(),
-            33,
-            "Kafka 4.x documents 33 topic configs"
+            37,
+            "Kafka 4.4 documents 37 topic configs"
         );
         for def in TOPIC_CONFIGS {
             assert!(std::ptr::eq(lookup(def.name).unwrap(), def));
