@@ -89,6 +89,16 @@ pub enum TopicError {
     Store(#[from] StoreError),
 }
 
+/// Kafka's committed-offsets topic. Sluice keeps committed offsets in its store, not as records,
+/// but lists the topic as Kafka does once a group coordinator exists, because clients and their
+/// tests look for it (or filter it out) by name; it stays empty.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Whether a topic is one of Kafka's internal topics, which Metadata marks and Produce refuses.
+pub fn is_internal(topic: &str) -> bool {
+    topic == OFFSETS_TOPIC
+}
+
 /// Kafka's topic name rules: 1..=249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
 pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
     let bad = |why| Err(TopicError::InvalidName(name.to_string(), why));
@@ -295,6 +305,9 @@ impl Broker {
         if let Some(t) = self.topic(name) {
             return Ok(t);
         }
+        if name == OFFSETS_TOPIC {
+            return self.offsets_topic();
+        }
         if !self.shared.config.auto_create_topics {
             validate_topic_name(name)?;
             return Err(TopicError::Unknown(name.to_string()));
@@ -309,6 +322,26 @@ impl Broker {
             Err(TopicError::AlreadyExists(_)) => self
                 .topic(name)
                 .ok_or_else(|| TopicError::Unknown(name.to_string())),
+            other => other,
+        }
+    }
+
+    /// The committed-offsets topic, created as Kafka creates it when the first group coordinator
+    /// is looked up: one partition (Kafka's default is 50; nothing is ever stored in it here) and
+    /// the topic configs Kafka gives it.
+    pub fn offsets_topic(&self) -> Result<Arc<Topic>, TopicError> {
+        if let Some(t) = self.topic(OFFSETS_TOPIC) {
+            return Ok(t);
+        }
+        let configs = BTreeMap::from([
+            ("cleanup.policy".to_string(), "compact".to_string()),
+            ("compression.type".to_string(), "producer".to_string()),
+            ("segment.bytes".to_string(), "104857600".to_string()),
+        ]);
+        match self.create_topic(OFFSETS_TOPIC, 1, configs, false) {
+            Err(TopicError::AlreadyExists(_)) => self
+                .topic(OFFSETS_TOPIC)
+                .ok_or_else(|| TopicError::Unknown(OFFSETS_TOPIC.to_string())),
             other => other,
         }
     }

@@ -24,6 +24,12 @@ pub fn handle(ctx: &Ctx, req: DeleteRecordsRequest) -> Outcome {
                     let r = DeleteRecordsPartitionResult::default()
                         .with_partition_index(p.partition_index);
                     let log = match api::partition(topic.as_ref(), p.partition_index) {
+                        Ok(_) if crate::broker::is_internal(t.name.as_str()) => {
+                            // As Kafka: the records of internal topics are the broker's.
+                            return r
+                                .with_low_watermark(-1)
+                                .with_error_code(ResponseError::InvalidTopicException.code());
+                        }
                         Ok(log) => log,
                         Err(code) => return r.with_low_watermark(-1).with_error_code(code),
                     };

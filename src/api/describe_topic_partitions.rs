@@ -83,6 +83,7 @@ pub fn handle(ctx: &Ctx, req: DescribeTopicPartitionsRequest) -> DescribeTopicPa
         }
         topics.push(
             DescribeTopicPartitionsResponseTopic::default()
+                .with_is_internal(crate::broker::is_internal(&t.name))
                 .with_name(Some(s(name).into()))
                 .with_topic_id(t.id)
                 .with_partitions(partitions)

@@ -14,7 +14,13 @@ pub fn handle(ctx: &Ctx, req: FindCoordinatorRequest) -> FindCoordinatorResponse
     // Only group coordinators (key type 0) exist: without transactions there is no transaction
     // coordinator, and Kafka answers COORDINATOR_NOT_AVAILABLE while it has none.
     let key_error = match req.key_type {
-        0 => None,
+        0 => {
+            // Kafka lists its offsets topic once a group coordinator exists; clients wait for it.
+            if let Err(e) = broker.offsets_topic() {
+                tracing::warn!(error = %e, "could not create the __consumer_offsets topic");
+            }
+            None
+        }
         1 => Some((
             ResponseError::CoordinatorNotAvailable.code(),
             "transactions are not supported",

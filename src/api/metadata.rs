@@ -116,6 +116,7 @@ fn describe(broker: &Broker, t: &Arc<Topic>) -> MetadataResponseTopic {
         .collect();
     MetadataResponseTopic::default()
         .with_name(Some(StrBytes::from_string(t.name.clone()).into()))
+        .with_is_internal(crate::broker::is_internal(&t.name))
         .with_topic_id(t.id)
         .with_partitions(partitions)
 }

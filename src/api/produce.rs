@@ -157,6 +157,12 @@ fn append(
     records: &Bytes,
     now: i64,
 ) -> Result<Accepted, Refusal> {
+    if crate::broker::is_internal(&t.name) {
+        return Err((
+            ResponseError::InvalidTopicException.code(),
+            format!("Cannot append to internal topic {}", t.name),
+        ));
+    }
     let log = t.partition(index).ok_or_else(|| {
         (
             ResponseError::UnknownTopicOrPartition.code(),
