@@ -167,7 +167,7 @@ declare -A SETTINGS=(
     [node.id]=1
     [auto.create.topics.enable]=true
     [num.partitions]=1
-    [group.initial.rebalance.delay.ms]=0
+    [group.initial.rebalance.delay.ms]=100
 )
 if [[ -n "$CONFIG" ]]; then
     while IFS= read -r line || [[ -n "$line" ]]; do

@@ -1486,3 +1486,45 @@ fn protocol_is_chosen_among_common_assignors() {
     let (t1, t2) = (both.close(), rr.close());
     assert_no_errors(&[("both", &t1), ("rr", &t2)]);
 }
+
+/// Two static members starting together with the broker's default initial rebalance delay join
+/// one generation: neither is first given everything and then asked to give some of it back
+/// (librdkafka's 0102_static_group_rebalance, #14 item 15). With a delay of 0 Sluice completed the
+/// first rebalance inside the first JoinGroup; Kafka completes it on a timer, extended while new
+/// members keep arriving.
+#[test]
+fn two_static_members_starting_together_join_one_generation() {
+    const PARTITIONS: i32 = 3;
+    let broker = Broker::start_with("group_min_session_timeout_ms: 500\n");
+    let bootstrap = broker.bootstrap();
+    let topic = unique_topic("groups-static-start");
+    let group = unique_topic("static-start");
+    create_topic(&bootstrap, &topic, PARTITIONS);
+    let seen: SeenLog = Arc::default();
+    let members: Vec<Member> = (1..=2)
+        .map(|i| {
+            let name = format!("consumer{i}");
+            let mut config = member_config(&bootstrap, &group, &name);
+            config
+                .set("group.instance.id", &name)
+                .set("topic.metadata.refresh.interval.ms", "2000")
+                .set("metadata.max.age.ms", "5000");
+            Member::spawn(&name, config, &format!("^{topic}.*"), Arc::clone(&seen))
+        })
+        .collect();
+    wait_settled(
+        &broker,
+        "two static members starting together",
+        PARTITIONS,
+        || owners_of(&members.iter().collect::<Vec<_>>()),
+    );
+    for member in members {
+        let name = member.name.clone();
+        let mut events = member.close().events();
+        events.pop(); // the revoke of closing
+        assert!(
+            matches!(events.as_slice(), [Event::Assign(_)]),
+            "{name}: one assignment, nothing revoked before it closed: {events:?}"
+        );
+    }
+}

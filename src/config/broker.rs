@@ -95,8 +95,10 @@ impl Default for Config {
             group_max_session_timeout_ms: 1_800_000,
             max_incremental_fetch_session_cache_slots: 1000,
             // Kafka's default is 3 s, tuned for production clusters; a development broker should
-            // hand a lone consumer its partitions at once.
-            group_initial_rebalance_delay_ms: 0,
+            // hand a lone consumer its partitions at once, yet let members that start together
+            // join one generation (at 0, the second of two static members starting together made
+            // the first give back what it had just been assigned: librdkafka's 0102 test).
+            group_initial_rebalance_delay_ms: 100,
             offset_metadata_max_bytes: 4096,
             log_retention_ms: 7 * 24 * 60 * 60 * 1000,
             log_retention_bytes: -1,

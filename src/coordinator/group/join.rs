@@ -292,6 +292,9 @@ impl GroupCoordinator {
         }
         self.watch_session(&g.id, id.clone());
         tracing::info!(group = %g.id, member = %id, "member joined");
+        if g.delaying_initial_join {
+            g.new_member_added = true;
+        }
         if g.state == GroupState::PreparingRebalance {
             self.maybe_complete_join(g);
         } else {

@@ -38,15 +38,18 @@ impl GroupCoordinator {
             .max()
             .unwrap_or_default();
         let initial = Duration::from_millis(self.shared.config.initial_rebalance_delay_ms);
-        let delay = if from_empty && !initial.is_zero() {
+        tracing::info!(group = %g.id, generation = g.generation_id, reason, "preparing rebalance");
+        if from_empty && !initial.is_zero() {
+            // As Kafka: wait `initial`, and again while members keep arriving, within the
+            // rebalance timeout.
             g.delaying_initial_join = true;
-            initial.min(rebalance_timeout.max(initial))
+            g.new_member_added = false;
+            let remaining = rebalance_timeout.saturating_sub(initial);
+            self.end_initial_delay_later(&g.id, g.rebalance_round, initial, remaining);
         } else {
             g.delaying_initial_join = false;
-            rebalance_timeout
-        };
-        tracing::info!(group = %g.id, generation = g.generation_id, reason, "preparing rebalance");
-        self.complete_join_later(&g.id, g.rebalance_round, delay);
+            self.complete_join_later(&g.id, g.rebalance_round, rebalance_timeout);
+        }
         self.maybe_complete_join(g);
     }
 

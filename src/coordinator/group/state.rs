@@ -89,6 +89,9 @@ pub(super) struct Group {
     pub(super) rebalance_round: u64,
     /// While the initial rebalance delay runs, joins may not complete the round early.
     pub(super) delaying_initial_join: bool,
+    /// A member joined while the initial delay ran: the delay is extended once more (Kafka's
+    /// `newMemberAdded`), so members that start together join one generation.
+    pub(super) new_member_added: bool,
     /// Committed offsets by (topic, partition), as last stored.
     pub(super) offsets: BTreeMap<(String, i32), CommittedOffset>,
 }
@@ -107,6 +110,7 @@ impl Group {
             pending_members: HashSet::new(),
             rebalance_round: 0,
             delaying_initial_join: false,
+            new_member_added: false,
             offsets: BTreeMap::new(),
         }
     }

@@ -341,3 +341,41 @@ fn an_emptied_consumer_group_stays_a_consumer_group_across_restarts() {
     }
     assert!(coordinator(dir.path()).list(&[]).is_empty());
 }
+
+/// Kafka's initial rebalance delay: the join phase of a group starting from Empty waits the delay
+/// and, each time a member joined meanwhile, the delay again; so members arriving one after the
+/// other, each within a delay of the last, all join the first generation.
+#[tokio::test(start_paused = true)]
+async fn the_initial_delay_extends_while_members_keep_joining() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20, 1000).unwrap();
+    let c = GroupCoordinator::open(
+        store,
+        GroupConfig {
+            min_session_timeout_ms: 10,
+            max_session_timeout_ms: 600_000,
+            initial_rebalance_delay_ms: 100,
+            max_metadata_bytes: 4096,
+        },
+    )
+    .unwrap();
+    let started = tokio::time::Instant::now();
+    let mut waiting = Vec::new();
+    for instance in ["a", "b", "c"] {
+        let Pending::Wait(rx) = c.join(join_req("", Some(instance), 30_000)) else {
+            panic!("{instance}: the join phase must wait for the initial delay");
+        };
+        waiting.push(rx);
+        // Each arrives 80 ms after the last: within the delay, so it extends once more.
+        tokio::time::sleep(Duration::from_millis(80)).await;
+    }
+    let mut generations = Vec::new();
+    for rx in waiting {
+        let r = rx.await.expect("answered");
+        assert_eq!(r.error, 0);
+        generations.push(r.generation_id);
+    }
+    assert_eq!(generations, vec![1, 1, 1], "one generation for all three");
+    // Three 100 ms rounds (the first member's, then one per later arrival within it), not one.
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}

@@ -27,6 +27,36 @@ impl GroupCoordinator {
         });
     }
 
+    /// The initial rebalance delay of a group starting from Empty: after `delay`, the join phase
+    /// of `round` ends, unless a member joined meanwhile and time `remaining` of the rebalance
+    /// timeout is left; then it waits `delay` again (at most `remaining`). Kafka's
+    /// `tryCompleteInitialRebalanceElseSchedule`.
+    pub(super) fn end_initial_delay_later(
+        &self,
+        group_id: &str,
+        round: u64,
+        delay: Duration,
+        remaining: Duration,
+    ) {
+        let span = info_span!(parent: None, "initial_rebalance_delay", group = group_id, round);
+        let mut remaining = remaining;
+        let mut delay = delay;
+        self.after(group_id, Some(delay), span, move |this, g| {
+            if g.state != GroupState::PreparingRebalance || g.rebalance_round != round {
+                return None;
+            }
+            if g.new_member_added && !remaining.is_zero() {
+                g.new_member_added = false;
+                let next = delay.min(remaining);
+                remaining = remaining.saturating_sub(delay);
+                delay = next;
+                return Some(Instant::now() + next);
+            }
+            this.complete_join(g);
+            None
+        });
+    }
+
     /// Session timeout for one member: checks at once, then sleeps until the member's deadline,
     /// re-checked under the lock; heartbeats move the deadline. Ends when the member is gone.
     pub(super) fn watch_session(&self, group_id: &str, member_id: String) {
