@@ -189,4 +189,34 @@ mod tests {
             Err(FrameError::BadBody { .. })
         ));
     }
+
+    /// An ApiVersions v3 body whose client software name is `len` bytes long.
+    fn api_versions_with_name(len: usize) -> Bytes {
+        let mut rest = vec![0, 1, b'x', 0];
+        let mut n = len as u32 + 1;
+        while n >= 0x80 {
+            rest.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        rest.push(n as u8);
+        rest.extend(std::iter::repeat_n(b'a', len));
+        rest.extend_from_slice(&[2, b'1', 0]);
+        frame(18, 3, &rest)
+    }
+
+    #[test]
+    fn compact_strings_longer_than_kafkas_limit_are_refused() {
+        // Kafka's readers refuse any string over 0x7fff bytes, though a varint length could say
+        // more: a longer group id once wrapped the store's u16-prefixed offset keys.
+        assert!(matches!(
+            parse_frame(TABLE, api_versions_with_name(0x7fff)),
+            Ok(Parsed::Request(_))
+        ));
+        for len in [0x8000, 70_000] {
+            assert!(matches!(
+                parse_frame(TABLE, api_versions_with_name(len)),
+                Err(FrameError::BadBody { .. })
+            ));
+        }
+    }
 }

@@ -409,6 +409,18 @@ impl<T: NewType<StrBytes>> Decoder<T> for String {
     }
 }
 
+/// The length of a compact string from its varint (length + 1). sluice: Kafka's generated readers
+/// refuse any string longer than `0x7fff` bytes, compact ones too, although a varint could say more;
+/// without this check a flexible request could carry strings no non-flexible version can, and that
+/// Kafka never accepts (a 70,000-byte group id wrapped the broker's u16-prefixed offset keys).
+fn compact_string_len(n: u32) -> Result<usize> {
+    let len = (n - 1) as usize;
+    if len > 0x7fff {
+        bail!("CompactString length {len} is longer than 32767");
+    }
+    Ok(len)
+}
+
 /// A string whose length is encoded with a `u32` or varint.
 #[derive(Debug, Copy, Clone, Default)]
 pub struct CompactString;
@@ -511,7 +523,7 @@ impl Decoder<Option<StdString>> for CompactString {
         match UnsignedVarInt.decode(buf)? {
             0 => Ok(None),
             n => {
-                let mut strbuf = vec![0; (n - 1) as usize];
+                let mut strbuf = vec![0; compact_string_len(n)?];
                 buf.try_copy_to_slice(&mut strbuf)?;
                 Ok(Some(std::string::String::from_utf8(strbuf)?))
             }
@@ -524,7 +536,7 @@ impl<T: NewType<StrBytes>> Decoder<Option<T>> for CompactString {
         match UnsignedVarInt.decode(buf)? {
             0 => Ok(None),
             n => {
-                let strbuf = StrBytes::try_from(buf.try_get_bytes((n - 1) as usize)?)?;
+                let strbuf = StrBytes::try_from(buf.try_get_bytes(compact_string_len(n)?)?)?;
                 Ok(Some(strbuf.into()))
             }
         }
