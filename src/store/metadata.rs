@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::keys::{
-    group_prefix, offset_key, parse_offset_key, partition_key, producer_prefix, tree_topic_id,
+    group_prefix, offset_key, parse_offset_key, partition_key, producer_prefix, tree_partition,
+    tree_topic_id,
 };
 use super::{Store, StoreError};
 
@@ -31,10 +32,25 @@ pub struct CommittedOffset {
     pub commit_timestamp_ms: i64,
 }
 
+/// Logs a stored record start-up cannot read and skips it.
+pub(super) fn skipped(what: &str, key: &[u8], detail: impl std::fmt::Display) {
+    let shown = &key[..key.len().min(64)];
+    tracing::error!(
+        key = %String::from_utf8_lossy(shown),
+        key_len = key.len(),
+        %detail,
+        "skipping {what} that does not decode"
+    );
+}
+
 impl Store {
     /// Topic ids that have partition trees but no topic record: deleted topics whose purge a stop
     /// interrupted. Only meaningful before anything can create topics (at start-up).
     pub fn orphaned_topic_ids(&self) -> Result<Vec<Uuid>, StoreError> {
+        if !self.all_topics_readable()? {
+            tracing::warn!("a topic record does not decode: not purging partitions without one");
+            return Ok(Vec::new());
+        }
         let live: std::collections::HashSet<Uuid> =
             self.load_topics()?.into_iter().map(|t| t.id).collect();
         let mut out: Vec<Uuid> = self
@@ -47,6 +63,20 @@ impl Store {
             .collect();
         out.sort();
         out.dedup();
+        Ok(out)
+    }
+
+    /// The partition trees that exist, as partition indexes by topic id.
+    pub fn partition_trees(
+        &self,
+    ) -> Result<std::collections::HashMap<Uuid, std::collections::BTreeSet<i32>>, StoreError> {
+        let mut out: std::collections::HashMap<Uuid, std::collections::BTreeSet<i32>> =
+            Default::default();
+        for name in self.inner.db.tree_names() {
+            if let Some((id, partition)) = tree_partition(&name) {
+                out.entry(id).or_default().insert(partition);
+            }
+        }
         Ok(out)
     }
 
@@ -119,21 +149,41 @@ impl Store {
         Ok(id)
     }
 
+    /// Every topic record that decodes; the others are skipped and logged (see
+    /// [`all_topics_readable`](Self::all_topics_readable)).
     pub fn load_topics(&self) -> Result<Vec<TopicRecord>, StoreError> {
         let mut out = Vec::new();
         for item in self.inner.topics.iter() {
             let (k, v) = item?;
-            let rec: TopicRecord = serde_json::from_slice(&v).map_err(|e| {
-                StoreError::corrupt(format!("topic record {:?}", String::from_utf8_lossy(&k)), e)
-            })?;
-            out.push(rec);
+            match serde_json::from_slice(&v) {
+                Ok(rec) => out.push(rec),
+                Err(e) => skipped("a topic record", &k, e),
+            }
         }
         Ok(out)
+    }
+
+    /// Whether every topic record decodes. When one does not, its topic id is unknown, so no
+    /// partition tree can be called an orphan: purging would destroy the data of the topic whose
+    /// record is damaged.
+    fn all_topics_readable(&self) -> Result<bool, StoreError> {
+        for item in self.inner.topics.iter() {
+            if serde_json::from_slice::<TopicRecord>(&item?.1).is_err() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     pub fn put_topic(&self, rec: &TopicRecord) -> Result<(), StoreError> {
         let v = serde_json::to_vec(rec).map_err(|e| StoreError::encode("a topic record", e))?;
         self.inner.topics.insert(rec.name.as_bytes(), v)?;
+        Ok(())
+    }
+
+    /// Removes a topic's record alone: for a topic none of whose partitions exist.
+    pub fn remove_topic_record(&self, name: &str) -> Result<(), StoreError> {
+        self.inner.topics.remove(name.as_bytes())?;
         Ok(())
     }
 
@@ -160,8 +210,18 @@ impl Store {
         group: &str,
         offsets: &[(String, i32, Option<CommittedOffset>)],
     ) -> Result<(), StoreError> {
-        for (topic, partition, committed) in offsets {
-            let key = offset_key(group, topic, *partition);
+        let keys = offsets
+            .iter()
+            .map(|(topic, partition, _)| {
+                offset_key(group, topic, *partition).ok_or_else(|| {
+                    StoreError::encode(
+                        "a committed-offset key",
+                        "the group id or topic is longer than 65,535 bytes",
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for ((_, _, committed), key) in offsets.iter().zip(keys) {
             match committed {
                 Some(c) => {
                     let v = serde_json::to_vec(c)
@@ -178,11 +238,14 @@ impl Store {
 
     /// Removes every committed offset of a group, and what is known of the group itself.
     pub fn delete_group_offsets(&self, group: &str) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for item in self.inner.offsets.scan_prefix(group_prefix(group)) {
-            batch.remove(item?.0);
+        // A group id too long for a key never had offsets stored.
+        if let Some(prefix) = group_prefix(group) {
+            let mut batch = sled::Batch::default();
+            for item in self.inner.offsets.scan_prefix(prefix) {
+                batch.remove(item?.0);
+            }
+            self.inner.offsets.apply_batch(batch)?;
         }
-        self.inner.offsets.apply_batch(batch)?;
         self.groups_tree()?.remove(group.as_bytes())?;
         Ok(())
     }
@@ -216,20 +279,21 @@ impl Store {
         Ok(out)
     }
 
-    /// Every committed offset: (group, topic, partition, offset).
+    /// Every committed offset: (group, topic, partition, offset). A record that does not decode
+    /// is skipped and logged, not an error: one damaged commit must not keep the broker from
+    /// starting. It stays in the store (nothing reads it) for whoever investigates.
     pub fn load_offsets(&self) -> Result<Vec<(String, String, i32, CommittedOffset)>, StoreError> {
         let mut out = Vec::new();
         for item in self.inner.offsets.iter() {
             let (k, v) = item?;
-            let (group, topic, partition) = parse_offset_key(&k)
-                .ok_or_else(|| StoreError::corrupt("a committed-offset key", "malformed"))?;
-            let c: CommittedOffset = serde_json::from_slice(&v).map_err(|e| {
-                StoreError::corrupt(
-                    format!("the committed offset of {group}/{topic}/{partition}"),
-                    e,
-                )
-            })?;
-            out.push((group, topic, partition, c));
+            let Some((group, topic, partition)) = parse_offset_key(&k) else {
+                skipped("a committed-offset key", &k, "malformed");
+                continue;
+            };
+            match serde_json::from_slice(&v) {
+                Ok(c) => out.push((group, topic, partition, c)),
+                Err(e) => skipped("a committed offset", &k, e),
+            }
         }
         Ok(out)
     }
@@ -319,5 +383,66 @@ mod tests {
             .append(0, b"y", None)
             .unwrap();
         assert!(store.orphaned_topic_ids().unwrap().is_empty());
+    }
+
+    #[test]
+    fn unreadable_records_are_skipped_at_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20, 1000).unwrap();
+        let c = CommittedOffset {
+            offset: 5,
+            leader_epoch: 0,
+            metadata: None,
+            commit_timestamp_ms: 1,
+        };
+        store
+            .put_offsets("g", &[("t".into(), 0, Some(c.clone()))])
+            .unwrap();
+        // A key as releases before the length check wrote it for a 65,536-byte group id.
+        let mut wrapped = vec![0, 0];
+        wrapped.extend(std::iter::repeat_n(b'g', 65_536));
+        wrapped.extend_from_slice(&[0, 1, b't', 0, 0, 0, 0]);
+        store.inner.offsets.insert(wrapped, b"{}".to_vec()).unwrap();
+        let bad_value = offset_key("g", "u", 0).unwrap();
+        store
+            .inner
+            .offsets
+            .insert(bad_value, &b"not json"[..])
+            .unwrap();
+        assert_eq!(
+            store.load_offsets().unwrap(),
+            vec![("g".into(), "t".into(), 0, c)]
+        );
+
+        let rec = TopicRecord {
+            name: "ok".into(),
+            id: Uuid::new_v4(),
+            partitions: 1,
+            configs: BTreeMap::new(),
+        };
+        store.put_topic(&rec).unwrap();
+        store.open_partition(rec.id, 0).unwrap();
+        assert!(store.all_topics_readable().unwrap());
+        store.inner.topics.insert("broken", &b"{"[..]).unwrap();
+        assert_eq!(store.load_topics().unwrap(), vec![rec.clone()]);
+        // The damaged record's id is unknown, so no tree may be purged as an orphan.
+        store.open_partition(Uuid::new_v4(), 0).unwrap();
+        assert!(!store.all_topics_readable().unwrap());
+        assert!(store.orphaned_topic_ids().unwrap().is_empty());
+
+        let p = store.open_partition(rec.id, 0).unwrap();
+        let entry = crate::log::producer_state::ProducerEntry {
+            epoch: 0,
+            batches: Default::default(),
+            last_timestamp_ms: 1,
+        };
+        p.put_producer(7, &entry).unwrap();
+        let mut bad = producer_prefix(rec.id, 0);
+        bad.extend_from_slice(&8i64.to_be_bytes());
+        store.inner.producers.insert(bad, &b"?"[..]).unwrap();
+        let mut short = producer_prefix(rec.id, 0);
+        short.push(1);
+        store.inner.producers.insert(short, &b"{}"[..]).unwrap();
+        assert_eq!(p.load_producers().unwrap(), vec![(7, entry)]);
     }
 }

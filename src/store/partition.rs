@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::keys::{
     chunk_key, chunks, key_offset, partition_key, partition_tree_name, producer_prefix,
 };
+use super::metadata::skipped;
 use super::storage::{BatchIter, HeaderIter, PartitionStorage};
 use super::{Store, StoreError};
 use crate::log::compaction::Change;
@@ -97,19 +98,21 @@ impl PartitionStorage for PartitionStore {
         self.write_producer(producer_id, entry).map(|_| ())
     }
 
-    /// This partition's producer states.
+    /// This partition's producer states. One that does not decode is skipped and logged: the
+    /// producer is then unknown, as after its expiry, rather than every produce to the partition
+    /// failing on it.
     fn load_producers(&self) -> Result<Vec<(i64, ProducerEntry)>, StoreError> {
         let mut out = Vec::new();
         for item in self.producers.scan_prefix(&self.producer_prefix) {
             let (k, v) = item?;
-            let id_bytes: [u8; 8] = k[self.producer_prefix.len()..]
-                .try_into()
-                .map_err(|_| StoreError::corrupt("a producer state key", "malformed"))?;
-            let producer_id = i64::from_be_bytes(id_bytes);
-            let entry = serde_json::from_slice(&v).map_err(|e| {
-                StoreError::corrupt(format!("the state of producer {producer_id}"), e)
-            })?;
-            out.push((producer_id, entry));
+            let Ok(id_bytes) = <[u8; 8]>::try_from(&k[self.producer_prefix.len()..]) else {
+                skipped("a producer state key", &k, "malformed");
+                continue;
+            };
+            match serde_json::from_slice(&v) {
+                Ok(entry) => out.push((i64::from_be_bytes(id_bytes), entry)),
+                Err(e) => skipped("a producer state", &k, e),
+            }
         }
         Ok(out)
     }
