@@ -3,6 +3,13 @@
 //! `Broker` is a cheap-clone handle around `Arc<BrokerState>`. The topic map sits behind a std `RwLock`
 //! that is never held across an `.await`: handlers take an `Arc<Topic>` out and release the lock.
 //! One broker is leader, only replica and ISR of every partition, and the controller.
+//!
+//! Creating a topic or adding partitions never holds that lock while partitions are made: the
+//! name (or topic) and its partitions are reserved under the lock, the partitions' storage is
+//! created outside it, and the topic record, written last, publishes the result. A crash before
+//! the record leaves partition trees that no record names: empty, purged at the next start (a new
+//! topic's), or reused by the next growth (added partitions'). So after a restart a topic is
+//! either absent or complete, and so is every growth.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -63,6 +70,22 @@ struct BrokerState {
 struct Topics {
     by_name: HashMap<String, Arc<Topic>>,
     by_id: HashMap<Uuid, Arc<Topic>>,
+    /// Topics being created and topics being grown, by name, with the partitions they will add:
+    /// reserved so that the name is taken and the partitions count against `max_partitions`
+    /// while their storage is created outside the lock.
+    pending: HashMap<String, i32>,
+}
+
+impl Topics {
+    /// Partitions that exist or are being created.
+    fn partition_count(&self) -> i64 {
+        let live: i64 = self
+            .by_name
+            .values()
+            .map(|t| t.partitions.len() as i64)
+            .sum();
+        live + self.pending.values().map(|&n| i64::from(n)).sum::<i64>()
+    }
 }
 
 /// Why a topic could not be created, changed or deleted (`api::error` maps each to a Kafka error).
@@ -132,7 +155,11 @@ impl Broker {
         let cluster_id = store.cluster_id()?;
         let defaults = config.broker_defaults();
         let mut topics = Topics::default();
+        let trees = store.partition_trees()?;
         for rec in store.load_topics()? {
+            let Some(rec) = complete_topic(&store, rec, &trees)? else {
+                continue;
+            };
             let topic = Arc::new(open_topic(&store, rec, &defaults)?);
             topics.by_id.insert(topic.id, topic.clone());
             topics.by_name.insert(topic.name.clone(), topic);
@@ -263,41 +290,85 @@ impl Broker {
         }
         let defaults = self.topic_defaults();
         topic::validate_all(&configs, &defaults).map_err(TopicError::InvalidConfig)?;
-        // The write lock makes check-and-create atomic against a concurrent auto-create.
-        let mut topics = self.shared.topics.write().expect("topics poisoned");
-        if topics.by_name.contains_key(name) {
-            return Err(TopicError::AlreadyExists(name.to_string()));
-        }
-        // Kafka refuses names that differ from an existing one only by '.' versus '_'.
-        let unified = name.replace('.', "_");
-        if let Some(other) = topics
-            .by_name
-            .keys()
-            .find(|n| n.replace('.', "_") == unified)
-        {
-            return Err(TopicError::Collides(name.to_string(), other.clone()));
-        }
         let rec = TopicRecord {
             name: name.to_string(),
             id: Uuid::new_v4(),
             partitions,
             configs,
         };
-        if validate_only {
-            return Ok(Arc::new(Topic {
-                name: rec.name,
-                id: rec.id,
-                partitions: Vec::new(),
-                effective: EffectiveConfig::resolve(&rec.configs, &defaults),
-                configs: rec.configs,
-            }));
+        {
+            // The write lock makes check-and-reserve atomic against a concurrent creator.
+            let mut topics = self.shared.topics.write().expect("topics poisoned");
+            if topics.by_name.contains_key(name) || topics.pending.contains_key(name) {
+                return Err(TopicError::AlreadyExists(name.to_string()));
+            }
+            // Kafka refuses names that differ from an existing one only by '.' versus '_'.
+            let unified = name.replace('.', "_");
+            if let Some(other) = topics
+                .by_name
+                .keys()
+                .chain(topics.pending.keys())
+                .find(|n| n.replace('.', "_") == unified)
+            {
+                return Err(TopicError::Collides(name.to_string(), other.clone()));
+            }
+            self.check_total(&topics, partitions)?;
+            if validate_only {
+                return Ok(Arc::new(Topic {
+                    name: rec.name,
+                    id: rec.id,
+                    partitions: Vec::new(),
+                    effective: EffectiveConfig::resolve(&rec.configs, &defaults),
+                    configs: rec.configs,
+                }));
+            }
+            topics.pending.insert(rec.name.clone(), partitions);
         }
-        self.shared.store.put_topic(&rec)?;
-        let topic = Arc::new(open_topic(&self.shared.store, rec, &defaults)?);
+        let id = rec.id;
+        let created = open_partitions(&self.shared.store, id, 0..partitions).and_then(|parts| {
+            // The commit point: the record names partitions that all exist.
+            self.shared.store.put_topic(&rec)?;
+            Ok(parts)
+        });
+        let mut topics = self.shared.topics.write().expect("topics poisoned");
+        topics.pending.remove(name);
+        let partitions = match created {
+            Ok(parts) => parts,
+            Err(e) => {
+                drop(topics);
+                // Never published: nothing else can have opened these trees.
+                self.shared.store.purge_in_background(vec![id]);
+                return Err(e.into());
+            }
+        };
+        let topic = Arc::new(Topic {
+            name: rec.name,
+            id: rec.id,
+            partitions,
+            effective: EffectiveConfig::resolve(&rec.configs, &defaults),
+            configs: rec.configs,
+        });
         topics.by_id.insert(topic.id, topic.clone());
         topics.by_name.insert(topic.name.clone(), topic.clone());
-        tracing::info!(topic = %topic.name, id = %topic.id, partitions, "created topic");
+        let count = topic.partitions.len();
+        tracing::info!(topic = %topic.name, id = %topic.id, partitions = count, "created topic");
         Ok(topic)
+    }
+
+    /// Refuses `adding` more partitions when the broker would then hold more than
+    /// `max_partitions` (counting those being created).
+    fn check_total(&self, topics: &Topics, adding: i32) -> Result<(), TopicError> {
+        let max = self.shared.config.max_partitions;
+        let now = topics.partition_count();
+        if now + i64::from(adding) > i64::from(max) {
+            return Err(TopicError::Refused(
+                kafka_protocol::error::ResponseError::PolicyViolation.code(),
+                format!(
+                    "Unable to add {adding} partitions: the broker has {now} and allows at most {max} (max_partitions)."
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The named topic, auto-created with the default partition count when configured so.
@@ -353,33 +424,52 @@ impl Broker {
         count: i32,
         validate_only: bool,
     ) -> Result<Arc<Topic>, TopicError> {
+        let (id, current) = {
+            let mut topics = self.shared.topics.write().expect("topics poisoned");
+            let Some(topic) = topics.by_name.get(name).cloned() else {
+                return Err(TopicError::Unknown(name.to_string()));
+            };
+            if topics.pending.contains_key(name) {
+                return Err(TopicError::Refused(
+                    kafka_protocol::error::ResponseError::ReassignmentInProgress.code(),
+                    format!("Partitions are already being added to topic {name}."),
+                ));
+            }
+            let current = topic.partitions.len() as i32;
+            if count <= current {
+                return Err(TopicError::CannotShrink {
+                    current,
+                    requested: count,
+                });
+            }
+            self.check_total(&topics, count - current)?;
+            if validate_only {
+                return Ok(topic);
+            }
+            topics.pending.insert(name.to_string(), count - current);
+            (topic.id, current)
+        };
+        // Trees left by a growth that a crash cut short are empty, and opened again here.
+        let created = open_partitions(&self.shared.store, id, current..count);
         let mut topics = self.shared.topics.write().expect("topics poisoned");
-        let Some(topic) = topics.by_name.get(name).cloned() else {
+        topics.pending.remove(name);
+        let added = created?;
+        // Deleted (and perhaps recreated) meanwhile: its record must not come back. The new
+        // trees carry the old id, so the deletion's purge or the next start removes them.
+        let Some(topic) = topics.by_name.get(name).filter(|t| t.id == id).cloned() else {
             return Err(TopicError::Unknown(name.to_string()));
         };
-        let current = topic.partitions.len() as i32;
-        if count <= current {
-            return Err(TopicError::CannotShrink {
-                current,
-                requested: count,
-            });
-        }
-        if validate_only {
-            return Ok(topic);
-        }
+        // The topic as it is now: its configs may have changed meanwhile.
         let rec = TopicRecord {
             name: topic.name.clone(),
-            id: topic.id,
+            id,
             partitions: count,
             configs: topic.configs.clone(),
         };
+        // The commit point; one insert, so holding the lock for it is brief.
         self.shared.store.put_topic(&rec)?;
         let mut partitions = topic.partitions.clone();
-        for p in current..count {
-            partitions.push(Arc::new(PartitionLog::open(
-                self.shared.store.open_partition(topic.id, p)?,
-            )?));
-        }
+        partitions.extend(added);
         let grown = Arc::new(Topic {
             name: rec.name,
             id: rec.id,
@@ -473,19 +563,58 @@ fn open_topic(
     rec: TopicRecord,
     defaults: &BrokerDefaults,
 ) -> Result<Topic, StoreError> {
-    let mut partitions = Vec::with_capacity(rec.partitions as usize);
-    for p in 0..rec.partitions {
-        partitions.push(Arc::new(PartitionLog::open(
-            store.open_partition(rec.id, p)?,
-        )?));
-    }
     Ok(Topic {
+        partitions: open_partitions(store, rec.id, 0..rec.partitions)?,
         name: rec.name,
         id: rec.id,
-        partitions,
         effective: EffectiveConfig::resolve(&rec.configs, defaults),
         configs: rec.configs,
     })
+}
+
+/// Opens (creating where missing) the logs of a topic's partitions `range`.
+fn open_partitions(
+    store: &Store,
+    id: Uuid,
+    range: std::ops::Range<i32>,
+) -> Result<Vec<Arc<PartitionLog>>, StoreError> {
+    range
+        .map(|p| Ok(Arc::new(PartitionLog::open(store.open_partition(id, p)?)?)))
+        .collect()
+}
+
+/// A topic record as start-up should load it, given the partition trees that exist (partitions
+/// by topic id). Releases before crash-safe creation wrote the record first and then created the
+/// partitions one by one, so a crash (or a count too large ever to finish) left a record naming
+/// partitions that do not exist, and every start tried to create them all again. Such a topic
+/// keeps the partitions that exist (counted from 0), or, with none, is dropped; either way it is
+/// logged. Records written since never name a missing partition.
+fn complete_topic(
+    store: &Store,
+    mut rec: TopicRecord,
+    trees: &HashMap<Uuid, std::collections::BTreeSet<i32>>,
+) -> Result<Option<TopicRecord>, StoreError> {
+    let present = trees.get(&rec.id);
+    let existing = (0..rec.partitions)
+        .take_while(|p| present.is_some_and(|s| s.contains(p)))
+        .count() as i32;
+    if existing == rec.partitions {
+        return Ok(Some(rec));
+    }
+    tracing::error!(
+        topic = %rec.name,
+        id = %rec.id,
+        recorded = rec.partitions,
+        existing,
+        "the topic's creation was interrupted before all its partitions existed; keeping those that do"
+    );
+    if existing == 0 {
+        store.remove_topic_record(&rec.name)?;
+        return Ok(None);
+    }
+    rec.partitions = existing;
+    store.put_topic(&rec)?;
+    Ok(Some(rec))
 }
 
 #[cfg(test)]
@@ -547,5 +676,167 @@ pub(crate) mod tests {
             b.get_or_create("bad name"),
             Err(TopicError::InvalidName(..))
         ));
+    }
+
+    /// Closes a test broker's store, so another can open the same directory (a restart).
+    fn stop(b: Broker) {
+        b.close_store().unwrap();
+        drop(b);
+    }
+
+    fn policy_violation(r: Result<Arc<Topic>, TopicError>) -> bool {
+        matches!(r, Err(TopicError::Refused(code, _)) if code == 44)
+    }
+
+    #[test]
+    fn the_broker_wide_partition_limit_counts_every_way_of_creating() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            max_partitions: 10,
+            num_partitions: 4,
+            ..Config::default()
+        };
+        let b = test_broker(dir.path(), config);
+        b.create_topic("a", 6, BTreeMap::new(), false).unwrap();
+        assert!(policy_violation(b.create_topic(
+            "b",
+            5,
+            BTreeMap::new(),
+            true
+        )));
+        assert!(policy_violation(b.create_topic(
+            "b",
+            5,
+            BTreeMap::new(),
+            false
+        )));
+        assert!(policy_violation(b.add_partitions("a", 11, false)));
+        assert!(policy_violation(b.add_partitions("a", 11, true)));
+        // Partitions being created count too.
+        b.shared
+            .topics
+            .write()
+            .unwrap()
+            .pending
+            .insert("c".into(), 1);
+        assert!(policy_violation(b.get_or_create("auto")));
+        b.shared.topics.write().unwrap().pending.clear();
+        assert_eq!(b.get_or_create("auto").unwrap().partitions.len(), 4);
+        assert!(policy_violation(b.add_partitions("a", 7, false)));
+        assert!(b.topic("b").is_none());
+        assert_eq!(b.topic("a").unwrap().partitions.len(), 6);
+    }
+
+    #[test]
+    fn a_name_being_created_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        b.shared
+            .topics
+            .write()
+            .unwrap()
+            .pending
+            .insert("t.x".into(), 3);
+        assert!(matches!(
+            b.create_topic("t.x", 1, BTreeMap::new(), false),
+            Err(TopicError::AlreadyExists(_))
+        ));
+        assert!(matches!(
+            b.create_topic("t_x", 1, BTreeMap::new(), false),
+            Err(TopicError::Collides(..))
+        ));
+        // A topic being grown cannot be grown again until that is done.
+        b.create_topic("g", 1, BTreeMap::new(), false).unwrap();
+        b.shared
+            .topics
+            .write()
+            .unwrap()
+            .pending
+            .insert("g".into(), 1);
+        assert!(matches!(
+            b.add_partitions("g", 3, false),
+            Err(TopicError::Refused(..))
+        ));
+    }
+
+    #[test]
+    fn validate_only_touches_nothing_in_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        b.create_topic("dry", 50, BTreeMap::new(), true).unwrap();
+        b.create_topic("t", 1, BTreeMap::new(), false).unwrap();
+        b.add_partitions("t", 40, true).unwrap();
+        let trees = b.shared.store.partition_trees().unwrap();
+        assert_eq!(trees.len(), 1);
+        assert_eq!(trees.values().next().unwrap().len(), 1);
+        assert_eq!(b.shared.store.load_topics().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_crash_before_the_record_leaves_no_topic_and_its_trees_are_purged() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        // What a creation cut short leaves: some partitions' trees, no record.
+        let id = Uuid::new_v4();
+        open_partitions(&b.shared.store, id, 0..3).unwrap();
+        stop(b);
+        let b = test_broker(dir.path(), Config::default());
+        assert!(b.topics().is_empty());
+        let store = &b.shared.store;
+        assert_eq!(store.orphaned_topic_ids().unwrap(), vec![id]);
+        store.purge(&[id]).unwrap();
+        assert!(store.partition_trees().unwrap().is_empty());
+        // Complete, it survives a restart whole.
+        b.create_topic("t", 3, BTreeMap::new(), false).unwrap();
+        stop(b);
+        let b = test_broker(dir.path(), Config::default());
+        assert_eq!(b.topic("t").unwrap().partitions.len(), 3);
+    }
+
+    #[test]
+    fn a_crash_during_growth_leaves_the_old_count_and_the_next_growth_reuses_the_trees() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        let id = b.create_topic("t", 2, BTreeMap::new(), false).unwrap().id;
+        // Added partitions' trees created, the record not yet rewritten.
+        open_partitions(&b.shared.store, id, 2..5).unwrap();
+        stop(b);
+        let b = test_broker(dir.path(), Config::default());
+        assert_eq!(b.topic("t").unwrap().partitions.len(), 2);
+        assert!(b.shared.store.orphaned_topic_ids().unwrap().is_empty());
+        b.add_partitions("t", 4, false).unwrap();
+        stop(b);
+        let b = test_broker(dir.path(), Config::default());
+        assert_eq!(b.topic("t").unwrap().partitions.len(), 4);
+    }
+
+    #[test]
+    fn records_naming_missing_partitions_load_what_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        // As releases before crash-safe creation left them: the record first, then a crash
+        // (or two billion partitions that could never all be created).
+        let store = &b.shared.store;
+        let partial = TopicRecord {
+            name: "partial".into(),
+            id: Uuid::new_v4(),
+            partitions: 2_000_000_000,
+            configs: BTreeMap::new(),
+        };
+        store.put_topic(&partial).unwrap();
+        open_partitions(store, partial.id, 0..3).unwrap();
+        let none = TopicRecord {
+            name: "none".into(),
+            id: Uuid::new_v4(),
+            ..partial.clone()
+        };
+        store.put_topic(&none).unwrap();
+        stop(b);
+        let b = test_broker(dir.path(), Config::default());
+        assert_eq!(b.topic("partial").unwrap().partitions.len(), 3);
+        assert!(b.topic("none").is_none());
+        let records = b.shared.store.load_topics().unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].partitions, 3);
     }
 }

@@ -4,15 +4,68 @@ use std::collections::HashMap;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
+use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse, TopicName};
 
-use crate::api::{error, str_bytes as s, Ctx};
+use crate::api::{error, str_bytes as s, Ctx, Outcome};
+use crate::broker::Broker;
 
-pub fn handle(ctx: &Ctx, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
-    let broker = ctx.broker;
+/// What Kafka's controller answers when one request adds more than 10,000 partitions.
+const TOO_MANY_ADDED: &str = "Excessively large number of additional partitions per request.";
+
+/// CreatePartitions. Creating partitions is blocking store work, so it runs on the blocking pool
+/// (see `topics::create`).
+pub fn handle(ctx: &Ctx, req: CreatePartitionsRequest) -> Outcome {
+    let broker = ctx.broker.clone();
+    let names: Vec<TopicName> = req.topics.iter().map(|t| t.name.clone()).collect();
+    Outcome::later(async move {
+        match tokio::task::spawn_blocking(move || handle_now(&broker, req)).await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::error!(error = %e, "creating partitions failed");
+                CreatePartitionsResponse::default().with_results(
+                    names
+                        .into_iter()
+                        .map(|name| {
+                            CreatePartitionsTopicResult::default()
+                                .with_name(name)
+                                .with_error_code(ResponseError::UnknownServerError.code())
+                        })
+                        .collect(),
+                )
+            }
+        }
+    })
+}
+
+/// CreatePartitions, on the calling thread.
+pub fn handle_now(broker: &Broker, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
     let mut seen: HashMap<String, usize> = HashMap::new();
     for t in &req.topics {
         *seen.entry(t.name.to_string()).or_default() += 1;
+    }
+    let added: i64 = req
+        .topics
+        .iter()
+        .filter(|t| seen[t.name.as_str()] == 1)
+        .filter_map(|t| {
+            let current = broker.topic(t.name.as_str())?.partitions.len() as i64;
+            Some((i64::from(t.count) - current).max(0))
+        })
+        .sum();
+    if added > i64::from(broker.config().max_partitions_per_request) {
+        // Kafka's controller fails the whole request, so every topic in it gets the error.
+        tracing::debug!(added, "create partitions refused: too many partitions");
+        return CreatePartitionsResponse::default().with_results(
+            req.topics
+                .into_iter()
+                .map(|t| {
+                    CreatePartitionsTopicResult::default()
+                        .with_name(t.name)
+                        .with_error_code(ResponseError::PolicyViolation.code())
+                        .with_error_message(Some(s(TOO_MANY_ADDED.to_string())))
+                })
+                .collect(),
+        );
     }
     let node = broker.node().node_id;
     let results = req
@@ -48,4 +101,53 @@ pub fn handle(ctx: &Ctx, req: CreatePartitionsRequest) -> CreatePartitionsRespon
         })
         .collect();
     CreatePartitionsResponse::default().with_results(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::tests::test_broker;
+    use crate::config::Config;
+    use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+
+    fn grow(name: &str, count: i32) -> CreatePartitionsTopic {
+        CreatePartitionsTopic::default()
+            .with_name(s(name.to_string()).into())
+            .with_count(count)
+            .with_assignments(None)
+    }
+
+    #[test]
+    fn adding_too_many_partitions_in_one_request_fails_it_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            max_partitions_per_request: 10,
+            ..Config::default()
+        };
+        let b = test_broker(dir.path(), config);
+        b.create_topic("a", 2, Default::default(), false).unwrap();
+        b.create_topic("b", 2, Default::default(), false).unwrap();
+        let answer = |topics: Vec<CreatePartitionsTopic>| -> Vec<(i16, Option<String>)> {
+            let req = CreatePartitionsRequest::default().with_topics(topics);
+            handle_now(&b, req)
+                .results
+                .into_iter()
+                .map(|r| (r.error_code, r.error_message.map(|m| m.to_string())))
+                .collect()
+        };
+        let refused = (
+            ResponseError::PolicyViolation.code(),
+            Some(TOO_MANY_ADDED.to_string()),
+        );
+        for count in [13, 2_000_000_000, i32::MAX] {
+            assert_eq!(answer(vec![grow("a", count)]), vec![refused.clone()]);
+        }
+        // Counted as partitions added, summed over the topics.
+        let got = answer(vec![grow("a", 8), grow("b", 8)]);
+        assert_eq!(got, vec![refused.clone(), refused]);
+        assert_eq!(b.topic("a").unwrap().partitions.len(), 2);
+        let got = answer(vec![grow("a", 7), grow("b", 7)]);
+        assert_eq!(got, vec![(0, None), (0, None)]);
+        assert_eq!(b.topic("b").unwrap().partitions.len(), 7);
+    }
 }

@@ -17,14 +17,62 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
-use crate::api::{error, Ctx};
+use crate::api::{error, Ctx, Outcome};
 use crate::broker::Broker;
 
-pub fn create(ctx: &Ctx, req: CreateTopicsRequest) -> CreateTopicsResponse {
-    let (broker, version) = (ctx.broker, ctx.version);
+/// CreateTopics. Creating partitions is blocking store work (seconds for thousands of them), so it
+/// runs on the blocking pool: on a runtime worker it held up other connections' requests.
+pub fn create(ctx: &Ctx, req: CreateTopicsRequest) -> Outcome {
+    let (broker, version) = (ctx.broker.clone(), ctx.version);
+    let names: Vec<TopicName> = req.topics.iter().map(|t| t.name.clone()).collect();
+    Outcome::later(async move {
+        match tokio::task::spawn_blocking(move || create_now(&broker, version, req)).await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::error!(error = %e, "creating topics failed");
+                CreateTopicsResponse::default().with_topics(
+                    names
+                        .into_iter()
+                        .map(|name| {
+                            CreatableTopicResult::default()
+                                .with_name(name)
+                                .with_error_code(ResponseError::UnknownServerError.code())
+                                .with_error_message(None)
+                        })
+                        .collect(),
+                )
+            }
+        }
+    })
+}
+
+/// CreateTopics, on the calling thread.
+pub fn create_now(broker: &Broker, version: i16, req: CreateTopicsRequest) -> CreateTopicsResponse {
     let mut seen: HashMap<String, usize> = HashMap::new();
     for t in &req.topics {
         *seen.entry(t.name.to_string()).or_default() += 1;
+    }
+    let default_partitions = broker.config().num_partitions;
+    let requested: i64 = req
+        .topics
+        .iter()
+        .filter(|t| seen[t.name.as_str()] == 1)
+        .map(|t| requested_partitions(t, default_partitions))
+        .sum();
+    if requested > i64::from(broker.config().max_partitions_per_request) {
+        // Kafka's controller fails the whole request, so every topic in it gets the error.
+        tracing::debug!(requested, "create topics refused: too many partitions");
+        return CreateTopicsResponse::default().with_topics(
+            req.topics
+                .into_iter()
+                .map(|t| {
+                    CreatableTopicResult::default()
+                        .with_name(t.name)
+                        .with_error_code(ResponseError::PolicyViolation.code())
+                        .with_error_message(Some(StrBytes::from_static_str(TOO_MANY_PARTITIONS)))
+                })
+                .collect(),
+        );
     }
     let topics = req
         .topics
@@ -79,6 +127,22 @@ pub fn create(ctx: &Ctx, req: CreateTopicsRequest) -> CreateTopicsResponse {
         })
         .collect();
     CreateTopicsResponse::default().with_topics(topics)
+}
+
+/// What Kafka's controller answers when one request asks for more than 10,000 partitions.
+const TOO_MANY_PARTITIONS: &str = "Excessively large number of partitions per request.";
+
+/// The partitions a topic of a CreateTopics asks for, counted as Kafka's controller counts them
+/// against its per-request limit: an assignment's length, the default for -1, and nothing for a
+/// count that is invalid anyway.
+fn requested_partitions(t: &CreatableTopic, default_partitions: i32) -> i64 {
+    if !t.assignments.is_empty() {
+        t.assignments.len() as i64
+    } else if t.num_partitions == -1 {
+        i64::from(default_partitions)
+    } else {
+        i64::from(t.num_partitions.max(0))
+    }
 }
 
 type Created = (Uuid, i32, BTreeMap<String, String>);
@@ -232,11 +296,10 @@ mod tests {
                 .with_partition_index(0)
                 .with_broker_ids(vec![BrokerId(99)])]),
         ]);
-        let codes: Vec<i16> = create(&Ctx::test(&b, 7), req)
-            .topics
-            .iter()
-            .map(|t| t.error_code)
-            .collect();
+        let response = create_now(&b, 7, req);
+        // Kafka sends a null message with success, not an empty one.
+        assert_eq!(response.topics[0].error_message, None);
+        let codes: Vec<i16> = response.topics.iter().map(|t| t.error_code).collect();
         assert_eq!(
             codes,
             vec![
@@ -250,8 +313,9 @@ mod tests {
             ]
         );
         assert_eq!(b.topic("ok").unwrap().partitions.len(), 3);
-        let again = create(
-            &Ctx::test(&b, 7),
+        let again = create_now(
+            &b,
+            7,
             CreateTopicsRequest::default().with_topics(vec![topic("ok", 1, 1)]),
         );
         assert_eq!(
@@ -261,8 +325,63 @@ mod tests {
         let dry = CreateTopicsRequest::default()
             .with_topics(vec![topic("dry", 1, 1)])
             .with_validate_only(true);
-        assert_eq!(create(&Ctx::test(&b, 7), dry).topics[0].error_code, 0);
+        assert_eq!(create_now(&b, 7, dry).topics[0].error_code, 0);
         assert!(b.topic("dry").is_none());
+    }
+
+    #[test]
+    fn too_many_partitions_in_one_request_fail_it_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            max_partitions_per_request: 10,
+            ..Config::default()
+        };
+        let b = test_broker(dir.path(), config);
+        let codes = |topics: Vec<CreatableTopic>, validate_only: bool| -> Vec<(i16, String)> {
+            let req = CreateTopicsRequest::default()
+                .with_topics(topics)
+                .with_validate_only(validate_only);
+            create_now(&b, 7, req)
+                .topics
+                .into_iter()
+                .map(|t| {
+                    (
+                        t.error_code,
+                        t.error_message.unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        };
+        let refused = (
+            ResponseError::PolicyViolation.code(),
+            TOO_MANY_PARTITIONS.to_string(),
+        );
+        for huge in [11, 2_000_000_000, i32::MAX] {
+            let got = codes(vec![topic("huge", huge, 1), topic("small", 1, 1)], false);
+            assert_eq!(got, vec![refused.clone(), refused.clone()], "{huge}");
+            assert_eq!(
+                codes(vec![topic("huge", huge, 1)], true),
+                vec![refused.clone()]
+            );
+        }
+        // Summed over the topics; a duplicated name does not count (it fails on its own).
+        let got = codes(vec![topic("a", 6, 1), topic("b", 5, 1)], false);
+        assert_eq!(got, vec![refused.clone(), refused.clone()]);
+        assert!(b.topics().is_empty());
+        let got = codes(
+            vec![
+                topic("a", 6, 1),
+                topic("b", 4, 1),
+                topic("d", 9, 1),
+                topic("d", 9, 1),
+            ],
+            false,
+        );
+        assert_eq!(
+            got.iter().map(|c| c.0).collect::<Vec<_>>(),
+            vec![0, 0, 42, 42]
+        );
+        assert_eq!(b.topics().len(), 2);
     }
 
     #[test]
