@@ -157,7 +157,7 @@ impl Broker {
         let mut topics = Topics::default();
         let trees = store.partition_trees()?;
         for rec in store.load_topics()? {
-            let Some(rec) = complete_topic(&store, rec, &trees)? else {
+            let Some(rec) = complete_topic(&store, rec, &trees, config.max_partitions)? else {
                 continue;
             };
             let topic = Arc::new(open_topic(&store, rec, &defaults)?);
@@ -587,12 +587,14 @@ fn open_partitions(
 /// by topic id). Releases before crash-safe creation wrote the record first and then created the
 /// partitions one by one, so a crash (or a count too large ever to finish) left a record naming
 /// partitions that do not exist, and every start tried to create them all again. Such a topic
-/// keeps the partitions that exist (counted from 0), or, with none, is dropped; either way it is
-/// logged. Records written since never name a missing partition.
+/// keeps the partitions that exist (counted from 0); with none, or more than `max_partitions`
+/// (what a runaway creation left, never a topic anyone used), it is dropped and its trees purged.
+/// Either way it is logged. Records written since never name a missing partition.
 fn complete_topic(
     store: &Store,
     mut rec: TopicRecord,
     trees: &HashMap<Uuid, std::collections::BTreeSet<i32>>,
+    max_partitions: i32,
 ) -> Result<Option<TopicRecord>, StoreError> {
     let present = trees.get(&rec.id);
     let existing = (0..rec.partitions)
@@ -608,8 +610,9 @@ fn complete_topic(
         existing,
         "the topic's creation was interrupted before all its partitions existed; keeping those that do"
     );
-    if existing == 0 {
+    if existing == 0 || existing > max_partitions {
         store.remove_topic_record(&rec.name)?;
+        store.purge_in_background(vec![rec.id]);
         return Ok(None);
     }
     rec.partitions = existing;
@@ -831,12 +834,33 @@ pub(crate) mod tests {
             ..partial.clone()
         };
         store.put_topic(&none).unwrap();
+        let runaway = TopicRecord {
+            name: "runaway".into(),
+            id: Uuid::new_v4(),
+            ..partial.clone()
+        };
+        store.put_topic(&runaway).unwrap();
+        open_partitions(store, runaway.id, 0..6).unwrap();
         stop(b);
-        let b = test_broker(dir.path(), Config::default());
+        let config = Config {
+            max_partitions: 5,
+            num_partitions: 1,
+            ..Config::default()
+        };
+        let b = test_broker(dir.path(), config);
         assert_eq!(b.topic("partial").unwrap().partitions.len(), 3);
         assert!(b.topic("none").is_none());
+        assert!(b.topic("runaway").is_none());
         let records = b.shared.store.load_topics().unwrap();
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].partitions, 3);
+        // The runaway topic's trees go (in the background; purging again is harmless).
+        b.shared.store.purge(&[runaway.id]).unwrap();
+        assert!(!b
+            .shared
+            .store
+            .partition_trees()
+            .unwrap()
+            .contains_key(&runaway.id));
     }
 }
