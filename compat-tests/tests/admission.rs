@@ -26,6 +26,7 @@ use kafka_protocol::messages::{
 
 /// What Kafka's controller answers past its 10,000 partitions per request (ReplicationControlManager).
 const TOO_MANY: &str = "Excessively large number of partitions per request.";
+const TOO_MANY_RECORDS: &str = "Unable to perform excessively large batch operation.";
 const TOO_MANY_ADDED: &str = "Excessively large number of additional partitions per request.";
 /// A refusal is a check, not work: far below the tens of seconds creating the partitions took.
 const QUICK: Duration = Duration::from_secs(5);
@@ -109,6 +110,15 @@ fn create_topics_past_the_per_request_partition_limit_is_refused_at_once() {
             "{partitions} partitions"
         );
     }
+    // Within the partition limit, but 10,001 metadata records (two topics and their partitions): Kafka's
+    // controller bounds those too.
+    let results = create_topics(
+        &broker,
+        vec![new_topic(&big, 9_999), new_topic(&small, 1)],
+        true,
+    );
+    let expected = (policy_violation(), Some(TOO_MANY_RECORDS.to_string()));
+    assert_eq!(results, vec![expected.clone(), expected]);
     // Two topics that are each within the limit but not together.
     let results = create_topics(
         &broker,

@@ -59,20 +59,27 @@ pub fn create_now(broker: &Broker, version: i16, req: CreateTopicsRequest) -> Cr
         .filter(|t| seen[t.name.as_str()] == 1)
         .map(|t| requested_partitions(t, default_partitions))
         .sum();
-    if requested > i64::from(broker.config().max_partitions_per_request) {
-        // Kafka's controller fails the whole request, so every topic in it gets the error.
+    let limit = i64::from(broker.config().max_partitions_per_request);
+    if requested > limit {
         tracing::debug!(requested, "create topics refused: too many partitions");
-        return CreateTopicsResponse::default().with_topics(
-            req.topics
-                .into_iter()
-                .map(|t| {
-                    CreatableTopicResult::default()
-                        .with_name(t.name)
-                        .with_error_code(ResponseError::PolicyViolation.code())
-                        .with_error_message(Some(StrBytes::from_static_str(TOO_MANY_PARTITIONS)))
-                })
-                .collect(),
-        );
+        return refuse_all(req, TOO_MANY_PARTITIONS);
+    }
+    // Kafka's controller also bounds the metadata records one request writes: per topic that
+    // would be created, one for the topic, one per partition and one per config.
+    let records: i64 = req
+        .topics
+        .iter()
+        .filter(|t| seen[t.name.as_str()] == 1)
+        // Sluice's own broker-wide limit (POLICY_VIOLATION too) comes after Kafka's checks.
+        .filter(|t| match create_one(broker, (*t).clone(), true) {
+            Ok(_) => true,
+            Err((code, _)) => code == ResponseError::PolicyViolation.code(),
+        })
+        .map(|t| 1 + requested_partitions(t, default_partitions) + t.configs.len() as i64)
+        .sum();
+    if records > limit {
+        tracing::debug!(records, "create topics refused: too many records");
+        return refuse_all(req, TOO_MANY_RECORDS);
     }
     let topics = req
         .topics
@@ -143,6 +150,25 @@ fn requested_partitions(t: &CreatableTopic, default_partitions: i32) -> i64 {
     } else {
         i64::from(t.num_partitions.max(0))
     }
+}
+
+/// What Kafka's controller answers when one request would write more than 10,000 metadata records.
+const TOO_MANY_RECORDS: &str = "Unable to perform excessively large batch operation.";
+
+/// Kafka's controller fails a request that is too large as a whole, so every topic in it gets
+/// the error.
+fn refuse_all(req: CreateTopicsRequest, message: &'static str) -> CreateTopicsResponse {
+    CreateTopicsResponse::default().with_topics(
+        req.topics
+            .into_iter()
+            .map(|t| {
+                CreatableTopicResult::default()
+                    .with_name(t.name)
+                    .with_error_code(ResponseError::PolicyViolation.code())
+                    .with_error_message(Some(StrBytes::from_static_str(message)))
+            })
+            .collect(),
+    )
 }
 
 type Created = (Uuid, i32, BTreeMap<String, String>);
@@ -270,7 +296,9 @@ mod tests {
     use super::*;
     use crate::broker::tests::test_broker;
     use crate::config::Config;
-    use kafka_protocol::messages::create_topics_request::CreatableReplicaAssignment;
+    use kafka_protocol::messages::create_topics_request::{
+        CreatableReplicaAssignment, CreatableTopicConfig,
+    };
     use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
     use kafka_protocol::messages::BrokerId;
 
@@ -364,13 +392,27 @@ mod tests {
                 vec![refused.clone()]
             );
         }
+        // Records: a topic, its partitions and its configs, for the topics that would be created.
+        let many = TOO_MANY_RECORDS.to_string();
+        let refused_records = (ResponseError::PolicyViolation.code(), many);
+        let got = codes(vec![topic("a", 9, 1), topic("b", 1, 1)], true);
+        assert_eq!(got, vec![refused_records.clone(), refused_records.clone()]);
+        let with_config = topic("a", 8, 1).with_configs(vec![CreatableTopicConfig::default()
+            .with_name(StrBytes::from_static_str("retention.ms"))
+            .with_value(Some(StrBytes::from_static_str("1000")))]);
+        let got = codes(vec![with_config.clone(), topic("b", 1, 1)], true);
+        assert_eq!(got, vec![refused_records.clone(), refused_records]);
+        // A topic that fails anyway writes no records.
+        let got = codes(vec![with_config, topic("bad name", 1, 1)], true);
+        assert_eq!(got.iter().map(|c| c.0).collect::<Vec<_>>(), vec![0, 17]);
         // Summed over the topics; a duplicated name does not count (it fails on its own).
         let got = codes(vec![topic("a", 6, 1), topic("b", 5, 1)], false);
         assert_eq!(got, vec![refused.clone(), refused.clone()]);
         assert!(b.topics().is_empty());
         let got = codes(
             vec![
-                topic("a", 6, 1),
+                // 8 partitions and 2 topics: 10 records, the limit.
+                topic("a", 4, 1),
                 topic("b", 4, 1),
                 topic("d", 9, 1),
                 topic("d", 9, 1),

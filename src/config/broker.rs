@@ -35,7 +35,8 @@ pub struct Config {
     pub num_partitions: i32,
     /// Most partitions one CreateTopics (summed over its topics) or CreatePartitions (partitions
     /// added) may ask for; more fails the whole request with POLICY_VIOLATION, as Kafka's
-    /// controller does past its fixed `MAX_PARTITIONS_PER_BATCH` (10,000).
+    /// controller does past its fixed `MAX_PARTITIONS_PER_BATCH` (10,000). It also bounds a
+    /// CreateTopics' metadata records, as Kafka's `MAX_RECORDS_PER_USER_OP` (also 10,000) does.
     pub max_partitions_per_request: i32,
     /// Most partitions the broker holds in all; a creation that would pass it is refused with
     /// POLICY_VIOLATION. Sluice-only (Kafka has no such limit): each partition is a sled tree,
