@@ -14,13 +14,19 @@
 //!
 //! # Layout of the sled database under `data_dir`
 //! - tree `meta`: broker-wide facts (`cluster_id`).
-//! - tree `topics`: topic name -> JSON [`TopicRecord`] (id, partition count, configs).
+//! - tree `topics`: topic name -> JSON [`TopicRecord`] (id, partition count, configs). Written only
+//!   once every partition it names has its tree: the commit point of a creation or growth (see
+//!   [`crate::broker`]); trees no record names are purged at start-up (`main.rs`).
 //! - tree `log_start`: `<topic id>/<partition>` -> log start offset (u64 BE), only once it moved past 0.
 //! - tree `producers`: `<topic id>/<partition>/` + producer id (i64 BE) -> JSON
 //!   [`crate::log::producer_state::ProducerEntry`], written right after the batch it describes.
 //! - tree `groups`: consumer group id -> its protocol type (\"consumer\", ...).
 //! - tree `offsets`: committed consumer group offsets, keyed group / topic / partition (see
-//!   `keys::offset_key`) so one group's offsets are a prefix range; values are JSON [`CommittedOffset`].
+//!   `keys::offset_key`: each string after its u16 BE length, so at most 65,535 bytes, refused
+//!   beyond) so one group's offsets are a prefix range; values are JSON [`CommittedOffset`].
+//!
+//! Start-up skips, and logs, a topic record, committed offset or producer state that does not
+//! decode, rather than refusing to start.
 //! - tree `p/<topic id>/<partition>`: base offset (u64 BE, so range scans run in offset order) -> the
 //!   record batch bytes as the producer sent them, base offset assigned.
 //!
