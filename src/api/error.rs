@@ -60,7 +60,9 @@ impl KafkaError for BatchError {
         match self {
             BatchError::Corrupt(_) => ResponseError::CorruptMessage,
             BatchError::Invalid(_) => ResponseError::InvalidRecord,
-            BatchError::TooLarge { .. } => ResponseError::MessageTooLarge,
+            BatchError::TooLarge { .. } | BatchError::DecompressedTooLarge { .. } => {
+                ResponseError::MessageTooLarge
+            }
         }
     }
 }

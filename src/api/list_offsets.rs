@@ -10,11 +10,11 @@ use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
-use kafka_protocol::records::RecordBatchDecoder;
 
 use crate::api::fetch::check_epoch;
 use crate::api::{self, error, Ctx};
 use crate::log::batch::StoredHeader;
+use crate::log::records;
 use crate::log::{PartitionLog, LEADER_EPOCH};
 use crate::store::StoreError;
 
@@ -42,7 +42,11 @@ pub fn handle(ctx: &Ctx, req: ListOffsetsRequest) -> ListOffsetsResponse {
                         .with_partition_index(p.partition_index);
                     let found = api::partition(topic.as_ref(), p.partition_index).and_then(|log| {
                         check_epoch(p.current_leader_epoch)?;
-                        lookup(log, p.timestamp)
+                        lookup(
+                            log,
+                            p.timestamp,
+                            broker.config().max_decompressed_batch_bytes,
+                        )
                     });
                     match found {
                         Ok((offset, timestamp)) => {
@@ -70,7 +74,7 @@ pub fn handle(ctx: &Ctx, req: ListOffsetsRequest) -> ListOffsetsResponse {
 }
 
 /// Returns `(offset, timestamp)`; `(-1, -1)` when no record is at or after the timestamp.
-fn lookup(log: &PartitionLog, timestamp: i64) -> Result<(i64, i64), i16> {
+fn lookup(log: &PartitionLog, timestamp: i64, cap: usize) -> Result<(i64, i64), i16> {
     let offsets = log.offsets();
     match timestamp {
         LATEST => Ok((offsets.high_watermark as i64, -1)),
@@ -86,7 +90,7 @@ fn lookup(log: &PartitionLog, timestamp: i64) -> Result<(i64, i64), i16> {
                 }
             }
             match best {
-                Some(h) => found(log, h, h.max_timestamp, offsets.log_start).map_err(storage),
+                Some(h) => found(log, h, h.max_timestamp, offsets.log_start, cap).map_err(storage),
                 None => Ok((-1, -1)),
             }
         }
@@ -96,7 +100,7 @@ fn lookup(log: &PartitionLog, timestamp: i64) -> Result<(i64, i64), i16> {
             for h in log.headers().map_err(storage)? {
                 let h = h.map_err(storage)?;
                 if h.max_timestamp >= t {
-                    return found(log, h, t, offsets.log_start).map_err(storage);
+                    return found(log, h, t, offsets.log_start, cap).map_err(storage);
                 }
             }
             Ok((-1, -1))
@@ -110,33 +114,38 @@ fn found(
     h: StoredHeader,
     t: i64,
     log_start: u64,
+    cap: usize,
 ) -> Result<(i64, i64), StoreError> {
     let fallback = (h.base_offset as i64, h.max_timestamp);
     Ok(match log.batch_at(h.base_offset)? {
-        Some(b) => first_at_or_after(b, t, log_start).unwrap_or(fallback),
+        Some(b) => first_at_or_after(&b, t, log_start, cap).unwrap_or(fallback),
         None => fallback,
     })
 }
 
-/// Decodes one batch to find its first record with timestamp >= t (at or above the log start).
-fn first_at_or_after(mut batch: Bytes, t: i64, log_start: u64) -> Option<(i64, i64)> {
-    let max_timestamp = StoredHeader::parse(&batch)?.max_timestamp;
-    let set = RecordBatchDecoder::decode(&mut batch)
-        .map_err(|e| tracing::warn!(error = %e, "stored batch did not decode"))
-        .ok()?;
+/// Walks one batch to find its first record with timestamp >= t (at or above the log start),
+/// holding no record in memory and reading at most `cap` decompressed bytes: a batch that cannot
+/// be read within that answers with its header's offset and max timestamp, with a warning.
+fn first_at_or_after(batch: &Bytes, t: i64, log_start: u64, cap: usize) -> Option<(i64, i64)> {
+    let h = StoredHeader::parse(batch)?;
     // In a LogAppendTime batch every record's timestamp is the batch's max timestamp (the append
     // time); the per-record deltas still hold the producer's CreateTime, which must not leak out.
-    set.records
-        .iter()
-        .map(|r| {
-            let ts = if r.timestamp_type == kafka_protocol::records::TimestampType::LogAppend {
-                max_timestamp
-            } else {
-                r.timestamp
-            };
-            (r.offset, ts)
-        })
-        .find(|&(offset, ts)| ts >= t && offset >= log_start as i64)
+    let log_append_time = h.attributes & (1 << 3) != 0;
+    let mut first = None;
+    records::walk(batch, h.attributes & 0x07, h.record_count, cap, |r| {
+        let offset = h.base_offset as i64 + i64::from(r.offset_delta);
+        let ts = if log_append_time {
+            h.max_timestamp
+        } else {
+            h.base_timestamp.wrapping_add(r.timestamp_delta)
+        };
+        if first.is_none() && ts >= t && offset >= log_start as i64 {
+            first = Some((offset, ts));
+        }
+    })
+    .map_err(|e| tracing::warn!(error = %e, base_offset = h.base_offset, "stored batch not read"))
+    .ok()?;
+    first
 }
 
 #[cfg(test)]

@@ -12,16 +12,18 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::RecordBatchDecoder;
 
 use crate::api::{error, Ctx, Outcome};
 use crate::broker::{Broker, Topic};
 use crate::config::topic::EffectiveConfig;
 use crate::log::batch::{self, BatchInfo};
 use crate::log::partition::{Appended, PartitionLog};
+use crate::log::records;
 
 pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
     let (broker, version) = (ctx.broker, ctx.version);
@@ -47,10 +49,13 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
         let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
         for pd in topic_data.partition_data {
             let mut resp = PartitionProduceResponse::default().with_index(pd.index);
-            let outcome = topic.as_ref().map_err(Clone::clone).and_then(|t| {
-                let records = pd.records.unwrap_or_default();
-                append(broker, t, pd.index, &records, now)
-            });
+            let outcome = topic
+                .as_ref()
+                .map_err(|(code, message)| Refusal::new(*code, message.clone()))
+                .and_then(|t| {
+                    let records = pd.records.unwrap_or_default();
+                    append(broker, t, pd.index, &records, now)
+                });
             match outcome {
                 Ok(done) => {
                     appended.push((done.log, done.at.end));
@@ -62,12 +67,18 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
                         resp = resp.with_log_start_offset(done.at.log_start as i64);
                     }
                 }
-                Err((code, message)) => {
+                Err(Refusal {
+                    code,
+                    message,
+                    record_errors,
+                }) => {
                     tracing::debug!(topic = %name.as_str(), partition = pd.index, code, %message, "produce refused");
                     failures.push(message.clone());
                     resp = resp.with_error_code(code).with_base_offset(-1);
                     if version >= 8 {
-                        resp = resp.with_error_message(Some(StrBytes::from_string(message)));
+                        resp = resp
+                            .with_error_message(Some(StrBytes::from_string(message)))
+                            .with_record_errors(record_errors);
                     }
                 }
             }
@@ -138,8 +149,24 @@ fn publish_when_durable(
     }
 }
 
-/// A partition's refusal: the error code, and the message Kafka gives with it (sent from v8).
-type Refusal = (i16, String);
+/// A partition's refusal: the error code, the message Kafka gives with it, and the records that
+/// caused it (KIP-467; the last two are sent from v8).
+#[derive(Debug, Clone)]
+struct Refusal {
+    code: i16,
+    message: String,
+    record_errors: Vec<BatchIndexAndErrorMessage>,
+}
+
+impl Refusal {
+    fn new(code: i16, message: String) -> Refusal {
+        Refusal {
+            code,
+            message,
+            record_errors: Vec::new(),
+        }
+    }
+}
 
 /// What an accepted batch got.
 struct Accepted {
@@ -158,24 +185,24 @@ fn append(
     now: i64,
 ) -> Result<Accepted, Refusal> {
     if crate::broker::is_internal(&t.name) {
-        return Err((
+        return Err(Refusal::new(
             ResponseError::InvalidTopicException.code(),
             format!("Cannot append to internal topic {}", t.name),
         ));
     }
     let log = t.partition(index).ok_or_else(|| {
-        (
+        Refusal::new(
             ResponseError::UnknownTopicOrPartition.code(),
             format!("topic {} has no partition {index}", t.name),
         )
     })?;
     let eff = &t.effective;
     let limit = (eff.max_message_bytes.max(0) as usize).min(broker.config().max_request_bytes);
-    let mut batches =
-        batch::validate(records, limit).map_err(|e| (error::code(&e, "Produce"), e.to_string()))?;
+    let mut batches = batch::validate(records, limit)
+        .map_err(|e| Refusal::new(error::code(&e, "Produce"), e.to_string()))?;
     if batches.len() != 1 {
         // Produce v3+ carries exactly one batch per partition (Kafka refuses more).
-        return Err((
+        return Err(Refusal::new(
             ResponseError::InvalidRecord.code(),
             format!("expected exactly one record batch, got {}", batches.len()),
         ));
@@ -183,31 +210,41 @@ fn append(
     let batch = &mut batches[0];
     if batch::StoredHeader::parse(&batch.bytes).is_some_and(|h| h.base_offset != 0) {
         // The broker assigns offsets; Kafka refuses a batch that claims one.
-        return Err((
+        return Err(Refusal::new(
             ResponseError::InvalidRecord.code(),
             "the base offset of a produced record batch must be 0".to_string(),
         ));
     }
     if batch.producer_id >= 0 && batch.base_sequence < 0 {
-        return Err((
+        return Err(Refusal::new(
             ResponseError::InvalidRecord.code(),
             "a batch with a producer id must carry a sequence number".to_string(),
         ));
     }
     if batch.is_transactional() {
-        return Err((
+        return Err(Refusal::new(
             ResponseError::InvalidTxnState.code(),
             "transactions are not supported".to_string(),
         ));
     }
-    check_topic_rules(&t.name, index, eff, batch, now)?;
+    if batch.is_control() {
+        return Err(Refusal::new(
+            ResponseError::InvalidRecord.code(),
+            format!(
+                "Clients are not allowed to write control records in topic partition {}-{index}",
+                t.name
+            ),
+        ));
+    }
+    let cap = broker.config().max_decompressed_batch_bytes;
+    check_records(&t.name, index, eff, batch, now, cap)?;
     if eff.log_append_time {
         batch.bytes = batch::with_log_append_time(&batch.bytes, now);
         batch.max_timestamp = now;
     }
     let at = log.append(&batches).map_err(|e| {
         let context = format!("an append to {}-{index}", t.name);
-        (error::code(&e, &context), e.to_string())
+        Refusal::new(error::code(&e, &context), e.to_string())
     })?;
     Ok(Accepted {
         log: log.clone(),
@@ -216,51 +253,105 @@ fn append(
     })
 }
 
-/// The topic-config rules a batch must meet: timestamps within `message.timestamp.before/after.max.ms`
-/// (CreateTime topics), and a key on every record of a compacted topic. Only the compacted case
-/// decodes the batch.
-fn check_topic_rules(
+/// Kafka's per-record checks (`LogValidator.validateRecord`), made while the records are walked
+/// (see [`records::walk`]): a key on every record of a compacted topic, and timestamps within
+/// `message.timestamp.before/after.max.ms` on CreateTime topics. The walk also checks that the
+/// records fill the batch exactly as its header's count says. Compressed batches are decompressed
+/// for this, as Kafka does on the leader, but never held in memory.
+fn check_records(
     topic: &str,
     partition: i32,
     eff: &EffectiveConfig,
     b: &BatchInfo,
     now: i64,
-) -> Result<(), (i16, String)> {
-    if !eff.log_append_time && b.base_timestamp >= 0 {
-        if b.max_timestamp > now.saturating_add(eff.message_timestamp_after_max_ms) {
-            return Err((
-                ResponseError::InvalidTimestamp.code(),
-                format!(
-                    "timestamp {} is more than message.timestamp.after.max.ms ({}) ahead of the broker's clock",
-                    b.max_timestamp, eff.message_timestamp_after_max_ms
-                ),
+    cap: usize,
+) -> Result<(), Refusal> {
+    let earliest = now.saturating_sub(eff.message_timestamp_before_max_ms);
+    let latest = now.saturating_add(eff.message_timestamp_after_max_ms);
+    let mut errors: Vec<(ResponseError, BatchIndexAndErrorMessage)> = Vec::new();
+    let mut offset_error = None;
+    records::walk(&b.bytes, b.compression(), b.record_count, cap, |r| {
+        if r.offset_delta != r.index && offset_error.is_none() {
+            // Kafka rewrites such a batch (compressed) or stores it as is (uncompressed); we store
+            // producers' bytes and read record offsets from them, so refuse it.
+            offset_error = Some(format!(
+                "record {} has offset delta {}: the records of a batch must count up from 0",
+                r.index, r.offset_delta
             ));
         }
-        if b.base_timestamp < now.saturating_sub(eff.message_timestamp_before_max_ms) {
-            return Err((
-                ResponseError::InvalidTimestamp.code(),
-                format!(
-                    "timestamp {} is more than message.timestamp.before.max.ms ({}) behind the broker's clock",
-                    b.base_timestamp, eff.message_timestamp_before_max_ms
-                ),
+        // A control record is refused with its batch (`validate`), so any keyless record here is
+        // a data record.
+        let error = if eff.cleanup_compact && !r.has_key {
+            Some((
+                ResponseError::InvalidRecord,
+                format!("Compacted topic cannot accept message without key in topic partition {topic}-{partition}"),
+            ))
+        } else {
+            let timestamp = b.base_timestamp.wrapping_add(r.timestamp_delta);
+            // -1 is "no timestamp" (Kafka's RecordBatch.NO_TIMESTAMP), never out of range.
+            (!eff.log_append_time && timestamp != -1 && !(earliest..=latest).contains(&timestamp))
+                .then(|| {
+                    (
+                        ResponseError::InvalidTimestamp,
+                        format!(
+                            "Timestamp {timestamp} of message with offset {} is out of range. The timestamp should be within [{earliest}, {latest}]",
+                            r.offset_delta
+                        ),
+                    )
+                })
+        };
+        if let Some((code, message)) = error {
+            errors.push((
+                code,
+                BatchIndexAndErrorMessage::default()
+                    .with_batch_index(r.index)
+                    .with_batch_index_error_message(Some(StrBytes::from_string(message))),
             ));
         }
+    })
+    .map_err(|e| Refusal::new(error::code(&e, "Produce"), e.to_string()))?;
+    if let Some(message) = offset_error {
+        return Err(Refusal::new(ResponseError::InvalidRecord.code(), message));
     }
-    if eff.cleanup_compact {
-        let set = RecordBatchDecoder::decode(&mut b.bytes.clone()).map_err(|e| {
-            (
-                ResponseError::CorruptMessage.code(),
-                format!("batch does not decode: {e}"),
-            )
-        })?;
-        if set.records.iter().any(|r| r.key.is_none() && !r.control) {
-            return Err((
-                ResponseError::InvalidRecord.code(),
-                format!("Compacted topic cannot accept message without key in topic partition {topic}-{partition}."),
-            ));
-        }
+    if errors.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    // Kafka's `processRecordErrors`: one error for the batch, every bad record named (KIP-467).
+    let (code, message) = if errors
+        .iter()
+        .any(|(code, _)| *code == ResponseError::InvalidTimestamp)
+    {
+        (
+            ResponseError::InvalidTimestamp,
+            "One or more records have been rejected due to invalid timestamp".to_string(),
+        )
+    } else {
+        let shown: Vec<String> = errors
+            .iter()
+            .take(3)
+            .map(|(_, e)| {
+                let message = e.batch_index_error_message.as_ref().map(|m| m.as_str());
+                format!(
+                    "RecordError(batchIndex={}, message='{}')",
+                    e.batch_index,
+                    message.unwrap_or_default()
+                )
+            })
+            .collect();
+        (
+            ResponseError::InvalidRecord,
+            format!(
+                "One or more records have been rejected due to {} record errors in total, and only showing the first three errors at most: [{}]",
+                errors.len(),
+                shown.join(", ")
+            ),
+        )
+    };
+    Err(Refusal {
+        code: code.code(),
+        message,
+        record_errors: errors.into_iter().map(|(_, e)| e).collect(),
+    })
 }
 
 #[cfg(test)]
@@ -269,6 +360,7 @@ mod tests {
     use crate::broker::tests::test_broker;
     use crate::config::Config;
     use crate::log::batch::tests::make_batch;
+    use crate::log::records::tests as rec;
     use crate::protocol::ResponseBody;
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
     use kafka_protocol::messages::ResponseKind;
@@ -389,6 +481,163 @@ mod tests {
             ),
             Outcome::Nothing
         ));
+    }
+
+    /// The response of a handler called outside a runtime, waiting for the flush if it must.
+    fn now(outcome: Outcome) -> ProduceResponse {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(reply(outcome))
+    }
+
+    fn produce_one(b: &Broker, topic: &str, batch: Bytes) -> PartitionProduceResponse {
+        let mut r = now(handle(
+            &Ctx::test(b, 9),
+            request(1, topic, vec![(0, batch)]),
+        ));
+        r.responses.remove(0).partition_responses.remove(0)
+    }
+
+    fn high_watermark(b: &Broker, topic: &str) -> u64 {
+        b.topic(topic).unwrap().partitions[0]
+            .offsets()
+            .high_watermark
+    }
+
+    /// Issue #14 item 4: the header's record count is checked against the records.
+    #[test]
+    fn a_record_count_the_records_do_not_back_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        let one = rec::record(0, false, b"v");
+        for codec in [0, 1, 4] {
+            let p = produce_one(&b, "t", rec::raw_batch(codec, 1_000_000, &one));
+            assert_eq!(
+                p.error_code,
+                ResponseError::InvalidRecord.code(),
+                "codec {codec}"
+            );
+        }
+        assert_eq!(high_watermark(&b, "t"), 0);
+        // Offset deltas that do not count up from 0.
+        let mut two = rec::record(0, false, b"v");
+        two.extend(rec::record(5, false, b"v"));
+        let p = produce_one(&b, "t", rec::raw_batch(0, 2, &two));
+        assert_eq!(p.error_code, ResponseError::InvalidRecord.code());
+        assert_eq!(high_watermark(&b, "t"), 0);
+        let p = produce_one(&b, "t", rec::raw_batch(1, 1, &one));
+        assert_eq!((p.error_code, high_watermark(&b, "t")), (0, 1));
+    }
+
+    /// Issue #14 item 3: a batch that decompresses past `max_decompressed_batch_bytes` is refused
+    /// with MESSAGE_TOO_LARGE, and the walk stops at the cap (see `log::records`' tests).
+    #[test]
+    fn a_zip_bomb_is_too_large() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(
+            dir.path(),
+            Config {
+                max_decompressed_batch_bytes: 2 << 20,
+                log_cleanup_policy: "compact".into(),
+                ..Config::default()
+            },
+        );
+        let bomb = rec::raw_batch(1, 1, &rec::record(0, false, &vec![0u8; 4 << 20]));
+        let p = produce_one(&b, "t", bomb);
+        assert_eq!(p.error_code, ResponseError::MessageTooLarge.code());
+        assert_eq!(high_watermark(&b, "t"), 0);
+    }
+
+    /// Issue #14 item 14 (KIP-467): each bad record is named, and the batch is refused whole.
+    #[test]
+    fn bad_records_are_named_in_record_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(
+            dir.path(),
+            Config {
+                log_cleanup_policy: "compact".into(),
+                ..Config::default()
+            },
+        );
+        let mut records = Vec::new();
+        for i in 0..5 {
+            records.extend(rec::record(i, i % 2 == 1, b"v"));
+        }
+        for codec in [0, 2, 3] {
+            let p = produce_one(&b, "c", rec::raw_batch(codec, 5, &records));
+            assert_eq!(p.error_code, ResponseError::InvalidRecord.code());
+            let indexes: Vec<i32> = p.record_errors.iter().map(|e| e.batch_index).collect();
+            assert_eq!(indexes, [1, 3], "codec {codec}");
+            let why = "Compacted topic cannot accept message without key in topic partition c-0";
+            assert_eq!(
+                p.record_errors[0].batch_index_error_message.as_deref(),
+                Some(why)
+            );
+            assert_eq!(
+                p.error_message.as_deref(),
+                Some(
+                    format!(
+                        "One or more records have been rejected due to 2 record errors in total, \
+                         and only showing the first three errors at most: \
+                         [RecordError(batchIndex=1, message='{why}'), RecordError(batchIndex=3, message='{why}')]"
+                    )
+                    .as_str()
+                )
+            );
+        }
+        assert_eq!(high_watermark(&b, "c"), 0);
+        // Before v8 there is no room for them: the code alone.
+        let r = now(handle(
+            &Ctx::test(&b, 7),
+            request(1, "c", vec![(0, rec::raw_batch(0, 5, &records))]),
+        ));
+        let p = &r.responses[0].partition_responses[0];
+        assert_eq!(p.error_code, ResponseError::InvalidRecord.code());
+        assert!(p.record_errors.is_empty() && p.error_message.is_none());
+    }
+
+    #[test]
+    fn out_of_range_timestamps_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        // Two records: the first now, the second 400 days ahead (past message.timestamp.after.max.ms).
+        let good = make_batch(1, crate::now_ms());
+        let mut records = good[batch::HEADER_LEN..].to_vec();
+        let mut late = Vec::new();
+        let mut body = vec![0u8];
+        put_varlong(&mut body, 400 * 24 * 3600 * 1000);
+        body.extend_from_slice(&[2, 2, b'k', 2, b'v', 0]);
+        put_varlong(&mut late, body.len() as i64);
+        late.extend_from_slice(&body);
+        records.extend(late);
+        let p = produce_one(&b, "t", rec::raw_batch(0, 2, &records));
+        assert_eq!(p.error_code, ResponseError::InvalidTimestamp.code());
+        assert_eq!(
+            p.error_message.as_deref(),
+            Some("One or more records have been rejected due to invalid timestamp")
+        );
+        assert_eq!(p.record_errors.len(), 1);
+        assert_eq!(p.record_errors[0].batch_index, 1);
+        let message = p.record_errors[0]
+            .batch_index_error_message
+            .as_deref()
+            .unwrap();
+        assert!(
+            message.contains("of message with offset 1 is out of range"),
+            "{message}"
+        );
+        assert_eq!(high_watermark(&b, "t"), 0);
+    }
+
+    fn put_varlong(out: &mut Vec<u8>, v: i64) {
+        let mut z = ((v << 1) ^ (v >> 63)) as u64;
+        while z >= 0x80 {
+            out.push((z as u8) | 0x80);
+            z >>= 7;
+        }
+        out.push(z as u8);
     }
 
     /// Every acks level waits for the flush before the records are visible or acknowledged: a

@@ -46,6 +46,10 @@ pub struct Config {
     pub max_request_bytes: usize,
     /// Largest record batch accepted by Produce (Kafka's `message.max.bytes`).
     pub max_message_bytes: usize,
+    /// Largest size a record batch's records may decompress to. Kafka has no such key (it streams
+    /// records and trusts the compressed size); this one bounds the CPU a produced batch costs and
+    /// the memory compaction and offset-by-time lookups spend decoding one.
+    pub max_decompressed_batch_bytes: usize,
     /// Upper bound, in milliseconds, on how long a write that is not flushed before its answer
     /// (produced records and committed offsets always are) stays only in memory.
     pub flush_interval_ms: u64,
@@ -103,6 +107,7 @@ impl Default for Config {
             max_partitions: DEFAULT_MAX_PARTITIONS,
             max_request_bytes: 100 * 1024 * 1024,
             max_message_bytes: 1024 * 1024 + 12,
+            max_decompressed_batch_bytes: 32 * 1024 * 1024,
             flush_interval_ms: 1000,
             max_connections: 10_000,
             max_inflight_requests: 128,
@@ -192,6 +197,16 @@ impl Config {
                 "`max_message_bytes` must be between 64 and `max_request_bytes` ({}), got {}",
                 self.max_request_bytes,
                 self.max_message_bytes
+            );
+        }
+        if self.max_decompressed_batch_bytes < self.max_message_bytes
+            || self.max_decompressed_batch_bytes > i32::MAX as usize
+        {
+            bail!(
+                "`max_decompressed_batch_bytes` must be between `max_message_bytes` ({}) and {}, got {}",
+                self.max_message_bytes,
+                i32::MAX,
+                self.max_decompressed_batch_bytes
             );
         }
         if self.flush_interval_ms == 0 {
@@ -319,6 +334,9 @@ mod tests {
         c.listen = "127.0.0.1:0".into();
         c.advertise = Some("host:0".into());
         assert!(c.validate().is_err());
+        c.advertise = None;
+        c.max_decompressed_batch_bytes = c.max_message_bytes - 1;
+        assert!(format!("{:#}", c.validate().unwrap_err()).contains("max_decompressed_batch_bytes"));
     }
 
     #[test]

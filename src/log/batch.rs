@@ -1,8 +1,9 @@
 //! Record batch (magic v2) header validation and in-place offset assignment.
 //!
-//! Produce hands us `records` bytes holding one or more record batches. We never decode the records
-//! themselves on this path: the header tells us everything the log needs (record count, offset span,
-//! timestamps, producer fields), and the CRC covers the rest. The broker only rewrites the fields the CRC
+//! Produce hands us `records` bytes holding one or more record batches. The header tells us
+//! everything the log needs (record count, offset span, timestamps, producer fields), and the CRC
+//! covers the rest; that the records really are what the header says is checked by walking them
+//! (`log::records`), never by decoding them into memory. The broker only rewrites the fields the CRC
 //! does not cover (base offset and partition leader epoch), so the stored bytes stay the producer's bytes.
 
 use bytes::{Bytes, BytesMut};
@@ -12,8 +13,8 @@ const BASE_OFFSET: usize = 0;
 const BATCH_LENGTH: usize = 8;
 const PARTITION_LEADER_EPOCH: usize = 12;
 const MAGIC: usize = 16;
-const CRC: usize = 17;
-const ATTRIBUTES: usize = 21;
+pub(crate) const CRC: usize = 17;
+pub(crate) const ATTRIBUTES: usize = 21;
 const LAST_OFFSET_DELTA: usize = 23;
 const BASE_TIMESTAMP: usize = 27;
 const MAX_TIMESTAMP: usize = 35;
@@ -43,6 +44,11 @@ pub enum BatchError {
     /// The batch exceeds the topic's max message size: MESSAGE_TOO_LARGE.
     #[error("record batch of {size} bytes exceeds the limit of {limit}")]
     TooLarge { size: usize, limit: usize },
+    /// The records decompress to more than `max_decompressed_batch_bytes`: MESSAGE_TOO_LARGE.
+    /// Kafka has no such bound (it streams); ours keeps a small compressed batch from costing the
+    /// broker unbounded CPU and, where records are decoded whole, memory.
+    #[error("record batch decompresses to more than max_decompressed_batch_bytes ({limit} bytes)")]
+    DecompressedTooLarge { limit: usize },
 }
 
 /// What the log needs to know about one validated batch.
@@ -67,6 +73,10 @@ impl BatchInfo {
 
     pub fn is_transactional(&self) -> bool {
         self.attributes & TRANSACTIONAL_BIT != 0
+    }
+
+    pub fn is_control(&self) -> bool {
+        self.attributes & CONTROL_BIT != 0
     }
 
     /// The producer id and sequence range of an idempotent producer's batch.
@@ -226,6 +236,8 @@ pub fn with_log_append_time(batch: &Bytes, now_ms: i64) -> Bytes {
 pub struct StoredHeader {
     pub base_offset: u64,
     pub last_offset_delta: u32,
+    /// Records in the batch: fewer than the offset span once compaction has removed some.
+    pub record_count: u32,
     /// The base from which record timestamps are counted: the first record's timestamp as a
     /// producer wrote it, or the delete horizon once compaction has stamped one
     /// ([`StoredHeader::delete_horizon`]). Never a record timestamp to compare times with: the
@@ -248,6 +260,7 @@ impl StoredHeader {
         Some(StoredHeader {
             base_offset: be_i64(b, BASE_OFFSET) as u64,
             last_offset_delta: be_i32(b, LAST_OFFSET_DELTA) as u32,
+            record_count: be_i32(b, RECORD_COUNT).max(0) as u32,
             base_timestamp: be_i64(b, BASE_TIMESTAMP),
             max_timestamp: be_i64(b, MAX_TIMESTAMP),
             size: (be_i32(b, BATCH_LENGTH).max(0) as usize + LOG_OVERHEAD) as u64,

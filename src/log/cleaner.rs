@@ -58,6 +58,7 @@ pub fn pass(broker: &Broker, now: i64) -> PassStats {
                     let policy = Policy {
                         now_ms: now,
                         delete_retention_ms: eff.delete_retention_ms,
+                        decode_cap: broker.config().max_decompressed_batch_bytes,
                     };
                     stats.batches_compacted += log.compact(policy, eff.min_compaction_lag_ms)?;
                 }

@@ -18,9 +18,10 @@
 use std::collections::HashMap;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions};
+use kafka_protocol::records::{RecordBatchEncoder, RecordEncodeOptions};
 
-use crate::log::batch::StoredHeader;
+use crate::log::batch::{BatchError, StoredHeader};
+use crate::log::records;
 
 /// When records become removable.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +29,9 @@ pub struct Policy {
     pub now_ms: i64,
     /// Only read when a delete horizon is stamped (`now_ms` + this).
     pub delete_retention_ms: i64,
+    /// The broker's `max_decompressed_batch_bytes`: a batch that cannot be decoded within it is
+    /// left as it is (see [`Latest::add`]).
+    pub decode_cap: usize,
 }
 
 /// One change to the partition tree, keyed by stored base offset.
@@ -48,15 +52,21 @@ pub enum Change {
 pub struct Latest(HashMap<Bytes, i64>);
 
 impl Latest {
-    pub fn add(&mut self, key: u64, bytes: &Bytes) -> Result<(), String> {
-        let set = RecordBatchDecoder::decode(&mut bytes.clone())
-            .map_err(|e| format!("batch {key}: {e}"))?;
+    /// Records the keys of one batch. Returns false, recording nothing, for a batch that cannot be
+    /// decoded within `cap` (it passed produce under a larger cap, or before there was one): the
+    /// caller must end the section before it, since a key's later record in it is unknown.
+    pub fn add(&mut self, key: u64, bytes: &Bytes, cap: usize) -> Result<bool, String> {
+        let set = match records::decode_bounded(bytes, cap) {
+            Ok(set) => set,
+            Err(BatchError::DecompressedTooLarge { .. }) => return Ok(false),
+            Err(e) => return Err(format!("batch {key}: {e}")),
+        };
         for r in &set.records {
             if let Some(k) = &r.key {
                 self.0.insert(k.clone(), r.offset);
             }
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -65,7 +75,7 @@ impl Latest {
 pub fn plan(batches: &[(u64, Bytes)], policy: Policy) -> Result<Vec<Change>, String> {
     let mut latest = Latest::default();
     for (key, bytes) in batches {
-        latest.add(*key, bytes)?;
+        latest.add(*key, bytes, policy.decode_cap)?;
     }
     let mut changes = Vec::new();
     for (key, bytes) in batches {
@@ -92,8 +102,8 @@ pub fn plan_batch(
     // Kafka's `shouldRetainDeletes`: a batch without a horizon keeps its tombstones.
     let horizon = header.delete_horizon();
     let tombstones_expired = horizon.is_some_and(|h| h <= policy.now_ms);
-    let set =
-        RecordBatchDecoder::decode(&mut bytes.clone()).map_err(|e| format!("batch {key}: {e}"))?;
+    let set = records::decode_bounded(bytes, policy.decode_cap)
+        .map_err(|e| format!("batch {key}: {e}"))?;
     let total = set.records.len();
     let mut kept: Vec<_> = set
         .records
@@ -174,7 +184,7 @@ fn restore_header(out: &mut BytesMut, original: &[u8]) {
 mod tests {
     use super::*;
     use crate::log::batch;
-    use kafka_protocol::records::Compression;
+    use kafka_protocol::records::{Compression, RecordBatchDecoder};
     use producer as rec;
 
     /// Records built through kafka-protocol's own encoder, as a producer would send them.
@@ -260,6 +270,7 @@ mod tests {
         Policy {
             now_ms,
             delete_retention_ms,
+            decode_cap: 1 << 20,
         }
     }
 
@@ -458,6 +469,16 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_past_the_decode_cap_is_not_read() {
+        let b = rec::batch(0, &[(Some("a"), Some("1"))], 1000, Compression::Gzip);
+        let mut latest = Latest::default();
+        assert!(!latest.add(0, &b, 10).unwrap());
+        assert!(latest.0.is_empty());
+        assert!(latest.add(0, &b, 1 << 20).unwrap());
+        assert_eq!(latest.0.len(), 1);
+    }
+
+    #[test]
     fn a_rewritten_batch_with_several_records_stays_one_valid_batch() {
         let b0 = rec::batch(
             0,
@@ -475,6 +496,7 @@ mod tests {
             Policy {
                 now_ms: 2000,
                 delete_retention_ms: 100_000,
+                decode_cap: 1 << 20,
             },
         )
         .unwrap();

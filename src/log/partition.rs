@@ -214,9 +214,19 @@ impl PartitionLog {
             self.store.read_batch(h.base_offset)
         };
         let mut latest = crate::log::compaction::Latest::default();
-        for h in &section {
-            if let Some(b) = batch(h)? {
-                latest.add(h.base_offset, &b).map_err(CompactError::Batch)?;
+        for (i, h) in section.iter().enumerate() {
+            let Some(b) = batch(h)? else { continue };
+            if !latest
+                .add(h.base_offset, &b, policy.decode_cap)
+                .map_err(CompactError::Batch)?
+            {
+                tracing::warn!(
+                    base_offset = h.base_offset,
+                    cap = policy.decode_cap,
+                    "a batch decompresses past max_decompressed_batch_bytes; compaction stops before it"
+                );
+                section.truncate(i);
+                break;
             }
         }
         // Changes are applied in groups so a pass over a large partition never holds more than
