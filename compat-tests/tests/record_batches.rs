@@ -6,6 +6,8 @@
 //! records do not back with INVALID_RECORD, and names each keyless record of a compacted topic or each record
 //! out of the timestamp bounds in `record_errors` (KIP-467).
 
+use std::time::Duration;
+
 use bytes::{BufMut, Bytes, BytesMut};
 use compat_tests::raw::{encode_batch, produce_request, record, RawConn, Versions};
 use compat_tests::rdkafka::admin::{NewTopic, TopicReplication};
@@ -297,6 +299,52 @@ fn a_record_past_the_timestamp_bound_is_named_in_record_errors() {
             .contains("of message with offset 2 is out of range. The timestamp should be within ["),
         "{message}"
     );
+    assert_eq!(high_watermark(&broker, &topic), 0);
+    broker.assert_healthy();
+}
+
+/// KIP-467 with a real client: librdkafka fails the keyless records of a batch to a compacted topic with
+/// INVALID_RECORD and the others of that batch with its local "invalid different record" error
+/// (librdkafka's 0011_produce_batch); nothing is appended.
+#[test]
+fn librdkafka_fails_only_the_keyless_records_with_invalid_record() {
+    use compat_tests::rdkafka::error::{KafkaError, RDKafkaErrorCode};
+    use compat_tests::rdkafka::producer::{BaseRecord, Producer};
+
+    let mut broker = Broker::start();
+    let topic = unique_topic("keyless-client");
+    create(&broker, &topic, &[("cleanup.policy", "compact")]);
+    // One batch: linger long enough for all four.
+    let producer = compat_tests::producer(
+        &broker.bootstrap(),
+        &[("linger.ms", "500"), ("message.timeout.ms", "20000")],
+    );
+    let keys = [Some("a"), None, Some("b"), None];
+    for (id, key) in keys.iter().enumerate() {
+        let mut record = BaseRecord::with_opaque_to(&topic, id)
+            .partition(0)
+            .payload("v");
+        if let Some(k) = key {
+            record = record.key(*k);
+        }
+        producer.send(record).map_err(|(e, _)| e).expect("enqueue");
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+    let mut reports = producer.context().reports();
+    reports.sort_by_key(|r| r.id);
+    let codes: Vec<Option<RDKafkaErrorCode>> = reports
+        .iter()
+        .map(|r| match &r.error {
+            None => None,
+            Some(KafkaError::MessageProduction(code)) => Some(*code),
+            Some(other) => panic!("unexpected error {other:?}"),
+        })
+        .collect();
+    let (named, other) = (
+        Some(RDKafkaErrorCode::InvalidRecord),
+        Some(RDKafkaErrorCode::InvalidDifferentRecord),
+    );
+    assert_eq!(codes, [other, named, other, named]);
     assert_eq!(high_watermark(&broker, &topic), 0);
     broker.assert_healthy();
 }
