@@ -237,7 +237,11 @@ fn append(
         ));
     }
     let cap = broker.config().max_decompressed_batch_bytes;
-    check_records(&t.name, index, eff, batch, now, cap)?;
+    let max_timestamp = check_records(&t.name, index, eff, batch, now, cap)?;
+    if !eff.log_append_time && !batch.is_log_append_time() && max_timestamp != batch.max_timestamp {
+        batch.bytes = batch::with_max_timestamp(&batch.bytes, max_timestamp);
+        batch.max_timestamp = max_timestamp;
+    }
     if eff.log_append_time {
         batch.bytes = batch::with_log_append_time(&batch.bytes, now);
         batch.max_timestamp = now;
@@ -257,7 +261,8 @@ fn append(
 /// (see [`records::walk`]): a key on every record of a compacted topic, and timestamps within
 /// `message.timestamp.before/after.max.ms` on CreateTime topics. The walk also checks that the
 /// records fill the batch exactly as its header's count says. Compressed batches are decompressed
-/// for this, as Kafka does on the leader, but never held in memory.
+/// for this, as Kafka does on the leader, but never held in memory. Returns the records' largest
+/// timestamp (-1 if none has one).
 fn check_records(
     topic: &str,
     partition: i32,
@@ -265,12 +270,15 @@ fn check_records(
     b: &BatchInfo,
     now: i64,
     cap: usize,
-) -> Result<(), Refusal> {
+) -> Result<i64, Refusal> {
     let earliest = now.saturating_sub(eff.message_timestamp_before_max_ms);
     let latest = now.saturating_add(eff.message_timestamp_after_max_ms);
     let mut errors: Vec<(ResponseError, BatchIndexAndErrorMessage)> = Vec::new();
     let mut offset_error = None;
+    let mut max_timestamp = -1i64;
     records::walk(&b.bytes, b.compression(), b.record_count, cap, |r| {
+        let timestamp = b.base_timestamp.wrapping_add(r.timestamp_delta);
+        max_timestamp = max_timestamp.max(timestamp);
         if r.offset_delta != r.index && offset_error.is_none() {
             // Kafka rewrites such a batch (compressed) or stores it as is (uncompressed); we store
             // producers' bytes and read record offsets from them, so refuse it.
@@ -287,7 +295,6 @@ fn check_records(
                 format!("Compacted topic cannot accept message without key in topic partition {topic}-{partition}"),
             ))
         } else {
-            let timestamp = b.base_timestamp.wrapping_add(r.timestamp_delta);
             // -1 is "no timestamp" (Kafka's RecordBatch.NO_TIMESTAMP), never out of range.
             (!eff.log_append_time && timestamp != -1 && !(earliest..=latest).contains(&timestamp))
                 .then(|| {
@@ -314,7 +321,7 @@ fn check_records(
         return Err(Refusal::new(ResponseError::InvalidRecord.code(), message));
     }
     if errors.is_empty() {
-        return Ok(());
+        return Ok(max_timestamp);
     }
     // Kafka's `processRecordErrors`: one error for the batch, every bad record named (KIP-467).
     let (code, message) = if errors
@@ -629,6 +636,37 @@ mod tests {
             "{message}"
         );
         assert_eq!(high_watermark(&b, "t"), 0);
+    }
+
+    /// The header's max timestamp is the producer's word; the stored one is the records' (as
+    /// Kafka's `setMaxTimestamp`), so a lying header neither passes nor fails the bounds by itself.
+    #[test]
+    fn the_stored_max_timestamp_is_the_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        let honest = rec::raw_batch(
+            4,
+            2,
+            &[rec::record(0, false, b"v"), rec::record(1, false, b"v")].concat(),
+        );
+        let h = batch::StoredHeader::parse(&honest).unwrap();
+        let lying = batch::with_max_timestamp(&honest, h.max_timestamp + 400 * 24 * 3600 * 1000);
+        let p = produce_one(&b, "t", lying);
+        assert_eq!(p.error_code, 0);
+        let stored = b.topic("t").unwrap().partitions[0]
+            .batch_at(0)
+            .unwrap()
+            .unwrap();
+        let stored = batch::StoredHeader::parse(&stored).unwrap();
+        assert_eq!(stored.max_timestamp, h.base_timestamp);
+        batch::validate(
+            &b.topic("t").unwrap().partitions[0]
+                .batch_at(0)
+                .unwrap()
+                .unwrap(),
+            1 << 20,
+        )
+        .unwrap();
     }
 
     fn put_varlong(out: &mut Vec<u8>, v: i64) {

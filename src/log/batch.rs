@@ -24,6 +24,7 @@ const BASE_SEQUENCE: usize = 53;
 const RECORD_COUNT: usize = 57;
 /// Size of the v2 header, up to and including the record count.
 pub const HEADER_LEN: usize = 61;
+const LOG_APPEND_TIME_BIT: i16 = 1 << 3;
 const TRANSACTIONAL_BIT: i16 = 1 << 4;
 const CONTROL_BIT: i16 = 1 << 5;
 /// KIP-534: the base timestamp is the tombstones' delete horizon, not the first record's
@@ -77,6 +78,12 @@ impl BatchInfo {
 
     pub fn is_control(&self) -> bool {
         self.attributes & CONTROL_BIT != 0
+    }
+
+    /// Whether the producer marked the batch LogAppendTime (then every record's timestamp is the
+    /// batch's max timestamp, not base + delta).
+    pub fn is_log_append_time(&self) -> bool {
+        self.attributes & LOG_APPEND_TIME_BIT != 0
     }
 
     /// The producer id and sequence range of an idempotent producer's batch.
@@ -226,6 +233,17 @@ pub fn with_log_append_time(batch: &Bytes, now_ms: i64) -> Bytes {
     let attributes = i16::from_be_bytes([out[ATTRIBUTES], out[ATTRIBUTES + 1]]) | (1 << 3);
     out[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attributes.to_be_bytes());
     out[MAX_TIMESTAMP..MAX_TIMESTAMP + 8].copy_from_slice(&now_ms.to_be_bytes());
+    let crc = crc32c::crc32c(&out[ATTRIBUTES..]);
+    out[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+    out.freeze()
+}
+
+/// Sets a CreateTime batch's max timestamp to what its records hold, as Kafka's LogValidator does
+/// (`setMaxTimestamp`), so a header that says otherwise cannot steer retention or offset-by-time
+/// lookups. The CRC covers the field, so it is recomputed.
+pub fn with_max_timestamp(batch: &Bytes, max_timestamp: i64) -> Bytes {
+    let mut out = BytesMut::from(&batch[..]);
+    out[MAX_TIMESTAMP..MAX_TIMESTAMP + 8].copy_from_slice(&max_timestamp.to_be_bytes());
     let crc = crc32c::crc32c(&out[ATTRIBUTES..]);
     out[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
     out.freeze()
