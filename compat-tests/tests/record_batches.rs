@@ -22,6 +22,7 @@ use kafka_protocol::records::Compression;
 const INVALID_RECORD: i16 = 87;
 const INVALID_TIMESTAMP: i16 = 32;
 const MESSAGE_TOO_LARGE: i16 = 10;
+const UNKNOWN_SERVER_ERROR: i16 = -1;
 
 // Byte offsets in a v2 batch header.
 const CRC: usize = 17;
@@ -345,6 +346,29 @@ fn librdkafka_fails_only_the_keyless_records_with_invalid_record() {
         Some(RDKafkaErrorCode::InvalidDifferentRecord),
     );
     assert_eq!(codes, [other, named, other, named]);
+    assert_eq!(high_watermark(&broker, &topic), 0);
+    broker.assert_healthy();
+}
+
+/// Records that are not a valid stream of the batch's codec (the CRC is right): Kafka's decompressing iterator
+/// fails with a KafkaException, which Produce answers as UNKNOWN_SERVER_ERROR.
+#[test]
+fn records_that_do_not_decompress_are_unknown_server_error() {
+    let mut broker = Broker::start();
+    let topic = unique_topic("garbage");
+    create(&broker, &topic, &[]);
+    for codec in [
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ] {
+        // Uncompressed records under a codec's attribute.
+        let mut b = encode_batch(&[keyed(0, Some("k"), b"v")], Compression::None);
+        b[ATTRIBUTES + 1] |= codec as u8;
+        let p = produce(&broker, &topic, with_crc(b));
+        assert_eq!(p.error_code, UNKNOWN_SERVER_ERROR, "{codec:?}");
+    }
     assert_eq!(high_watermark(&broker, &topic), 0);
     broker.assert_healthy();
 }

@@ -63,6 +63,7 @@ impl KafkaError for BatchError {
             BatchError::TooLarge { .. } | BatchError::DecompressedTooLarge { .. } => {
                 ResponseError::MessageTooLarge
             }
+            BatchError::Undecompressable(_) => ResponseError::UnknownServerError,
         }
     }
 }

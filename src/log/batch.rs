@@ -50,6 +50,11 @@ pub enum BatchError {
     /// broker unbounded CPU and, where records are decoded whole, memory.
     #[error("record batch decompresses to more than max_decompressed_batch_bytes ({limit} bytes)")]
     DecompressedTooLarge { limit: usize },
+    /// The records section is not a valid stream of the batch's codec. Kafka fails with a
+    /// KafkaException there, which reaches the client as UNKNOWN_SERVER_ERROR (not the retriable
+    /// CORRUPT_MESSAGE, which would have the client resend it until its delivery timeout).
+    #[error("the records do not decompress: {0}")]
+    Undecompressable(String),
 }
 
 /// What the log needs to know about one validated batch.

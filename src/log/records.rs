@@ -44,6 +44,27 @@ fn over_cap() -> io::Error {
     io::Error::other(OverCap)
 }
 
+/// A codec's own failure (the compressed bytes are not a valid stream), told apart from the records
+/// running out, which the walk reports as a record-count error.
+#[derive(Debug)]
+struct Undecompressable(String);
+
+impl std::fmt::Display for Undecompressable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Undecompressable {}
+
+fn codec_error(e: io::Error) -> io::Error {
+    if e.get_ref().is_some_and(|inner| inner.is::<OverCap>()) {
+        e
+    } else {
+        io::Error::other(Undecompressable(e.to_string()))
+    }
+}
+
 /// A reader that yields at most `left` bytes and fails (rather than ending) if the inner stream has
 /// more, so "exactly at the cap" and "past the cap" are told apart without reading much further.
 struct Capped<R> {
@@ -58,7 +79,7 @@ impl<R: Read> Read for Capped<R> {
         }
         // One byte past the budget is enough to know the stream does not end within it.
         let want = buf.len().min(self.left.saturating_add(1));
-        let n = self.inner.read(&mut buf[..want])?;
+        let n = self.inner.read(&mut buf[..want]).map_err(codec_error)?;
         if n > self.left {
             return Err(over_cap());
         }
@@ -160,15 +181,16 @@ impl Read for XerialSnappy<'_> {
 
 /// The records section of `batch` (a whole, CRC-checked v2 batch) as a decompressed stream that
 /// fails once it has yielded more than `cap` bytes.
+/// Uncompressed records are not capped: they are already in memory, within `max.message.bytes`.
 fn records_reader<'a>(batch: &'a [u8], codec: i16, cap: usize) -> io::Result<Box<dyn Read + 'a>> {
     let body = &batch[HEADER_LEN.min(batch.len())..];
     let inner: Box<dyn Read + 'a> = match codec {
-        0 => Box::new(body),
+        0 => return Ok(Box::new(body)),
         // Java's GZIPInputStream reads concatenated members; so does MultiGzDecoder.
         1 => Box::new(flate2::read::MultiGzDecoder::new(body)),
         2 => Box::new(XerialSnappy::new(body, cap.saturating_add(1))),
-        3 => Box::new(lz4::Decoder::new(body)?),
-        4 => Box::new(zstd::stream::read::Decoder::with_buffer(body)?),
+        3 => Box::new(lz4::Decoder::new(body).map_err(codec_error)?),
+        4 => Box::new(zstd::stream::read::Decoder::with_buffer(body).map_err(codec_error)?),
         other => {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -180,11 +202,13 @@ fn records_reader<'a>(batch: &'a [u8], codec: i16, cap: usize) -> io::Result<Box
 }
 
 /// How a failed read of the records section is reported: past the cap is MESSAGE_TOO_LARGE, a
-/// stream that does not decompress is CORRUPT_MESSAGE, and records that do not fit the declared
-/// count are INVALID_RECORD with Kafka's wording.
+/// stream that does not decompress is what Kafka answers (UNKNOWN_SERVER_ERROR), and records that
+/// do not fit the declared count are INVALID_RECORD with Kafka's wording.
 fn read_error(e: io::Error, cap: usize) -> BatchError {
     if e.get_ref().is_some_and(|inner| inner.is::<OverCap>()) {
         BatchError::DecompressedTooLarge { limit: cap }
+    } else if let Some(Undecompressable(m)) = e.get_ref().and_then(|i| i.downcast_ref()) {
+        BatchError::Undecompressable(m.clone())
     } else if e.kind() == io::ErrorKind::UnexpectedEof {
         BatchError::Invalid("Incorrect declared batch size, premature EOF reached".into())
     } else {
@@ -503,6 +527,21 @@ pub(crate) mod tests {
             assert!(
                 matches!(&e, BatchError::Invalid(m) if m.contains("records still remaining")),
                 "codec {codec}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn records_that_do_not_decompress_are_undecompressable() {
+        for codec in 1..=4 {
+            let mut b = bytes::BytesMut::from(&make_batch(2, 0)[..]);
+            b[ATTRIBUTES + 1] |= codec as u8;
+            let crc = crc32c::crc32c(&b[ATTRIBUTES..]);
+            b[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+            let e = count(&b.freeze(), 1 << 20).unwrap_err();
+            assert!(
+                matches!(e, BatchError::Undecompressable(_)),
+                "codec {codec}: {e:?}"
             );
         }
     }
