@@ -534,6 +534,14 @@ mod tests {
         let p = produce_one(&b, "t", rec::raw_batch(0, 2, &two));
         assert_eq!(p.error_code, ResponseError::InvalidRecord.code());
         assert_eq!(high_watermark(&b, "t"), 0);
+        // A control batch: only the broker writes those (Kafka refuses them from clients).
+        let mut control = bytes::BytesMut::from(&make_batch(1, crate::now_ms())[..]);
+        control[batch::ATTRIBUTES + 1] |= 1 << 5;
+        let crc = crc32c::crc32c(&control[batch::ATTRIBUTES..]);
+        control[batch::CRC..batch::CRC + 4].copy_from_slice(&crc.to_be_bytes());
+        let p = produce_one(&b, "t", control.freeze());
+        assert_eq!(p.error_code, ResponseError::InvalidRecord.code());
+        assert_eq!(high_watermark(&b, "t"), 0);
         let p = produce_one(&b, "t", rec::raw_batch(1, 1, &one));
         assert_eq!((p.error_code, high_watermark(&b, "t")), (0, 1));
     }

@@ -157,4 +157,42 @@ mod tests {
         assert_eq!(by_size.partitions[0].size_bytes().unwrap(), 2 * one as u64);
         assert_eq!(pass(&b, 10_000).partitions_trimmed, 0);
     }
+
+    /// A batch that cannot be decoded within `max_decompressed_batch_bytes` ends the compactable
+    /// section: a key's later record in it is unknown, so nothing before it may be dropped for it.
+    #[test]
+    fn compaction_stops_before_a_batch_past_the_decode_cap() {
+        use crate::log::compaction::Policy;
+        use crate::log::records::tests::{raw_batch, record};
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        let t = b
+            .create_topic(
+                "c",
+                1,
+                BTreeMap::from([("cleanup.policy".into(), "compact".into())]),
+                false,
+            )
+            .unwrap();
+        let log = &t.partitions[0];
+        let big = vec![7u8; 8 * 1024];
+        for (i, value) in [&b"1"[..], &big, b"3", b"tail"].into_iter().enumerate() {
+            let batch = raw_batch(1, 1, &record(0, false, value));
+            log.append(&batch::validate(&batch, 1 << 20).unwrap())
+                .unwrap();
+            assert_eq!(log.offsets().high_watermark, i as u64 + 1);
+        }
+        let policy = |decode_cap| Policy {
+            now_ms: crate::now_ms() + 1000,
+            delete_retention_ms: 0,
+            decode_cap,
+        };
+        // The 8 KiB batch is past a 4 KiB cap: only batch 0 is compactable, and it is the latest
+        // of its key in that section.
+        assert_eq!(log.compact(policy(4096), 0).unwrap(), 0);
+        assert!(log.batch_at(0).unwrap().is_some());
+        // Within the cap, batches 0 and 1 are superseded by batch 2.
+        assert_eq!(log.compact(policy(1 << 20), 0).unwrap(), 2);
+        assert!(log.batch_at(0).unwrap().is_none());
+    }
 }
