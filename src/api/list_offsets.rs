@@ -1,7 +1,8 @@
 //! ListOffsets: earliest (-2), latest (-1), and the first offset whose timestamp is >= t.
 //!
-//! A timestamp lookup scans batch headers (their max timestamp) from the log start and decodes only
-//! the one batch where the answer lies, to find the exact record. There is no time index yet, so the
+//! A timestamp lookup scans batch headers (their max timestamp) from the log start and walks only
+//! the one batch where the answer lies (`log::records::walk`, bounded by
+//! `max_decompressed_batch_bytes`), to find the exact record. There is no time index yet, so the
 //! scan is linear in the number of batches; fine for development-sized logs.
 
 use bytes::Bytes;
@@ -164,6 +165,22 @@ mod tests {
             .with_partitions(vec![ListOffsetsPartition::default().with_timestamp(ts)])]);
         let p = &handle(&Ctx::test(b, 6), req).topics[0].partitions[0];
         (p.error_code, p.offset, p.timestamp)
+    }
+
+    /// The one batch is walked, not decoded, and one that decompresses past the cap is not read
+    /// at all: the lookup answers with its header.
+    #[test]
+    fn the_batch_walk_is_bounded() {
+        use crate::log::records::tests::{raw_batch, record};
+        let b = batch::with_offset(&make_batch(5, 1000), 10, 0);
+        assert_eq!(first_at_or_after(&b, 1002, 0, 1024), Some((12, 1002)));
+        assert_eq!(first_at_or_after(&b, 1002, 13, 1024), Some((13, 1003)));
+        let big = raw_batch(1, 1, &record(0, false, &vec![0u8; 64 * 1024]));
+        assert_eq!(
+            first_at_or_after(&big, 0, 0, 1 << 20).map(|(o, _)| o),
+            Some(0)
+        );
+        assert_eq!(first_at_or_after(&big, 0, 0, 1024), None);
     }
 
     #[test]

@@ -180,8 +180,8 @@ impl Read for XerialSnappy<'_> {
 }
 
 /// The records section of `batch` (a whole, CRC-checked v2 batch) as a decompressed stream that
-/// fails once it has yielded more than `cap` bytes.
-/// Uncompressed records are not capped: they are already in memory, within `max.message.bytes`.
+/// fails once it has yielded more than `cap` bytes. Uncompressed records are not capped: they are
+/// already in memory, within `max.message.bytes`.
 fn records_reader<'a>(batch: &'a [u8], codec: i16, cap: usize) -> io::Result<Box<dyn Read + 'a>> {
     let body = &batch[HEADER_LEN.min(batch.len())..];
     let inner: Box<dyn Read + 'a> = match codec {
