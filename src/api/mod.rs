@@ -24,9 +24,12 @@ use crate::protocol::{FetchBody, ResponseBody, VersionTable};
 
 pub mod api_versions;
 pub mod configs;
+pub mod create_acls;
 pub mod create_partitions;
+pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
+pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_groups;
 pub mod describe_log_dirs;
@@ -206,6 +209,9 @@ apis! {
     DescribeConfigs 1..=4 => configs::describe,
     AlterConfigs 0..=2 => configs::alter,
     IncrementalAlterConfigs 0..=1 => configs::incremental_alter,
+    DescribeAcls 1..=3 => describe_acls::handle,
+    CreateAcls 1..=3 => create_acls::handle,
+    DeleteAcls 1..=3 => delete_acls::handle,
 }
 
 #[cfg(test)]
@@ -259,6 +265,9 @@ mod tests {
                 ApiKey::DescribeConfigs => DescribeConfigsRequest::VERSIONS,
                 ApiKey::AlterConfigs => AlterConfigsRequest::VERSIONS,
                 ApiKey::IncrementalAlterConfigs => IncrementalAlterConfigsRequest::VERSIONS,
+                ApiKey::DescribeAcls => DescribeAclsRequest::VERSIONS,
+                ApiKey::CreateAcls => CreateAclsRequest::VERSIONS,
+                ApiKey::DeleteAcls => DeleteAclsRequest::VERSIONS,
                 other => panic!("no codec check for {other:?}"),
             };
             assert!(
