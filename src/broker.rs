@@ -1,4 +1,4 @@
-//! The broker's shared state: configuration, identity, the store, and the topic registry.
+//! The broker's shared state: configuration, identity, the store, the topic registry and client quotas.
 //!
 //! `Broker` is a cheap-clone handle around `Arc<BrokerState>`. The topic map sits behind a std `RwLock`
 //! that is never held across an `.await`: handlers take an `Arc<Topic>` out and release the lock.
@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::coordinator::fetch_session::FetchSessions;
 use crate::coordinator::group::{GroupConfig, GroupCoordinator};
 use crate::log::PartitionLog;
-use crate::store::{Store, StoreError, TopicRecord};
+use crate::store::{QuotaEntity, QuotaValues, Store, StoreError, TopicRecord};
 
 /// How clients reach this broker (Metadata's broker list).
 #[derive(Debug, Clone)]
@@ -59,10 +59,15 @@ struct BrokerState {
     config: Config,
     node: NodeInfo,
     cluster_id: String,
+    /// The id of the directory holding the cluster metadata (DescribeQuorum v2).
+    metadata_directory_id: Uuid,
     store: Store,
     groups: GroupCoordinator,
     fetch_sessions: FetchSessions,
     topics: RwLock<Topics>,
+    /// Client quotas (KIP-546) by entity: stored and described, not enforced. Written through to
+    /// the store under the write lock, so the map and the store change in the same order.
+    client_quotas: RwLock<BTreeMap<QuotaEntity, QuotaValues>>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -153,6 +158,8 @@ impl Broker {
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<Broker> {
         let cluster_id = store.cluster_id()?;
+        let metadata_directory_id = store.metadata_directory_id()?;
+        let client_quotas = store.load_client_quotas()?.into_iter().collect();
         let defaults = config.broker_defaults();
         let mut topics = Topics::default();
         let trees = store.partition_trees()?;
@@ -180,9 +187,11 @@ impl Broker {
                 config,
                 node,
                 cluster_id,
+                metadata_directory_id,
                 store,
                 groups,
                 topics: RwLock::new(topics),
+                client_quotas: RwLock::new(client_quotas),
                 shutdown,
             }),
         })
@@ -202,6 +211,46 @@ impl Broker {
 
     pub fn cluster_id(&self) -> &str {
         &self.shared.cluster_id
+    }
+
+    pub fn metadata_directory_id(&self) -> Uuid {
+        self.shared.metadata_directory_id
+    }
+
+    /// Every client quota entity with its values, sorted by entity.
+    pub fn client_quotas(&self) -> Vec<(QuotaEntity, QuotaValues)> {
+        let quotas = self.shared.client_quotas.read().expect("quotas poisoned");
+        quotas.iter().map(|(e, v)| (e.clone(), v.clone())).collect()
+    }
+
+    /// The quota values of one entity (empty when it has none).
+    pub fn client_quota(&self, entity: &QuotaEntity) -> QuotaValues {
+        let quotas = self.shared.client_quotas.read().expect("quotas poisoned");
+        quotas.get(entity).cloned().unwrap_or_default()
+    }
+
+    /// Sets (`Some`) or removes (`None`) quota values of one entity, in the store and then here.
+    /// Durable after the next flush (`durable`), as other metadata.
+    pub fn alter_client_quotas(
+        &self,
+        entity: &QuotaEntity,
+        changes: &[(String, Option<f64>)],
+    ) -> Result<(), StoreError> {
+        let mut quotas = self.shared.client_quotas.write().expect("quotas poisoned");
+        let mut values = quotas.get(entity).cloned().unwrap_or_default();
+        for (key, value) in changes {
+            match value {
+                Some(v) => values.insert(key.clone(), *v),
+                None => values.remove(key),
+            };
+        }
+        self.shared.store.put_client_quotas(entity, &values)?;
+        if values.is_empty() {
+            quotas.remove(entity);
+        } else {
+            quotas.insert(entity.clone(), values);
+        }
+        Ok(())
     }
 
     /// Resolves once everything written so far is durable: one flush shared by every request

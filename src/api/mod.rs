@@ -22,6 +22,8 @@ use crate::broker::{Broker, Topic};
 use crate::log::PartitionLog;
 use crate::protocol::{FetchBody, ResponseBody, VersionTable};
 
+pub mod alter_client_quotas;
+pub mod alter_partition_reassignments;
 pub mod api_versions;
 pub mod configs;
 pub mod create_acls;
@@ -30,10 +32,14 @@ pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod describe_acls;
+pub mod describe_client_quotas;
 pub mod describe_cluster;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_producers;
+pub mod describe_quorum;
 pub mod describe_topic_partitions;
+pub mod elect_leaders;
 pub mod error;
 pub mod fetch;
 pub mod find_coordinator;
@@ -43,6 +49,7 @@ pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_partition_reassignments;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
@@ -212,6 +219,13 @@ apis! {
     DescribeAcls 1..=3 => describe_acls::handle,
     CreateAcls 1..=3 => create_acls::handle,
     DeleteAcls 1..=3 => delete_acls::handle,
+    ElectLeaders 0..=2 => elect_leaders::handle,
+    AlterPartitionReassignments 0..=1 => alter_partition_reassignments::handle,
+    ListPartitionReassignments 0..=0 => list_partition_reassignments::handle,
+    DescribeClientQuotas 0..=1 => describe_client_quotas::handle,
+    AlterClientQuotas 0..=1 => alter_client_quotas::handle,
+    DescribeQuorum 0..=2 => describe_quorum::handle,
+    DescribeProducers 0..=0 => describe_producers::handle,
 }
 
 #[cfg(test)]
@@ -268,6 +282,13 @@ mod tests {
                 ApiKey::DescribeAcls => DescribeAclsRequest::VERSIONS,
                 ApiKey::CreateAcls => CreateAclsRequest::VERSIONS,
                 ApiKey::DeleteAcls => DeleteAclsRequest::VERSIONS,
+                ApiKey::ElectLeaders => ElectLeadersRequest::VERSIONS,
+                ApiKey::AlterPartitionReassignments => AlterPartitionReassignmentsRequest::VERSIONS,
+                ApiKey::ListPartitionReassignments => ListPartitionReassignmentsRequest::VERSIONS,
+                ApiKey::DescribeClientQuotas => DescribeClientQuotasRequest::VERSIONS,
+                ApiKey::AlterClientQuotas => AlterClientQuotasRequest::VERSIONS,
+                ApiKey::DescribeQuorum => DescribeQuorumRequest::VERSIONS,
+                ApiKey::DescribeProducers => DescribeProducersRequest::VERSIONS,
                 other => panic!("no codec check for {other:?}"),
             };
             assert!(

@@ -417,6 +417,24 @@ impl PartitionLog {
         }
     }
 
+    /// The idempotent producers this partition knows, sorted by producer id: what DescribeProducers
+    /// lists. Loaded from the store on first use, as an append does.
+    pub fn active_producers(&self) -> Result<Vec<(i64, ProducerEntry)>, StoreError> {
+        let _offs = self.offsets.lock().expect("offsets poisoned");
+        let mut guard = self.producers.lock().expect("producers poisoned");
+        if guard.is_none() {
+            *guard = Some(self.store.load_producers()?.into_iter().collect());
+        }
+        let mut out: Vec<(i64, ProducerEntry)> = guard
+            .as_ref()
+            .expect("loaded above")
+            .iter()
+            .map(|(id, e)| (*id, e.clone()))
+            .collect();
+        out.sort_by_key(|(id, _)| *id);
+        Ok(out)
+    }
+
     /// Forgets producers idle for longer than `expiration_ms` (Kafka's producer.id.expiration.ms).
     pub fn expire_producers(&self, now_ms: i64, expiration_ms: i64) -> Result<usize, StoreError> {
         let _offs = self.offsets.lock().expect("offsets poisoned");
@@ -616,6 +634,26 @@ mod tests {
                 high_watermark: 10
             }
         );
+    }
+
+    #[test]
+    fn active_producers_lists_each_idempotent_producer_once_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_store, log) = log(dir.path());
+        assert!(log.active_producers().unwrap().is_empty());
+        let first = batch::tests::with_producer(&make_batch(2, 0), 9, 1, 0);
+        let next = batch::tests::with_producer(&make_batch(3, 0), 9, 1, 2);
+        let other = batch::tests::with_producer(&make_batch(1, 0), 4, 0, 0);
+        for b in [first, next, other, make_batch(1, 0)] {
+            log.append_visible(&batch::validate(&b, 1 << 20).unwrap())
+                .unwrap();
+        }
+        let producers = log.active_producers().unwrap();
+        let summary: Vec<_> = producers
+            .iter()
+            .map(|(id, e)| (*id, e.epoch, e.batches.back().map(|b| b.last_seq)))
+            .collect();
+        assert_eq!(summary, vec![(4, 0, Some(0)), (9, 1, Some(4))]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Broker-wide metadata: topics, committed consumer-group offsets, group protocol types, producer
-//! ids, the cluster id, and the purge of deleted topics' partition trees.
+//! ids, the cluster id and metadata directory id, client quotas, and the purge of deleted topics'
+//! partition trees.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -42,6 +43,13 @@ pub(super) fn skipped(what: &str, key: &[u8], detail: impl std::fmt::Display) {
         "skipping {what} that does not decode"
     );
 }
+
+/// A client quota entity (KIP-546): its (entity type, name) pairs sorted by type, a `None` name
+/// being the type's default entity. Types are `user`, `client-id` and `ip`.
+pub type QuotaEntity = Vec<(String, Option<String>)>;
+
+/// An entity's quota values by key (`producer_byte_rate`, ...).
+pub type QuotaValues = BTreeMap<String, f64>;
 
 impl Store {
     /// Topic ids that have partition trees but no topic record: deleted topics whose purge a stop
@@ -147,6 +155,82 @@ impl Store {
         let id = Uuid::new_v4().simple().to_string()[..22].to_string();
         meta.insert("cluster_id", id.as_bytes())?;
         Ok(id)
+    }
+
+    /// The id of the directory holding the cluster metadata, created on first start and stable
+    /// afterwards: what Kafka keeps in `meta.properties` as `directory.id` and DescribeQuorum v2
+    /// reports for each voter.
+    pub fn metadata_directory_id(&self) -> Result<Uuid, StoreError> {
+        let meta = self.inner.db.open_tree("meta")?;
+        if let Some(v) = meta.get("metadata_directory_id")? {
+            if let Ok(bytes) = <[u8; 16]>::try_from(v.as_ref()) {
+                return Ok(Uuid::from_bytes(bytes));
+            }
+            return Err(StoreError::corrupt(
+                "the metadata directory id".to_string(),
+                format!("{} bytes, not 16", v.len()),
+            ));
+        }
+        let id = Uuid::new_v4();
+        meta.insert("metadata_directory_id", id.as_bytes())?;
+        Ok(id)
+    }
+
+    /// Every client quota entity with its values (KIP-546), as [`put_client_quotas`]
+    /// (Self::put_client_quotas) wrote them.
+    pub fn load_client_quotas(&self) -> Result<Vec<(QuotaEntity, QuotaValues)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.client_quotas_tree()?.iter() {
+            let (k, v) = item?;
+            // An unreadable entry is skipped, not a reason to refuse to start.
+            let entity: QuotaEntity = match serde_json::from_slice(&k) {
+                Ok(e) => e,
+                Err(e) => {
+                    skipped("a client quota", &k, e);
+                    continue;
+                }
+            };
+            let bits: BTreeMap<String, u64> = match serde_json::from_slice(&v) {
+                Ok(b) => b,
+                Err(e) => {
+                    skipped("a client quota", &k, e);
+                    continue;
+                }
+            };
+            let values = bits
+                .into_iter()
+                .map(|(k, b)| (k, f64::from_bits(b)))
+                .collect();
+            out.push((entity, values));
+        }
+        Ok(out)
+    }
+
+    /// Replaces one entity's quota values; no values removes the entity. Values are stored as
+    /// their bits, so every double reads back exactly.
+    pub fn put_client_quotas(
+        &self,
+        entity: &QuotaEntity,
+        values: &QuotaValues,
+    ) -> Result<(), StoreError> {
+        let key = serde_json::to_vec(entity)
+            .map_err(|e| StoreError::encode("a client quota entity", e))?;
+        let tree = self.client_quotas_tree()?;
+        if values.is_empty() {
+            tree.remove(key)?;
+            return Ok(());
+        }
+        let bits: BTreeMap<&str, u64> = values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.to_bits()))
+            .collect();
+        let v = serde_json::to_vec(&bits).map_err(|e| StoreError::encode("client quotas", e))?;
+        tree.insert(key, v)?;
+        Ok(())
+    }
+
+    fn client_quotas_tree(&self) -> Result<sled::Tree, StoreError> {
+        Ok(self.inner.db.open_tree("client_quotas")?)
     }
 
     /// Every topic record that decodes; the others are skipped and logged (see

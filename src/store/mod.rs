@@ -5,15 +5,17 @@
 //! - `flush.rs`: group commit ([`Store::sync`]) and write backpressure ([`Store::admit`]).
 //! - `partition.rs`: [`PartitionStore`], one partition's batches (stored in chunks) and its
 //!   producer states, truncation and compaction.
-//! - `metadata.rs`: topics, committed offsets, group protocol types, producer ids, the cluster id,
-//!   and the purge of deleted topics' partitions.
+//! - `metadata.rs`: topics, committed offsets, group protocol types, producer ids, the cluster id
+//!   and metadata directory id, client quotas, and the purge of deleted topics' partitions.
 //! - `keys.rs`: how keys and tree names are encoded.
 //! - `storage.rs`: [`PartitionStorage`], what a partition log needs from storage, which
 //!   [`PartitionStore`] implements; `memory.rs`: [`MemoryPartition`], an in-memory implementation
 //!   that injects [`Faults`], for tests.
 //!
 //! # Layout of the sled database under `data_dir`
-//! - tree `meta`: broker-wide facts (`cluster_id`).
+//! - tree `meta`: broker-wide facts (`cluster_id`, `metadata_directory_id`: 16 bytes).
+//! - tree `client_quotas`: JSON [`QuotaEntity`] -> JSON map of quota key -> value (the f64's bits
+//!   as u64).
 //! - tree `topics`: topic name -> JSON [`TopicRecord`] (id, partition count, configs). Written only
 //!   once every partition it names has its tree: the commit point of a creation or growth (see
 //!   [`crate::broker`]); trees no record names are purged at start-up (`main.rs`).
@@ -54,7 +56,7 @@ mod storage;
 
 pub use flush::DEFAULT_MAX_UNFLUSHED_BYTES;
 pub use memory::{Faults, MemoryPartition};
-pub use metadata::{CommittedOffset, TopicRecord};
+pub use metadata::{CommittedOffset, QuotaEntity, QuotaValues, TopicRecord};
 pub use partition::PartitionStore;
 pub use storage::{BatchIter, HeaderIter, PartitionStorage};
 
