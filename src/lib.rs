@@ -12,8 +12,8 @@
 //!   each a plain `handle(&Ctx, request)`; the list in `api/mod.rs` that generates both the dispatcher
 //!   and the version table ApiVersions advertises; [`api::error`], the one mapping from typed errors
 //!   to Kafka error codes.
-//! - [`broker`]: shared state: node identity, the topic registry, durability and backpressure as
-//!   handlers see them.
+//! - [`broker`]: shared state: node identity, the topic registry, client quotas, durability and
+//!   backpressure as handlers see them.
 //! - [`coordinator`]: coordinators of multi-request protocols; today [`coordinator::group`], the
 //!   classic group protocol and committed offsets.
 //! - [`log`]: a partition's log (offsets, high watermark, reads, long-poll wake-ups), record batch
