@@ -178,7 +178,7 @@ mod tests {
         let big = vec![7u8; 8 * 1024];
         for (i, value) in [&b"1"[..], &big, b"3", b"tail"].into_iter().enumerate() {
             let batch = raw_batch(1, 1, &record(0, false, value));
-            log.append(&batch::validate(&batch, 1 << 20).unwrap())
+            log.append_visible(&batch::validate(&batch, 1 << 20).unwrap())
                 .unwrap();
             assert_eq!(log.offsets().high_watermark, i as u64 + 1);
         }
