@@ -4,8 +4,9 @@
 //! Data flows one way, down and back: net → protocol → api → coordinator and log → store. Nothing
 //! below `api` knows sockets or wire error codes; nothing above `store` knows sled.
 //! - `main.rs`: command line, logging, configuration, start-up.
-//! - [`net`]: the accept loop with its connection cap and graceful shutdown ([`net::server`]); framing
-//!   over a socket, pipelining, responses in request order ([`net::connection`]).
+//! - [`net`]: the accept loop with its connection caps and graceful shutdown ([`net::server`]); framing
+//!   over a socket, pipelining, responses in request order, idle close ([`net::connection`]); the
+//!   byte budgets all connections share ([`net::limits`]).
 //! - [`protocol`]: request parsing against a version table, response encoding, the zero-copy Fetch
 //!   splice. Knows the wire, not the handlers.
 //! - [`api`]: one module per Kafka API, named after it (`api::join_group`, `api::offset_fetch`, ...),

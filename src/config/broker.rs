@@ -55,6 +55,18 @@ pub struct Config {
     pub flush_interval_ms: u64,
     /// Connections served at once; further clients wait in the accept queue.
     pub max_connections: usize,
+    /// Connections one client IP address may hold; a further one is closed at once
+    /// (Kafka's max.connections.per.ip).
+    pub max_connections_per_ip: usize,
+    /// A connection that has read and written nothing for this long is closed
+    /// (Kafka's connections.max.idle.ms).
+    pub connections_max_idle_ms: u64,
+    /// Request bytes all connections together may hold while frames are read and handled
+    /// (Kafka's queued.max.request.bytes); a reader waits for room before growing its buffer.
+    pub queued_max_request_bytes: usize,
+    /// Response bytes all connections together may hold waiting to be written: above it, Fetch
+    /// responses shrink (down to one batch) until clients read what they were sent.
+    pub queued_max_response_bytes: usize,
     /// Requests one connection may have in flight before the broker stops reading from it.
     pub max_inflight_requests: usize,
     /// sled page cache size in bytes.
@@ -110,6 +122,15 @@ impl Default for Config {
             max_decompressed_batch_bytes: 32 * 1024 * 1024,
             flush_interval_ms: 1000,
             max_connections: 10_000,
+            // Kafka's default is unbounded; a tenth of the connection cap keeps one peer from
+            // taking every slot, yet leaves a development host running many clients on localhost
+            // plenty of room.
+            max_connections_per_ip: 1_000,
+            connections_max_idle_ms: 10 * 60 * 1000,
+            // One largest frame: the most a single request may need, and the ceiling on what
+            // clients that send slowly (or stop halfway) can make the broker hold.
+            queued_max_request_bytes: 100 * 1024 * 1024,
+            queued_max_response_bytes: 100 * 1024 * 1024,
             max_inflight_requests: 128,
             cache_capacity_bytes: 64 * 1024 * 1024,
             max_unflushed_bytes: crate::store::DEFAULT_MAX_UNFLUSHED_BYTES,
@@ -214,6 +235,28 @@ impl Config {
         }
         if self.max_connections == 0 {
             bail!("`max_connections` must be >= 1");
+        }
+        if self.max_connections_per_ip == 0 {
+            bail!("`max_connections_per_ip` must be >= 1");
+        }
+        if self.connections_max_idle_ms < 100 {
+            bail!(
+                "`connections_max_idle_ms` must be at least 100, got {}",
+                self.connections_max_idle_ms
+            );
+        }
+        if self.queued_max_request_bytes < self.max_request_bytes
+            || self.queued_max_request_bytes > u32::MAX as usize
+        {
+            bail!(
+                "`queued_max_request_bytes` must be between `max_request_bytes` ({}) and {}, got {}",
+                self.max_request_bytes,
+                u32::MAX,
+                self.queued_max_request_bytes
+            );
+        }
+        if self.queued_max_response_bytes < 1024 * 1024 {
+            bail!("`queued_max_response_bytes` must be at least 1 MiB");
         }
         if self.max_inflight_requests == 0 {
             bail!("`max_inflight_requests` must be >= 1");
@@ -359,6 +402,46 @@ mod tests {
         let c = Config::from_yaml("max_partitions: 20\nmax_partitions_per_request: 5\n").unwrap();
         c.validate().unwrap();
         assert_eq!((c.max_partitions, c.max_partitions_per_request), (20, 5));
+    }
+
+    #[test]
+    fn connection_limits_are_checked() {
+        let base = Config::default();
+        let cases = [
+            (
+                Config {
+                    max_connections_per_ip: 0,
+                    ..base.clone()
+                },
+                "max_connections_per_ip",
+            ),
+            (
+                Config {
+                    connections_max_idle_ms: 0,
+                    ..base.clone()
+                },
+                "connections_max_idle_ms",
+            ),
+            (
+                // A budget smaller than one frame would leave the largest request waiting forever.
+                Config {
+                    queued_max_request_bytes: base.max_request_bytes - 1,
+                    ..base.clone()
+                },
+                "queued_max_request_bytes",
+            ),
+            (
+                Config {
+                    queued_max_response_bytes: 1,
+                    ..base.clone()
+                },
+                "queued_max_response_bytes",
+            ),
+        ];
+        for (config, key) in cases {
+            let err = format!("{:#}", config.validate().unwrap_err());
+            assert!(err.contains(key), "{key}: {err}");
+        }
     }
 
     #[test]

@@ -5,31 +5,121 @@
 //! future; it is spawned so it makes progress while later requests are read, and the write half
 //! awaits responses strictly in request order. `max_inflight_requests` bounds the queue between the
 //! halves, which is the backpressure on a client that pipelines faster than we answer.
+//!
+//! Memory a client can make us hold is bounded in bytes, not only in requests (see
+//! [`super::limits`]): a large frame waits for the shared request budget before its buffer grows;
+//! the reader reads no further request while more than [`QUEUED_RESPONSE_BYTES`] of this
+//! connection's responses wait to be written, or while one of its Fetches is being answered (a
+//! Fetch's size is known only once it is ready), so a client that does not read costs at most about
+//! one response, as with Kafka, which reads nothing from a connection until its response is sent.
+//!
+//! A client that closes its socket gets no more work done for it: its pending long polls are
+//! dropped and its slot freed at once, as Kafka discards responses to a closed connection. A
+//! connection that reads and writes nothing for `connections_max_idle_ms` is closed.
 
+use std::io::IoSlice;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use kafka_protocol::messages::ApiKey;
+use kafka_protocol::messages::{ApiKey, RequestKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::api::{self, Ctx, Outcome};
 use crate::broker::{stopping, Broker};
+use crate::net::limits::{Limits, UNBUDGETED_FRAME_BYTES};
 use crate::protocol::{self, Frame, Parsed, ResponseBody};
+
+/// A connection reads no further request while more than this many bytes of its responses wait to
+/// be written: a client that stops reading costs at most this plus one response.
+pub const QUEUED_RESPONSE_BYTES: usize = 1024 * 1024;
 
 /// A response slot in the write queue.
 enum Outgoing {
     Ready(Frame),
-    Pending {
-        api: ApiKey,
-        version: i16,
-        correlation_id: i32,
-        response: JoinHandle<ResponseBody>,
-    },
+    Pending(AbortOnDrop<Result<Frame, String>>),
+}
+
+/// A spawned response task that is cancelled when its slot is dropped: when the connection goes,
+/// so does the work still being done for it (a long poll would otherwise wait out `max_wait_ms`).
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What the reader, the writer and the response tasks of one connection share.
+struct State {
+    limits: Arc<Limits>,
+    /// Bytes of responses ready and not yet written; also counted in the limits' total.
+    queued: AtomicUsize,
+    /// Fetch responses still being produced, whose size is not known yet.
+    fetches: AtomicUsize,
+    /// Signalled when `queued` or `fetches` goes down.
+    changed: Notify,
+    /// Milliseconds from `opened` to the last byte read or written.
+    last_active_ms: AtomicU64,
+    opened: Instant,
+}
+
+impl State {
+    fn new(limits: Arc<Limits>) -> State {
+        State {
+            limits,
+            queued: AtomicUsize::new(0),
+            fetches: AtomicUsize::new(0),
+            changed: Notify::new(),
+            last_active_ms: AtomicU64::new(0),
+            opened: Instant::now(),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = self.opened.elapsed().as_millis() as u64;
+        self.last_active_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    fn last_active(&self) -> Instant {
+        self.opened + Duration::from_millis(self.last_active_ms.load(Ordering::Relaxed))
+    }
+
+    fn queue(&self, bytes: usize) {
+        self.queued.fetch_add(bytes, Ordering::Relaxed);
+        self.limits.add_responses(bytes);
+    }
+
+    fn sent(&self, bytes: usize) {
+        self.queued.fetch_sub(bytes, Ordering::Relaxed);
+        self.limits.sub_responses(bytes);
+        self.changed.notify_waiters();
+    }
+
+    fn fetch_answered(&self) {
+        self.fetches.fetch_sub(1, Ordering::Relaxed);
+        self.changed.notify_waiters();
+    }
+
+    fn may_read(&self) -> bool {
+        self.fetches.load(Ordering::Relaxed) == 0
+            && self.queued.load(Ordering::Relaxed) <= QUEUED_RESPONSE_BYTES
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        // Responses never written (the client left) leave the total with the connection.
+        self.limits.sub_responses(*self.queued.get_mut());
+    }
 }
 
 fn encode(
@@ -42,56 +132,104 @@ fn encode(
         .map_err(|e| format!("encoding {api:?} v{version} response failed: {e}"))
 }
 
-/// Serves one connection until the client leaves, sends something we refuse, or the broker stops.
-pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Broker) {
+/// Why the reader stopped.
+enum Stop {
+    /// The broker is stopping: the writer sends what is queued, then the connection closes.
+    Shutdown,
+    /// The writer has already ended.
+    WriterGone,
+    /// The client closed its socket: nothing more is sent, pending work is dropped.
+    ClientClosed,
+    /// Something worth a warning; the connection closes at once.
+    Refused(String),
+}
+
+impl From<String> for Stop {
+    fn from(why: String) -> Stop {
+        Stop::Refused(why)
+    }
+}
+
+/// Serves one connection until the client leaves, sends something we refuse, goes idle, or the
+/// broker stops.
+pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Broker, limits: Arc<Limits>) {
     if let Err(e) = socket.set_nodelay(true) {
         tracing::debug!(error = %e, "could not set TCP_NODELAY");
     }
     let (rd, wr) = socket.into_split();
+    let state = Arc::new(State::new(limits));
     let (tx, rx) = mpsc::channel(broker.config().max_inflight_requests);
-    let writer = tokio::spawn(write_loop(wr, rx).in_current_span());
-    let reason = read_loop(rd, tx, &broker, peer).await;
-    // The queue's sender is gone now: the writer sends what is queued, then ends.
-    if let Err(e) = writer.await {
-        tracing::error!(error = %e, "connection writer failed");
+    let writer = tokio::spawn(write_loop(wr, rx, Arc::clone(&state)).in_current_span());
+    let idle = Duration::from_millis(broker.config().connections_max_idle_ms);
+    let stop = tokio::select! {
+        stop = read_loop(rd, tx, &broker, peer, &state) => stop,
+        why = idle_for(&state, idle) => Stop::Refused(why),
+    };
+    match stop {
+        // The queue's sender is gone now: the writer sends what is queued, then ends.
+        Stop::Shutdown | Stop::WriterGone => {
+            if let Err(e) = writer.await {
+                tracing::error!(error = %e, "connection writer failed");
+            }
+        }
+        // Nobody will read what is queued: drop it, and with it the tasks still producing
+        // responses, so the connection's slot is free now rather than after its longest poll.
+        Stop::ClientClosed | Stop::Refused(_) => {
+            writer.abort();
+            let _ = writer.await;
+        }
     }
-    match reason {
-        Ok(why) => tracing::debug!(%peer, why, "connection closed"),
-        Err(why) => tracing::warn!(%peer, %why, "closing connection"),
+    match stop {
+        Stop::Shutdown => tracing::debug!(%peer, "connection closed: broker shutting down"),
+        Stop::WriterGone => tracing::debug!(%peer, "connection closed: writer stopped"),
+        Stop::ClientClosed => tracing::debug!(%peer, "connection closed by the client"),
+        Stop::Refused(why) => tracing::warn!(%peer, %why, "closing connection"),
     }
 }
 
-/// Returns why reading stopped: `Ok` for a normal end, `Err` for something worth a warning.
+/// Ends once the connection has read and written nothing for `idle`.
+async fn idle_for(state: &State, idle: Duration) -> String {
+    loop {
+        let deadline = state.last_active() + idle;
+        if Instant::now() >= deadline {
+            return format!("idle for {} ms (connections_max_idle_ms)", idle.as_millis());
+        }
+        tokio::time::sleep_until(deadline).await;
+    }
+}
+
 async fn read_loop(
     mut rd: OwnedReadHalf,
     tx: mpsc::Sender<Outgoing>,
     broker: &Broker,
     peer: SocketAddr,
-) -> Result<&'static str, String> {
+    state: &Arc<State>,
+) -> Stop {
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut shutdown = broker.shutdown_signal();
     let max = broker.config().max_request_bytes;
     loop {
         let frame = tokio::select! {
-            f = read_frame(&mut rd, &mut buf, max) => f?,
-            _ = stopping(&mut shutdown) => return Ok("broker shutting down"),
+            f = next_frame(&mut rd, &mut buf, max, state) => f,
+            _ = stopping(&mut shutdown) => return Stop::Shutdown,
         };
-        let Some(frame) = frame else {
-            return Ok("client closed the connection");
+        let (frame, budget) = match frame {
+            Ok(Some(f)) => f,
+            Ok(None) => return Stop::ClientClosed,
+            Err(why) => return why,
         };
         let out = match protocol::parse_frame(api::SUPPORTED_APIS, frame) {
             Ok(Parsed::UnsupportedApiVersions { correlation_id }) => {
                 tracing::debug!(correlation_id, "ApiVersions at an unsupported version");
-                Outgoing::Ready(
-                    protocol::unsupported_api_versions_response(
-                        api::SUPPORTED_APIS,
-                        correlation_id,
-                    )
-                    .map_err(|e| e.to_string())?
-                    .into(),
-                )
+                match protocol::unsupported_api_versions_response(
+                    api::SUPPORTED_APIS,
+                    correlation_id,
+                ) {
+                    Ok(b) => ready(state, b.into()),
+                    Err(e) => return Stop::Refused(e.to_string()),
+                }
             }
-            Ok(Parsed::Request(req)) => {
+            Ok(Parsed::Request(mut req)) => {
                 let api = req.api_key;
                 let version = req.version();
                 let correlation_id = req.header.correlation_id;
@@ -106,6 +244,9 @@ async fn read_loop(
                         tracing::warn!(error = %e, "waiting for the write backlog to drain failed");
                     }
                 }
+                if let RequestKind::Fetch(fetch) = &mut req.body {
+                    shrink_to_room(fetch, state.limits.response_room());
+                }
                 let outcome = span.in_scope(|| {
                     let req = *req;
                     let client_id = req.header.client_id.as_deref().unwrap_or_default();
@@ -119,34 +260,130 @@ async fn read_loop(
                     api::dispatch(&ctx, req.body)
                 });
                 match outcome {
-                    Outcome::Now(body) => {
-                        Outgoing::Ready(encode(api, version, correlation_id, body)?)
-                    }
-                    Outcome::Later(fut) => Outgoing::Pending {
-                        api,
-                        version,
-                        correlation_id,
-                        response: tokio::spawn(fut.instrument(span)),
+                    Outcome::Now(body) => match encode(api, version, correlation_id, body) {
+                        Ok(frame) => ready(state, frame),
+                        Err(why) => return Stop::Refused(why),
                     },
+                    Outcome::Later(fut) => {
+                        let is_fetch = api == ApiKey::Fetch;
+                        if is_fetch {
+                            state.fetches.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let state = Arc::clone(state);
+                        let task = async move {
+                            // The request's bytes may be borrowed by the future until it ends.
+                            let body = fut.await;
+                            drop(budget);
+                            let frame = encode(api, version, correlation_id, body);
+                            if let Ok(f) = &frame {
+                                state.queue(f.remaining());
+                            }
+                            if is_fetch {
+                                state.fetch_answered();
+                            }
+                            frame
+                        };
+                        Outgoing::Pending(AbortOnDrop(tokio::spawn(task.instrument(span))))
+                    }
                     Outcome::Nothing => continue,
-                    Outcome::Close(why) => return Err(why),
+                    Outcome::Close(why) => return Stop::Refused(why),
                 }
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Stop::Refused(e.to_string()),
         };
         if tx.send(out).await.is_err() {
-            return Ok("writer stopped");
+            return Stop::WriterGone;
         }
     }
 }
 
-/// Reads one length-prefixed frame. The length is checked before anything is allocated for it, and
-/// the buffer grows only as bytes actually arrive. `Ok(None)` is a clean close between frames.
+fn ready(state: &State, frame: Frame) -> Outgoing {
+    state.queue(frame.remaining());
+    Outgoing::Ready(frame)
+}
+
+/// Caps a Fetch's `max_bytes` at the response room left over all connections. Clients accept any
+/// size, and the first partition with data still returns a whole batch (KIP-74), so consumers
+/// make progress however little room there is.
+fn shrink_to_room(fetch: &mut kafka_protocol::messages::FetchRequest, room: usize) {
+    let room = room.clamp(1, i32::MAX as usize) as i32;
+    if fetch.max_bytes > room {
+        tracing::debug!(
+            max_bytes = fetch.max_bytes,
+            room,
+            "fetch shrunk: responses waiting to be written are at queued_max_response_bytes"
+        );
+        fetch.max_bytes = room;
+    }
+}
+
+/// The next frame, once this connection may read one, with the request budget it holds.
+async fn next_frame(
+    rd: &mut OwnedReadHalf,
+    buf: &mut BytesMut,
+    max: usize,
+    state: &State,
+) -> Result<Option<(Bytes, Option<OwnedSemaphorePermit>)>, Stop> {
+    if !wait_until_readable(rd, buf, state).await? {
+        return Ok(None);
+    }
+    read_frame(rd, buf, max, state).await.map_err(Stop::Refused)
+}
+
+/// Waits until this connection may read its next request. Meanwhile the socket is still read into
+/// the small unbudgeted buffer, so a client that closes while its long poll waits is seen at once.
+/// `Ok(false)` is a clean close between frames.
+async fn wait_until_readable(
+    rd: &mut OwnedReadHalf,
+    buf: &mut BytesMut,
+    state: &State,
+) -> Result<bool, Stop> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        let changed = state.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        if state.may_read() {
+            return Ok(true);
+        }
+        let room = UNBUDGETED_FRAME_BYTES
+            .saturating_sub(buf.len())
+            .min(chunk.len());
+        if room == 0 {
+            changed.await;
+            continue;
+        }
+        tokio::select! {
+            _ = &mut changed => {}
+            n = rd.read(&mut chunk[..room]) => {
+                let n = n.map_err(|e| Stop::Refused(format!("read failed: {e}")))?;
+                if n == 0 {
+                    return if buf.is_empty() {
+                        Err(Stop::ClientClosed)
+                    } else {
+                        Err(Stop::Refused(format!(
+                            "connection closed mid-frame ({} bytes buffered)",
+                            buf.len()
+                        )))
+                    };
+                }
+                state.touch();
+                buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+    }
+}
+
+/// Reads one length-prefixed frame. The length is checked before anything is allocated for it, a
+/// frame above [`UNBUDGETED_FRAME_BYTES`] waits for its size in the shared request budget, and the
+/// buffer grows only as bytes actually arrive. `Ok(None)` is a clean close between frames.
 async fn read_frame(
     rd: &mut OwnedReadHalf,
     buf: &mut BytesMut,
     max: usize,
-) -> Result<Option<Bytes>, String> {
+    state: &State,
+) -> Result<Option<(Bytes, Option<OwnedSemaphorePermit>)>, String> {
+    let mut budget = None;
     loop {
         if buf.len() >= 4 {
             let len = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
@@ -154,10 +391,22 @@ async fn read_frame(
                 return Err(format!("frame length {len} is outside 0..={max}"));
             }
             let need = 4 + len as usize;
+            if need > UNBUDGETED_FRAME_BYTES && budget.is_none() {
+                budget = Some(state.limits.request_room(need).await?);
+                // The room is ours now: one allocation of the frame's size (the pages are touched
+                // only as bytes arrive) instead of a doubling buffer that could reach twice it.
+                buf.reserve(need - buf.len().min(need));
+            }
             if buf.len() >= need {
                 let mut frame = buf.split_to(need);
                 frame.advance(4);
-                return Ok(Some(frame.freeze()));
+                if budget.is_some() {
+                    // The remainder still shares the large allocation; give it its own small one
+                    // so the connection does not keep a frame-sized buffer once the frame is gone.
+                    let rest = BytesMut::from(&buf[..]);
+                    *buf = rest;
+                }
+                return Ok(Some((frame.freeze(), budget)));
             }
             buf.reserve((need - buf.len()).min(1 << 20));
         } else {
@@ -177,39 +426,31 @@ async fn read_frame(
                 ))
             };
         }
+        state.touch();
     }
 }
 
-async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>) {
+async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>, state: Arc<State>) {
     let mut w = BufWriter::with_capacity(64 * 1024, wr);
     while let Some(out) = rx.recv().await {
         let mut frame = match out {
             Outgoing::Ready(f) => f,
-            Outgoing::Pending {
-                api,
-                version,
-                correlation_id,
-                response,
-            } => {
-                let resp = match response.await {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::error!(?api, error = %e, "request task failed");
-                        break;
-                    }
-                };
-                match encode(api, version, correlation_id, resp) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        tracing::error!(error = %e, "closing the connection");
-                        break;
-                    }
+            Outgoing::Pending(mut task) => match (&mut task.0).await {
+                Ok(Ok(f)) => f,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "closing the connection");
+                    break;
                 }
-            }
+                Err(e) => {
+                    tracing::error!(error = %e, "request task failed");
+                    break;
+                }
+            },
         };
-        // Vectored: a large frame (a Fetch's record chunks) goes past the buffer to the socket
-        // as it is; small ones are gathered in the buffer.
-        if let Err(e) = w.write_all_buf(&mut frame).await {
+        let size = frame.remaining();
+        let written = write_frame(&mut w, &mut frame, &state).await;
+        state.sent(size);
+        if let Err(e) = written {
             tracing::debug!(error = %e, "write failed");
             return;
         }
@@ -219,8 +460,74 @@ async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>) {
                 tracing::debug!(error = %e, "flush failed");
                 return;
             }
+            state.touch();
         }
     }
     let _ = w.flush().await;
     let _ = w.shutdown().await;
+}
+
+/// Writes a frame, noting each step of progress: a client reading a large response slowly is not
+/// idle. Vectored: a large frame (a Fetch's record chunks) goes past the buffer to the socket as it
+/// is; small ones are gathered in the buffer.
+async fn write_frame(
+    w: &mut BufWriter<OwnedWriteHalf>,
+    frame: &mut Frame,
+    state: &State,
+) -> std::io::Result<()> {
+    while frame.has_remaining() {
+        let n = {
+            let mut slices = [IoSlice::new(&[]); 64];
+            let k = frame.chunks_vectored(&mut slices);
+            w.write_vectored(&slices[..k]).await?
+        };
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        frame.advance(n);
+        state.touch();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn queued_responses_leave_the_total_with_their_connection() {
+        let limits = Limits::new(&Config::default());
+        let state = State::new(Arc::clone(&limits));
+        state.queue(1000);
+        state.sent(400);
+        assert_eq!(limits.queued_responses(), 600);
+        assert!(state.may_read());
+        drop(state);
+        assert_eq!(limits.queued_responses(), 0);
+    }
+
+    #[test]
+    fn reading_stops_while_responses_wait_or_a_fetch_is_answered() {
+        let state = State::new(Limits::new(&Config::default()));
+        state.queue(QUEUED_RESPONSE_BYTES + 1);
+        assert!(!state.may_read(), "over the per-connection bound");
+        state.sent(QUEUED_RESPONSE_BYTES + 1);
+        state.fetches.fetch_add(1, Ordering::Relaxed);
+        assert!(!state.may_read(), "a fetch of unknown size is outstanding");
+        state.fetch_answered();
+        assert!(state.may_read());
+    }
+
+    #[test]
+    fn fetch_shrinks_to_the_room_left_but_never_to_nothing() {
+        let mut f = kafka_protocol::messages::FetchRequest::default().with_max_bytes(50 << 20);
+        shrink_to_room(&mut f, 1 << 20);
+        assert_eq!(f.max_bytes, 1 << 20);
+        shrink_to_room(&mut f, 0);
+        assert_eq!(f.max_bytes, 1);
+        let mut small = kafka_protocol::messages::FetchRequest::default().with_max_bytes(100);
+        shrink_to_room(&mut small, 1 << 20);
+        assert_eq!(small.max_bytes, 100);
+    }
 }

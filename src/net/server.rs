@@ -1,8 +1,10 @@
-//! The accept loop: a connection cap, accept retries with backoff, and graceful shutdown.
+//! The accept loop: a connection cap, a per-address cap, accept retries with backoff, and graceful
+//! shutdown.
 //!
-//! `run` takes an already-bound listener so tests can bind port 0. Shutdown: stop accepting, tell
-//! every connection (they stop reading, finish what is in flight, long polls return early), wait
-//! until each has finished, then flush the store.
+//! `run` takes an already-bound listener so tests can bind port 0. Beyond `max_connections` clients
+//! wait in the listen backlog; a connection over `max_connections_per_ip` is closed at once, as
+//! Kafka does. Shutdown: stop accepting, tell every connection (they stop reading, finish what is
+//! in flight, long polls return early), wait until each has finished, then flush the store.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use tracing::Instrument;
 
 use crate::broker::Broker;
 use crate::net::connection;
+use crate::net::limits::Limits;
 
 pub async fn run(
     listener: TcpListener,
@@ -24,8 +27,9 @@ pub async fn run(
     // Every connection task holds a clone; `recv` returns `None` once all have ended.
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
     let limit = Arc::new(Semaphore::new(broker.config().max_connections));
+    let limits = Limits::new(broker.config());
     tokio::select! {
-        res = accept_loop(&listener, &broker, &limit, &done_tx) => res?,
+        res = accept_loop(&listener, &broker, &limit, &limits, &done_tx) => res?,
         _ = shutdown => tracing::info!("shutdown requested: no longer accepting connections"),
     }
     drop(listener);
@@ -42,6 +46,7 @@ async fn accept_loop(
     listener: &TcpListener,
     broker: &Broker,
     limit: &Arc<Semaphore>,
+    limits: &Arc<Limits>,
     done_tx: &mpsc::Sender<()>,
 ) -> anyhow::Result<()> {
     let mut backoff = Duration::from_millis(10);
@@ -60,11 +65,21 @@ async fn accept_loop(
                 continue;
             }
         };
+        let Some(ip_slot) = limits.admit(peer.ip()) else {
+            tracing::warn!(
+                %peer,
+                max = broker.config().max_connections_per_ip,
+                "refusing connection: its address holds max_connections_per_ip connections"
+            );
+            continue;
+        };
         let broker = broker.clone();
+        let limits = Arc::clone(limits);
         let done = done_tx.clone();
         tokio::spawn(
             async move {
-                connection::serve(socket, peer, broker).await;
+                connection::serve(socket, peer, broker, limits).await;
+                drop(ip_slot);
                 drop(permit);
                 drop(done);
             }
