@@ -140,6 +140,8 @@ enum Stop {
     WriterGone,
     /// The client closed its socket: nothing more is sent, pending work is dropped.
     ClientClosed,
+    /// Nothing read or written for `connections_max_idle_ms`: closed as the client closing is.
+    Idle(Duration),
     /// Something worth a warning; the connection closes at once.
     Refused(String),
 }
@@ -163,7 +165,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Broker, limits: 
     let idle = Duration::from_millis(broker.config().connections_max_idle_ms);
     let stop = tokio::select! {
         stop = read_loop(rd, tx, &broker, peer, &state) => stop,
-        why = idle_for(&state, idle) => Stop::Refused(why),
+        () = idle_for(&state, idle) => Stop::Idle(idle),
     };
     match stop {
         // The queue's sender is gone now: the writer sends what is queued, then ends.
@@ -174,7 +176,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Broker, limits: 
         }
         // Nobody will read what is queued: drop it, and with it the tasks still producing
         // responses, so the connection's slot is free now rather than after its longest poll.
-        Stop::ClientClosed | Stop::Refused(_) => {
+        Stop::ClientClosed | Stop::Idle(_) | Stop::Refused(_) => {
             writer.abort();
             let _ = writer.await;
         }
@@ -183,16 +185,22 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Broker, limits: 
         Stop::Shutdown => tracing::debug!(%peer, "connection closed: broker shutting down"),
         Stop::WriterGone => tracing::debug!(%peer, "connection closed: writer stopped"),
         Stop::ClientClosed => tracing::debug!(%peer, "connection closed by the client"),
+        // Routine (Kafka logs it at debug too): a client that went quiet reconnects when it needs to.
+        Stop::Idle(after) => tracing::debug!(
+            %peer,
+            idle_ms = after.as_millis() as u64,
+            "connection closed: idle for connections_max_idle_ms"
+        ),
         Stop::Refused(why) => tracing::warn!(%peer, %why, "closing connection"),
     }
 }
 
 /// Ends once the connection has read and written nothing for `idle`.
-async fn idle_for(state: &State, idle: Duration) -> String {
+async fn idle_for(state: &State, idle: Duration) {
     loop {
         let deadline = state.last_active() + idle;
         if Instant::now() >= deadline {
-            return format!("idle for {} ms (connections_max_idle_ms)", idle.as_millis());
+            return;
         }
         tokio::time::sleep_until(deadline).await;
     }

@@ -66,7 +66,8 @@ async fn accept_loop(
             }
         };
         let Some(ip_slot) = limits.admit(peer.ip()) else {
-            tracing::warn!(
+            // At info, as Kafka: a peer retrying in a loop must not flood the log with warnings.
+            tracing::info!(
                 %peer,
                 max = broker.config().max_connections_per_ip,
                 "refusing connection: its address holds max_connections_per_ip connections"
