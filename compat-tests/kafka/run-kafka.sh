@@ -143,6 +143,9 @@ map_key() {
         max_request_bytes) echo socket.request.max.bytes ;;
         max_message_bytes) echo message.max.bytes ;;
         max_connections) echo max.connections ;;
+        max_connections_per_ip) echo max.connections.per.ip ;;
+        connections_max_idle_ms) echo connections.max.idle.ms ;;
+        queued_max_request_bytes) echo queued.max.request.bytes ;;
         group_min_session_timeout_ms) echo group.min.session.timeout.ms ;;
         group_max_session_timeout_ms) echo group.max.session.timeout.ms ;;
         group_initial_rebalance_delay_ms) echo group.initial.rebalance.delay.ms ;;
