@@ -42,6 +42,10 @@ use crate::protocol::{self, Frame, Parsed, ResponseBody};
 /// be written: a client that stops reading costs at most this plus one response.
 pub const QUEUED_RESPONSE_BYTES: usize = 1024 * 1024;
 
+/// On shutdown, a writer that has sent nothing for this long (a client that does not read) is
+/// given up rather than waited for.
+const SHUTDOWN_WRITE_STALL: Duration = Duration::from_secs(2);
+
 /// A response slot in the write queue.
 enum Outgoing {
     Ready(Frame),
@@ -168,10 +172,20 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Broker, limits: 
         () = idle_for(&state, idle) => Stop::Idle(idle),
     };
     match stop {
-        // The queue's sender is gone now: the writer sends what is queued, then ends.
+        // The queue's sender is gone now: the writer sends what is queued, then ends; on shutdown
+        // only while it makes progress, or a client that never reads would keep the broker up.
         Stop::Shutdown | Stop::WriterGone => {
-            if let Err(e) = writer.await {
-                tracing::error!(error = %e, "connection writer failed");
+            tokio::pin!(writer);
+            tokio::select! {
+                done = &mut writer => {
+                    if let Err(e) = done {
+                        tracing::error!(error = %e, "connection writer failed");
+                    }
+                }
+                () = idle_for(&state, SHUTDOWN_WRITE_STALL) => {
+                    tracing::debug!(%peer, "client reads nothing: its responses are dropped");
+                    writer.abort();
+                }
             }
         }
         // Nobody will read what is queued: drop it, and with it the tasks still producing
@@ -502,6 +516,31 @@ async fn write_frame(
 mod tests {
     use super::*;
     use crate::config::Config;
+
+    #[tokio::test]
+    async fn an_idle_connection_is_closed() {
+        use tokio::io::AsyncReadExt;
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            connections_max_idle_ms: 200,
+            ..Config::default()
+        };
+        let broker = crate::broker::tests::test_broker(dir.path(), config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (socket, peer) = listener.accept().await.unwrap();
+        let limits = Limits::new(broker.config());
+        let served = tokio::spawn(serve(socket, peer, broker, limits));
+        let bound = Duration::from_secs(10);
+        let n = tokio::time::timeout(bound, client.read(&mut [0u8; 1]))
+            .await
+            .expect("an idle connection stays open")
+            .unwrap();
+        assert_eq!(n, 0, "the broker closed it without sending anything");
+        tokio::time::timeout(bound, served).await.unwrap().unwrap();
+    }
 
     #[test]
     fn queued_responses_leave_the_total_with_their_connection() {
