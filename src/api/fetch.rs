@@ -147,7 +147,8 @@ pub fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome {
         session_id,
         incremental,
     };
-    let (response, bytes, errors) = read(&plan);
+    let room = ctx.response_room.clone();
+    let (response, bytes, errors) = read(&plan, room());
     let min_bytes = req.min_bytes.max(0) as usize;
     if bytes >= min_bytes || req.max_wait_ms <= 0 || errors || plan.topics.is_empty() {
         return Outcome::Now(ResponseBody::Fetch(answer(broker, &plan, response)));
@@ -166,7 +167,7 @@ pub fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome {
                 }
             }
             // Read after registering: an append in between leaves a permit in the Notify.
-            let (response, bytes, errors) = read(&plan);
+            let (response, bytes, errors) = read(&plan, room());
             if bytes >= min_bytes || errors {
                 return ResponseBody::Fetch(answer(&broker, &plan, response));
             }
@@ -175,7 +176,7 @@ pub fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome {
                 _ = tokio::time::sleep_until(deadline) => {}
                 _ = stopping(&mut shutdown) => {}
             }
-            return ResponseBody::Fetch(answer(&broker, &plan, read(&plan).0));
+            return ResponseBody::Fetch(answer(&broker, &plan, read(&plan, room()).0));
         }
     }))
 }
@@ -320,7 +321,13 @@ pub fn check_epoch(current_leader_epoch: i32) -> Result<(), i16> {
 
 /// Reads every partition of the plan; returns the response, the record bytes in it, and whether
 /// any partition carries an error (which ends a long poll at once, as in Kafka).
-fn read(plan: &Plan) -> (FetchBody, usize, bool) {
+///
+/// `room` is what responses waiting to be written over all connections leave: the request's
+/// `max_bytes` shrinks to it when clients are not reading, yet the first partition with data still
+/// returns a whole batch (KIP-74), so a consumer makes progress however little room there is.
+/// Asked at each read, so long polls that end together share it too.
+fn read(plan: &Plan, room: usize) -> (FetchBody, usize, bool) {
+    let max_bytes = plan.max_bytes.min(room);
     let mut total = 0usize;
     let mut errors = false;
     let mut records_out = Vec::new();
@@ -335,7 +342,7 @@ fn read(plan: &Plan) -> (FetchBody, usize, bool) {
                 data = data.with_aborted_transactions(None);
             }
             let result = p.log.as_ref().map_err(|c| *c).and_then(|log| {
-                let room = plan.max_bytes.saturating_sub(total).min(p.max_bytes);
+                let room = max_bytes.saturating_sub(total).min(p.max_bytes);
                 log.read(p.fetch_offset, room, total == 0)
                     .map_err(|e| error::code(&e, "a fetch read"))
             });
@@ -449,6 +456,33 @@ mod tests {
             };
             crate::protocol::encode_fetch(v, 1, r).unwrap();
         }
+    }
+
+    #[test]
+    fn no_response_room_still_returns_one_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        let t = b.create_topic("t", 1, Default::default(), false).unwrap();
+        for _ in 0..2 {
+            t.partitions[0]
+                .append(&batch::validate(&make_batch(3, 0), 1 << 20).unwrap())
+                .unwrap();
+        }
+        let bytes = |room: usize| {
+            let ctx = Ctx {
+                response_room: Arc::new(move || room),
+                ..Ctx::test(&b, 12)
+            };
+            let Outcome::Now(ResponseBody::Fetch(r)) = handle(&ctx, req("t", 0, 500)) else {
+                panic!("data is there")
+            };
+            r.records[0].iter().map(|c| c.len()).sum::<usize>()
+        };
+        let (all, squeezed) = (bytes(usize::MAX), bytes(0));
+        assert!(
+            squeezed > 0 && squeezed * 2 == all,
+            "one of two equal batches: {squeezed} of {all}"
+        );
     }
 
     #[tokio::test]

@@ -66,7 +66,13 @@ pub struct Ctx<'a> {
     pub version: i16,
     pub client_id: &'a str,
     pub peer: SocketAddr,
+    /// Response bytes a Fetch may use now, asked again each time it reads (see [`ResponseRoom`]).
+    pub response_room: ResponseRoom,
 }
+
+/// How many response bytes may still be held for clients: the network layer's budget of responses
+/// waiting to be written, as a Fetch sees it. It shrinks Fetch responses, never below one batch.
+pub type ResponseRoom = std::sync::Arc<dyn Fn() -> usize + Send + Sync>;
 
 /// Authorized-operation bitfields for clients that ask (KIP-430). There is no authorizer, so every
 /// operation a resource type supports is allowed; these are the values Kafka sends without one.
@@ -237,6 +243,7 @@ impl<'a> Ctx<'a> {
             version,
             client_id: "test",
             peer: SocketAddr::from(([127, 0, 0, 1], 1)),
+            response_room: std::sync::Arc::new(|| usize::MAX),
         }
     }
 }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestKind};
+use kafka_protocol::messages::ApiKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -230,6 +230,8 @@ async fn read_loop(
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut shutdown = broker.shutdown_signal();
     let max = broker.config().max_request_bytes;
+    let limits = Arc::clone(&state.limits);
+    let room: api::ResponseRoom = Arc::new(move || limits.response_room());
     loop {
         let frame = tokio::select! {
             f = next_frame(&mut rd, &mut buf, max, state) => f,
@@ -251,7 +253,7 @@ async fn read_loop(
                     Err(e) => return Stop::Refused(e.to_string()),
                 }
             }
-            Ok(Parsed::Request(mut req)) => {
+            Ok(Parsed::Request(req)) => {
                 let api = req.api_key;
                 let version = req.version();
                 let correlation_id = req.header.correlation_id;
@@ -266,9 +268,6 @@ async fn read_loop(
                         tracing::warn!(error = %e, "waiting for the write backlog to drain failed");
                     }
                 }
-                if let RequestKind::Fetch(fetch) = &mut req.body {
-                    shrink_to_room(fetch, state.limits.response_room());
-                }
                 let outcome = span.in_scope(|| {
                     let req = *req;
                     let client_id = req.header.client_id.as_deref().unwrap_or_default();
@@ -278,6 +277,7 @@ async fn read_loop(
                         version,
                         client_id,
                         peer,
+                        response_room: room.clone(),
                     };
                     api::dispatch(&ctx, req.body)
                 });
@@ -322,21 +322,6 @@ async fn read_loop(
 fn ready(state: &State, frame: Frame) -> Outgoing {
     state.queue(frame.remaining());
     Outgoing::Ready(frame)
-}
-
-/// Caps a Fetch's `max_bytes` at the response room left over all connections. Clients accept any
-/// size, and the first partition with data still returns a whole batch (KIP-74), so consumers
-/// make progress however little room there is.
-fn shrink_to_room(fetch: &mut kafka_protocol::messages::FetchRequest, room: usize) {
-    let room = room.clamp(1, i32::MAX as usize) as i32;
-    if fetch.max_bytes > room {
-        tracing::debug!(
-            max_bytes = fetch.max_bytes,
-            room,
-            "fetch shrunk: responses waiting to be written are at queued_max_response_bytes"
-        );
-        fetch.max_bytes = room;
-    }
 }
 
 /// The next frame, once this connection may read one, with the request budget it holds.
@@ -564,17 +549,5 @@ mod tests {
         assert!(!state.may_read(), "a fetch of unknown size is outstanding");
         state.fetch_answered();
         assert!(state.may_read());
-    }
-
-    #[test]
-    fn fetch_shrinks_to_the_room_left_but_never_to_nothing() {
-        let mut f = kafka_protocol::messages::FetchRequest::default().with_max_bytes(50 << 20);
-        shrink_to_room(&mut f, 1 << 20);
-        assert_eq!(f.max_bytes, 1 << 20);
-        shrink_to_room(&mut f, 0);
-        assert_eq!(f.max_bytes, 1);
-        let mut small = kafka_protocol::messages::FetchRequest::default().with_max_bytes(100);
-        shrink_to_room(&mut small, 1 << 20);
-        assert_eq!(small.max_bytes, 100);
     }
 }
