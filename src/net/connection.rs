@@ -119,6 +119,23 @@ impl State {
     }
 }
 
+/// A Fetch being answered, counted in its connection's `fetches` until its response is ready, or
+/// its task is aborted: either way the reader must not wait for it any longer.
+struct FetchInFlight(Arc<State>);
+
+impl FetchInFlight {
+    fn new(state: &Arc<State>) -> FetchInFlight {
+        state.fetches.fetch_add(1, Ordering::Relaxed);
+        FetchInFlight(Arc::clone(state))
+    }
+}
+
+impl Drop for FetchInFlight {
+    fn drop(&mut self) {
+        self.0.fetch_answered();
+    }
+}
+
 impl Drop for State {
     fn drop(&mut self) {
         // Responses never written (the client left) leave the total with the connection.
@@ -148,12 +165,6 @@ enum Stop {
     Idle(Duration),
     /// Something worth a warning; the connection closes at once.
     Refused(String),
-}
-
-impl From<String> for Stop {
-    fn from(why: String) -> Stop {
-        Stop::Refused(why)
-    }
 }
 
 /// Serves one connection until the client leaves, sends something we refuse, goes idle, or the
@@ -287,10 +298,7 @@ async fn read_loop(
                         Err(why) => return Stop::Refused(why),
                     },
                     Outcome::Later(fut) => {
-                        let is_fetch = api == ApiKey::Fetch;
-                        if is_fetch {
-                            state.fetches.fetch_add(1, Ordering::Relaxed);
-                        }
+                        let fetch = (api == ApiKey::Fetch).then(|| FetchInFlight::new(state));
                         let state = Arc::clone(state);
                         let task = async move {
                             // The request's bytes may be borrowed by the future until it ends.
@@ -300,9 +308,7 @@ async fn read_loop(
                             if let Ok(f) = &frame {
                                 state.queue(f.remaining());
                             }
-                            if is_fetch {
-                                state.fetch_answered();
-                            }
+                            drop(fetch);
                             frame
                         };
                         Outgoing::Pending(AbortOnDrop(tokio::spawn(task.instrument(span))))
@@ -527,6 +533,26 @@ mod tests {
         tokio::time::timeout(bound, served).await.unwrap().unwrap();
     }
 
+    #[tokio::test]
+    async fn an_aborted_fetch_no_longer_holds_reading_back() {
+        let state = Arc::new(State::new(Limits::new(&Config::default())));
+        let fetch = FetchInFlight::new(&state);
+        let task = AbortOnDrop(tokio::spawn(async move {
+            let _fetch = fetch;
+            std::future::pending::<()>().await
+        }));
+        assert!(!state.may_read());
+        drop(task);
+        let freed = async {
+            while !state.may_read() {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), freed)
+            .await
+            .expect("the aborted fetch still counts");
+    }
+
     #[test]
     fn queued_responses_leave_the_total_with_their_connection() {
         let limits = Limits::new(&Config::default());
@@ -541,13 +567,13 @@ mod tests {
 
     #[test]
     fn reading_stops_while_responses_wait_or_a_fetch_is_answered() {
-        let state = State::new(Limits::new(&Config::default()));
+        let state = Arc::new(State::new(Limits::new(&Config::default())));
         state.queue(QUEUED_RESPONSE_BYTES + 1);
         assert!(!state.may_read(), "over the per-connection bound");
         state.sent(QUEUED_RESPONSE_BYTES + 1);
-        state.fetches.fetch_add(1, Ordering::Relaxed);
+        let fetch = FetchInFlight::new(&state);
         assert!(!state.may_read(), "a fetch of unknown size is outstanding");
-        state.fetch_answered();
+        drop(fetch);
         assert!(state.may_read());
     }
 }
