@@ -465,7 +465,7 @@ mod tests {
         let t = b.create_topic("t", 1, Default::default(), false).unwrap();
         for _ in 0..2 {
             t.partitions[0]
-                .append(&batch::validate(&make_batch(3, 0), 1 << 20).unwrap())
+                .append_visible(&batch::validate(&make_batch(3, 0), 1 << 20).unwrap())
                 .unwrap();
         }
         let bytes = |room: usize| {
