@@ -372,3 +372,37 @@ fn records_that_do_not_decompress_are_unknown_server_error() {
     assert_eq!(high_watermark(&broker, &topic), 0);
     broker.assert_healthy();
 }
+
+/// Kafka 4.4's topic config `max.decompressed.message.bytes` bounds each record of a compressed
+/// batch: a larger one fails the batch with INVALID_RECORD and no message; an uncompressed batch is
+/// not checked against it.
+#[test]
+fn records_past_max_decompressed_message_bytes_are_invalid() {
+    let broker = Broker::start();
+    let topic = unique_topic("decompressed-cap");
+    create(&broker, &topic, &[("max.decompressed.message.bytes", "50")]);
+    let records = [
+        keyed(0, Some("k"), b"small"),
+        keyed(1, Some("k"), &[b'x'; 200]),
+    ];
+    let p = produce(
+        &broker,
+        &topic,
+        encode_batch(&records, Compression::Gzip).freeze(),
+    );
+    assert_eq!(
+        (
+            p.error_code,
+            p.error_message.as_deref(),
+            p.record_errors.len()
+        ),
+        (INVALID_RECORD, None, 0)
+    );
+    let p = produce(
+        &broker,
+        &topic,
+        encode_batch(&records, Compression::None).freeze(),
+    );
+    assert_eq!(p.error_code, 0);
+    assert_eq!(high_watermark(&broker, &topic), 2);
+}

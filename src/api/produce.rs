@@ -71,13 +71,15 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
                     code,
                     message,
                     record_errors,
+                    unexplained,
                 }) => {
                     tracing::debug!(topic = %name.as_str(), partition = pd.index, code, %message, "produce refused");
                     failures.push(message.clone());
                     resp = resp.with_error_code(code).with_base_offset(-1);
                     if version >= 8 {
+                        let message = (!unexplained).then(|| StrBytes::from_string(message));
                         resp = resp
-                            .with_error_message(Some(StrBytes::from_string(message)))
+                            .with_error_message(message)
                             .with_record_errors(record_errors);
                     }
                 }
@@ -156,6 +158,8 @@ struct Refusal {
     code: i16,
     message: String,
     record_errors: Vec<BatchIndexAndErrorMessage>,
+    /// Kafka sends no message with this refusal: `message` goes to the log only.
+    unexplained: bool,
 }
 
 impl Refusal {
@@ -164,6 +168,7 @@ impl Refusal {
             code,
             message,
             record_errors: Vec::new(),
+            unexplained: false,
         }
     }
 }
@@ -275,8 +280,18 @@ fn check_records(
     let latest = now.saturating_add(eff.message_timestamp_after_max_ms);
     let mut errors: Vec<(ResponseError, BatchIndexAndErrorMessage)> = Vec::new();
     let mut offset_error = None;
+    // Kafka bounds each decompressed record of a compressed batch by the topic's
+    // `max.decompressed.message.bytes`; uncompressed records are bounded by the batch size.
+    let mut oversized = None;
+    let compressed = b.compression() != 0;
     let mut max_timestamp = -1i64;
     records::walk(&b.bytes, b.compression(), b.record_count, cap, |r| {
+        if compressed
+            && i64::from(r.size) > eff.max_decompressed_message_bytes
+            && oversized.is_none()
+        {
+            oversized = Some((r.index, r.size));
+        }
         let timestamp = b.base_timestamp.wrapping_add(r.timestamp_delta);
         max_timestamp = max_timestamp.max(timestamp);
         if r.offset_delta != r.index && offset_error.is_none() {
@@ -320,6 +335,18 @@ fn check_records(
     if let Some(message) = offset_error {
         return Err(Refusal::new(ResponseError::InvalidRecord.code(), message));
     }
+    if let Some((index, size)) = oversized {
+        return Err(Refusal {
+            unexplained: true,
+            ..Refusal::new(
+                ResponseError::InvalidRecord.code(),
+                format!(
+                    "record {index} decompresses to {size} bytes, over the topic's max.decompressed.message.bytes ({})",
+                    eff.max_decompressed_message_bytes
+                ),
+            )
+        });
+    }
     if errors.is_empty() {
         return Ok(max_timestamp);
     }
@@ -358,6 +385,7 @@ fn check_records(
         code: code.code(),
         message,
         record_errors: errors.into_iter().map(|(_, e)| e).collect(),
+        unexplained: false,
     })
 }
 
@@ -544,6 +572,31 @@ mod tests {
         assert_eq!(high_watermark(&b, "t"), 0);
         let p = produce_one(&b, "t", rec::raw_batch(1, 1, &one));
         assert_eq!((p.error_code, high_watermark(&b, "t")), (0, 1));
+    }
+
+    /// `max.decompressed.message.bytes` (Kafka 4.4) bounds each record of a compressed batch:
+    /// INVALID_RECORD with no message, as Kafka answers; uncompressed batches are not checked.
+    #[test]
+    fn records_decompressing_past_the_topic_cap_are_invalid() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        let configs = [(
+            "max.decompressed.message.bytes".to_string(),
+            "50".to_string(),
+        )];
+        b.create_topic("t", 1, configs.into_iter().collect(), false)
+            .unwrap();
+        let mut records = rec::record(0, false, b"small");
+        records.extend(rec::record(1, false, &[b'x'; 200]));
+        let p = produce_one(&b, "t", rec::raw_batch(1, 2, &records));
+        assert_eq!(
+            (p.error_code, p.error_message.as_deref()),
+            (ResponseError::InvalidRecord.code(), None)
+        );
+        assert!(p.record_errors.is_empty());
+        assert_eq!(high_watermark(&b, "t"), 0);
+        let p = produce_one(&b, "t", rec::raw_batch(0, 2, &records));
+        assert_eq!((p.error_code, high_watermark(&b, "t")), (0, 2));
     }
 
     /// Issue #14 item 3: a batch that decompresses past `max_decompressed_batch_bytes` is refused

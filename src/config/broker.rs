@@ -46,9 +46,10 @@ pub struct Config {
     pub max_request_bytes: usize,
     /// Largest record batch accepted by Produce (Kafka's `message.max.bytes`).
     pub max_message_bytes: usize,
-    /// Largest size a record batch's records may decompress to. Kafka has no such key (it streams
-    /// records and trusts the compressed size); this one bounds the CPU a produced batch costs and
-    /// the memory compaction and offset-by-time lookups spend decoding one.
+    /// Largest size a record batch's records may decompress to. Kafka bounds only single records
+    /// (topic config `max.decompressed.message.bytes`, unlimited by default); this one bounds the
+    /// CPU a produced batch costs and the memory compaction and offset-by-time lookups spend
+    /// decoding one.
     pub max_decompressed_batch_bytes: usize,
     /// Upper bound, in milliseconds, on how long a write that is not flushed before its answer
     /// (produced records and committed offsets always are) stays only in memory.

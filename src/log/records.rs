@@ -25,6 +25,8 @@ pub struct RecordView {
     pub timestamp_delta: i64,
     pub offset_delta: i32,
     pub has_key: bool,
+    /// The record's size, from its length prefix (what `max.decompressed.message.bytes` bounds).
+    pub size: i32,
 }
 
 /// Raised inside the reader stack when the decompressed stream passes the cap, and recognised
@@ -306,6 +308,7 @@ fn read_record(r: &mut impl Read, index: i32, size: i32) -> io::Result<RecordVie
             timestamp_delta,
             offset_delta,
             has_key,
+            size,
         })
     };
     let view = parse(&mut body).map_err(invalid_structure)?;

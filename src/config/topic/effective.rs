@@ -138,6 +138,8 @@ pub struct EffectiveConfig {
     pub message_timestamp_after_max_ms: i64,
     /// One of `uncompressed`, `zstd`, `lz4`, `snappy`, `gzip`, `producer`.
     pub compression_type: String,
+    /// The largest decompressed record of a compressed batch (`max.decompressed.message.bytes`).
+    pub max_decompressed_message_bytes: i64,
 }
 
 impl EffectiveConfig {
@@ -184,6 +186,7 @@ impl EffectiveConfig {
             message_timestamp_before_max_ms: long("message.timestamp.before.max.ms", i64::MAX),
             message_timestamp_after_max_ms: long("message.timestamp.after.max.ms", 3_600_000),
             compression_type: string("compression.type", &broker.compression_type),
+            max_decompressed_message_bytes: long("max.decompressed.message.bytes", 2_147_483_639),
         }
     }
 }
@@ -265,6 +268,7 @@ mod tests {
             ("message.timestamp.before.max.ms", "7"),
             ("message.timestamp.after.max.ms", "8"),
             ("compression.type", "zstd"),
+            ("max.decompressed.message.bytes", "4096"),
         ]);
         let eff = EffectiveConfig::resolve(&overrides, &broker);
         assert_eq!(
@@ -282,6 +286,7 @@ mod tests {
                 message_timestamp_before_max_ms: 7,
                 message_timestamp_after_max_ms: 8,
                 compression_type: "zstd".into(),
+                max_decompressed_message_bytes: 4096,
             }
         );
 

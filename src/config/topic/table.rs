@@ -256,7 +256,7 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         config_type: ConfigType::Int,
         doc: "The largest decompressed size of a single record the broker accepts.",
         broker_synonym: Some("max.decompressed.message.bytes"),
-        applies: Applies::NotApplicable("not yet enforced per topic"),
+        applies: Applies::Yes,
         rule: Rule::Between(1, 2147483639),
     },
     TopicConfigDef {
