@@ -6,14 +6,15 @@
 
 use compat_tests::raw::{self, encode_batch, record, str_bytes, RawConn, Versions};
 use compat_tests::{now_ms, wait_until, Broker};
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, DeleteRecordsRequest, DescribeConfigsRequest,
-    FindCoordinatorRequest, MetadataRequest,
+    ApiKey, CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest,
+    DescribeConfigsRequest, FindCoordinatorRequest, MetadataRequest,
 };
 use kafka_protocol::records::Compression;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use std::time::Duration;
 const OFFSETS: &str = "__consumer_offsets";
 const INVALID_TOPIC_EXCEPTION: i16 = 17;
 const TOPIC_ALREADY_EXISTS: i16 = 36;
+const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
 
 #[test]
 fn consumer_offsets_is_listed_internal_once_a_coordinator_exists() {
@@ -83,6 +85,16 @@ fn consumer_offsets_is_listed_internal_once_a_coordinator_exists() {
                 .with_replication_factor(1)]),
     );
     assert_eq!(r.topics[0].error_code, TOPIC_ALREADY_EXISTS);
+
+    let r = conn.request(
+        versions.pick(ApiKey::CreatePartitions, 0, 3),
+        &CreatePartitionsRequest::default()
+            .with_timeout_ms(5000)
+            .with_topics(vec![CreatePartitionsTopic::default()
+                .with_name(str_bytes(OFFSETS).into())
+                .with_count(3)]),
+    );
+    assert_eq!(r.results[0].error_code, INVALID_REPLICA_ASSIGNMENT);
 
     let r = conn.request(
         versions.pick(ApiKey::DescribeConfigs, 1, 4),

@@ -77,6 +77,15 @@ pub fn handle_now(broker: &Broker, req: CreatePartitionsRequest) -> CreatePartit
                     ResponseError::InvalidRequest.code(),
                     "topic listed more than once".to_string(),
                 ))
+            } else if crate::broker::is_internal(t.name.as_str()) {
+                // Kafka refuses this too, with INVALID_REPLICA_ASSIGNMENT.
+                Err((
+                    ResponseError::InvalidReplicaAssignment.code(),
+                    format!(
+                        "the partitions of the internal topic {} cannot be changed",
+                        t.name.as_str()
+                    ),
+                ))
             } else if t.assignments.as_ref().is_some_and(|a| {
                 a.iter()
                     .any(|a| a.broker_ids.len() != 1 || a.broker_ids[0].0 != node)
