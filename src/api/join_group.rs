@@ -33,17 +33,35 @@ pub fn handle(ctx: &Ctx, req: JoinGroupRequest) -> Outcome {
         require_known_member_id: version >= 4,
         supports_skip_assignment: version >= 9,
     };
-    match broker.groups().join(join) {
-        Pending::Ready(r) => Outcome::now(join_response(r, version)),
-        Pending::Wait(rx) => Outcome::later(async move {
-            let r = rx.await.unwrap_or_else(|_| JoinResult {
+    let pending = match broker.groups().join(join) {
+        Pending::Ready(r) if !r.flush => return Outcome::now(join_response(r, version)),
+        pending => pending,
+    };
+    // A static member's new member id is answered only once the group record holding it is
+    // durable.
+    let durable = broker.durable();
+    Outcome::later(async move {
+        let mut r = match pending {
+            Pending::Ready(r) => r,
+            Pending::Wait(rx) => rx.await.unwrap_or_else(|_| JoinResult {
                 error: ResponseError::UnknownServerError.code(),
                 generation_id: -1,
                 ..Default::default()
-            });
-            join_response(r, version)
-        }),
-    }
+            }),
+        };
+        if r.flush {
+            if let Err(e) = durable.await {
+                tracing::error!(error = %e, "could not make the group's membership durable");
+                r = JoinResult {
+                    error: ResponseError::CoordinatorNotAvailable.code(),
+                    generation_id: -1,
+                    member_id: r.member_id,
+                    ..Default::default()
+                };
+            }
+        }
+        join_response(r, version)
+    })
 }
 
 fn join_response(r: JoinResult, version: i16) -> JoinGroupResponse {

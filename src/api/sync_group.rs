@@ -1,5 +1,6 @@
 //! SyncGroup (classic protocol): the leader's assignment in, each member's assignment out; a
-//! follower that syncs before the leader waits for it.
+//! follower that syncs before the leader waits for it. Assignments are answered once the group
+//! record that holds them is flushed.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
@@ -22,16 +23,31 @@ pub fn handle(ctx: &Ctx, req: SyncGroupRequest) -> Outcome {
             .map(|a| (a.member_id.to_string(), a.assignment))
             .collect(),
     };
-    match broker.groups().sync(sync) {
-        Pending::Ready(r) => Outcome::now(sync_response(r, version)),
-        Pending::Wait(rx) => Outcome::later(async move {
-            let r = rx.await.unwrap_or_else(|_| SyncResult {
+    let pending = match broker.groups().sync(sync) {
+        Pending::Ready(r) if !r.flush => return Outcome::now(sync_response(r, version)),
+        pending => pending,
+    };
+    // An assignment is answered only once the group record holding it is durable.
+    let durable = broker.durable();
+    Outcome::later(async move {
+        let mut r = match pending {
+            Pending::Ready(r) => r,
+            Pending::Wait(rx) => rx.await.unwrap_or_else(|_| SyncResult {
                 error: ResponseError::UnknownServerError.code(),
                 ..Default::default()
-            });
-            sync_response(r, version)
-        }),
-    }
+            }),
+        };
+        if r.flush {
+            if let Err(e) = durable.await {
+                tracing::error!(error = %e, "could not make the group's assignments durable");
+                r = SyncResult {
+                    error: ResponseError::CoordinatorNotAvailable.code(),
+                    ..Default::default()
+                };
+            }
+        }
+        sync_response(r, version)
+    })
 }
 
 fn sync_response(r: SyncResult, version: i16) -> SyncGroupResponse {

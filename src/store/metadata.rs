@@ -1,5 +1,5 @@
-//! Broker-wide metadata: topics, committed consumer-group offsets, group protocol types, producer
-//! ids, the cluster id and metadata directory id, client quotas, and the purge of deleted topics'
+//! Broker-wide metadata: topics, committed consumer-group offsets, group protocol types and
+//! membership, producer ids, the cluster id and metadata directory id, client quotas, and the purge of deleted topics'
 //! partition trees.
 
 use std::collections::BTreeMap;
@@ -31,6 +31,35 @@ pub struct CommittedOffset {
     pub leader_epoch: i32,
     pub metadata: Option<String>,
     pub commit_timestamp_ms: i64,
+}
+
+/// A classic group's membership as persisted: what Kafka's GroupMetadataValue holds, written when
+/// a rebalance completes, when the group empties, and when a static member is replaced; removed
+/// with the group. Start-up restores the group from it (Stable with these members, or Empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    pub protocol_type: String,
+    pub generation: i32,
+    /// The protocol chosen for this generation; `None` once the group is empty.
+    pub protocol: Option<String>,
+    pub leader: Option<String>,
+    /// When the group entered its current state (Kafka's `current_state_timestamp`).
+    pub current_state_timestamp_ms: i64,
+    pub members: Vec<GroupMemberRecord>,
+}
+
+/// One member of a [`GroupRecord`] (Kafka's MemberMetadata).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMemberRecord {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub rebalance_timeout_ms: i32,
+    pub session_timeout_ms: i32,
+    /// The member's metadata for the chosen protocol only, as Kafka keeps it.
+    pub subscription: Vec<u8>,
+    pub assignment: Vec<u8>,
 }
 
 /// Logs a stored record start-up cannot read and skips it.
@@ -331,7 +360,39 @@ impl Store {
             self.inner.offsets.apply_batch(batch)?;
         }
         self.groups_tree()?.remove(group.as_bytes())?;
+        // Kafka's tombstone for the group's metadata record.
+        self.group_metadata_tree()?.remove(group.as_bytes())?;
         Ok(())
+    }
+
+    fn group_metadata_tree(&self) -> Result<sled::Tree, StoreError> {
+        Ok(self.inner.db.open_tree("group_metadata")?)
+    }
+
+    /// Replaces a group's membership record. Durable at the next flush ([`Store::sync`]); callers
+    /// whose answer depends on it await one.
+    pub fn put_group_record(&self, group: &str, rec: &GroupRecord) -> Result<(), StoreError> {
+        let v = serde_json::to_vec(rec).map_err(|e| StoreError::encode("a group record", e))?;
+        self.group_metadata_tree()?.insert(group.as_bytes(), v)?;
+        Ok(())
+    }
+
+    /// Every group's membership record. One that does not decode is skipped and logged (the
+    /// group then starts without members, as if they had all gone), not an error.
+    pub fn load_group_records(&self) -> Result<Vec<(String, GroupRecord)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.group_metadata_tree()?.iter() {
+            let (k, v) = item?;
+            let Ok(group) = std::str::from_utf8(&k) else {
+                skipped("a group record key", &k, "not UTF-8");
+                continue;
+            };
+            match serde_json::from_slice(&v) {
+                Ok(rec) => out.push((group.to_string(), rec)),
+                Err(e) => skipped("a group record", &k, e),
+            }
+        }
+        Ok(out)
     }
 
     fn groups_tree(&self) -> Result<sled::Tree, StoreError> {
@@ -528,5 +589,35 @@ mod tests {
         short.push(1);
         store.inner.producers.insert(short, &b"{}"[..]).unwrap();
         assert_eq!(p.load_producers().unwrap(), vec![(7, entry)]);
+    }
+
+    #[test]
+    fn group_records_round_trip_skip_what_does_not_decode_and_go_with_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20, 1000).unwrap();
+        let rec = GroupRecord {
+            protocol_type: "consumer".into(),
+            generation: 3,
+            protocol: Some("range".into()),
+            leader: Some("m-1".into()),
+            current_state_timestamp_ms: 1,
+            members: vec![GroupMemberRecord {
+                member_id: "m-1".into(),
+                group_instance_id: Some("i-1".into()),
+                client_id: "c".into(),
+                client_host: "/127.0.0.1".into(),
+                rebalance_timeout_ms: 300_000,
+                session_timeout_ms: 45_000,
+                subscription: vec![0, 1, 255],
+                assignment: vec![],
+            }],
+        };
+        store.put_group_record("g", &rec).unwrap();
+        let tree = store.group_metadata_tree().unwrap();
+        tree.insert("broken", &b"{"[..]).unwrap();
+        tree.insert(&[0xff, 0xfe][..], &b"{}"[..]).unwrap();
+        assert_eq!(store.load_group_records().unwrap(), vec![("g".into(), rec)]);
+        store.delete_group_offsets("g").unwrap();
+        assert!(store.load_group_records().unwrap().is_empty());
     }
 }

@@ -5,8 +5,9 @@
 //! - `flush.rs`: group commit ([`Store::sync`]) and write backpressure ([`Store::admit`]).
 //! - `partition.rs`: [`PartitionStore`], one partition's batches (stored in chunks) and its
 //!   producer states, truncation and compaction.
-//! - `metadata.rs`: topics, committed offsets, group protocol types, producer ids, the cluster id
-//!   and metadata directory id, client quotas, and the purge of deleted topics' partitions.
+//! - `metadata.rs`: topics, committed offsets, group protocol types and membership records,
+//!   producer ids, the cluster id and metadata directory id, client quotas, and the purge of
+//!   deleted topics' partitions.
 //! - `keys.rs`: how keys and tree names are encoded.
 //! - `storage.rs`: [`PartitionStorage`], what a partition log needs from storage, which
 //!   [`PartitionStore`] implements; `memory.rs`: [`MemoryPartition`], an in-memory implementation
@@ -23,12 +24,16 @@
 //! - tree `producers`: `<topic id>/<partition>/` + producer id (i64 BE) -> JSON
 //!   [`crate::log::producer_state::ProducerEntry`], written right after the batch it describes.
 //! - tree `groups`: consumer group id -> its protocol type (\"consumer\", ...).
+//! - tree `group_metadata`: group id -> JSON [`GroupRecord`], a classic group's generation,
+//!   protocol, leader and members with their subscriptions and assignments (Kafka's
+//!   GroupMetadataValue; byte fields as JSON arrays of numbers). Rewritten whole when a rebalance
+//!   completes, the group empties or a static member is replaced; removed with the group.
 //! - tree `offsets`: committed consumer group offsets, keyed group / topic / partition (see
 //!   `keys::offset_key`: each string after its u16 BE length, so at most 65,535 bytes, refused
 //!   beyond) so one group's offsets are a prefix range; values are JSON [`CommittedOffset`].
 //!
-//! Start-up skips, and logs, a topic record, committed offset or producer state that does not
-//! decode, rather than refusing to start.
+//! Start-up skips, and logs, a topic record, committed offset, group record or producer state
+//! that does not decode, rather than refusing to start.
 //! - tree `p/<topic id>/<partition>`: base offset (u64 BE, so range scans run in offset order) -> the
 //!   record batch bytes as the producer sent them, base offset assigned.
 //!
@@ -56,7 +61,9 @@ mod storage;
 
 pub use flush::DEFAULT_MAX_UNFLUSHED_BYTES;
 pub use memory::{Faults, MemoryPartition};
-pub use metadata::{CommittedOffset, QuotaEntity, QuotaValues, TopicRecord};
+pub use metadata::{
+    CommittedOffset, GroupMemberRecord, GroupRecord, QuotaEntity, QuotaValues, TopicRecord,
+};
 pub use partition::PartitionStore;
 pub use storage::{BatchIter, HeaderIter, PartitionStorage};
 

@@ -41,6 +41,9 @@ pub struct JoinResult {
     /// Filled for the leader only: every member with its metadata for the chosen protocol.
     pub members: Vec<(String, Option<String>, Bytes)>,
     pub skip_assignment: bool,
+    /// The answer stands on a group record just written (a static member's new member id):
+    /// send it only once a flush made that durable.
+    pub flush: bool,
 }
 
 impl JoinResult {
@@ -228,7 +231,16 @@ impl GroupCoordinator {
         tracing::info!(group = %g.id, old = %old_id, new = %new_id, "static member rejoined");
         match g.state {
             GroupState::Stable if unchanged => {
+                // As Kafka, the new member id is stored before the member learns it: after a
+                // restart its instance id must map to the id it uses, or it would be fenced.
+                if self.store_group(g).is_err() {
+                    return Pending::Ready(JoinResult::error(
+                        code(ResponseError::CoordinatorNotAvailable),
+                        &new_id,
+                    ));
+                }
                 let mut result = g.join_result_for(&new_id);
+                result.flush = true;
                 if was_leader {
                     if req.supports_skip_assignment {
                         // The leader gets the members (to watch their metadata) but need not assign.

@@ -12,12 +12,17 @@
 //! - one per pending member id (KIP-394) that the client never used.
 //!
 //! Committed offsets live in memory per group and in the store; a commit is answered after the store
-//! flushed it, so an acknowledged commit survives a crash. Membership is not persisted: after a
-//! restart, members find themselves unknown and rejoin, as with a coordinator failover in Kafka.
+//! flushed it, so an acknowledged commit survives a crash. Membership is persisted as Kafka does it
+//! (a [`GroupRecord`] per group, Kafka's GroupMetadataValue), written when a rebalance completes
+//! (before any member gets its assignment: SyncGroup answers wait for the flush), when the group
+//! empties and when a static member is replaced, and removed with the group. A restarted
+//! coordinator restores each group Stable with its members, or Empty, and gives every member a
+//! fresh session timeout: a stable group does not notice the restart, and a member that does not
+//! come back is removed (and the others rebalance) as if it had gone silent.
 //!
 //! # Layout
 //! - this file: the [`GroupCoordinator`] handle, the registry of groups it shares with its timers,
-//!   and loading committed offsets at start-up;
+//!   loading groups and committed offsets at start-up, and writing group records;
 //! - `state`: one group and its members ([`GroupState`], protocol selection, fencing);
 //! - `join`: JoinGroup (new, known and static members);
 //! - `rebalance`: moving a group through a rebalance (prepare, complete the join phase, remove members);
@@ -45,7 +50,7 @@ use std::sync::{Arc, Mutex};
 use kafka_protocol::error::ResponseError;
 use tokio::sync::oneshot;
 
-use crate::store::Store;
+use crate::store::{GroupRecord, Store, StoreError};
 
 pub use admin::{GroupDescription, MemberDescription};
 pub use join::{JoinRequest, JoinResult};
@@ -89,7 +94,9 @@ fn code(e: ResponseError) -> i16 {
 }
 
 impl GroupCoordinator {
-    /// Loads committed offsets; each group that has some exists again, Empty.
+    /// Loads groups (their membership records, then committed offsets): a group with members
+    /// is Stable again and each member's session timeout starts now; a group that has only
+    /// offsets or a protocol type exists again, Empty. Needs a tokio runtime for those timers.
     pub fn open(store: Store, config: GroupConfig) -> anyhow::Result<GroupCoordinator> {
         let mut groups: HashMap<String, Group> = HashMap::new();
         for (group, protocol_type) in store.load_group_protocol_types()? {
@@ -98,6 +105,17 @@ impl GroupCoordinator {
                 .or_insert_with(|| Group::new(&group))
                 .protocol_type = Some(protocol_type);
         }
+        for (group, rec) in store.load_group_records()? {
+            let g = Group::from_record(&group, rec);
+            tracing::info!(
+                group = %group,
+                generation = g.generation_id,
+                members = g.members.len(),
+                state = g.state.name(),
+                "loaded group"
+            );
+            groups.insert(group, g);
+        }
         for (group, topic, partition, committed) in store.load_offsets()? {
             groups
                 .entry(group.clone())
@@ -105,7 +123,11 @@ impl GroupCoordinator {
                 .offsets
                 .insert((topic, partition), committed);
         }
-        Ok(GroupCoordinator {
+        let members: Vec<(String, String)> = groups
+            .values()
+            .flat_map(|g| g.members.keys().map(|m| (g.id.clone(), m.clone())))
+            .collect();
+        let coordinator = GroupCoordinator {
             shared: Arc::new(CoordinatorState {
                 groups: Mutex::new(
                     groups
@@ -116,7 +138,23 @@ impl GroupCoordinator {
                 store,
                 config,
             }),
-        })
+        };
+        for (group, member) in members {
+            coordinator.watch_session(&group, member);
+        }
+        Ok(coordinator)
+    }
+
+    /// Writes the group's membership record (durable at the next flush: answers that depend on
+    /// it set their `flush` flag). Under the group's lock, as offset writes are: a sled insert.
+    fn store_group(&self, g: &Group) -> Result<(), StoreError> {
+        let rec: GroupRecord = g.to_record();
+        self.shared
+            .store
+            .put_group_record(&g.id, &rec)
+            .inspect_err(|e| {
+                tracing::error!(group = %g.id, error = %e, "storing the group's membership failed");
+            })
     }
 
     fn group(&self, id: &str) -> Option<Arc<Mutex<Group>>> {
@@ -136,7 +174,7 @@ impl GroupCoordinator {
             .clone()
     }
 
-    /// The store it writes offsets to; today only tests use it, to close the store before reopening.
+    /// The store it writes offsets and groups to; today only tests use it, to close the store before reopening.
     pub fn store(&self) -> &Store {
         &self.shared.store
     }

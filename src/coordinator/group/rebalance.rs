@@ -89,6 +89,10 @@ impl GroupCoordinator {
             g.protocol_name = None;
             g.leader_id = None;
             tracing::info!(group = %g.id, generation = g.generation_id, "group is empty");
+            // Kafka stores the emptied group, so a restart does not bring back its members. No
+            // answer waits on it; a failure is logged (`store_group`), and the stale record's
+            // members would expire after their session timeout.
+            let _ = self.store_group(g);
             return;
         }
         g.protocol_name = g.select_protocol();

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use kafka_protocol::error::ResponseError;
 
 use super::{code, JoinResult, SyncResult};
-use crate::store::CommittedOffset;
+use crate::store::{CommittedOffset, GroupMemberRecord, GroupRecord};
 
 /// Where a group is in the classic protocol's state machine (Kafka's names and transitions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +115,77 @@ impl Group {
         }
     }
 
+    /// The record that makes this group's membership durable (Kafka's GroupMetadataValue): each
+    /// member with its metadata for the chosen protocol and its assignment.
+    pub(super) fn to_record(&self) -> GroupRecord {
+        let protocol = self.protocol_name.clone().unwrap_or_default();
+        GroupRecord {
+            protocol_type: self.protocol_type.clone().unwrap_or_default(),
+            generation: self.generation_id,
+            protocol: self.protocol_name.clone(),
+            leader: self.leader_id.clone(),
+            current_state_timestamp_ms: crate::now_ms(),
+            members: self
+                .members
+                .values()
+                .map(|m| GroupMemberRecord {
+                    member_id: m.id.clone(),
+                    group_instance_id: m.instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    rebalance_timeout_ms: m.rebalance_timeout.as_millis().min(i32::MAX as u128)
+                        as i32,
+                    session_timeout_ms: m.session_timeout.as_millis().min(i32::MAX as u128) as i32,
+                    subscription: m.metadata_for(&protocol).to_vec(),
+                    assignment: m.assignment.to_vec(),
+                })
+                .collect(),
+        }
+    }
+
+    /// A group as a restarted coordinator finds it, as Kafka loads one: Stable with the stored
+    /// members and their assignments, or Empty. Each member knows only the chosen protocol, and
+    /// its session timeout counts from now (the caller starts the timers).
+    pub(super) fn from_record(id: &str, rec: GroupRecord) -> Group {
+        let mut g = Group::new(id);
+        g.generation_id = rec.generation;
+        g.protocol_type = (!rec.protocol_type.is_empty()).then_some(rec.protocol_type);
+        if rec.members.is_empty() {
+            return g;
+        }
+        let protocol = rec.protocol.unwrap_or_default();
+        for m in rec.members {
+            if let Some(instance) = &m.group_instance_id {
+                g.static_members
+                    .insert(instance.clone(), m.member_id.clone());
+            }
+            g.members.insert(
+                m.member_id.clone(),
+                Member {
+                    id: m.member_id,
+                    instance_id: m.group_instance_id,
+                    client_id: m.client_id,
+                    client_host: m.client_host,
+                    session_timeout: Duration::from_millis(m.session_timeout_ms.max(0) as u64),
+                    rebalance_timeout: Duration::from_millis(m.rebalance_timeout_ms.max(0) as u64),
+                    protocols: vec![(protocol.clone(), Bytes::from(m.subscription))],
+                    assignment: Bytes::from(m.assignment),
+                    awaiting_join: None,
+                    awaiting_sync: None,
+                    last_heartbeat: Instant::now(),
+                    joined: false,
+                },
+            );
+        }
+        g.protocol_name = Some(protocol);
+        g.leader_id = rec
+            .leader
+            .filter(|l| g.members.contains_key(l))
+            .or_else(|| g.members.keys().next().cloned());
+        g.state = GroupState::Stable;
+        g
+    }
+
     /// A static member whose instance id now maps to another member id is fenced (KIP-345).
     pub(super) fn is_fenced(&self, member_id: &str, instance_id: Option<&str>) -> bool {
         match instance_id.and_then(|i| self.static_members.get(i)) {
@@ -203,6 +274,7 @@ impl Group {
             member_id: member_id.to_string(),
             members,
             skip_assignment: false,
+            flush: false,
         }
     }
 

@@ -31,6 +31,9 @@ pub struct SyncResult {
     pub protocol_type: Option<String>,
     pub protocol_name: Option<String>,
     pub assignment: Bytes,
+    /// The answer stands on the group record (the assignments): send it only once a flush made
+    /// that durable, so no member consumes by an assignment a restart would forget.
+    pub flush: bool,
 }
 
 impl SyncResult {
@@ -110,7 +113,7 @@ impl GroupCoordinator {
                     }
                 }
                 if g.leader_id.as_deref() == Some(member_id) {
-                    complete_sync(&mut g, assignments);
+                    self.complete_sync(&mut g, assignments);
                 }
                 Pending::Wait(rx)
             }
@@ -118,24 +121,40 @@ impl GroupCoordinator {
     }
 }
 
-/// The leader's SyncGroup ends the rebalance: every member gets its assignment from the leader's,
-/// the group is Stable, and every member waiting on SyncGroup is answered.
-fn complete_sync(g: &mut Group, assignments: Vec<(String, Bytes)>) {
-    let mut given: HashMap<String, Bytes> = assignments.into_iter().collect();
-    for m in g.members.values_mut() {
-        // A member the leader left out gets an empty (but valid) assignment.
-        m.assignment = given.remove(&m.id).unwrap_or_default();
-    }
-    g.state = GroupState::Stable;
-    tracing::info!(group = %g.id, generation = g.generation_id, "rebalance complete: group stable");
-    let results: Vec<(String, SyncResult)> = g
-        .members
-        .values()
-        .map(|m| (m.id.clone(), assigned(g, m.assignment.clone())))
-        .collect();
-    for (id, result) in results {
-        if let Some(tx) = g.members.get_mut(&id).and_then(|m| m.awaiting_sync.take()) {
-            let _ = tx.send(result);
+impl GroupCoordinator {
+    /// The leader's SyncGroup ends the rebalance: every member gets its assignment from the
+    /// leader's, the group record is written, the group is Stable, and every member waiting on
+    /// SyncGroup is answered (after a flush: their answers carry `flush`). If the record cannot
+    /// be written, as in Kafka, the waiting members get the error and the group rebalances again.
+    fn complete_sync(&self, g: &mut Group, assignments: Vec<(String, Bytes)>) {
+        let mut given: HashMap<String, Bytes> = assignments.into_iter().collect();
+        for m in g.members.values_mut() {
+            // A member the leader left out gets an empty (but valid) assignment.
+            m.assignment = given.remove(&m.id).unwrap_or_default();
+        }
+        if self.store_group(g).is_err() {
+            for m in g.members.values_mut() {
+                m.assignment = Bytes::new();
+                if let Some(tx) = m.awaiting_sync.take() {
+                    let _ = tx.send(SyncResult::error(code(
+                        ResponseError::CoordinatorNotAvailable,
+                    )));
+                }
+            }
+            self.prepare_rebalance(g, "the group record could not be stored");
+            return;
+        }
+        g.state = GroupState::Stable;
+        tracing::info!(group = %g.id, generation = g.generation_id, "rebalance complete: group stable");
+        let results: Vec<(String, SyncResult)> = g
+            .members
+            .values()
+            .map(|m| (m.id.clone(), assigned(g, m.assignment.clone())))
+            .collect();
+        for (id, result) in results {
+            if let Some(tx) = g.members.get_mut(&id).and_then(|m| m.awaiting_sync.take()) {
+                let _ = tx.send(result);
+            }
         }
     }
 }
@@ -147,5 +166,6 @@ fn assigned(g: &Group, assignment: Bytes) -> SyncResult {
         protocol_type: g.protocol_type.clone(),
         protocol_name: g.protocol_name.clone(),
         assignment,
+        flush: true,
     }
 }

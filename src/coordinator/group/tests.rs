@@ -379,3 +379,246 @@ async fn the_initial_delay_extends_while_members_keep_joining() {
     // Three 100 ms rounds (the first member's, then one per later arrival within it), not one.
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
+
+/// Runs `f` on a coordinator over `dir` in a runtime of its own (paused time if `paused`), then
+/// closes the store and drops the runtime: the coordinator's timer tasks hold the database open
+/// until they are gone, so a restart needs both.
+fn run_then_stop<T, F, Fut>(dir: &std::path::Path, paused: bool, f: F) -> T
+where
+    F: FnOnce(GroupCoordinator) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_all().start_paused(paused);
+    let rt = builder.build().unwrap();
+    let out = rt.block_on(async {
+        let c = coordinator(dir);
+        let out = f(c.clone()).await;
+        c.store().close().unwrap();
+        out
+    });
+    drop(rt);
+    out
+}
+
+/// Two members reach Stable with assignments; returns (leader, follower) JoinGroup answers.
+async fn stable_pair(
+    c: &GroupCoordinator,
+    instances: [Option<&str>; 2],
+) -> (JoinResult, JoinResult) {
+    let a = join_fully(c, instances[0], 10_000).await;
+    resolve(sync(c, 1, &a.member_id, instances[0], vec![])).await;
+    let b_join = if instances[1].is_some() {
+        c.join(join_req("", instances[1], 10_000))
+    } else {
+        let b_first = resolve(c.join(join_req("", None, 10_000))).await;
+        c.join(join_req(&b_first.member_id, None, 10_000))
+    };
+    let a2 = resolve(c.join(join_req(&a.member_id, instances[0], 10_000))).await;
+    let b = resolve(b_join).await;
+    assert_eq!((a2.generation_id, b.generation_id), (2, 2));
+    let b_sync = sync(c, 2, &b.member_id, instances[1], vec![]);
+    let a_sync = resolve(sync(
+        c,
+        2,
+        &a2.member_id,
+        instances[0],
+        vec![
+            (a2.member_id.clone(), Bytes::from_static(b"A")),
+            (b.member_id.clone(), Bytes::from_static(b"B")),
+        ],
+    ))
+    .await;
+    assert!(
+        a_sync.flush,
+        "an assignment waits for the group record's flush"
+    );
+    assert_eq!(&resolve(b_sync).await.assignment[..], b"B");
+    (a2, b)
+}
+
+fn offset(offset: i64) -> CommittedOffset {
+    CommittedOffset {
+        offset,
+        leader_epoch: -1,
+        metadata: None,
+        commit_timestamp_ms: 0,
+    }
+}
+
+/// Item 10 of issue #14: a restart is invisible to a stable group. Its members heartbeat and
+/// commit with the generation they had, DescribeGroups shows them Stable with their assignments,
+/// and a SyncGroup gives each its assignment again.
+#[test]
+fn a_stable_group_is_stable_again_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = run_then_stop(dir.path(), false, |c| async move {
+        stable_pair(&c, [None, None]).await
+    });
+    run_then_stop(dir.path(), false, |c| async move {
+        assert_eq!(c.heartbeat("g", 2, &a.member_id, None), 0);
+        assert_eq!(c.heartbeat("g", 2, &b.member_id, None), 0);
+        assert_eq!(
+            c.heartbeat("g", 1, &b.member_id, None),
+            ResponseError::IllegalGeneration.code()
+        );
+        assert_eq!(
+            c.commit(
+                "g",
+                2,
+                &b.member_id,
+                None,
+                vec![("t".into(), 0, offset(5))],
+                |_, _| true
+            ),
+            Ok(vec![0])
+        );
+        let d = c.describe("g");
+        assert_eq!(
+            (d.state, d.protocol_type.as_str(), d.protocol_name.as_str()),
+            (GroupState::Stable, "consumer", "range")
+        );
+        let members: Vec<_> = d
+            .members
+            .iter()
+            .map(|m| {
+                (
+                    m.member_id.clone(),
+                    m.metadata.clone(),
+                    m.assignment.clone(),
+                )
+            })
+            .collect();
+        let mut expected = vec![
+            (
+                a.member_id.clone(),
+                Bytes::from_static(b"meta"),
+                Bytes::from_static(b"A"),
+            ),
+            (
+                b.member_id.clone(),
+                Bytes::from_static(b"meta"),
+                Bytes::from_static(b"B"),
+            ),
+        ];
+        expected.sort();
+        assert_eq!(members, expected);
+        let s = resolve(sync(&c, 2, &b.member_id, None, vec![])).await;
+        assert_eq!((s.error, &s.assignment[..]), (0, &b"B"[..]));
+        // A follower rejoining with its loaded subscription gets the generation again, as
+        // before the restart.
+        let j = resolve(c.join(join_req(&b.member_id, None, 10_000))).await;
+        assert_eq!((j.error, j.generation_id), (0, 2));
+        assert_eq!(c.describe("g").state, GroupState::Stable);
+    });
+}
+
+/// A member that does not come back after the restart is removed once its session timeout
+/// passes (counted from the restart), and the members that did come back rebalance without it.
+#[test]
+fn a_member_that_never_comes_back_is_removed_after_its_session_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = run_then_stop(dir.path(), false, |c| async move {
+        stable_pair(&c, [None, None]).await
+    });
+    run_then_stop(dir.path(), true, |c| async move {
+        // Within the 10 s session timeout both are members; only A heartbeats.
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let code = c.heartbeat("g", 2, &a.member_id, None);
+            if code != 0 {
+                assert_eq!(code, ResponseError::RebalanceInProgress.code());
+                break;
+            }
+        }
+        assert_eq!(
+            c.heartbeat("g", 2, &b.member_id, None),
+            ResponseError::UnknownMemberId.code()
+        );
+        assert_eq!(c.describe("g").state, GroupState::PreparingRebalance);
+        let a3 = resolve(c.join(join_req(&a.member_id, None, 10_000))).await;
+        assert_eq!((a3.error, a3.generation_id, a3.members.len()), (0, 3, 1));
+    });
+}
+
+/// A group that emptied before the restart is Empty after it, with its generation, and none of
+/// its former members.
+#[test]
+fn an_emptied_group_stays_empty_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = run_then_stop(dir.path(), false, |c| async move {
+        let (a, b) = stable_pair(&c, [None, None]).await;
+        c.leave(
+            "g",
+            &[(a.member_id.clone(), None), (b.member_id.clone(), None)],
+        )
+        .unwrap();
+        assert_eq!(c.describe("g").state, GroupState::Empty);
+        (a, b)
+    });
+    run_then_stop(dir.path(), false, |c| async move {
+        let d = c.describe("g");
+        assert_eq!(
+            (d.state, d.protocol_type.as_str()),
+            (GroupState::Empty, "consumer")
+        );
+        assert!(d.members.is_empty());
+        for m in [&a, &b] {
+            assert_eq!(
+                c.heartbeat("g", 2, &m.member_id, None),
+                ResponseError::UnknownMemberId.code()
+            );
+        }
+        // The next generation follows the stored one.
+        let j = join_fully(&c, None, 10_000).await;
+        assert_eq!(j.generation_id, 4);
+    });
+}
+
+/// A deleted group stays deleted: its record goes with it.
+#[test]
+fn a_deleted_group_does_not_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    run_then_stop(dir.path(), false, |c| async move {
+        let j = join_fully(&c, None, 10_000).await;
+        resolve(sync(&c, 1, &j.member_id, None, vec![])).await;
+        c.leave("g", &[(j.member_id.clone(), None)]).unwrap();
+        assert_eq!(c.delete_group("g"), 0);
+    });
+    run_then_stop(dir.path(), false, |c| async move {
+        assert!(c.list(&[]).is_empty());
+        assert!(c.store().load_group_records().unwrap().is_empty());
+    });
+}
+
+/// Static members keep their instance id → member id mapping: after a restart the member id
+/// they use is recognised, and one coming back with a new member id (it restarted too) takes
+/// its assignment back without a rebalance while the old id is fenced.
+#[test]
+fn static_members_keep_their_instance_ids_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = run_then_stop(dir.path(), false, |c| async move {
+        stable_pair(&c, [Some("i-a"), Some("i-b")]).await
+    });
+    let a_new = run_then_stop(dir.path(), false, |c| async move {
+        assert_eq!(c.heartbeat("g", 2, &b.member_id, Some("i-b")), 0);
+        let again = resolve(c.join(join_req("", Some("i-a"), 10_000))).await;
+        assert_eq!((again.error, again.generation_id), (0, 2));
+        assert!(
+            again.flush,
+            "the new member id waits for the group record's flush"
+        );
+        assert_eq!(c.describe("g").state, GroupState::Stable);
+        assert_eq!(
+            c.heartbeat("g", 2, &a.member_id, Some("i-a")),
+            ResponseError::FencedInstanceId.code()
+        );
+        again
+    });
+    // The replacement was stored: after another restart the new id is the member.
+    run_then_stop(dir.path(), false, |c| async move {
+        assert_eq!(c.heartbeat("g", 2, &a_new.member_id, Some("i-a")), 0);
+        let s = resolve(sync(&c, 2, &a_new.member_id, Some("i-a"), vec![])).await;
+        assert_eq!(&s.assignment[..], b"A");
+    });
+}
