@@ -8,6 +8,7 @@
 //!   the admin API's, [`create_topic`] goes through it, and [`Msg`] is a message with every field the tests
 //!   compare.
 //! - [`raw`]: a blocking, hand-driven Kafka connection for sending what no well-behaved client would.
+//! - [`proxy`]: a TCP forwarder, so clients keep one address while the broker restarts on another port.
 //! - Waiting: [`wait_until`] and [`consume_n`] poll conditions inside a deadline; nothing here sleeps for a
 //!   fixed time hoping a condition became true.
 //!
@@ -47,6 +48,7 @@ use rdkafka::producer::{
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
+pub mod proxy;
 pub mod raw;
 
 pub use rdkafka;

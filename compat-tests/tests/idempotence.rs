@@ -10,19 +10,19 @@
 //!
 //! Every test also runs against Apache Kafka 4.4 (`SLUICE_BIN=$PWD/compat-tests/kafka/run-kafka.sh`, one test
 //! thread); where Sluice deliberately differs, the test says so and checks each broker for its own answer. The
-//! librdkafka tests put a small TCP proxy in front of the broker and have it advertise the proxy, so the
+//! librdkafka tests put a small TCP proxy ([`Proxy`]) in front of the broker and have it advertise the proxy, so the
 //! producer keeps one address while the broker restarts on another port.
 
 use std::collections::HashSet;
-use std::io;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use compat_tests::proxy::Proxy;
 use compat_tests::raw::{self, str_bytes, RawConn, Versions};
 use compat_tests::rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use compat_tests::rdkafka::message::Message;
@@ -880,77 +880,6 @@ const PARTITIONS: i32 = 3;
 const MESSAGES: usize = 6_000;
 /// Unacknowledged messages the sender allows in flight.
 const WINDOW: usize = 1_000;
-
-/// A TCP forwarder on a port that stays put while the broker's changes with every restart. The broker
-/// advertises the proxy, so a client keeps reconnecting through it to whichever process is running.
-struct Proxy {
-    addr: SocketAddr,
-    target: Arc<Mutex<Option<SocketAddr>>>,
-    stop: Arc<AtomicBool>,
-    accept: Option<JoinHandle<()>>,
-}
-
-impl Proxy {
-    fn start() -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
-        let addr = listener.local_addr().expect("proxy address");
-        let target = Arc::new(Mutex::new(None::<SocketAddr>));
-        let stop = Arc::new(AtomicBool::new(false));
-        let accept = {
-            let (target, stop) = (Arc::clone(&target), Arc::clone(&stop));
-            thread::spawn(move || {
-                for client in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let Ok(client) = client else { continue };
-                    let to = *target.lock().expect("proxy target");
-                    // No broker yet, or the old one is gone: the client sees a closed connection and retries.
-                    if let Some(upstream) = to.and_then(|to| TcpStream::connect(to).ok()) {
-                        pipe(client, upstream);
-                    }
-                }
-            })
-        };
-        Proxy {
-            addr,
-            target,
-            stop,
-            accept: Some(accept),
-        }
-    }
-
-    fn point_to(&self, broker: SocketAddr) {
-        *self.target.lock().expect("proxy target") = Some(broker);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wakes the accept loop so it sees the flag.
-        let _ = TcpStream::connect(self.addr);
-        if let Some(accept) = self.accept.take() {
-            let _ = accept.join();
-        }
-    }
-}
-
-/// Copies both ways; when either side closes, both connections close, as a direct connection would.
-fn pipe(client: TcpStream, upstream: TcpStream) {
-    let _ = client.set_nodelay(true);
-    let _ = upstream.set_nodelay(true);
-    let (Ok(client2), Ok(upstream2)) = (client.try_clone(), upstream.try_clone()) else {
-        return;
-    };
-    for (mut from, mut to) in [(client, upstream), (upstream2, client2)] {
-        thread::spawn(move || {
-            let _ = io::copy(&mut from, &mut to);
-            let _ = from.shutdown(Shutdown::Both);
-            let _ = to.shutdown(Shutdown::Both);
-        });
-    }
-}
 
 fn payload(id: usize) -> Vec<u8> {
     format!("idem-{id:06}").into_bytes()
