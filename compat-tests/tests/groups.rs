@@ -2,8 +2,8 @@
 //! while every produced message reaches the group exactly once; committed offsets across a broker restart; static
 //! membership (KIP-345); cooperative-sticky incremental rebalances; the group admin APIs (ListGroups,
 //! DescribeGroups, DeleteGroups); a simple consumer's commits (assign, no subscribe); partitions added to a
-//! subscribed topic; the initial rebalance delay; assignor selection; and OffsetDelete, which no client here
-//! sends, over a raw connection.
+//! subscribed topic; the initial rebalance delay; assignor selection; OffsetDelete, which no client here
+//! sends, over a raw connection; and a broker restart that a stable group does not notice.
 //!
 //! Every broker runs with `group_min_session_timeout_ms: 500`, so members can use session timeouts of seconds.
 //!
@@ -25,6 +25,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use compat_tests::proxy::Proxy;
 use compat_tests::raw::{str_bytes, RawConn};
 use compat_tests::rdkafka::admin::NewPartitions;
 use compat_tests::rdkafka::config::ClientConfig;
@@ -935,6 +936,158 @@ fn new_member_resumes_at_committed_offsets_after_restart() {
         let index = m.offset() as usize * PARTITIONS as usize + m.partition() as usize;
         assert_eq!(Msg::from_message(m), sent[index], "message content");
     }
+}
+
+/// Session timeout of the members that stay through a broker restart: librdkafka gives up on its session by
+/// itself when no heartbeat succeeds for that long, and Kafka's JVM takes seconds to come back.
+const RESTART_SESSION_MS: &str = "45000";
+
+/// Polls both consumers once, recording the (partition, offset) of what they hand over.
+fn poll_both(members: &[&BaseConsumer<Tracker>; 2], seen: &mut BTreeSet<(i32, i64)>) {
+    for consumer in members {
+        // Errors here are the reconnections around the restart; what matters is checked below.
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
+            seen.insert((m.partition(), m.offset()));
+        }
+    }
+}
+
+/// Commits what `consumer` processed, retrying while the coordinator is unreachable (the restart), and fails at
+/// once on an answer that says the member lost its place in the group.
+fn commit_keeping_membership(
+    name: &str,
+    consumer: &BaseConsumer<Tracker>,
+    others: &BaseConsumer<Tracker>,
+    broker: &Broker,
+) {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        match commit_processed(consumer) {
+            Ok(()) => return,
+            Err(KafkaError::ConsumerCommit(
+                code @ (RDKafkaErrorCode::UnknownMemberId
+                | RDKafkaErrorCode::IllegalGeneration
+                | RDKafkaErrorCode::RebalanceInProgress
+                | RDKafkaErrorCode::FencedInstanceId),
+            )) => panic!(
+                "{name}'s commit after the restart: {code:?}, the group forgot its member; broker log:\n{}",
+                broker.logs()
+            ),
+            Err(e) => {
+                assert!(Instant::now() < deadline, "{name} could not commit after the restart: {e}");
+                // Keeps both members' callbacks and heartbeats served while the coordinator comes back.
+                let _ = consumer.poll(Duration::from_millis(50));
+                let _ = others.poll(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+/// Issue #14 item 10: a broker restart is invisible to a stable group. Two members consume and commit; the
+/// broker restarts (SIGTERM, same data directory; the clients reconnect through a [`Proxy`], as to a broker
+/// that came back on its address). Each member's next commit, under the generation it had, succeeds; neither
+/// sees a rebalance, then or while heartbeating on; DescribeGroups shows the same members, Stable.
+#[test]
+fn a_broker_restart_is_invisible_to_a_stable_group() {
+    const PARTITIONS: i32 = 4;
+    const MESSAGES: usize = 40;
+    let proxy = Proxy::start();
+    let mut broker = Broker::start_with(&format!("{BROKER_CONFIG}advertise: {}\n", proxy.addr));
+    proxy.point_to(broker.addr());
+    let bootstrap = proxy.addr.to_string();
+    let topic = unique_topic("groups-restart");
+    let group = unique_topic("restart");
+    create_topic(&bootstrap, &topic, PARTITIONS);
+    let batch = |from: usize| -> Vec<Msg> {
+        (from..from + MESSAGES)
+            .map(|i| Msg::sample(i, PARTITIONS))
+            .collect()
+    };
+    produce_all(&producer(&bootstrap, &[]), &topic, &batch(0));
+
+    let member = |name: &str| -> BaseConsumer<Tracker> {
+        let mut config = member_config(&bootstrap, &group, name);
+        config
+            .set("session.timeout.ms", RESTART_SESSION_MS)
+            // librdkafka requires it to be at least the session timeout.
+            .set("max.poll.interval.ms", RESTART_SESSION_MS)
+            .set("reconnect.backoff.ms", "10")
+            .set("reconnect.backoff.max.ms", "200");
+        let consumer: BaseConsumer<Tracker> = config
+            .create_with_context(Tracker::default())
+            .expect("create consumer");
+        consumer.subscribe(&[&topic]).expect("subscribe");
+        consumer
+    };
+    let (a, b) = (member("a"), member("b"));
+    let members = [&a, &b];
+    let mut seen = BTreeSet::new();
+    let all: BTreeSet<i32> = (0..PARTITIONS).collect();
+    let settled = wait_until(SETTLE, || {
+        poll_both(&members, &mut seen);
+        let (owned_a, owned_b) = (a.context().owned(), b.context().owned());
+        !owned_a.is_empty()
+            && !owned_b.is_empty()
+            && owned_a.union(&owned_b).copied().collect::<BTreeSet<_>>() == all
+            && seen.len() == MESSAGES
+    });
+    assert!(
+        settled,
+        "the group did not settle and consume; broker log:\n{}",
+        broker.logs()
+    );
+    // The last join may still be completing: commit once each generation has settled.
+    for (name, consumer) in [("a", &a), ("b", &b)] {
+        let committed = wait_until(SETTLE, || {
+            poll_both(&members, &mut seen);
+            commit_processed(consumer).is_ok()
+        });
+        assert!(committed, "{name} could not commit before the restart");
+    }
+    let events = (a.context().events(), b.context().events());
+    let described = describe_group(&bootstrap, &group);
+    assert_eq!(described.state, "Stable");
+
+    broker.restart();
+    proxy.point_to(broker.addr());
+    produce_all(&producer(&bootstrap, &[]), &topic, &batch(MESSAGES));
+    let consumed = wait_until(SETTLE, || {
+        poll_both(&members, &mut seen);
+        seen.len() == 2 * MESSAGES
+    });
+    assert!(
+        consumed,
+        "{} of {} messages consumed after the restart; broker log:\n{}",
+        seen.len(),
+        2 * MESSAGES,
+        broker.logs()
+    );
+    commit_keeping_membership("a", &a, &b, &broker);
+    commit_keeping_membership("b", &b, &a, &broker);
+
+    // Absence of a rebalance can only be watched for: a member the broker forgot learns it at its next
+    // heartbeat (every 300 ms) and rejoins, revoking its partitions.
+    let window_end = Instant::now() + Duration::from_millis(3000);
+    while Instant::now() < window_end {
+        poll_both(&members, &mut seen);
+        assert_eq!(
+            (a.context().events(), b.context().events()),
+            events,
+            "a rebalance after the restart; broker log:\n{}",
+            broker.logs()
+        );
+    }
+    assert_no_errors(&[("a", a.context()), ("b", b.context())]);
+    let after = describe_group(&bootstrap, &group);
+    assert_eq!(after.state, "Stable", "after the restart: {after:?}");
+    let ids = |g: &GroupInfoSnapshot| -> BTreeSet<String> {
+        g.members.iter().map(|m| m.0.clone()).collect()
+    };
+    assert_eq!(
+        ids(&after),
+        ids(&described),
+        "the same members after the restart"
+    );
 }
 
 /// Static members (KIP-345) restarted one at a time within the session timeout: each gets its partitions back,
