@@ -53,7 +53,8 @@ pub fn handle(ctx: &Ctx, req: JoinGroupRequest) -> Outcome {
             if let Err(e) = durable.await {
                 tracing::error!(error = %e, "could not make the group's membership durable");
                 r = JoinResult {
-                    error: ResponseError::CoordinatorNotAvailable.code(),
+                    // Kafka's answer when the group record cannot be written (a storage error).
+                    error: ResponseError::NotCoordinator.code(),
                     generation_id: -1,
                     member_id: r.member_id,
                     ..Default::default()

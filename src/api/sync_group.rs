@@ -41,7 +41,8 @@ pub fn handle(ctx: &Ctx, req: SyncGroupRequest) -> Outcome {
             if let Err(e) = durable.await {
                 tracing::error!(error = %e, "could not make the group's assignments durable");
                 r = SyncResult {
-                    error: ResponseError::CoordinatorNotAvailable.code(),
+                    // Kafka's answer when the group record cannot be written (a storage error).
+                    error: ResponseError::NotCoordinator.code(),
                     ..Default::default()
                 };
             }

@@ -213,8 +213,15 @@ impl GroupCoordinator {
         if let Some(tx) = m.awaiting_sync.take() {
             let _ = tx.send(SyncResult::error(code(ResponseError::FencedInstanceId)));
         }
-        let unchanged = m.same_protocols(&req.protocols);
         let was_leader = g.leader_id.as_deref() == Some(old_id.as_str());
+        // What a failed store puts back (Kafka reverts to the old member id).
+        let previous = (
+            m.client_id.clone(),
+            m.client_host.clone(),
+            m.session_timeout,
+            m.rebalance_timeout,
+            std::mem::replace(&mut m.protocols, req.protocols.clone()),
+        );
         m.id = new_id.clone();
         m.client_id = req.client_id.clone();
         m.client_host = req.client_host.clone();
@@ -222,21 +229,40 @@ impl GroupCoordinator {
         m.rebalance_timeout = Duration::from_millis(req.rebalance_timeout_ms.max(0) as u64);
         m.last_heartbeat = Instant::now();
         let instance = req.group_instance_id.clone().unwrap_or_default();
-        g.static_members.insert(instance, new_id.clone());
-        if g.leader_id.as_deref() == Some(old_id.as_str()) {
+        g.static_members.insert(instance.clone(), new_id.clone());
+        if was_leader {
             g.leader_id = Some(new_id.clone());
         }
         g.members.insert(new_id.clone(), m);
         self.watch_session(&g.id, new_id.clone());
         tracing::info!(group = %g.id, old = %old_id, new = %new_id, "static member rejoined");
+        // As Kafka: no rebalance while the protocol the group would select stays the one it has.
+        // (Not "the same protocols": a member loaded after a restart knows only the chosen one.)
+        let unchanged = g.select_protocol() == g.protocol_name;
         match g.state {
             GroupState::Stable if unchanged => {
                 // As Kafka, the new member id is stored before the member learns it: after a
                 // restart its instance id must map to the id it uses, or it would be fenced.
                 if self.store_group(g).is_err() {
+                    if let Some(mut m) = g.members.remove(&new_id) {
+                        m.id = old_id.clone();
+                        (
+                            m.client_id,
+                            m.client_host,
+                            m.session_timeout,
+                            m.rebalance_timeout,
+                            m.protocols,
+                        ) = previous;
+                        g.members.insert(old_id.clone(), m);
+                    }
+                    g.static_members.insert(instance, old_id.clone());
+                    if was_leader {
+                        g.leader_id = Some(old_id.clone());
+                    }
+                    // The old id's session timer still runs: it never saw the old id gone.
                     return Pending::Ready(JoinResult::error(
-                        code(ResponseError::CoordinatorNotAvailable),
-                        &new_id,
+                        code(ResponseError::NotCoordinator),
+                        "",
                     ));
                 }
                 let mut result = g.join_result_for(&new_id);

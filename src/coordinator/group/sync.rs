@@ -125,7 +125,8 @@ impl GroupCoordinator {
     /// The leader's SyncGroup ends the rebalance: every member gets its assignment from the
     /// leader's, the group record is written, the group is Stable, and every member waiting on
     /// SyncGroup is answered (after a flush: their answers carry `flush`). If the record cannot
-    /// be written, as in Kafka, the waiting members get the error and the group rebalances again.
+    /// be written, as in Kafka, the waiting members get NOT_COORDINATOR (its answer to a storage
+    /// error) and the group rebalances again.
     fn complete_sync(&self, g: &mut Group, assignments: Vec<(String, Bytes)>) {
         let mut given: HashMap<String, Bytes> = assignments.into_iter().collect();
         for m in g.members.values_mut() {
@@ -136,9 +137,7 @@ impl GroupCoordinator {
             for m in g.members.values_mut() {
                 m.assignment = Bytes::new();
                 if let Some(tx) = m.awaiting_sync.take() {
-                    let _ = tx.send(SyncResult::error(code(
-                        ResponseError::CoordinatorNotAvailable,
-                    )));
+                    let _ = tx.send(SyncResult::error(code(ResponseError::NotCoordinator)));
                 }
             }
             self.prepare_rebalance(g, "the group record could not be stored");

@@ -622,3 +622,31 @@ fn static_members_keep_their_instance_ids_across_a_restart() {
         assert_eq!(&s.assignment[..], b"A");
     });
 }
+
+/// A loaded member knows only the protocol the group chose (as in Kafka). A static member that
+/// comes back after the restart with every protocol it supports still takes its assignment back
+/// without a rebalance: as Kafka, what counts is whether the group would select another protocol.
+#[test]
+fn a_static_member_with_more_protocols_than_were_stored_rejoins_without_rebalance() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b) = run_then_stop(dir.path(), false, |c| async move {
+        stable_pair(&c, [Some("i-a"), Some("i-b")]).await
+    });
+    run_then_stop(dir.path(), false, |c| async move {
+        let mut req = join_req("", Some("i-a"), 10_000);
+        req.protocols
+            .push(("roundrobin".into(), Bytes::from_static(b"meta")));
+        let again = resolve(c.join(req)).await;
+        assert_eq!((again.error, again.generation_id), (0, 2));
+        assert_ne!(again.member_id, a.member_id);
+        assert_eq!(c.describe("g").state, GroupState::Stable);
+        let s = resolve(sync(&c, 2, &again.member_id, Some("i-a"), vec![])).await;
+        assert_eq!((s.error, &s.assignment[..]), (0, &b"A"[..]));
+        // Dropping the chosen protocol, the only one the other member has, is refused.
+        let mut req = join_req("", Some("i-a"), 10_000);
+        req.protocols = vec![("roundrobin".into(), Bytes::from_static(b"meta"))];
+        assert!(
+            matches!(c.join(req), Pending::Ready(r) if r.error == ResponseError::InconsistentGroupProtocol.code())
+        );
+    });
+}
