@@ -989,6 +989,16 @@ fn commit_keeping_membership(
 /// sees a rebalance, then or while heartbeating on; DescribeGroups shows the same members, Stable.
 #[test]
 fn a_broker_restart_is_invisible_to_a_stable_group() {
+    restart_is_invisible(false);
+}
+
+/// The same with static members (KIP-345): their instance ids still map to the member ids they use.
+#[test]
+fn a_broker_restart_is_invisible_to_a_stable_group_of_static_members() {
+    restart_is_invisible(true);
+}
+
+fn restart_is_invisible(static_members: bool) {
     const PARTITIONS: i32 = 4;
     const MESSAGES: usize = 40;
     let proxy = Proxy::start();
@@ -1013,6 +1023,9 @@ fn a_broker_restart_is_invisible_to_a_stable_group() {
             .set("max.poll.interval.ms", RESTART_SESSION_MS)
             .set("reconnect.backoff.ms", "10")
             .set("reconnect.backoff.max.ms", "200");
+        if static_members {
+            config.set("group.instance.id", format!("{group}-{name}"));
+        }
         let consumer: BaseConsumer<Tracker> = config
             .create_with_context(Tracker::default())
             .expect("create consumer");
