@@ -1,6 +1,6 @@
 //! Broker-wide metadata: topics, committed consumer-group offsets, group protocol types and
-//! membership, producer ids, the cluster id and metadata directory id, client quotas, and the purge of deleted topics'
-//! partition trees.
+//! membership, producer ids, the cluster id and metadata directory id, client quotas, and the
+//! purge of deleted topics' partition trees.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;

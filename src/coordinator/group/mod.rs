@@ -12,13 +12,13 @@
 //! - one per pending member id (KIP-394) that the client never used.
 //!
 //! Committed offsets live in memory per group and in the store; a commit is answered after the store
-//! flushed it, so an acknowledged commit survives a crash. Membership is persisted as Kafka does it
-//! (a [`GroupRecord`] per group, Kafka's GroupMetadataValue), written when a rebalance completes
-//! (before any member gets its assignment: SyncGroup answers wait for the flush), when the group
-//! empties and when a static member is replaced, and removed with the group. A restarted
-//! coordinator restores each group Stable with its members, or Empty, and gives every member a
-//! fresh session timeout: a stable group does not notice the restart, and a member that does not
-//! come back is removed (and the others rebalance) as if it had gone silent.
+//! flushed it, so an acknowledged commit survives a crash. Membership is persisted as Kafka does
+//! it (a [`crate::store::GroupRecord`] per group, Kafka's GroupMetadataValue), written when a
+//! rebalance completes (before any member gets its assignment: SyncGroup answers wait for the
+//! flush), when the group empties and when a static member is replaced, and removed with the
+//! group. A restarted coordinator restores each group Stable with its members, or Empty, and gives
+//! every member a fresh session timeout: a stable group does not notice the restart, and a member
+//! that does not come back is removed (and the others rebalance) as if it had gone silent.
 //!
 //! # Layout
 //! - this file: the [`GroupCoordinator`] handle, the registry of groups it shares with its timers,
@@ -50,7 +50,7 @@ use std::sync::{Arc, Mutex};
 use kafka_protocol::error::ResponseError;
 use tokio::sync::oneshot;
 
-use crate::store::{GroupRecord, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 pub use admin::{GroupDescription, MemberDescription};
 pub use join::{JoinRequest, JoinResult};
@@ -148,10 +148,9 @@ impl GroupCoordinator {
     /// Writes the group's membership record (durable at the next flush: answers that depend on
     /// it set their `flush` flag). Under the group's lock, as offset writes are: a sled insert.
     fn store_group(&self, g: &Group) -> Result<(), StoreError> {
-        let rec: GroupRecord = g.to_record();
         self.shared
             .store
-            .put_group_record(&g.id, &rec)
+            .put_group_record(&g.id, &g.to_record())
             .inspect_err(|e| {
                 tracing::error!(group = %g.id, error = %e, "storing the group's membership failed");
             })
@@ -174,7 +173,8 @@ impl GroupCoordinator {
             .clone()
     }
 
-    /// The store it writes offsets and groups to; today only tests use it, to close the store before reopening.
+    /// The store it writes offsets and groups to; today only tests use it, to close the store
+    /// before reopening.
     pub fn store(&self) -> &Store {
         &self.shared.store
     }
