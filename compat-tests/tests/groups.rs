@@ -989,16 +989,22 @@ fn commit_keeping_membership(
 /// sees a rebalance, then or while heartbeating on; DescribeGroups shows the same members, Stable.
 #[test]
 fn a_broker_restart_is_invisible_to_a_stable_group() {
-    restart_is_invisible(false);
+    restart_is_invisible(false, false);
 }
 
 /// The same with static members (KIP-345): their instance ids still map to the member ids they use.
 #[test]
 fn a_broker_restart_is_invisible_to_a_stable_group_of_static_members() {
-    restart_is_invisible(true);
+    restart_is_invisible(true, false);
 }
 
-fn restart_is_invisible(static_members: bool) {
+/// The same after kill -9: the group record was flushed before the members got their assignments.
+#[test]
+fn a_broker_crash_is_invisible_to_a_stable_group() {
+    restart_is_invisible(false, true);
+}
+
+fn restart_is_invisible(static_members: bool, kill9: bool) {
     const PARTITIONS: i32 = 4;
     const MESSAGES: usize = 40;
     let proxy = Proxy::start();
@@ -1061,7 +1067,12 @@ fn restart_is_invisible(static_members: bool) {
     let described = describe_group(&bootstrap, &group);
     assert_eq!(described.state, "Stable");
 
-    broker.restart();
+    if kill9 {
+        broker.kill9();
+        broker.start_again();
+    } else {
+        broker.restart();
+    }
     proxy.point_to(broker.addr());
     produce_all(&producer(&bootstrap, &[]), &topic, &batch(MESSAGES));
     let consumed = wait_until(SETTLE, || {
