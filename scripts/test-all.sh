@@ -350,6 +350,12 @@ if kafka_tests; then
     if step "reference Kafka: run-kafka.sh --prepare (jars, class archive)" \
         bounded $LIMIT_KAFKA_PREPARE "$RUN_KAFKA" --prepare; then
         if selected kafka rust; then
+            # differential.rs starts target/release/sluice beside each Kafka it compares with: build it when the
+            # Sluice steps did not (`--only kafka`).
+            if ! sluice_tests; then
+                step "cargo build --release (sluice, for differential.rs)" \
+                    cargo build --release -p sluice --bin sluice || true
+            fi
             # --workspace --test '*': every test file of compat-tests/tests (Sluice's crate has none), built with
             # the workspace's features like the steps above; `-p compat-tests` would build its dependencies again.
             step "reference Kafka: Rust compat tests (compat-tests/tests)" bounded $LIMIT_KAFKA_RUST \

@@ -103,6 +103,8 @@ pub struct Broker {
     /// Root of the temporary tree: `data/` is the broker's data dir, `sluice.yaml` its optional config.
     root: tempfile::TempDir,
     config: Option<PathBuf>,
+    /// The executable: [`sluice_bin`], unless started with [`Broker::start_bin`].
+    bin: PathBuf,
 }
 
 struct Process {
@@ -123,7 +125,17 @@ impl Broker {
         Broker::launch(Some(config_yaml))
     }
 
+    /// Starts `bin` (a Sluice binary, or run-kafka.sh) with default configuration, whatever `$SLUICE_BIN` says:
+    /// for tests that need both brokers at once (`differential.rs`).
+    pub fn start_bin(bin: &Path) -> Broker {
+        Broker::launch_bin(bin.to_path_buf(), None)
+    }
+
     fn launch(config_yaml: Option<&str>) -> Broker {
+        Broker::launch_bin(sluice_bin(), config_yaml)
+    }
+
+    fn launch_bin(bin: PathBuf, config_yaml: Option<&str>) -> Broker {
         let root = tempfile::Builder::new()
             .prefix("sluice-compat-")
             .tempdir()
@@ -139,6 +151,7 @@ impl Broker {
             exited_log: None,
             root,
             config,
+            bin,
         };
         broker.spawn();
         broker
@@ -146,7 +159,7 @@ impl Broker {
 
     fn spawn(&mut self) {
         assert!(self.process.is_none(), "broker is already running");
-        let bin = sluice_bin();
+        let bin = self.bin.clone();
         assert!(
             bin.is_file(),
             "sluice binary not found at {}: run `cargo build --release -p sluice` or set SLUICE_BIN",
