@@ -113,30 +113,6 @@ const KNOWN: &[Known] = &[
         sluice: &["error_code: 0,", "base_offset: 0,", "log_start_offset: 0,"],
     },
     Known {
-        case: "Fetch v4 error: unknown partition",
-        finding: "D13",
-        kafka: &["aborted_transactions: Some(", "[", "]", "),"],
-        sluice: &["aborted_transactions: None,"],
-    },
-    Known {
-        case: "Fetch v4 error: unknown topic",
-        finding: "D13",
-        kafka: &["aborted_transactions: Some(", "[", "]", "),"],
-        sluice: &["aborted_transactions: None,"],
-    },
-    Known {
-        case: "Fetch v16 error: unknown partition",
-        finding: "D13",
-        kafka: &["aborted_transactions: Some(", "[", "]", "),"],
-        sluice: &["aborted_transactions: None,"],
-    },
-    Known {
-        case: "Fetch v16 error: unknown topic",
-        finding: "D13",
-        kafka: &["aborted_transactions: Some(", "[", "]", "),"],
-        sluice: &["aborted_transactions: None,"],
-    },
-    Known {
         case: "DescribeTopicPartitions v0 error: unknown topic",
         finding: "D17",
         kafka: &["topic_authorized_operations: 3576,"],
