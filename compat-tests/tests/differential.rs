@@ -95,24 +95,6 @@ const KNOWN: &[Known] = &[
         sluice: &["config_source: 5,"],
     },
     Known {
-        case: "Produce v3 error: unknown topic",
-        finding: "D11",
-        kafka: &["error_code: 3,", "base_offset: -1,"],
-        sluice: &["error_code: 0,", "base_offset: 0,"],
-    },
-    Known {
-        case: "Produce v11 error: unknown partition",
-        finding: "D12",
-        kafka: &["error_message: None,"],
-        sluice: &["error_message: Some(", "_", "),"],
-    },
-    Known {
-        case: "Produce v11 error: unknown topic",
-        finding: "D11",
-        kafka: &["error_code: 3,", "base_offset: -1,", "log_start_offset: -1,"],
-        sluice: &["error_code: 0,", "base_offset: 0,", "log_start_offset: 0,"],
-    },
-    Known {
         case: "DescribeTopicPartitions v0 error: unknown topic",
         finding: "D17",
         kafka: &["topic_authorized_operations: 3576,"],
@@ -901,9 +883,11 @@ fn run_cases(d: &mut Diff) {
         d.case("error: unknown partition", v, |_| {
             produce_to("diff-a", 7, three_records())
         });
-        // Its own name: a topic this creates stays out of the other cases.
         d.case("error: unknown topic", v, |_| {
-            produce_to(&format!("{missing}-produce-{v}"), 0, three_records())
+            produce_to(missing, 0, three_records())
+        });
+        d.case("error: invalid topic name", v, |_| {
+            produce_to("bad name!", 0, three_records())
         });
     }
     d.case("setup diff-dr", 9, |_| {

@@ -25,6 +25,24 @@ use crate::log::batch::{self, BatchInfo};
 use crate::log::partition::{Appended, PartitionLog};
 use crate::log::records;
 
+/// The topic a Produce names. Kafka auto-creates topics from Metadata only: a Produce to a topic
+/// that does not exist gets UNKNOWN_TOPIC_OR_PARTITION (clients ask Metadata first, which creates
+/// it). `__consumer_offsets` is looked up as the coordinator creates it, so a Produce to it gets
+/// its own refusal.
+fn existing_topic(broker: &Broker, name: &str) -> Result<Arc<Topic>, (i16, String)> {
+    if name == crate::broker::OFFSETS_TOPIC {
+        return broker
+            .get_or_create(name)
+            .map_err(|e| (error::code(&e, "Produce"), e.to_string()));
+    }
+    broker.topic(name).ok_or_else(|| {
+        (
+            ResponseError::UnknownTopicOrPartition.code(),
+            format!("unknown topic {name}"),
+        )
+    })
+}
+
 pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
     let (broker, version) = (ctx.broker, ctx.version);
     let acks = req.acks;
@@ -37,9 +55,7 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
     for topic_data in req.topic_data {
         let name = topic_data.name;
         let topic = if valid_acks {
-            broker
-                .get_or_create(name.as_str())
-                .map_err(|e| (error::code(&e, "Produce"), e.to_string()))
+            existing_topic(broker, name.as_str())
         } else {
             Err((
                 ResponseError::InvalidRequiredAcks.code(),
@@ -77,9 +93,14 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
                     failures.push(message.clone());
                     resp = resp.with_error_code(code).with_base_offset(-1);
                     if version >= 8 {
-                        let message = (!unexplained).then(|| StrBytes::from_string(message));
+                        // Kafka sends a message only with the record-validation errors (its
+                        // RecordValidationException); the others' null, the code says it all. A
+                        // record past max.decompressed.message.bytes gets none either.
+                        let described = !unexplained
+                            && (code == ResponseError::InvalidRecord.code()
+                                || code == ResponseError::InvalidTimestamp.code());
                         resp = resp
-                            .with_error_message(message)
+                            .with_error_message(described.then(|| StrBytes::from_string(message)))
                             .with_record_errors(record_errors);
                     }
                 }
@@ -400,6 +421,37 @@ mod tests {
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
     use kafka_protocol::messages::ResponseKind;
 
+    /// The handler, after creating the topics the request names (as a client's Metadata would):
+    /// a Produce itself does not create them (`unknown_topics_are_not_created`).
+    fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
+        for t in &req.topic_data {
+            let _ = ctx.broker.get_or_create(t.name.as_str());
+        }
+        super::handle(ctx, req)
+    }
+
+    /// Kafka creates topics from Metadata only (compat-tests/differential.rs, D11): a Produce to
+    /// one that does not exist, or could not (an invalid name), is refused and creates nothing.
+    #[test]
+    fn unknown_topics_are_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        for (name, version) in [("absent", 9), ("absent", 3), ("bad/name", 9)] {
+            let r = now(super::handle(
+                &Ctx::test(&b, version),
+                request(1, name, vec![(0, make_batch(1, 0))]),
+            ));
+            let p = &r.responses[0].partition_responses[0];
+            assert_eq!(
+                p.error_code,
+                ResponseError::UnknownTopicOrPartition.code(),
+                "{name} v{version}"
+            );
+            assert_eq!((p.base_offset, p.error_message.as_deref()), (-1, None));
+            assert!(b.topic(name).is_none());
+        }
+    }
+
     fn request(acks: i16, topic: &str, parts: Vec<(i32, bytes::Bytes)>) -> ProduceRequest {
         ProduceRequest::default()
             .with_acks(acks)
@@ -500,7 +552,7 @@ mod tests {
         .await;
         assert_eq!(
             r.responses[0].partition_responses[0].error_code,
-            ResponseError::InvalidTopicException.code()
+            ResponseError::UnknownTopicOrPartition.code()
         );
         assert!(matches!(
             handle(
