@@ -101,12 +101,6 @@ const KNOWN: &[Known] = &[
         sluice: &["topic_authorized_operations: -2147483648,"],
     },
     Known {
-        case: "DescribeConfigs v4 success: topic",
-        finding: "D14",
-        kafka: &["documentation: None,", "documentation: None,", "documentation: None,"],
-        sluice: &["documentation: Some(", "\"\"", "),", "documentation: Some(", "\"\"", "),", "documentation: Some(", "\"\"", "),"],
-    },
-    Known {
         case: "CreatePartitions v0 error: fewer assignments than new partitions",
         finding: "D16",
         kafka: &["error_code: 39,", "error_message: Some(", "_", "),"],

@@ -162,9 +162,8 @@ fn describe_row(
     }
     if version >= 3 {
         row = row.with_config_type(c.config_type.code());
-        if documentation {
-            row = row.with_documentation(Some(s(c.doc)));
-        }
+        // Null unless asked for, as Kafka (the field's default would write "").
+        row = row.with_documentation(documentation.then(|| s(c.doc)));
     }
     row
 }
@@ -348,6 +347,20 @@ mod tests {
                 .with_resource_type(resource_type)
                 .with_resource_name(s(name))
                 .with_configuration_keys(None)])
+    }
+
+    /// As Kafka (compat-tests/differential.rs, D14): documentation is null unless asked for.
+    #[test]
+    fn documentation_only_when_asked() {
+        let (_dir, b) = broker_with_topic_t();
+        for asked in [false, true] {
+            let r = describe(
+                &Ctx::test(&b, 4),
+                describe_request(TOPIC, "t").with_include_documentation(asked),
+            );
+            let c = &r.results[0].configs[0];
+            assert_eq!(c.documentation.is_some(), asked, "{}", c.name.as_str());
+        }
     }
 
     fn describe_topic(b: &Broker, name: &str) -> DescribeConfigsResult {
