@@ -101,36 +101,6 @@ const KNOWN: &[Known] = &[
         sluice: &["topic_authorized_operations: -2147483648,"],
     },
     Known {
-        case: "CreatePartitions v0 error: fewer assignments than new partitions",
-        finding: "D16",
-        kafka: &["error_code: 39,", "error_message: Some(", "_", "),"],
-        sluice: &["error_code: 0,", "error_message: None,"],
-    },
-    Known {
-        case: "CreatePartitions v0 error: unknown topic",
-        finding: "D16",
-        kafka: &["error_message: None,"],
-        sluice: &["error_message: Some(", "_", "),"],
-    },
-    Known {
-        case: "CreatePartitions v3 success",
-        finding: "D16",
-        kafka: &["error_code: 0,", "error_message: None,"],
-        sluice: &["error_code: 37,", "error_message: Some(", "_", "),"],
-    },
-    Known {
-        case: "CreatePartitions v3 error: fewer assignments than new partitions",
-        finding: "D16",
-        kafka: &["error_code: 39,", "error_message: Some(", "_", "),"],
-        sluice: &["error_code: 0,", "error_message: None,"],
-    },
-    Known {
-        case: "CreatePartitions v3 error: unknown topic",
-        finding: "D16",
-        kafka: &["error_message: None,"],
-        sluice: &["error_message: Some(", "_", "),"],
-    },
-    Known {
         case: "DescribeCluster v1 error: unknown endpoint type",
         finding: "D18",
         kafka: &["error_message: Some(", "_", "),", "endpoint_type: 1,"],

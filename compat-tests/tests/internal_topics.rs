@@ -92,7 +92,8 @@ fn consumer_offsets_is_listed_internal_once_a_coordinator_exists() {
             .with_timeout_ms(5000)
             .with_topics(vec![CreatePartitionsTopic::default()
                 .with_name(str_bytes(OFFSETS).into())
-                .with_count(3)]),
+                .with_count(3)
+                .with_assignments(None)]),
     );
     assert_eq!(r.results[0].error_code, INVALID_REPLICA_ASSIGNMENT);
 

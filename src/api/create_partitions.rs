@@ -77,15 +77,19 @@ pub fn handle_now(broker: &Broker, req: CreatePartitionsRequest) -> CreatePartit
                     ResponseError::InvalidRequest.code(),
                     "topic listed more than once".to_string(),
                 ))
-            } else if crate::broker::is_internal(t.name.as_str()) {
-                // Kafka refuses this too, with INVALID_REPLICA_ASSIGNMENT.
-                Err((
-                    ResponseError::InvalidReplicaAssignment.code(),
+            } else if let Some(message) = t.assignments.as_ref().and_then(|a| {
+                // As Kafka: a list (even empty) must assign every new partition.
+                let current = broker.topic(t.name.as_str())?.partitions.len() as i64;
+                let added = i64::from(t.count) - current;
+                (added > 0 && a.len() as i64 != added).then(|| {
                     format!(
-                        "the partitions of the internal topic {} cannot be changed",
-                        t.name.as_str()
-                    ),
-                ))
+                        "Attempted to add {added} additional partition(s), but only {} \
+                         assignment(s) were specified.",
+                        a.len()
+                    )
+                })
+            }) {
+                Err((ResponseError::InvalidReplicaAssignment.code(), message))
             } else if t.assignments.as_ref().is_some_and(|a| {
                 a.iter()
                     .any(|a| a.broker_ids.len() != 1 || a.broker_ids[0].0 != node)
@@ -103,6 +107,10 @@ pub fn handle_now(broker: &Broker, req: CreatePartitionsRequest) -> CreatePartit
             let r = CreatePartitionsTopicResult::default().with_name(t.name);
             match outcome {
                 Ok(()) => r,
+                // Kafka's UNKNOWN_TOPIC_OR_PARTITION carries no message here.
+                Err((code, _)) if code == ResponseError::UnknownTopicOrPartition.code() => {
+                    r.with_error_code(code).with_error_message(None)
+                }
                 Err((code, message)) => {
                     r.with_error_code(code).with_error_message(Some(s(message)))
                 }
@@ -124,6 +132,37 @@ mod tests {
             .with_name(s(name.to_string()).into())
             .with_count(count)
             .with_assignments(None)
+    }
+
+    /// As Kafka (compat-tests/differential.rs, D16): an assignment list, even empty, must assign
+    /// every new partition; an unknown topic's error has no message.
+    #[test]
+    fn assignments_must_cover_the_new_partitions() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        b.create_topic("a", 1, Default::default(), false).unwrap();
+        let answer = |topic: CreatePartitionsTopic| {
+            let req = CreatePartitionsRequest::default().with_topics(vec![topic]);
+            let r = handle_now(&b, req).results.remove(0);
+            (r.error_code, r.error_message.map(|m| m.to_string()))
+        };
+        assert_eq!(
+            answer(grow("a", 3).with_assignments(Some(vec![]))),
+            (
+                ResponseError::InvalidReplicaAssignment.code(),
+                Some(
+                    "Attempted to add 2 additional partition(s), but only 0 assignment(s) were \
+                     specified."
+                        .to_string()
+                )
+            )
+        );
+        assert_eq!(b.topic("a").unwrap().partitions.len(), 1);
+        assert_eq!(
+            answer(grow("nope", 3)),
+            (ResponseError::UnknownTopicOrPartition.code(), None)
+        );
+        assert_eq!(answer(grow("a", 3)), (0, None));
     }
 
     #[test]
