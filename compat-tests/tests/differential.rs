@@ -95,12 +95,6 @@ const KNOWN: &[Known] = &[
         sluice: &["config_source: 5,"],
     },
     Known {
-        case: "DescribeTopicPartitions v0 error: unknown topic",
-        finding: "D17",
-        kafka: &["topic_authorized_operations: 3576,"],
-        sluice: &["topic_authorized_operations: -2147483648,"],
-    },
-    Known {
         case: "DescribeCluster v1 error: unknown endpoint type",
         finding: "D18",
         kafka: &["error_message: Some(", "_", "),", "endpoint_type: 1,"],

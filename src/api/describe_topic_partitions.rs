@@ -9,7 +9,7 @@ use kafka_protocol::messages::{
     BrokerId, DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse,
 };
 
-use crate::api::{str_bytes as s, Ctx, NO_OPERATIONS, TOPIC_OPERATIONS};
+use crate::api::{str_bytes as s, Ctx, TOPIC_OPERATIONS};
 use crate::log::LEADER_EPOCH;
 
 pub fn handle(ctx: &Ctx, req: DescribeTopicPartitionsRequest) -> DescribeTopicPartitionsResponse {
@@ -50,7 +50,8 @@ pub fn handle(ctx: &Ctx, req: DescribeTopicPartitionsRequest) -> DescribeTopicPa
                 DescribeTopicPartitionsResponseTopic::default()
                     .with_error_code(ResponseError::UnknownTopicOrPartition.code())
                     .with_name(Some(s(name).into()))
-                    .with_topic_authorized_operations(NO_OPERATIONS),
+                    // Kafka reports a topic's operations even for one it does not have.
+                    .with_topic_authorized_operations(TOPIC_OPERATIONS),
             );
             continue;
         };
@@ -96,4 +97,27 @@ pub fn handle(ctx: &Ctx, req: DescribeTopicPartitionsRequest) -> DescribeTopicPa
     DescribeTopicPartitionsResponse::default()
         .with_topics(topics)
         .with_next_cursor(next_cursor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::describe_topic_partitions_request::TopicRequest;
+
+    /// As Kafka (compat-tests/differential.rs, D17): an unknown topic still reports a topic's
+    /// authorized operations.
+    #[test]
+    fn unknown_topic_reports_topic_operations() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = crate::broker::tests::test_broker(dir.path(), crate::config::Config::default());
+        let req = DescribeTopicPartitionsRequest::default()
+            .with_response_partition_limit(10)
+            .with_topics(vec![
+                TopicRequest::default().with_name(s("nope".to_string()).into())
+            ]);
+        let r = handle(&Ctx::test(&b, 0), req);
+        let t = &r.topics[0];
+        assert_eq!(t.error_code, ResponseError::UnknownTopicOrPartition.code());
+        assert_eq!(t.topic_authorized_operations, TOPIC_OPERATIONS);
+    }
 }
