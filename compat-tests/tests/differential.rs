@@ -95,12 +95,6 @@ const KNOWN: &[Known] = &[
         sluice: &["config_source: 5,"],
     },
     Known {
-        case: "DescribeCluster v1 error: unknown endpoint type",
-        finding: "D18",
-        kafka: &["error_message: Some(", "_", "),", "endpoint_type: 1,"],
-        sluice: &["error_message: None,", "endpoint_type: 5,"],
-    },
-    Known {
         case: "DescribeAcls v1 error: invalid filter",
         finding: "D21",
         kafka: &["connection closed"],
