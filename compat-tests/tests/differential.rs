@@ -130,12 +130,6 @@ const KNOWN: &[Known] = &[
         kafka: &["connection closed"],
         sluice: &["DeleteAclsResponse { throttle_time_ms: 0, filter_results: [DeleteAclsFilterResult { error_code: 54, error_message: Some(\"No Authorizer is configured.\"), matching_acls: [], unknown_tagged_fields: {} }], unknown_tagged_fields: {} }"],
     },
-    Known {
-        case: "DescribeProducers v0 error: unknown topic",
-        finding: "D19",
-        kafka: &["error_message: Some(", "_", "),"],
-        sluice: &["error_message: None,"],
-    },
 ];
 
 const TOPIC_RESOURCE: i8 = 2;

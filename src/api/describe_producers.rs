@@ -37,6 +37,12 @@ pub fn handle(ctx: &Ctx, req: DescribeProducersRequest) -> DescribeProducersResp
                     }
                     let log = match api::partition(topic.as_ref(), index) {
                         Ok(log) => log,
+                        // Kafka words an unknown topic (not an unknown partition of a known one).
+                        Err(code) if topic.is_none() => {
+                            return r.with_error_code(code).with_error_message(Some(str_bytes(
+                                "This server does not host this topic-partition.".to_string(),
+                            )))
+                        }
                         Err(code) => return r.with_error_code(code),
                     };
                     match log.active_producers() {
@@ -128,10 +134,17 @@ mod tests {
             parts[2].error_code,
             ResponseError::UnknownTopicOrPartition.code()
         );
+        // Kafka words the unknown topic's error (compat-tests/differential.rs, D19), not the
+        // unknown partition's.
+        assert_eq!(parts[2].error_message, None);
         let unknown = handle(&Ctx::test(&b, 0), request("nope", vec![0]));
         assert_eq!(
             unknown.topics[0].partitions[0].error_code,
             ResponseError::UnknownTopicOrPartition.code()
+        );
+        assert_eq!(
+            unknown.topics[0].partitions[0].error_message.as_deref(),
+            Some("This server does not host this topic-partition.")
         );
         let invalid = handle(&Ctx::test(&b, 0), request("bad name", vec![0]));
         let p = &invalid.topics[0].partitions[0];
