@@ -65,12 +65,6 @@ struct Known {
 
 const KNOWN: &[Known] = &[
     Known {
-        case: "ApiVersions v3 error: invalid client software name",
-        finding: "D20",
-        kafka: &["error_code: 42,"],
-        sluice: &["error_code: 0,"],
-    },
-    Known {
         case: "CreateTopics v7 success",
         finding: "D4",
         kafka: &["config_source: 3,"],

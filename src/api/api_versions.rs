@@ -4,25 +4,82 @@
 //! they are not written at all: librdkafka 2.0 (Debian's kcat) rejects a v3 response that carries
 //! default-valued tagged fields it does not expect.
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 
 use crate::api::{Ctx, SUPPORTED_APIS};
 use crate::protocol::api_version_table;
 
-pub fn handle(_ctx: &Ctx, _req: ApiVersionsRequest) -> ApiVersionsResponse {
+pub fn handle(ctx: &Ctx, req: ApiVersionsRequest) -> ApiVersionsResponse {
+    // v3+ names the client's software (KIP-511); Kafka refuses names or versions outside its
+    // pattern with INVALID_REQUEST and no version table.
+    if ctx.version >= 3
+        && !(valid_software_token(req.client_software_name.as_str())
+            && valid_software_token(req.client_software_version.as_str()))
+    {
+        tracing::debug!(
+            name = %req.client_software_name.as_str(),
+            version = %req.client_software_version.as_str(),
+            "ApiVersions: invalid client software name or version"
+        );
+        return ApiVersionsResponse::default()
+            .with_error_code(ResponseError::InvalidRequest.code());
+    }
     ApiVersionsResponse::default().with_api_keys(api_version_table(SUPPORTED_APIS))
+}
+
+/// Kafka's `[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?` (ApiVersionsRequest.isValid).
+fn valid_software_token(s: &str) -> bool {
+    let b = s.as_bytes();
+    let edge = |c: &u8| c.is_ascii_alphanumeric();
+    match (b.first(), b.last()) {
+        (Some(first), Some(last)) => {
+            edge(first) && edge(last) && b.iter().all(|c| edge(c) || *c == b'-' || *c == b'.')
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kafka_protocol::protocol::Encodable;
+    use kafka_protocol::protocol::{Encodable, StrBytes};
+
+    fn named(name: &str, version: &str) -> ApiVersionsRequest {
+        ApiVersionsRequest::default()
+            .with_client_software_name(StrBytes::from_string(name.into()))
+            .with_client_software_version(StrBytes::from_string(version.into()))
+    }
+
+    /// As Kafka (compat-tests/differential.rs, D20): v3+ checks the client's software name and
+    /// version against KIP-511's pattern; earlier versions do not have them.
+    #[test]
+    fn invalid_client_software_is_an_invalid_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = crate::broker::tests::test_broker(dir.path(), crate::config::Config::default());
+        let invalid = ResponseError::InvalidRequest.code();
+        for (name, version, code) in [
+            ("apache-kafka-java", "4.4.0", 0),
+            ("confluent-kafka-python", "2.6.1-rdkafka-2.6.1", 0),
+            ("a", "1", 0),
+            ("bad name!", "1.0", invalid),
+            ("ok", "1.0-", invalid),
+            ("", "1.0", invalid),
+            ("ok", "", invalid),
+        ] {
+            let resp = handle(&Ctx::test(&b, 3), named(name, version));
+            assert_eq!(resp.error_code, code, "{name:?} {version:?}");
+            assert_eq!(resp.api_keys.is_empty(), code != 0);
+        }
+        let resp = handle(&Ctx::test(&b, 2), named("bad name!", ""));
+        assert_eq!(resp.error_code, 0);
+    }
 
     #[test]
     fn v3_response_has_no_tagged_fields() {
         let dir = tempfile::tempdir().unwrap();
         let b = crate::broker::tests::test_broker(dir.path(), crate::config::Config::default());
-        let resp = handle(&Ctx::test(&b, 3), ApiVersionsRequest::default());
+        let resp = handle(&Ctx::test(&b, 3), named("librdkafka", "2.6.0"));
         let mut buf = bytes::BytesMut::new();
         resp.encode(&mut buf, 3).unwrap();
         // The last byte is the top-level tagged-field count.
