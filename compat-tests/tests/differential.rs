@@ -65,6 +65,18 @@ struct Known {
 
 const KNOWN: &[Known] = &[
     Known {
+        case: "InitProducerId v0 error: transactional id (no transactions)",
+        finding: "Transactions",
+        kafka: &["error_code: 16,"],
+        sluice: &["error_code: 15,"],
+    },
+    Known {
+        case: "InitProducerId v4 error: transactional id (no transactions)",
+        finding: "Transactions",
+        kafka: &["error_code: 16,"],
+        sluice: &["error_code: 15,"],
+    },
+    Known {
         case: "CreateTopics v7 success",
         finding: "D4",
         kafka: &["config_source: 3,"],
@@ -845,6 +857,9 @@ fn run_cases(d: &mut Diff) {
         d.case("error: unknown topic", v, |_| {
             produce_to(missing, 0, three_records())
         });
+        d.case("error: invalid acks", v, |_| {
+            produce_to("diff-a", 0, three_records()).with_acks(2)
+        });
         d.case("error: invalid topic name", v, |_| {
             produce_to("bad name!", 0, three_records())
         });
@@ -1288,6 +1303,13 @@ fn run_cases(d: &mut Diff) {
                 .with_producer_id(ProducerId(-1))
                 .with_producer_epoch(-1)
         });
+        d.case("error: transactional id (no transactions)", v, |_| {
+            InitProducerIdRequest::default()
+                .with_transactional_id(Some(TransactionalId(s("diff-txn"))))
+                .with_transaction_timeout_ms(60_000)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1)
+        });
         if v >= 3 {
             d.case("error: producer id without epoch", v, |_| {
                 InitProducerIdRequest::default()
@@ -1321,6 +1343,7 @@ fn run_cases(d: &mut Diff) {
             }
         };
         d.case("success", v, |_| req("diff-g", 0));
+        d.case("error: empty group id", v, |_| req("", 0));
         if v >= 1 {
             d.case("error: invalid key type", v, |_| req("diff-g", 7));
         }
