@@ -9,9 +9,14 @@
 //! Both brokers get the same setup (topics, records, groups) in the same order on a connection each. Values that
 //! are cluster-specific or time-dependent are masked in the responses' `Debug` text wherever their field appears
 //! ([`MASKED`]; error messages keep only whether they are null, Kafka's being free text). Every other difference
-//! fails the test, unless it is a known one: a case may carry a patch, named after its compat-tests/FINDINGS.md
-//! item, that rewrites exactly that field on both sides before the comparison. A failure prints each differing
-//! case with a line diff of both sides' normalised responses.
+//! fails the test, unless it is a known one, listed in compat-tests/FINDINGS.md: [`KNOWN`] accepts it in exactly
+//! one case and exactly its differing lines (and fails the test once it no longer shows), and a few cases rewrite
+//! a field on both sides first, naming the item or the reason. A failure prints each differing case with a line
+//! diff of both sides' normalised responses, and the entry that would accept it. `SLUICE_DIFF_RAW=1` adds both
+//! raw responses (unmasked error messages, ids).
+//!
+//! Not every version has an error case: ApiVersions v0 (an unsupported version is `bad_input.rs`'s, D2) and
+//! DescribeCluster v0 take no input that can be wrong.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Debug;
