@@ -36,6 +36,9 @@ pub struct PartitionLog {
     /// Set (under the `offsets` lock) when a failed append may have left bytes at the high
     /// watermark that removing them right away did not clear; the next append clears them first.
     unclean_tail: AtomicBool,
+    /// Set when [`open`](Self::open) could not write the repairs of the partition's tail (a full
+    /// disk): the next append runs them first.
+    recovery_pending: AtomicBool,
 }
 
 /// What the `offsets` lock guards.
@@ -138,7 +141,19 @@ impl PartitionLog {
     /// Opens a partition, reading only its last batch and log start offset (no scan).
     pub fn open(store: impl PartitionStorage + 'static) -> Result<PartitionLog, StoreError> {
         let log_start = store.log_start()?;
-        let end = recover_tail(&store)?;
+        let (end, recovery_pending) = match recover_tail(&store) {
+            Ok(end) => (end, false),
+            // Repairing writes, and a full disk refuses writes: open anyway, serving what is
+            // stored, and repair before the next append (which needs the disk back anyway).
+            Err(StoreError::Io(e)) => {
+                tracing::warn!(
+                    error = %e,
+                    "cannot repair the end of a partition now; it will be repaired before its next append"
+                );
+                (tail_end_without_repair(&store)?, true)
+            }
+            Err(e) => return Err(e),
+        };
         Ok(PartitionLog {
             store: Box::new(store),
             offsets: Mutex::new(LogState {
@@ -152,6 +167,7 @@ impl PartitionLog {
             producers: Mutex::new(None),
             waiters: Mutex::new(Vec::new()),
             unclean_tail: AtomicBool::new(false),
+            recovery_pending: AtomicBool::new(recovery_pending),
         })
     }
 
@@ -307,6 +323,13 @@ impl PartitionLog {
     pub fn append(&self, batches: &[BatchInfo]) -> Result<Appended, AppendError> {
         let mut state = self.offsets.lock().expect("offsets poisoned");
         let mut producers = self.producers.lock().expect("producers poisoned");
+        if self.recovery_pending.load(Ordering::Relaxed) {
+            // Before producer states are loaded: the repair may restore one.
+            let end = recover_tail(&*self.store)?.max(state.offsets.log_start);
+            debug_assert_eq!(end, state.log_end);
+            state.log_end = end;
+            self.recovery_pending.store(false, Ordering::Relaxed);
+        }
         if producers.is_none() {
             *producers = Some(self.store.load_producers()?.into_iter().collect());
         }
@@ -572,6 +595,34 @@ fn recover_tail(store: &dyn PartitionStorage) -> Result<u64, StoreError> {
     Ok(0)
 }
 
+/// The log end offset [`recover_tail`] would find, without writing its repairs: a torn last batch
+/// is skipped (only the last can be torn, so the one before it is whole).
+fn tail_end_without_repair(store: &dyn PartitionStorage) -> Result<u64, StoreError> {
+    let Some((base, head, stored)) = store.last_batch()? else {
+        return Ok(0);
+    };
+    if let Some(h) =
+        StoredHeader::parse(&head).filter(|h| h.base_offset == base && h.size == stored)
+    {
+        return Ok(h.next_offset());
+    }
+    let Some(prev) = base
+        .checked_sub(1)
+        .map(|o| store.seek(o))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(0);
+    };
+    if prev >= base {
+        return Ok(0);
+    }
+    match store.headers(prev).next().transpose()? {
+        Some(h) => Ok(h.next_offset()),
+        None => Ok(0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -796,6 +847,41 @@ mod tests {
         assert_eq!(mem.stored_bases(), vec![0]);
         assert_eq!(reopened.append_visible(&b).unwrap().base_offset, 3);
         assert_eq!(read_bases(&reopened, 0), vec![0, 3]);
+    }
+
+    /// A full disk: a torn batch at the end that cannot be removed, at a restart that can write
+    /// nothing. The partition opens and serves what was whole; the repair waits for the next
+    /// append, which runs it once the disk takes writes again.
+    #[test]
+    fn a_partition_opens_on_a_disk_that_refuses_writes_and_repairs_at_the_next_append() {
+        let (mem, log) = memory_log();
+        let b = batch::validate(&make_batch(3, 0), 1 << 20).unwrap();
+        log.append_visible(&b).unwrap();
+        log.append_visible(&b).unwrap();
+        mem.set_faults(Faults {
+            fail_writes: usize::MAX,
+            torn: true,
+            ..Faults::default()
+        });
+        assert!(log.append(&b).is_err());
+        assert_eq!(mem.stored_bases(), vec![0, 3, 6], "the torn half stays");
+        let reopened = PartitionLog::open(mem.clone()).expect("opens without writing");
+        assert_eq!(reopened.offsets().high_watermark, 6);
+        assert_eq!(read_bases(&reopened, 0), vec![0, 3]);
+        assert!(reopened.append(&b).is_err());
+        mem.set_faults(Faults::default());
+        assert_eq!(reopened.append_visible(&b).unwrap().base_offset, 6);
+        assert_eq!(read_bases(&reopened, 0), vec![0, 3, 6]);
+        // A torn first batch: nothing before it.
+        let mem = MemoryPartition::new();
+        let log = PartitionLog::open(mem.clone()).unwrap();
+        mem.set_faults(Faults {
+            fail_writes: usize::MAX,
+            torn: true,
+            ..Faults::default()
+        });
+        assert!(log.append(&b).is_err());
+        assert_eq!(PartitionLog::open(mem).unwrap().offsets().high_watermark, 0);
     }
 
     #[test]

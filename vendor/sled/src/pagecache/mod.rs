@@ -1936,6 +1936,17 @@ impl PageCache {
                         // don't page-out Freed suckas
                         break;
                     }
+                    // sluice: a page is read back from the log, which needs every fragment of
+                    // it on disk (`make_durable`). Once a log write has failed (a full disk),
+                    // nothing after it ever will be, so a page with a fragment past the stable
+                    // log could never be read again: keep it. No write succeeds from then on,
+                    // so these pages are only those the failed writes touched.
+                    if self.config.global_error().is_err() {
+                        let stable = self.log.iobufs.stable();
+                        if page_view.cache_infos.iter().any(|ci| ci.lsn > stable) {
+                            break;
+                        }
+                    }
                     let new_page = Owned::new(Page {
                         update: None,
                         cache_infos: page_view.cache_infos.clone(),

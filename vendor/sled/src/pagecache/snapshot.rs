@@ -317,9 +317,19 @@ fn advance_snapshot(
                 let shred_len = config.segment_size
                     - usize::try_from(segment_progress).unwrap()
                     - 1;
-                let shred_zone = vec![MessageKind::Corrupted.into(); shred_len];
                 let shred_base =
                     offset + LogOffset::try_from(segment_progress).unwrap();
+                // sluice: zero only what the file holds. Past its end there is nothing to
+                // shred (a hole reads as zeroes, `MessageKind::Corrupted`), and writing there
+                // extends the file: on a full disk that failed with ENOSPC, and the database
+                // could not be opened at all.
+                let file_len = config.file.metadata()?.len();
+                let shred_len = usize::try_from(
+                    (shred_len as LogOffset)
+                        .min(file_len.saturating_sub(shred_base)),
+                )
+                .unwrap();
+                let shred_zone = vec![MessageKind::Corrupted.into(); shred_len];
 
                 #[cfg(feature = "testing")]
                 {
@@ -362,7 +372,14 @@ fn advance_snapshot(
     }
 
     if snapshot.stable_lsn > old_stable_lsn {
-        write_snapshot(config, &snapshot)?;
+        // sluice: the snapshot only saves the next start a replay of the log, which stays the
+        // record; on a full disk, open without it rather than not at all.
+        if let Err(e) = write_snapshot(config, &snapshot) {
+            if !is_disk_full(&e) {
+                return Err(e);
+            }
+            warn!("disk full: not writing a snapshot ({}); the next start replays the log", e);
+        }
     }
 
     #[cfg(feature = "testing")]
@@ -416,9 +433,13 @@ fn advance_snapshot(
         // from being allocated which would duplicate its LSN, messing
         // up recovery in the future.
         io_fail!(config, "segment initial free zero");
+        // sluice: as for the shred zone above, never extend the file to zero it (a full disk).
+        let file_len = config.file.metadata()?.len();
+        let zero_len = (config.segment_size as LogOffset)
+            .min(file_len.saturating_sub(*to_zero));
         pwrite_all(
             &config.file,
-            &*vec![MessageKind::Corrupted.into(); config.segment_size],
+            &*vec![MessageKind::Corrupted.into(); usize::try_from(zero_len).unwrap()],
             *to_zero,
         )?;
         if !config.temporary {
@@ -542,18 +563,28 @@ fn write_snapshot(config: &RunningConfig, snapshot: &Snapshot) -> Result<()> {
 
     let parent = path_1.parent().unwrap();
     std::fs::create_dir_all(parent)?;
-    let mut f =
-        std::fs::OpenOptions::new().write(true).create(true).open(&path_1)?;
+    let written = (|| -> Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .open(&path_1)?;
 
-    // write the snapshot bytes, followed by a crc64 checksum at the end
-    io_fail!(config, "snap write");
-    f.write_all(&*bytes)?;
-    io_fail!(config, "snap write len");
-    f.write_all(&len_bytes)?;
-    io_fail!(config, "snap write crc");
-    f.write_all(&crc32)?;
-    io_fail!(config, "snap write post");
-    f.sync_all()?;
+        // write the snapshot bytes, followed by a crc64 checksum at the end
+        io_fail!(config, "snap write");
+        f.write_all(&*bytes)?;
+        io_fail!(config, "snap write len");
+        f.write_all(&len_bytes)?;
+        io_fail!(config, "snap write crc");
+        f.write_all(&crc32)?;
+        io_fail!(config, "snap write post");
+        f.sync_all()?;
+        Ok(())
+    })();
+    if let Err(e) = written {
+        // sluice: a half-written snapshot is never read, but it holds space (a full disk).
+        let _ = std::fs::remove_file(&path_1);
+        return Err(e);
+    }
 
     trace!("wrote snapshot to {}", path_1.to_string_lossy());
 
@@ -582,4 +613,16 @@ fn write_snapshot(config: &RunningConfig, snapshot: &Snapshot) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// sluice: whether an error is the disk being full (ENOSPC, or EDQUOT: over quota).
+pub(crate) fn is_disk_full(e: &Error) -> bool {
+    match e {
+        // By kind: sled's clone of an `Error::Io` keeps the kind, not the OS error number.
+        Error::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        ),
+        _ => false,
+    }
 }
