@@ -148,6 +148,7 @@ async fn serve(config: Config) -> Result<()> {
         config.flush_interval_ms,
     )?;
     store.set_max_unflushed_bytes(config.max_unflushed_bytes);
+    store.set_min_free_bytes(config.min_free_bytes);
     // Before anything can create a topic: partitions of topics whose deletion a stop cut short.
     store.purge_in_background(store.orphaned_topic_ids()?);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

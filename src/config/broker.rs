@@ -74,6 +74,9 @@ pub struct Config {
     pub cache_capacity_bytes: u64,
     /// Written but not yet flushed bytes above which produce requests wait for a flush.
     pub max_unflushed_bytes: u64,
+    /// Bytes of the data dir's filesystem kept free: below it, produced data is refused with
+    /// KAFKA_STORAGE_ERROR until space returns (Sluice's own; Kafka has no such reserve). 0: none.
+    pub min_free_bytes: u64,
     /// Smallest session timeout a group member may ask for (Kafka's group.min.session.timeout.ms).
     pub group_min_session_timeout_ms: i32,
     /// Largest session timeout a group member may ask for (group.max.session.timeout.ms).
@@ -135,6 +138,7 @@ impl Default for Config {
             max_inflight_requests: 128,
             cache_capacity_bytes: 64 * 1024 * 1024,
             max_unflushed_bytes: crate::store::DEFAULT_MAX_UNFLUSHED_BYTES,
+            min_free_bytes: crate::store::DEFAULT_MIN_FREE_BYTES,
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
             max_incremental_fetch_session_cache_slots: 1000,

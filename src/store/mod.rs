@@ -57,6 +57,7 @@ mod keys;
 mod memory;
 mod metadata;
 mod partition;
+mod space;
 mod storage;
 
 pub use flush::DEFAULT_MAX_UNFLUSHED_BYTES;
@@ -65,6 +66,7 @@ pub use metadata::{
     CommittedOffset, GroupMemberRecord, GroupRecord, QuotaEntity, QuotaValues, TopicRecord,
 };
 pub use partition::PartitionStore;
+pub use space::DEFAULT_MIN_FREE_BYTES;
 pub use storage::{BatchIter, HeaderIter, PartitionStorage};
 
 use std::path::Path;
@@ -73,6 +75,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use flush::Flusher;
+use space::SpaceGuard;
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
@@ -92,6 +95,8 @@ struct Inner {
     unflushed: Arc<AtomicU64>,
     /// [`Store::admit`] holds writers back while `unflushed` is above this.
     max_unflushed: AtomicU64,
+    /// Refuses new data while the disk is nearly full (see `space.rs`).
+    space: Arc<SpaceGuard>,
     /// Held while partition trees of deleted topics are purged; set `closing` to stop a purge.
     purging: Mutex<()>,
     closing: std::sync::atomic::AtomicBool,
@@ -113,6 +118,9 @@ pub enum StoreError {
     /// A group-commit flush failed: what was written before the sync may not be durable.
     #[error("storage error: flushing the log to disk failed")]
     FlushFailed,
+    /// The data dir's filesystem has less than `min_free_bytes` free: nothing was written.
+    #[error("storage error: the disk is full ({free} bytes free, {min_free} kept free)")]
+    DiskFull { free: u64, min_free: u64 },
     /// The store is closed: its flush thread has stopped.
     #[error("storage error: the flush thread stopped")]
     Closed,
@@ -178,10 +186,17 @@ impl Store {
                 flush_thread: Mutex::new(Some(flush_thread)),
                 unflushed,
                 max_unflushed: AtomicU64::new(DEFAULT_MAX_UNFLUSHED_BYTES),
+                space: Arc::new(SpaceGuard::new(dir.to_path_buf())),
                 purging: Mutex::new(()),
                 closing: Default::default(),
             }),
         })
+    }
+
+    /// Sets how many bytes of the data dir's filesystem appends keep free (the config's
+    /// `min_free_bytes`; 0: no reserve).
+    pub fn set_min_free_bytes(&self, bytes: u64) {
+        self.inner.space.set_min_free(bytes);
     }
 
     /// Flushes synchronously and stops the flush thread (which holds a database handle, so the

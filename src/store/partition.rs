@@ -31,6 +31,7 @@ impl Store {
             log_start: self.inner.log_start.clone(),
             producers: self.inner.producers.clone(),
             unflushed: self.inner.unflushed.clone(),
+            space: self.inner.space.clone(),
             producer_prefix: producer_prefix(topic_id, partition),
             key: partition_key(topic_id, partition),
         })
@@ -45,6 +46,7 @@ pub struct PartitionStore {
     producer_prefix: Vec<u8>,
     key: String,
     unflushed: Arc<AtomicU64>,
+    space: Arc<super::space::SpaceGuard>,
 }
 
 impl PartitionStore {
@@ -133,6 +135,7 @@ impl PartitionStorage for PartitionStore {
         batch: &[u8],
         producer: Option<(i64, &ProducerEntry)>,
     ) -> Result<(), StoreError> {
+        self.space.check()?;
         for (k, chunk) in chunks(base_offset, batch) {
             self.tree.insert(k, chunk)?;
         }
