@@ -1,4 +1,7 @@
 //! DescribeLogDirs: the data directory as the one log dir, with each partition's size.
+//!
+//! A partition's size is counted by a scan of its store the first time it is asked for (then kept
+//! up to date), so the request runs on tokio's blocking pool.
 
 use std::collections::HashMap;
 
@@ -7,10 +10,34 @@ use kafka_protocol::messages::describe_log_dirs_response::{
 };
 use kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse};
 
-use crate::api::{str_bytes as s, Ctx};
+use crate::api::{str_bytes as s, Ctx, Outcome};
+use crate::broker::Broker;
 
-pub fn handle(ctx: &Ctx, req: DescribeLogDirsRequest) -> DescribeLogDirsResponse {
-    let (broker, version) = (ctx.broker, ctx.version);
+pub fn handle(ctx: &Ctx, req: DescribeLogDirsRequest) -> Outcome {
+    let (broker, version) = (ctx.broker.clone(), ctx.version);
+    Outcome::later(async move {
+        match tokio::task::spawn_blocking(move || handle_now(&broker, version, req)).await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::error!(error = %e, "describing log dirs failed");
+                // The top-level error code exists from v3; below it, no log dir at all.
+                let code = kafka_protocol::error::ResponseError::UnknownServerError.code();
+                DescribeLogDirsResponse::default().with_error_code(if version >= 3 {
+                    code
+                } else {
+                    0
+                })
+            }
+        }
+    })
+}
+
+/// DescribeLogDirs on the calling thread (blocking: see the module's doc).
+fn handle_now(
+    broker: &Broker,
+    version: i16,
+    req: DescribeLogDirsRequest,
+) -> DescribeLogDirsResponse {
     let wanted: Option<HashMap<String, Vec<i32>>> = req.topics.map(|ts| {
         ts.into_iter()
             .map(|t| (t.topic.to_string(), t.partitions))

@@ -3,7 +3,9 @@
 //! A timestamp lookup scans batch headers (their max timestamp) from the log start and walks only
 //! the one batch where the answer lies (`log::records::walk`, bounded by
 //! `max_decompressed_batch_bytes`), to find the exact record. There is no time index yet, so the
-//! scan is linear in the number of batches; fine for development-sized logs.
+//! scan is linear in the number of batches; fine for development-sized logs. Being store work of
+//! that size, a request with a timestamp lookup runs on tokio's blocking pool; earliest and latest
+//! (what every consumer asks at start) are answered at once.
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
@@ -13,7 +15,8 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use crate::api::fetch::check_epoch;
-use crate::api::{self, error, Ctx};
+use crate::api::{self, error, Ctx, Outcome};
+use crate::broker::Broker;
 use crate::log::batch::StoredHeader;
 use crate::log::records;
 use crate::log::{PartitionLog, LEADER_EPOCH};
@@ -28,8 +31,55 @@ const EARLIEST_LOCAL: i64 = -4;
 /// v9+: the latest offset in tiered storage; there is none, so no such offset.
 const LATEST_TIERED: i64 = -5;
 
-pub fn handle(ctx: &Ctx, req: ListOffsetsRequest) -> ListOffsetsResponse {
-    let (broker, version) = (ctx.broker, ctx.version);
+pub fn handle(ctx: &Ctx, req: ListOffsetsRequest) -> Outcome {
+    let scans = req
+        .topics
+        .iter()
+        .flat_map(|t| t.partitions.iter())
+        .any(|p| p.timestamp >= 0 || p.timestamp == MAX_TIMESTAMP);
+    if !scans {
+        return Outcome::now(handle_now(ctx.broker, ctx.version, req));
+    }
+    let (broker, version) = (ctx.broker.clone(), ctx.version);
+    let unanswered = req.clone();
+    Outcome::later(async move {
+        match tokio::task::spawn_blocking(move || handle_now(&broker, version, req)).await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::error!(error = %e, "listing offsets failed");
+                failed(unanswered, ResponseError::UnknownServerError.code())
+            }
+        }
+    })
+}
+
+/// Every partition of `req` answered with `code`.
+fn failed(req: ListOffsetsRequest, code: i16) -> ListOffsetsResponse {
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .into_iter()
+                .map(|p| {
+                    ListOffsetsPartitionResponse::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
+                        .with_offset(-1)
+                        .with_timestamp(-1)
+                })
+                .collect();
+            ListOffsetsTopicResponse::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}
+
+/// ListOffsets on the calling thread (blocking for timestamp lookups).
+pub fn handle_now(broker: &Broker, version: i16, req: ListOffsetsRequest) -> ListOffsetsResponse {
     let topics = req
         .topics
         .into_iter()
@@ -163,7 +213,7 @@ mod tests {
         let req = ListOffsetsRequest::default().with_topics(vec![ListOffsetsTopic::default()
             .with_name(StrBytes::from_string("t".into()).into())
             .with_partitions(vec![ListOffsetsPartition::default().with_timestamp(ts)])]);
-        let p = &handle(&Ctx::test(b, 6), req).topics[0].partitions[0];
+        let p = &handle_now(b, 6, req).topics[0].partitions[0];
         (p.error_code, p.offset, p.timestamp)
     }
 
@@ -209,7 +259,7 @@ mod tests {
             let req = ListOffsetsRequest::default().with_topics(vec![ListOffsetsTopic::default()
                 .with_name(StrBytes::from_string("t".into()).into())
                 .with_partitions(vec![ListOffsetsPartition::default().with_timestamp(-1)])]);
-            handle(&Ctx::test(&b, v), req)
+            handle_now(&b, v, req)
                 .encode(&mut bytes::BytesMut::new(), v)
                 .unwrap();
         }
