@@ -1674,9 +1674,11 @@ impl Tree {
             // a reader that tried to help restructure the tree (split, finish a split, start a
             // merge) failed with it. The tree it reads is whole without that help, so readers
             // skip it: reads keep working while writes cannot.
-            let writable = self.context.pagecache.config.global_error().is_ok();
+            // Asked only when there is restructuring to do: traversal is the hot path.
+            let writable =
+                || self.context.pagecache.config.global_error().is_ok();
 
-            if view.should_split() && writable {
+            if view.should_split() && writable() {
                 self.split_node(&view, &parent_view, root_pid, guard)?;
                 retry!();
             }
@@ -1705,7 +1707,7 @@ impl Tree {
                 }
                 continue;
             } else if let Some(unsplit_parent) =
-                unsplit_parent.take().filter(|_| writable)
+                unsplit_parent.take().filter(|_| writable())
             {
                 // we have found the proper page for
                 // our cooperative parent split
@@ -1740,7 +1742,7 @@ impl Tree {
             // would be merged into a different index, which
             // would add considerable complexity to this already
             // fairly complex implementation.
-            if view.should_merge() && !took_leftmost_branch && writable {
+            if view.should_merge() && !took_leftmost_branch && writable() {
                 if let Some(ref mut parent) = parent_view {
                     assert!(parent.merging_child.is_none());
                     if parent.can_merge_child() {
