@@ -135,7 +135,8 @@ impl PartitionStorage for PartitionStore {
         batch: &[u8],
         producer: Option<(i64, &ProducerEntry)>,
     ) -> Result<(), StoreError> {
-        self.space.check()?;
+        self.space
+            .check(self.unflushed.load(Ordering::Relaxed) + batch.len() as u64)?;
         for (k, chunk) in chunks(base_offset, batch) {
             self.tree.insert(k, chunk)?;
         }
