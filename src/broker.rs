@@ -180,7 +180,10 @@ impl Broker {
                 max_metadata_bytes: config.offset_metadata_max_bytes,
             },
         )?;
-        let fetch_sessions = FetchSessions::new(config.max_incremental_fetch_session_cache_slots);
+        let fetch_sessions = FetchSessions::new(
+            config.max_incremental_fetch_session_cache_slots,
+            usize::try_from(config.max_partitions).unwrap_or(0),
+        );
         Ok(Broker {
             shared: Arc::new(BrokerState {
                 fetch_sessions,

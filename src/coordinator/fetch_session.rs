@@ -14,6 +14,13 @@
 //! used session idle for longer than [`EVICTABLE_AFTER`], else the smallest session when the new
 //! one is larger (Kafka's `max.incremental.fetch.session.cache.slots` and
 //! `min.incremental.fetch.session.eviction.ms`); otherwise the new session is not cached.
+//!
+//! Partitions are bounded too, since a client names them and each costs memory: a session holds at
+//! most `max_session_partitions` (the broker's `max_partitions`: more cannot all exist), and all
+//! sessions together at most [`MAX_CACHED_PARTITIONS`]. A full fetch past either bound gets no
+//! session (it makes room as for a slot, first); an incremental fetch that grows its session past
+//! them ends the session with FETCH_SESSION_ID_NOT_FOUND, and the client starts over with a full
+//! fetch. Kafka bounds only the slots.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,6 +31,9 @@ use uuid::Uuid;
 
 /// How long a session must sit unused before any new session may evict it.
 pub const EVICTABLE_AFTER: Duration = Duration::from_secs(120);
+
+/// Partitions all cached sessions may hold together: a few tens of MB at most.
+pub const MAX_CACHED_PARTITIONS: usize = 200_000;
 
 /// A partition as a session names it: by topic id from Fetch v13, by topic name before.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -69,6 +79,7 @@ struct Session {
 /// The broker's fetch sessions.
 pub struct FetchSessions {
     slots: usize,
+    max_session_partitions: usize,
     sessions: Mutex<HashMap<i32, Session>>,
 }
 
@@ -94,9 +105,10 @@ pub struct Changes {
 }
 
 impl FetchSessions {
-    pub fn new(slots: usize) -> FetchSessions {
+    pub fn new(slots: usize, max_session_partitions: usize) -> FetchSessions {
         FetchSessions {
             slots,
+            max_session_partitions: max_session_partitions.min(MAX_CACHED_PARTITIONS),
             sessions: Mutex::new(HashMap::new()),
         }
     }
@@ -158,6 +170,19 @@ impl FetchSessions {
                         None => session.partitions.push((key, position, None)),
                     }
                 }
+                let grown = session.partitions.len();
+                if grown > self.max_session_partitions
+                    || cached_partitions(&sessions) > MAX_CACHED_PARTITIONS
+                {
+                    tracing::debug!(
+                        session_id,
+                        partitions = grown,
+                        "fetch session grew past its bound; closed"
+                    );
+                    sessions.remove(&session_id);
+                    return Err(ResponseError::FetchSessionIdNotFound.code());
+                }
+                let session = sessions.get(&session_id).expect("still cached");
                 Ok(Plan::Incremental {
                     session_id,
                     partitions: session
@@ -219,10 +244,12 @@ impl FetchSessions {
         size: usize,
         now: Instant,
     ) -> Option<i32> {
-        if self.slots == 0 {
+        if self.slots == 0 || size > self.max_session_partitions {
             return None;
         }
-        if sessions.len() >= self.slots {
+        while sessions.len() >= self.slots
+            || cached_partitions(sessions) + size > MAX_CACHED_PARTITIONS
+        {
             let stale = sessions
                 .iter()
                 .filter(|(_, s)| now.duration_since(s.last_used) >= EVICTABLE_AFTER)
@@ -246,9 +273,19 @@ impl FetchSessions {
     }
 
     #[cfg(test)]
+    fn partitions_cached(&self) -> usize {
+        cached_partitions(&self.sessions.lock().unwrap())
+    }
+
+    #[cfg(test)]
     fn len(&self) -> usize {
         self.sessions.lock().unwrap().len()
     }
+}
+
+/// Partitions held by all cached sessions.
+fn cached_partitions(sessions: &HashMap<i32, Session>) -> usize {
+    sessions.values().map(|s| s.partitions.len()).sum()
 }
 
 /// A random session id: ids must not be guessable across clients more than Kafka's are, and must
@@ -307,7 +344,7 @@ mod tests {
 
     #[test]
     fn epochs_minus_one_and_zero_are_full_fetches_and_zero_opens_a_session() {
-        let cache = FetchSessions::new(10);
+        let cache = FetchSessions::new(10, 1000);
         assert_eq!(
             cache.begin(0, -1, false, Vec::new, none()),
             Ok(Plan::Full { session_id: 0 })
@@ -333,7 +370,7 @@ mod tests {
 
     #[test]
     fn incremental_fetches_check_id_and_epoch_and_apply_changes() {
-        let cache = FetchSessions::new(10);
+        let cache = FetchSessions::new(10, 1000);
         let id = open(&cache, &[("a", 0), ("a", 1)]);
         assert_eq!(
             cache.begin(id + 1, 1, false, Vec::new, none()),
@@ -366,7 +403,7 @@ mod tests {
 
     #[test]
     fn an_incremental_answer_has_only_what_changed_and_rotates_it_to_the_back() {
-        let cache = FetchSessions::new(10);
+        let cache = FetchSessions::new(10, 1000);
         let id = open(&cache, &[("t", 0), ("t", 1), ("t", 2)]);
         let full = [
             (key("t", 0), answer(5, true)),
@@ -395,7 +432,7 @@ mod tests {
 
     #[test]
     fn a_full_cache_evicts_a_smaller_session_or_declines() {
-        let cache = FetchSessions::new(2);
+        let cache = FetchSessions::new(2, 1000);
         let small = open(&cache, &[("t", 0)]);
         let big = open(&cache, &[("t", 0), ("t", 1), ("t", 2)]);
         // Not larger than any cached session: no session for it.
@@ -413,5 +450,48 @@ mod tests {
         assert_eq!(cache.len(), 2);
         assert!(cache.begin(small, 1, false, Vec::new, none()).is_err());
         assert!(cache.begin(big, 1, false, Vec::new, none()).is_ok());
+    }
+
+    /// A client names the partitions, so their number is bounded: per session by the broker's
+    /// partition limit, over all sessions by MAX_CACHED_PARTITIONS.
+    #[test]
+    fn sessions_cannot_hold_more_partitions_than_their_bounds() {
+        let cache = FetchSessions::new(10, 3);
+        let parts = |n: i32| -> Vec<(PartitionKey, FetchPosition)> {
+            (0..n).map(|p| (key("t", p), pos(0))).collect()
+        };
+        assert_eq!(
+            cache.begin(0, 0, false, || parts(4), none()),
+            Ok(Plan::Full { session_id: 0 }),
+            "more partitions than a session may hold: no session"
+        );
+        let id = open(&cache, &[("t", 0), ("t", 1)]);
+        let grow = Changes {
+            upsert: vec![(key("t", 2), pos(0)), (key("t", 3), pos(0))],
+            forget: Vec::new(),
+        };
+        assert_eq!(
+            cache.begin(id, 1, false, Vec::new, grow),
+            Err(ResponseError::FetchSessionIdNotFound.code())
+        );
+        assert_eq!(
+            cache.len(),
+            0,
+            "the session that grew past its bound is gone"
+        );
+
+        let cache = FetchSessions::new(10, MAX_CACHED_PARTITIONS);
+        let big = MAX_CACHED_PARTITIONS as i32 * 3 / 4;
+        let Ok(Plan::Full { session_id: first }) = cache.begin(0, 0, false, || parts(big), none())
+        else {
+            panic!()
+        };
+        assert_ne!(first, 0);
+        // A second one as large does not fit beside it, and is not larger: no session.
+        assert_eq!(
+            cache.begin(0, 0, false, || parts(big), none()),
+            Ok(Plan::Full { session_id: 0 })
+        );
+        assert_eq!(cache.partitions_cached(), big as usize);
     }
 }
