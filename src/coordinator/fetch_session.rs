@@ -22,7 +22,7 @@
 //! them ends the session with FETCH_SESSION_ID_NOT_FOUND, and the client starts over with a full
 //! fetch. Kafka bounds only the slots.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -161,13 +161,25 @@ impl FetchSessions {
                 }
                 session.next_epoch = epoch.checked_add(1).unwrap_or(1);
                 session.last_used = now;
-                session
-                    .partitions
-                    .retain(|(k, _, _)| !changes.forget.contains(k));
-                for (key, position) in changes.upsert {
-                    match session.partitions.iter_mut().find(|(k, _, _)| *k == key) {
-                        Some((_, p, _)) => *p = position,
-                        None => session.partitions.push((key, position, None)),
+                // Hashed lookups: a client controls both lists' lengths (up to a request's worth).
+                let forget: HashSet<&PartitionKey> = changes.forget.iter().collect();
+                session.partitions.retain(|(k, _, _)| !forget.contains(k));
+                let targets: Vec<Option<usize>> = {
+                    let index = index_of(&session.partitions);
+                    changes
+                        .upsert
+                        .iter()
+                        .map(|(k, _)| index.get(k).copied())
+                        .collect()
+                };
+                let mut added: HashMap<PartitionKey, usize> = HashMap::new();
+                for ((key, position), target) in changes.upsert.into_iter().zip(targets) {
+                    match target.or_else(|| added.get(&key).copied()) {
+                        Some(i) => session.partitions[i].1 = position,
+                        None => {
+                            added.insert(key.clone(), session.partitions.len());
+                            session.partitions.push((key, position, None));
+                        }
                     }
                 }
                 let grown = session.partitions.len();
@@ -209,10 +221,16 @@ impl FetchSessions {
             // Evicted or closed while the fetch waited: answer in full, as a sessionless fetch.
             return vec![true; answers.len()];
         };
+        // Where each answered partition sits in the session now: another fetch on the same
+        // session may have reordered it since this one began.
+        let positions: Vec<Option<usize>> = {
+            let index = index_of(&session.partitions);
+            answers.iter().map(|(k, _)| index.get(k).copied()).collect()
+        };
         let mut include = Vec::with_capacity(answers.len());
-        let mut answered = Vec::new();
-        for (key, answer) in answers {
-            let Some(i) = session.partitions.iter().position(|(k, _, _)| k == key) else {
+        let mut answered = vec![false; session.partitions.len()];
+        for ((_, answer), position) in answers.iter().zip(positions) {
+            let Some(i) = position else {
                 include.push(!incremental);
                 continue;
             };
@@ -221,17 +239,15 @@ impl FetchSessions {
             *last = Some(answer.reported);
             let yes = !incremental || answer.has_records || answer.error || changed;
             include.push(yes);
-            if yes {
-                answered.push(i);
-            }
+            answered[i] |= yes;
         }
-        if incremental && !answered.is_empty() {
-            let mut moved = Vec::with_capacity(answered.len());
-            for i in answered.into_iter().rev() {
-                moved.push(session.partitions.remove(i));
-            }
-            moved.reverse();
-            session.partitions.extend(moved);
+        if incremental && answered.iter().any(|&a| a) {
+            // Answered partitions move to the back, each group keeping its order.
+            let (back, front): (Vec<_>, Vec<_>) = std::mem::take(&mut session.partitions)
+                .into_iter()
+                .zip(answered)
+                .partition(|(_, a)| *a);
+            session.partitions = front.into_iter().chain(back).map(|(p, _)| p).collect();
         }
         include
     }
@@ -281,6 +297,17 @@ impl FetchSessions {
     fn len(&self) -> usize {
         self.sessions.lock().unwrap().len()
     }
+}
+
+/// Each partition's position in a session.
+fn index_of(
+    partitions: &[(PartitionKey, FetchPosition, Option<Reported>)],
+) -> HashMap<&PartitionKey, usize> {
+    partitions
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _, _))| (k, i))
+        .collect()
 }
 
 /// Partitions held by all cached sessions.
@@ -493,5 +520,53 @@ mod tests {
             Ok(Plan::Full { session_id: 0 })
         );
         assert_eq!(cache.partitions_cached(), big as usize);
+    }
+
+    /// A fetch on a session answered after another fetch on it reordered the partitions still
+    /// finds each partition where it now is (it used to assume its own order, and could remove
+    /// past the end of the list), and duplicate partitions in one request are kept once.
+    #[test]
+    fn overlapping_fetches_on_one_session_and_duplicate_partitions() {
+        let cache = FetchSessions::new(10, 1000);
+        let id = open(&cache, &[("t", 0), ("t", 1), ("t", 2)]);
+        let all = [
+            (key("t", 0), answer(0, false)),
+            (key("t", 1), answer(0, false)),
+            (key("t", 2), answer(0, false)),
+        ];
+        cache.answered(id, false, &all);
+        // A second fetch answers partition 0 first: it moves to the back.
+        assert_eq!(
+            cache.answered(id, true, &[(key("t", 0), answer(1, true))]),
+            vec![true]
+        );
+        // The first fetch, begun before, answers in its own order: 0 (now last) and 2, which
+        // move to the back in the session's order: 1, 2, 0.
+        let late = [
+            (key("t", 0), answer(1, true)),
+            (key("t", 1), answer(0, false)),
+            (key("t", 2), answer(3, true)),
+        ];
+        assert_eq!(cache.answered(id, true, &late), vec![true, false, true]);
+        let Ok(Plan::Incremental { partitions, .. }) = cache.begin(
+            id,
+            1,
+            false,
+            Vec::new,
+            Changes {
+                upsert: vec![(key("u", 0), pos(1)), (key("u", 0), pos(2))],
+                forget: vec![key("t", 1), key("t", 1)],
+            },
+        ) else {
+            panic!()
+        };
+        let order: Vec<(String, i32, i64)> = partitions
+            .iter()
+            .map(|(k, p)| (k.topic.clone(), k.partition, p.fetch_offset))
+            .collect();
+        assert_eq!(
+            order,
+            vec![("t".into(), 2, 0), ("t".into(), 0, 0), ("u".into(), 0, 2)]
+        );
     }
 }
