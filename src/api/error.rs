@@ -74,6 +74,8 @@ impl KafkaError for AppendError {
             AppendError::Store(e) => e.kafka_error(),
             AppendError::StaleEpoch { .. } => ResponseError::InvalidProducerEpoch,
             AppendError::OutOfOrder(_) => ResponseError::OutOfOrderSequenceNumber,
+            AppendError::InvalidTxnState { .. } => ResponseError::InvalidTxnState,
+            AppendError::CoordinatorFenced { .. } => ResponseError::TransactionCoordinatorFenced,
         }
     }
 }

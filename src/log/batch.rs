@@ -98,6 +98,7 @@ impl BatchInfo {
             self.producer_epoch,
             self.base_sequence,
             self.last_offset_delta,
+            self.attributes & TRANSACTIONAL_BIT != 0,
         )
     }
 }
@@ -107,6 +108,7 @@ fn sequence_range(
     epoch: i16,
     base_sequence: i32,
     last_offset_delta: u32,
+    transactional: bool,
 ) -> Option<crate::log::producer_state::Sequenced> {
     if producer_id < 0 || base_sequence < 0 {
         return None;
@@ -123,6 +125,7 @@ fn sequence_range(
         epoch,
         first_seq: base_sequence,
         last_seq,
+        transactional,
     })
 }
 
@@ -254,6 +257,99 @@ pub fn with_max_timestamp(batch: &Bytes, max_timestamp: i64) -> Bytes {
     out.freeze()
 }
 
+/// What a transaction marker (an end-transaction control record) says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Marker {
+    pub commit: bool,
+    pub coordinator_epoch: i32,
+}
+
+/// A transaction marker batch as Kafka writes one (MemoryRecords.withEndTransactionMarker): v2,
+/// attributes control|transactional, base sequence -1, one record whose key is the control record
+/// version (0) and type (0 abort, 1 commit) as i16s and whose value is the end-marker version (0)
+/// and the coordinator epoch. Base offset 0: the log stamps it with [`with_offset`].
+pub fn marker_batch(
+    producer_id: i64,
+    producer_epoch: i16,
+    marker: Marker,
+    timestamp: i64,
+) -> Bytes {
+    let mut key = Vec::with_capacity(4);
+    key.extend_from_slice(&0i16.to_be_bytes());
+    key.extend_from_slice(&i16::from(marker.commit).to_be_bytes());
+    let mut value = Vec::with_capacity(6);
+    value.extend_from_slice(&0i16.to_be_bytes());
+    value.extend_from_slice(&marker.coordinator_epoch.to_be_bytes());
+    // attributes, timestamp delta, offset delta, key, value, header count (all varints of one
+    // byte: zigzag(4) = 8, zigzag(6) = 12).
+    let mut body = vec![0u8, 0, 0, 8];
+    body.extend_from_slice(&key);
+    body.push(12);
+    body.extend_from_slice(&value);
+    body.push(0);
+    let mut b = Vec::with_capacity(HEADER_LEN + 1 + body.len());
+    b.extend_from_slice(&0i64.to_be_bytes()); // base offset
+    b.extend_from_slice(&0i32.to_be_bytes()); // length, patched below
+    b.extend_from_slice(&0i32.to_be_bytes()); // leader epoch
+    b.push(2); // magic
+    b.extend_from_slice(&0u32.to_be_bytes()); // crc, patched below
+    b.extend_from_slice(&(CONTROL_BIT | TRANSACTIONAL_BIT).to_be_bytes());
+    b.extend_from_slice(&0i32.to_be_bytes()); // last offset delta
+    b.extend_from_slice(&timestamp.to_be_bytes());
+    b.extend_from_slice(&timestamp.to_be_bytes());
+    b.extend_from_slice(&producer_id.to_be_bytes());
+    b.extend_from_slice(&producer_epoch.to_be_bytes());
+    b.extend_from_slice(&(-1i32).to_be_bytes()); // base sequence
+    b.extend_from_slice(&1i32.to_be_bytes()); // record count
+    b.push((body.len() as u8) << 1); // the record's length, zigzag (under 64)
+    b.extend_from_slice(&body);
+    let len = (b.len() - LOG_OVERHEAD) as i32;
+    b[BATCH_LENGTH..BATCH_LENGTH + 4].copy_from_slice(&len.to_be_bytes());
+    let crc = crc32c::crc32c(&b[ATTRIBUTES..]);
+    b[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+    Bytes::from(b)
+}
+
+/// The marker a stored control batch holds: None if it is not a transaction marker (another
+/// control type, a compressed or emptied batch, or bytes that do not parse).
+pub fn parse_marker(batch: &[u8]) -> Option<Marker> {
+    let h = StoredHeader::parse(batch)?;
+    if !h.is_control() || h.record_count == 0 || h.attributes & 0x07 != 0 {
+        return None;
+    }
+    let mut r = batch.get(HEADER_LEN..)?;
+    let _len = read_varint(&mut r)?;
+    r = r.get(1..)?; // the record's attributes
+    let _ts_delta = read_varint(&mut r)?;
+    let _offset_delta = read_varint(&mut r)?;
+    let key_len = usize::try_from(read_varint(&mut r)?).ok()?;
+    let key = r.get(..key_len)?;
+    r = &r[key_len..];
+    let value_len = usize::try_from(read_varint(&mut r)?).ok()?;
+    let value = r.get(..value_len)?;
+    let kind = i16::from_be_bytes(key.get(2..4)?.try_into().ok()?);
+    if value.len() < 6 || !(0..=1).contains(&kind) {
+        return None;
+    }
+    Some(Marker {
+        commit: kind == 1,
+        coordinator_epoch: be_i32(value, 2),
+    })
+}
+
+/// A zigzag varint (at most ten bytes), advancing `r` past it.
+fn read_varint(r: &mut &[u8]) -> Option<i64> {
+    let mut z = 0u64;
+    for (i, byte) in r.iter().enumerate().take(10) {
+        z |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            *r = &r[i + 1..];
+            return Some((z >> 1) as i64 ^ -((z & 1) as i64));
+        }
+    }
+    None
+}
+
 /// Header facts about a batch already in the log (trusted: it was validated on the way in).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredHeader {
@@ -311,6 +407,7 @@ impl StoredHeader {
             self.producer_epoch,
             self.base_sequence,
             self.last_offset_delta,
+            self.attributes & TRANSACTIONAL_BIT != 0,
         )
     }
 
@@ -369,6 +466,16 @@ pub(crate) mod tests {
         b[PRODUCER_ID..PRODUCER_ID + 8].copy_from_slice(&producer_id.to_be_bytes());
         b[PRODUCER_EPOCH..PRODUCER_EPOCH + 2].copy_from_slice(&epoch.to_be_bytes());
         b[BASE_SEQUENCE..BASE_SEQUENCE + 4].copy_from_slice(&base_sequence.to_be_bytes());
+        let crc = crc32c::crc32c(&b[ATTRIBUTES..]);
+        b[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+        b.freeze()
+    }
+
+    /// `batch` (from [`make_batch`]) as a transactional producer's, CRC recomputed.
+    pub fn with_txn(batch: &Bytes, producer_id: i64, epoch: i16, base_sequence: i32) -> Bytes {
+        let mut b = BytesMut::from(&with_producer(batch, producer_id, epoch, base_sequence)[..]);
+        let attributes = i16::from_be_bytes([b[ATTRIBUTES], b[ATTRIBUTES + 1]]) | TRANSACTIONAL_BIT;
+        b[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attributes.to_be_bytes());
         let crc = crc32c::crc32c(&b[ATTRIBUTES..]);
         b[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
         b.freeze()
@@ -434,6 +541,36 @@ pub(crate) mod tests {
         let info = validate(&stamped, 1 << 20).unwrap();
         assert_eq!(info[0].max_timestamp, 99);
         assert_ne!(info[0].attributes & (1 << 3), 0);
+    }
+
+    #[test]
+    fn a_marker_batch_is_a_valid_control_batch_that_parses_back() {
+        let marker = Marker {
+            commit: true,
+            coordinator_epoch: 7,
+        };
+        let b = marker_batch(42, 3, marker, 1_000);
+        let info = validate(&b, 1 << 20).unwrap();
+        assert_eq!(info.len(), 1);
+        let i = &info[0];
+        assert!(i.is_control() && i.is_transactional());
+        assert_eq!(
+            (i.producer_id, i.producer_epoch, i.base_sequence),
+            (42, 3, -1)
+        );
+        assert_eq!(i.sequenced(), None, "markers carry no sequence");
+        assert_eq!(parse_marker(&b), Some(marker));
+        // The record walks as Kafka frames it: one record, a 4-byte key.
+        let mut seen = Vec::new();
+        crate::log::records::walk(&b, 0, 1, 1 << 20, |r| seen.push(r)).unwrap();
+        assert_eq!(seen.len(), 1);
+        assert!(seen[0].has_key);
+        let abort = Marker {
+            commit: false,
+            coordinator_epoch: -1,
+        };
+        assert_eq!(parse_marker(&marker_batch(1, 0, abort, 0)), Some(abort));
+        assert_eq!(parse_marker(&make_batch(1, 0)), None);
     }
 
     #[test]

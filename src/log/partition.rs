@@ -4,7 +4,13 @@
 //! An append moves the log end offset; the high watermark follows only when the caller
 //! [`publish`](PartitionLog::publish)es it after a flush covered the append, so a consumer never
 //! reads a record a crash could still take away (and whose offset a restart would then reuse).
-//! With one broker, the high watermark is also the last stable offset.
+//!
+//! Transactions (KIP-98): a transactional producer's first batch in the partition since its last
+//! marker starts its ongoing transaction here, and [`write_marker`](PartitionLog::write_marker)
+//! ends it. The last stable offset is the high watermark held back by the first offset of every
+//! transaction still ongoing, or ended by a marker the high watermark has not passed yet (Kafka's
+//! unreplicated transactions: a marker is not stable until it is durable). Aborted transactions
+//! go to an index in the store that read_committed fetches consult.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,7 +21,7 @@ use tokio::sync::Notify;
 use std::collections::HashMap;
 
 use crate::log::batch::{self, BatchInfo, StoredHeader};
-use crate::log::producer_state::{self, ProducerEntry, Verdict};
+use crate::log::producer_state::{self, AbortedTxn, MarkerVerdict, ProducerEntry, Verdict};
 use crate::store::{PartitionStorage, StoreError};
 
 /// The leader epoch of every partition: one broker never changes leadership.
@@ -28,9 +34,11 @@ pub struct PartitionLog {
     /// Bytes stored, computed on first use (a scan) and then kept up to date: opening a partition
     /// must not scan its log.
     size: Mutex<Option<u64>>,
-    /// Idempotent producers' state, loaded from the store on first use. Lock order: `offsets`
-    /// first, then this.
+    /// Idempotent producers' state, loaded from the store on first use (at open, for a partition
+    /// that has seen transactions). Lock order: `offsets` first, then this.
     producers: Mutex<Option<HashMap<i64, ProducerEntry>>>,
+    /// Whether the store knows this partition has seen a transactional batch.
+    transactional: AtomicBool,
     /// Long-polling fetches waiting for this partition to grow.
     waiters: Mutex<Vec<Arc<Notify>>>,
     /// Set (under the `offsets` lock) when a failed append may have left bytes at the high
@@ -47,6 +55,37 @@ struct LogState {
     /// The next offset an append assigns; at or above the high watermark. Offsets between the two
     /// are written but not yet known to be on disk.
     log_end: u64,
+    txns: Txns,
+}
+
+/// The transactions that hold the last stable offset back.
+#[derive(Debug, Default)]
+struct Txns {
+    /// Producer id -> the first offset of its ongoing transaction.
+    ongoing: HashMap<i64, u64>,
+    /// (first offset, marker offset) of transactions whose marker is written but not yet below
+    /// the high watermark.
+    ending: Vec<(u64, u64)>,
+}
+
+impl LogState {
+    fn last_stable_offset(&self) -> u64 {
+        let hw = self.offsets.high_watermark;
+        let ongoing = self.txns.ongoing.values().copied();
+        let ending = self
+            .txns
+            .ending
+            .iter()
+            .filter(|(_, m)| *m >= hw)
+            .map(|(f, _)| *f);
+        ongoing.chain(ending).fold(hw, u64::min)
+    }
+
+    /// The first unstable offset once `producer_id`'s transaction ends with a marker at `marker`.
+    fn first_unstable_without(&self, producer_id: i64, marker: u64) -> u64 {
+        let others = self.txns.ongoing.iter().filter(|(p, _)| **p != producer_id);
+        others.map(|(_, f)| *f).fold(marker + 1, u64::min)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +99,8 @@ pub struct Offsets {
 pub struct ReadResult {
     pub records: Option<Records>,
     pub offsets: Offsets,
+    /// The last stable offset at the moment of the read.
+    pub last_stable_offset: u64,
 }
 
 /// Record bytes read from the log: the stored chunks of whole batches, in order, never joined,
@@ -112,6 +153,12 @@ pub enum AppendError {
     StaleEpoch { got: i16, current: i16 },
     #[error("out of order sequence: {0}")]
     OutOfOrder(String),
+    /// A plain batch from a producer whose transaction is ongoing in the partition.
+    #[error("producer {producer_id} has a transaction ongoing in this partition")]
+    InvalidTxnState { producer_id: i64 },
+    /// A marker from a coordinator older than the one that wrote the producer's last marker.
+    #[error("coordinator epoch {got} is older than the current {current}")]
+    CoordinatorFenced { got: i32, current: i32 },
 }
 
 /// Why a compaction pass stopped. Changes applied before the failure stay applied: each is
@@ -154,6 +201,14 @@ impl PartitionLog {
             }
             Err(e) => return Err(e),
         };
+        // Only a partition that has seen transactions pays for loading its producers here.
+        let transactional = store.is_transactional()?;
+        let (producers, txns) = if transactional {
+            let (producers, txns) = load_txns(&store)?;
+            (Some(producers), txns)
+        } else {
+            (None, Txns::default())
+        };
         Ok(PartitionLog {
             store: Box::new(store),
             offsets: Mutex::new(LogState {
@@ -162,13 +217,63 @@ impl PartitionLog {
                     high_watermark: end.max(log_start),
                 },
                 log_end: end.max(log_start),
+                txns,
             }),
             size: Mutex::new(None),
-            producers: Mutex::new(None),
+            producers: Mutex::new(producers),
+            transactional: AtomicBool::new(transactional),
             waiters: Mutex::new(Vec::new()),
             unclean_tail: AtomicBool::new(false),
             recovery_pending: AtomicBool::new(recovery_pending),
         })
+    }
+
+    /// The last stable offset: the high watermark, or the first offset of the earliest
+    /// transaction not yet known to be ended, if lower. What read_committed consumers may read up
+    /// to, and what every Fetch reports.
+    pub fn last_stable_offset(&self) -> u64 {
+        self.offsets
+            .lock()
+            .expect("offsets poisoned")
+            .last_stable_offset()
+    }
+
+    /// The offsets and the last stable offset, read together.
+    pub fn offsets_and_lso(&self) -> (Offsets, u64) {
+        let state = self.offsets.lock().expect("offsets poisoned");
+        (state.offsets, state.last_stable_offset())
+    }
+
+    /// (producer id, first offset) of every transaction ongoing in this partition, sorted by
+    /// producer id. A transaction whose marker is written counts as ended, even before its
+    /// marker is published.
+    pub fn ongoing_transactions(&self) -> Vec<(i64, u64)> {
+        let state = self.offsets.lock().expect("offsets poisoned");
+        let mut out: Vec<(i64, u64)> = state.txns.ongoing.iter().map(|(p, f)| (*p, *f)).collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// (producer id, first offset) of every aborted transaction whose records overlap
+    /// [`from`, `upto`): what a read_committed Fetch of that range returns (Kafka's
+    /// collectAbortedTxns), in the order the transactions were aborted.
+    pub fn aborted_transactions(
+        &self,
+        from: u64,
+        upto: u64,
+    ) -> Result<Vec<(i64, u64)>, StoreError> {
+        let mut out = Vec::new();
+        for t in self.store.aborted_txns(from) {
+            let t = t?;
+            if t.first_offset < upto {
+                out.push((t.producer_id, t.first_offset));
+            }
+            // Every transaction aborted after this one began at or above its stable offset.
+            if t.last_stable_offset >= upto {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// Bytes stored in this partition.
@@ -323,20 +428,13 @@ impl PartitionLog {
     pub fn append(&self, batches: &[BatchInfo]) -> Result<Appended, AppendError> {
         let mut state = self.offsets.lock().expect("offsets poisoned");
         let mut producers = self.producers.lock().expect("producers poisoned");
-        if self.recovery_pending.load(Ordering::Relaxed) {
-            // Before producer states are loaded: the repair may restore one.
-            let end = recover_tail(&*self.store)?.max(state.offsets.log_start);
-            debug_assert_eq!(end, state.log_end);
-            state.log_end = end;
-            self.recovery_pending.store(false, Ordering::Relaxed);
-        }
-        if producers.is_none() {
-            *producers = Some(self.store.load_producers()?.into_iter().collect());
-        }
-        let producers = producers.as_mut().expect("loaded above");
-        if self.unclean_tail.load(Ordering::Relaxed) {
-            self.store.remove_batch(state.log_end)?;
-            self.unclean_tail.store(false, Ordering::Relaxed);
+        let producers = self.prepare_write(&mut state, &mut producers)?;
+        if batches.iter().any(|b| b.is_transactional())
+            && !self.transactional.load(Ordering::Relaxed)
+        {
+            // Before the batch: a flag without transactions only costs a load at open.
+            self.store.mark_transactional()?;
+            self.transactional.store(true, Ordering::Relaxed);
         }
         let base = state.log_end;
         let mut next = base;
@@ -373,6 +471,11 @@ impl PartitionLog {
                             });
                         }
                         Verdict::OutOfOrder(why) => return Err(AppendError::OutOfOrder(why)),
+                        Verdict::InvalidTxnState => {
+                            return Err(AppendError::InvalidTxnState {
+                                producer_id: seq.producer_id,
+                            })
+                        }
                     }
                 }
             };
@@ -399,8 +502,11 @@ impl PartitionLog {
                 state.log_end = next;
                 return Err(e.into());
             }
-            if let Some((pid, state)) = new_state {
-                producers.insert(pid, state);
+            if let Some((pid, entry)) = new_state {
+                if let Some(first) = entry.txn_first_offset {
+                    state.txns.ongoing.insert(pid, first);
+                }
+                producers.insert(pid, entry);
             }
             next += b.record_count as u64;
             if let Some(size) = self.size.lock().expect("size poisoned").as_mut() {
@@ -412,6 +518,130 @@ impl PartitionLog {
             base_offset: base,
             log_start: state.offsets.log_start,
             end: next,
+        })
+    }
+
+    /// What every write does first, under both locks: the repairs a restart could not write, the
+    /// producers' states loaded, and what a failed write may have left at the log end removed.
+    fn prepare_write<'a>(
+        &self,
+        state: &mut LogState,
+        producers: &'a mut Option<HashMap<i64, ProducerEntry>>,
+    ) -> Result<&'a mut HashMap<i64, ProducerEntry>, StoreError> {
+        if self.recovery_pending.load(Ordering::Relaxed) {
+            // The repair may restore a producer's state: (re)load them after it.
+            let end = recover_tail(&*self.store)?.max(state.offsets.log_start);
+            debug_assert_eq!(end, state.log_end);
+            state.log_end = end;
+            *producers = None;
+            if self.transactional.load(Ordering::Relaxed) {
+                let (loaded, txns) = load_txns(&*self.store)?;
+                *producers = Some(loaded);
+                state.txns = txns;
+            }
+            self.recovery_pending.store(false, Ordering::Relaxed);
+        }
+        if producers.is_none() {
+            *producers = Some(self.store.load_producers()?.into_iter().collect());
+        }
+        if self.unclean_tail.load(Ordering::Relaxed) {
+            self.store.remove_batch(state.log_end)?;
+            // A failed marker may have left its aborted transaction; the marker retries here.
+            self.store.remove_aborted_txn(state.log_end)?;
+            self.unclean_tail.store(false, Ordering::Relaxed);
+        }
+        Ok(producers.as_mut().expect("loaded above"))
+    }
+
+    /// Appends a transaction marker for `producer_id` at the log end (Kafka's
+    /// appendAsLeader with a WriteTxnMarkers entry) and ends the producer's ongoing transaction
+    /// here; an abort of a transaction that wrote here goes to the aborted-transaction index. A
+    /// marker for a producer with no ongoing transaction here is written all the same.
+    ///
+    /// Refused, writing nothing, with [`AppendError::StaleEpoch`] if `producer_epoch` is older
+    /// than the producer's here, and [`AppendError::CoordinatorFenced`] if `coordinator_epoch` is
+    /// older than its last marker's. A newer epoch becomes the producer's. As with
+    /// [`append`](Self::append), the caller awaits a flush and then publishes [`Appended::end`];
+    /// until then the transaction still holds the last stable offset.
+    pub fn write_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+    ) -> Result<Appended, AppendError> {
+        let mut state = self.offsets.lock().expect("offsets poisoned");
+        let mut producers = self.producers.lock().expect("producers poisoned");
+        let producers = self.prepare_write(&mut state, &mut producers)?;
+        let offset = state.log_end;
+        let now = crate::now_ms();
+        let (entry, first) = producer_state::end_txn(
+            producers.get(&producer_id),
+            producer_epoch,
+            coordinator_epoch,
+            offset,
+            now,
+        )
+        .map_err(|v| match v {
+            MarkerVerdict::StaleEpoch { current } => AppendError::StaleEpoch {
+                got: producer_epoch,
+                current,
+            },
+            MarkerVerdict::CoordinatorFenced { current } => AppendError::CoordinatorFenced {
+                got: coordinator_epoch,
+                current,
+            },
+        })?;
+        let marker = batch::Marker {
+            commit,
+            coordinator_epoch,
+        };
+        let bytes = batch::with_offset(
+            &batch::marker_batch(producer_id, producer_epoch, marker, now),
+            offset,
+            LEADER_EPOCH,
+        );
+        let aborted = first.filter(|_| !commit).map(|first_offset| AbortedTxn {
+            producer_id,
+            first_offset,
+            last_offset: offset,
+            last_stable_offset: state.first_unstable_without(producer_id, offset),
+        });
+        // The index entry before the producer state: a restart that finds the state updated
+        // finds the entry too (sled recovers a prefix), and one that does not redoes both.
+        let written = self
+            .store
+            .append(offset, &bytes, None)
+            .and_then(|()| aborted.map_or(Ok(()), |t| self.store.put_aborted_txn(&t)))
+            .and_then(|()| self.store.put_producer(producer_id, &entry));
+        if let Err(e) = written {
+            let cleanup = self
+                .store
+                .remove_batch(offset)
+                .and_then(|()| self.store.remove_aborted_txn(offset));
+            if let Err(cleanup) = cleanup {
+                tracing::warn!(
+                    offset,
+                    error = %cleanup,
+                    "could not remove a failed marker; the next write will"
+                );
+                self.unclean_tail.store(true, Ordering::Relaxed);
+            }
+            return Err(e.into());
+        }
+        producers.insert(producer_id, entry);
+        state.txns.ongoing.remove(&producer_id);
+        if let Some(first) = first {
+            state.txns.ending.push((first, offset));
+        }
+        state.log_end = offset + 1;
+        if let Some(size) = self.size.lock().expect("size poisoned").as_mut() {
+            *size += bytes.len() as u64;
+        }
+        Ok(Appended {
+            base_offset: offset,
+            log_start: state.offsets.log_start,
+            end: offset + 1,
         })
     }
 
@@ -433,6 +663,9 @@ impl PartitionLog {
             let hw = &mut state.offsets.high_watermark;
             let moved = end > *hw;
             *hw = (*hw).max(end);
+            let hw = *hw;
+            // A marker below the high watermark is durable: its transaction is stable.
+            state.txns.ending.retain(|(_, marker)| *marker >= hw);
             moved
         };
         if moved {
@@ -458,7 +691,8 @@ impl PartitionLog {
         Ok(out)
     }
 
-    /// Forgets producers idle for longer than `expiration_ms` (Kafka's producer.id.expiration.ms).
+    /// Forgets producers idle for longer than `expiration_ms` (Kafka's producer.id.expiration.ms),
+    /// except those with a transaction ongoing here (Kafka's isProducerExpired).
     pub fn expire_producers(&self, now_ms: i64, expiration_ms: i64) -> Result<usize, StoreError> {
         let _offs = self.offsets.lock().expect("offsets poisoned");
         let mut guard = self.producers.lock().expect("producers poisoned");
@@ -468,7 +702,10 @@ impl PartitionLog {
         let producers = guard.as_mut().expect("loaded above");
         let expired: Vec<i64> = producers
             .iter()
-            .filter(|(_, e)| e.last_timestamp_ms < now_ms.saturating_sub(expiration_ms))
+            .filter(|(_, e)| {
+                e.txn_first_offset.is_none()
+                    && e.last_timestamp_ms < now_ms.saturating_sub(expiration_ms)
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in &expired {
@@ -504,7 +741,26 @@ impl PartitionLog {
         max_bytes: usize,
         at_least_one: bool,
     ) -> Result<ReadResult, ReadError> {
-        let offsets = self.offsets();
+        self.read_isolated(offset, max_bytes, at_least_one, false)
+    }
+
+    /// [`read`](Self::read), and with `read_committed` only batches below the last stable offset
+    /// (isolation level 1). The offset is still checked against the high watermark, as Kafka
+    /// does: an offset between the two is in range and reads nothing yet.
+    pub fn read_isolated(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        at_least_one: bool,
+        read_committed: bool,
+    ) -> Result<ReadResult, ReadError> {
+        let (offsets, last_stable_offset) = self.offsets_and_lso();
+        // The LSO is a batch's base offset or the high watermark, so whole batches end below it.
+        let limit = if read_committed {
+            last_stable_offset
+        } else {
+            offsets.high_watermark
+        };
         if offset < offsets.log_start as i64 || offset > offsets.high_watermark as i64 {
             return Err(ReadError::OutOfRange {
                 offset,
@@ -513,17 +769,16 @@ impl PartitionLog {
             });
         }
         let offset = offset as u64;
-        if offset == offsets.high_watermark {
-            return Ok(ReadResult {
-                records: None,
-                offsets,
-            });
+        let nothing = ReadResult {
+            records: None,
+            offsets,
+            last_stable_offset,
+        };
+        if offset >= limit {
+            return Ok(nothing);
         }
         let Some(start) = self.store.seek(offset)? else {
-            return Ok(ReadResult {
-                records: None,
-                offsets,
-            });
+            return Ok(nothing);
         };
         // Stored chunks of the batches to send, handed on uncopied.
         let mut parts: Vec<Bytes> = Vec::new();
@@ -531,7 +786,7 @@ impl PartitionLog {
         for item in self.store.scan_parts(start) {
             let (base, batch) = item?;
             // Batches above the high watermark may be mid-append by a concurrent producer.
-            if base >= offsets.high_watermark {
+            if base >= limit {
                 break;
             }
             if let Some(h) = batch.first().and_then(|first| StoredHeader::parse(first)) {
@@ -550,7 +805,11 @@ impl PartitionLog {
             }
         }
         let records = (!parts.is_empty()).then_some(Records(parts));
-        Ok(ReadResult { records, offsets })
+        Ok(ReadResult {
+            records,
+            offsets,
+            last_stable_offset,
+        })
     }
 }
 
@@ -574,6 +833,9 @@ fn recover_tail(store: &dyn PartitionStorage) -> Result<u64, StoreError> {
             store.remove_batch(base)?;
             continue;
         };
+        if h.is_control() && h.producer_id >= 0 {
+            recover_marker(store, &h)?;
+        }
         if let Some(seq) = h.sequenced() {
             let current = store.producer(seq.producer_id)?;
             let recorded = current
@@ -593,6 +855,76 @@ fn recover_tail(store: &dyn PartitionStorage) -> Result<u64, StoreError> {
         return Ok(h.next_offset());
     }
     Ok(0)
+}
+
+/// Restores what a transaction marker that ends the log does to its producer's state and to the
+/// aborted-transaction index, if a crash came before those writes (they follow the batch).
+fn recover_marker(store: &dyn PartitionStorage, h: &StoredHeader) -> Result<(), StoreError> {
+    let pid = h.producer_id;
+    let current = store.producer(pid)?;
+    if current
+        .as_ref()
+        .is_some_and(|e| e.last_marker.is_some_and(|m| m >= h.base_offset))
+    {
+        return Ok(());
+    }
+    let Some(marker) = store
+        .read_batch(h.base_offset)?
+        .and_then(|b| batch::parse_marker(&b))
+    else {
+        return Ok(());
+    };
+    let ended = producer_state::end_txn(
+        current.as_ref(),
+        h.producer_epoch,
+        marker.coordinator_epoch,
+        h.base_offset,
+        crate::now_ms(),
+    );
+    let Ok((entry, first)) = ended else {
+        // It was checked when written; a state newer than the marker has nothing to restore.
+        return Ok(());
+    };
+    tracing::info!(
+        producer = pid,
+        offset = h.base_offset,
+        "restoring the producer state of the transaction marker that ends the partition"
+    );
+    if let (false, Some(first_offset)) = (marker.commit, first) {
+        let others = store.load_producers()?;
+        let last_stable_offset = others
+            .iter()
+            .filter(|(p, _)| *p != pid)
+            .filter_map(|(_, e)| e.txn_first_offset)
+            .fold(h.base_offset + 1, u64::min);
+        store.put_aborted_txn(&AbortedTxn {
+            producer_id: pid,
+            first_offset,
+            last_offset: h.base_offset,
+            last_stable_offset,
+        })?;
+    }
+    store.put_producer(pid, &entry)
+}
+
+/// Every producer state of a partition that has seen transactions, and its ongoing
+/// transactions. What a marker that ends the log did is already restored (by `recover_tail`), so
+/// every ended transaction is stable: a restart counts everything stored as durable.
+fn load_txns(
+    store: &dyn PartitionStorage,
+) -> Result<(HashMap<i64, ProducerEntry>, Txns), StoreError> {
+    let producers: HashMap<i64, ProducerEntry> = store.load_producers()?.into_iter().collect();
+    let ongoing = producers
+        .iter()
+        .filter_map(|(p, e)| e.txn_first_offset.map(|f| (*p, f)))
+        .collect();
+    Ok((
+        producers,
+        Txns {
+            ongoing,
+            ending: Vec::new(),
+        },
+    ))
 }
 
 /// The log end offset [`recover_tail`] would find, without writing its repairs: a torn last batch
@@ -1041,5 +1373,221 @@ mod tests {
         log.publish(first.end);
         assert_eq!(log.offsets().high_watermark, 6);
         assert_eq!(read_bases(&log, 0), vec![0, 3]);
+    }
+
+    /// A transactional batch of `n` records from `pid`, epoch 0, validated.
+    fn txn_batch(n: u32, pid: i64, seq: i32) -> Vec<BatchInfo> {
+        let b = batch::tests::with_txn(&make_batch(n, 0), pid, 0, seq);
+        batch::validate(&b, 1 << 20).unwrap()
+    }
+
+    fn marker_visible(log: &PartitionLog, pid: i64, commit: bool) -> Appended {
+        let done = log.write_marker(pid, 0, commit, 0).unwrap();
+        log.publish(done.end);
+        done
+    }
+
+    #[test]
+    fn the_last_stable_offset_follows_transactions_and_their_markers() {
+        let (_mem, log) = memory_log();
+        let plain = batch::validate(&make_batch(3, 0), 1 << 20).unwrap();
+        log.append_visible(&plain).unwrap();
+        assert_eq!(log.last_stable_offset(), 3);
+        assert_eq!(
+            log.append_visible(&txn_batch(3, 7, 0)).unwrap().base_offset,
+            3
+        );
+        assert_eq!(
+            log.append_visible(&txn_batch(2, 8, 0)).unwrap().base_offset,
+            6
+        );
+        assert_eq!(
+            log.append_visible(&txn_batch(1, 7, 3)).unwrap().base_offset,
+            8
+        );
+        assert_eq!(log.last_stable_offset(), 3);
+        assert_eq!(log.ongoing_transactions(), vec![(7, 3), (8, 6)]);
+        // The commit marker is written at the log end; until it is published (durable) the
+        // transaction still holds the LSO.
+        let commit = log.write_marker(7, 0, true, 0).unwrap();
+        assert_eq!((commit.base_offset, commit.end), (9, 10));
+        assert_eq!(log.ongoing_transactions(), vec![(8, 6)]);
+        assert_eq!(log.last_stable_offset(), 3);
+        log.publish(commit.end);
+        assert_eq!(log.last_stable_offset(), 6);
+        // read_committed stops at the LSO, whole batches; read_uncommitted at the high watermark.
+        let committed = log.read_isolated(0, 1 << 20, true, true).unwrap();
+        assert_eq!(committed.last_stable_offset, 6);
+        let bases = |r: ReadResult| -> Vec<u64> {
+            let mut bytes = r.records.map(|r| r.to_bytes()).unwrap_or_default();
+            let mut out = Vec::new();
+            while let Some(h) = StoredHeader::parse(&bytes) {
+                out.push(h.base_offset);
+                let _ = bytes.split_to(h.size as usize);
+            }
+            out
+        };
+        assert_eq!(bases(committed), vec![0, 3]);
+        assert!(log
+            .read_isolated(6, 1 << 20, true, true)
+            .unwrap()
+            .records
+            .is_none());
+        assert_eq!(read_bases(&log, 0), vec![0, 3, 6, 8, 9]);
+        // The abort ends the last transaction: the LSO reaches the high watermark, and the
+        // aborted transaction is listed for ranges that overlap it.
+        let abort = marker_visible(&log, 8, false);
+        assert_eq!(abort.base_offset, 10);
+        assert_eq!(log.last_stable_offset(), 11);
+        assert!(log.ongoing_transactions().is_empty());
+        assert_eq!(log.aborted_transactions(0, 11).unwrap(), vec![(8, 6)]);
+        assert_eq!(log.aborted_transactions(6, 7).unwrap(), vec![(8, 6)]);
+        assert_eq!(log.aborted_transactions(0, 6).unwrap(), vec![]);
+        assert_eq!(log.aborted_transactions(11, 20).unwrap(), vec![]);
+        assert_eq!(
+            bases(log.read_isolated(6, 1 << 20, true, true).unwrap()),
+            vec![6, 8, 9, 10]
+        );
+        // A commit of a transaction that aborted nothing here writes no index entry; a marker for
+        // a producer with no transaction here is written all the same.
+        assert_eq!(marker_visible(&log, 99, true).base_offset, 11);
+        assert_eq!(log.aborted_transactions(0, 20).unwrap(), vec![(8, 6)]);
+        assert_eq!(log.last_stable_offset(), 12);
+    }
+
+    #[test]
+    fn markers_are_fenced_by_epochs_and_plain_batches_by_an_ongoing_transaction() {
+        let (_mem, log) = memory_log();
+        log.append_visible(&txn_batch(2, 7, 0)).unwrap();
+        let plain = batch::tests::with_producer(&make_batch(1, 0), 7, 0, 2);
+        assert!(matches!(
+            log.append(&batch::validate(&plain, 1 << 20).unwrap()),
+            Err(AppendError::InvalidTxnState { producer_id: 7 })
+        ));
+        // Transaction version 2: the marker carries the bumped epoch, which becomes current.
+        let m = log.write_marker(7, 1, true, 5).unwrap();
+        log.publish(m.end);
+        assert!(matches!(
+            log.write_marker(7, 0, false, 5),
+            Err(AppendError::StaleEpoch { got: 0, current: 1 })
+        ));
+        assert!(matches!(
+            log.write_marker(7, 1, false, 4),
+            Err(AppendError::CoordinatorFenced { got: 4, current: 5 })
+        ));
+        assert_eq!(
+            log.offsets().high_watermark,
+            3,
+            "refused markers write nothing"
+        );
+        // The next transaction of the new epoch starts at sequence 0.
+        let next = batch::tests::with_txn(&make_batch(1, 0), 7, 1, 0);
+        let next = batch::validate(&next, 1 << 20).unwrap();
+        assert_eq!(log.append_visible(&next).unwrap().base_offset, 3);
+        assert_eq!(log.ongoing_transactions(), vec![(7, 3)]);
+    }
+
+    #[test]
+    fn a_producer_with_an_ongoing_transaction_does_not_expire() {
+        let (_mem, log) = memory_log();
+        log.append_visible(&txn_batch(1, 7, 0)).unwrap();
+        let idem = batch::tests::with_producer(&make_batch(1, 0), 8, 0, 0);
+        log.append_visible(&batch::validate(&idem, 1 << 20).unwrap())
+            .unwrap();
+        assert_eq!(log.expire_producers(i64::MAX, 0).unwrap(), 1);
+        assert_eq!(log.active_producers().unwrap().len(), 1);
+        marker_visible(&log, 7, false);
+        assert_eq!(log.expire_producers(i64::MAX, 0).unwrap(), 1);
+    }
+
+    /// A crash can leave a transaction's last batch or its marker without the writes that
+    /// follow it (producer state, index entry); a restart restores them from the batch.
+    #[test]
+    fn a_restart_restores_ongoing_transactions_and_the_effect_of_a_last_marker() {
+        let (mem, log) = memory_log();
+        log.append_visible(&txn_batch(2, 7, 0)).unwrap();
+        log.append_visible(&txn_batch(2, 8, 0)).unwrap();
+        drop(log);
+        let log = PartitionLog::open(mem.clone()).unwrap();
+        assert_eq!(log.ongoing_transactions(), vec![(7, 0), (8, 2)]);
+        assert_eq!(log.last_stable_offset(), 0);
+        // A transactional batch whose producer state was lost: restored, transaction included.
+        let lost = batch::tests::with_txn(&make_batch(1, 0), 9, 0, 0);
+        mem.append(4, &batch::with_offset(&lost, 4, LEADER_EPOCH), None)
+            .unwrap();
+        drop(log);
+        let log = PartitionLog::open(mem.clone()).unwrap();
+        assert_eq!(log.ongoing_transactions(), vec![(7, 0), (8, 2), (9, 4)]);
+        // An abort marker whose index entry and producer state were lost.
+        let abort = batch::Marker {
+            commit: false,
+            coordinator_epoch: 3,
+        };
+        let marker = batch::marker_batch(7, 0, abort, crate::now_ms());
+        mem.append(5, &batch::with_offset(&marker, 5, LEADER_EPOCH), None)
+            .unwrap();
+        drop(log);
+        let log = PartitionLog::open(mem.clone()).unwrap();
+        assert_eq!(log.ongoing_transactions(), vec![(8, 2), (9, 4)]);
+        assert_eq!(log.aborted_transactions(0, 6).unwrap(), vec![(7, 0)]);
+        assert_eq!(log.last_stable_offset(), 2);
+        let restored = mem.producer(7).unwrap().unwrap();
+        assert_eq!(
+            (restored.last_marker, restored.coordinator_epoch),
+            (Some(5), 3)
+        );
+        // The restored state fences an older coordinator, and the log goes on after the marker.
+        assert!(matches!(
+            log.write_marker(7, 0, true, 2),
+            Err(AppendError::CoordinatorFenced { .. })
+        ));
+        assert_eq!(marker_visible(&log, 8, true).base_offset, 6);
+        assert_eq!(log.last_stable_offset(), 4);
+    }
+
+    #[test]
+    fn a_failed_marker_leaves_nothing_and_its_retry_lands() {
+        let (mem, log) = memory_log();
+        log.append_visible(&txn_batch(2, 7, 0)).unwrap();
+        // Batch and index entry written, producer state not.
+        mem.set_faults(Faults {
+            after_writes: 2,
+            fail_writes: 1,
+            ..Faults::default()
+        });
+        assert!(log.write_marker(7, 0, false, 0).is_err());
+        assert_eq!(mem.stored_bases(), vec![0]);
+        assert_eq!(log.aborted_transactions(0, 10).unwrap(), vec![]);
+        assert_eq!(log.ongoing_transactions(), vec![(7, 0)]);
+        assert_eq!(marker_visible(&log, 7, false).base_offset, 2);
+        assert_eq!(log.aborted_transactions(0, 10).unwrap(), vec![(7, 0)]);
+    }
+
+    #[test]
+    fn transactions_and_the_aborted_index_survive_a_restart_and_leave_with_the_log_start() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (s, log) = log(dir.path());
+            log.append_visible(&txn_batch(2, 7, 0)).unwrap();
+            marker_visible(&log, 7, false);
+            log.append_visible(&txn_batch(2, 7, 2)).unwrap();
+            marker_visible(&log, 7, false);
+            log.append_visible(&txn_batch(1, 8, 0)).unwrap();
+            s.close().unwrap();
+        }
+        let (s, log) = log(dir.path());
+        assert_eq!(log.ongoing_transactions(), vec![(8, 6)]);
+        assert_eq!(log.last_stable_offset(), 6);
+        assert_eq!(
+            log.aborted_transactions(0, 7).unwrap(),
+            vec![(7, 0), (7, 3)]
+        );
+        // The index entries of transactions whose marker is below the log start go.
+        log.advance_log_start(3).unwrap();
+        assert_eq!(log.aborted_transactions(0, 7).unwrap(), vec![(7, 3)]);
+        // A partition that never saw a transaction has none, and loads no producers at open.
+        let other = PartitionLog::open(s.open_partition(uuid::Uuid::nil(), 1).unwrap()).unwrap();
+        assert!(other.producers.lock().unwrap().is_none());
+        assert_eq!(other.last_stable_offset(), 0);
     }
 }

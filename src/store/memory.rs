@@ -14,11 +14,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 
-use super::storage::{BatchIter, HeaderIter, PartitionStorage};
+use super::storage::{AbortedIter, BatchIter, HeaderIter, PartitionStorage};
 use super::{IoError, StoreError};
 use crate::log::batch::StoredHeader;
 use crate::log::compaction::Change;
-use crate::log::producer_state::ProducerEntry;
+use crate::log::producer_state::{AbortedTxn, ProducerEntry};
 
 /// What goes wrong, and when. The default is nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,6 +49,8 @@ struct State {
     batches: BTreeMap<u64, Bytes>,
     log_start: u64,
     producers: BTreeMap<i64, ProducerEntry>,
+    transactional: bool,
+    aborted: BTreeMap<u64, AbortedTxn>,
     faults: Faults,
     /// Writes attempted and failed so far, for tests to check what a fault hit.
     writes: usize,
@@ -278,6 +280,7 @@ impl PartitionStorage for MemoryPartition {
         for base in doomed {
             removed += st.batches.remove(&base).map_or(0, |b| b.len() as u64);
         }
+        st.aborted = st.aborted.split_off(&log_start);
         Ok((removed, more))
     }
 
@@ -347,5 +350,47 @@ impl PartitionStorage for MemoryPartition {
         }
         st.producers.remove(&producer_id);
         Ok(())
+    }
+
+    fn mark_transactional(&self) -> Result<(), StoreError> {
+        let mut st = self.state();
+        if !matches!(st.write(0), Admit::Ok) {
+            return Err(injected("marking the partition transactional failed"));
+        }
+        st.transactional = true;
+        Ok(())
+    }
+
+    fn is_transactional(&self) -> Result<bool, StoreError> {
+        let mut st = self.state();
+        st.read()?;
+        Ok(st.transactional)
+    }
+
+    fn put_aborted_txn(&self, txn: &AbortedTxn) -> Result<(), StoreError> {
+        let mut st = self.state();
+        if !matches!(st.write(0), Admit::Ok) {
+            return Err(injected("aborted transaction write failed"));
+        }
+        st.aborted.insert(txn.last_offset, *txn);
+        Ok(())
+    }
+
+    fn remove_aborted_txn(&self, last_offset: u64) -> Result<(), StoreError> {
+        let mut st = self.state();
+        if !matches!(st.write(0), Admit::Ok) {
+            return Err(injected("aborted transaction removal failed"));
+        }
+        st.aborted.remove(&last_offset);
+        Ok(())
+    }
+
+    fn aborted_txns(&self, from: u64) -> AbortedIter<'_> {
+        let mut st = self.state();
+        if let Err(e) = st.read() {
+            return Box::new(std::iter::once(Err(e)));
+        }
+        let out: Vec<_> = st.aborted.range(from..).map(|(_, t)| Ok(*t)).collect();
+        Box::new(out.into_iter())
     }
 }

@@ -310,6 +310,14 @@ impl Store {
             for item in self.inner.producers.scan_prefix(producer_prefix(rec.id, p)) {
                 self.inner.producers.remove(item?.0)?;
             }
+            self.inner.txn_partitions.remove(partition_key(rec.id, p))?;
+            for item in self
+                .inner
+                .aborted_txns
+                .scan_prefix(producer_prefix(rec.id, p))
+            {
+                self.inner.aborted_txns.remove(item?.0)?;
+            }
         }
         Ok(())
     }
@@ -576,11 +584,7 @@ mod tests {
         assert!(store.orphaned_topic_ids().unwrap().is_empty());
 
         let p = store.open_partition(rec.id, 0).unwrap();
-        let entry = crate::log::producer_state::ProducerEntry {
-            epoch: 0,
-            batches: Default::default(),
-            last_timestamp_ms: 1,
-        };
+        let entry = crate::log::producer_state::ProducerEntry::new(0, 1);
         p.put_producer(7, &entry).unwrap();
         let mut bad = producer_prefix(rec.id, 0);
         bad.extend_from_slice(&8i64.to_be_bytes());

@@ -23,6 +23,12 @@
 //! - tree `log_start`: `<topic id>/<partition>` -> log start offset (u64 BE), only once it moved past 0.
 //! - tree `producers`: `<topic id>/<partition>/` + producer id (i64 BE) -> JSON
 //!   [`crate::log::producer_state::ProducerEntry`], written right after the batch it describes.
+//! - tree `txn_partitions`: `<topic id>/<partition>` -> empty, once the partition has seen a
+//!   transactional batch (its producers' states are then loaded when it opens).
+//! - tree `aborted_txns`: `<topic id>/<partition>/` + the abort marker's offset (u64 BE) -> producer
+//!   id (i64 BE), first offset, last stable offset (u64 BE each): the partition's aborted-
+//!   transaction index (Kafka's `.txnindex`), written before the producer state that the marker
+//!   updates; entries whose marker is below the log start are removed with the batches.
 //! - tree `groups`: consumer group id -> its protocol type (\"consumer\", ...).
 //! - tree `group_metadata`: group id -> JSON [`GroupRecord`], a classic group's generation,
 //!   protocol, leader and members with their subscriptions and assignments (Kafka's
@@ -67,7 +73,7 @@ pub use metadata::{
 };
 pub use partition::PartitionStore;
 pub use space::DEFAULT_MIN_FREE_BYTES;
-pub use storage::{BatchIter, HeaderIter, PartitionStorage};
+pub use storage::{AbortedIter, BatchIter, HeaderIter, PartitionStorage};
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -89,6 +95,8 @@ struct Inner {
     log_start: sled::Tree,
     offsets: sled::Tree,
     producers: sled::Tree,
+    txn_partitions: sled::Tree,
+    aborted_txns: sled::Tree,
     flusher: Arc<Flusher>,
     flush_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Bytes written that no completed flush is known to cover yet (see [`Store::admit`]).
@@ -165,6 +173,8 @@ impl Store {
         let log_start = db.open_tree("log_start")?;
         let offsets = db.open_tree("offsets")?;
         let producers = db.open_tree("producers")?;
+        let txn_partitions = db.open_tree("txn_partitions")?;
+        let aborted_txns = db.open_tree("aborted_txns")?;
         let unflushed = Arc::new(AtomicU64::new(0));
         let flusher = Arc::new(Flusher::new(unflushed.clone()));
         let flush_thread = {
@@ -182,6 +192,8 @@ impl Store {
                 log_start,
                 offsets,
                 producers,
+                txn_partitions,
+                aborted_txns,
                 flusher,
                 flush_thread: Mutex::new(Some(flush_thread)),
                 unflushed,

@@ -11,10 +11,10 @@ use super::keys::{
     chunk_key, chunks, key_offset, partition_key, partition_tree_name, producer_prefix,
 };
 use super::metadata::skipped;
-use super::storage::{BatchIter, HeaderIter, PartitionStorage};
+use super::storage::{AbortedIter, BatchIter, HeaderIter, PartitionStorage};
 use super::{Store, StoreError};
 use crate::log::compaction::Change;
-use crate::log::producer_state::ProducerEntry;
+use crate::log::producer_state::{AbortedTxn, ProducerEntry};
 
 impl Store {
     pub fn open_partition(
@@ -30,6 +30,8 @@ impl Store {
             tree,
             log_start: self.inner.log_start.clone(),
             producers: self.inner.producers.clone(),
+            txn_partitions: self.inner.txn_partitions.clone(),
+            aborted_txns: self.inner.aborted_txns.clone(),
             unflushed: self.inner.unflushed.clone(),
             space: self.inner.space.clone(),
             producer_prefix: producer_prefix(topic_id, partition),
@@ -43,6 +45,8 @@ pub struct PartitionStore {
     tree: sled::Tree,
     log_start: sled::Tree,
     producers: sled::Tree,
+    txn_partitions: sled::Tree,
+    aborted_txns: sled::Tree,
     producer_prefix: Vec<u8>,
     key: String,
     unflushed: Arc<AtomicU64>,
@@ -63,6 +67,13 @@ impl PartitionStore {
         let mut pkey = self.producer_prefix.clone();
         pkey.extend_from_slice(&producer_id.to_be_bytes());
         pkey
+    }
+
+    /// An aborted transaction's key: the partition's prefix, then the marker's offset.
+    fn aborted_key(&self, last_offset: u64) -> Vec<u8> {
+        let mut k = self.producer_prefix.clone();
+        k.extend_from_slice(&last_offset.to_be_bytes());
+        k
     }
 
     fn count_written(&self, bytes: usize) {
@@ -253,6 +264,11 @@ impl PartitionStorage for PartitionStore {
             removed += h.size;
         }
         self.tree.apply_batch(doomed)?;
+        // An aborted transaction matters to reads only up to its marker.
+        let below = self.aborted_key(0)..self.aborted_key(log_start);
+        for item in self.aborted_txns.range(below) {
+            self.aborted_txns.remove(item?.0)?;
+        }
         Ok((removed, more))
     }
 
@@ -296,6 +312,79 @@ impl PartitionStorage for PartitionStore {
     /// callers cache it).
     fn size_bytes(&self) -> Result<u64, StoreError> {
         self.headers(0).map(|h| h.map(|h| h.size)).sum()
+    }
+
+    fn mark_transactional(&self) -> Result<(), StoreError> {
+        self.txn_partitions.insert(&self.key, &[][..])?;
+        Ok(())
+    }
+
+    fn is_transactional(&self) -> Result<bool, StoreError> {
+        Ok(self.txn_partitions.contains_key(&self.key)?)
+    }
+
+    fn put_aborted_txn(&self, txn: &AbortedTxn) -> Result<(), StoreError> {
+        let mut v = [0u8; 24];
+        v[..8].copy_from_slice(&txn.producer_id.to_be_bytes());
+        v[8..16].copy_from_slice(&txn.first_offset.to_be_bytes());
+        v[16..].copy_from_slice(&txn.last_stable_offset.to_be_bytes());
+        self.aborted_txns
+            .insert(self.aborted_key(txn.last_offset), &v[..])?;
+        self.count_written(v.len());
+        Ok(())
+    }
+
+    fn remove_aborted_txn(&self, last_offset: u64) -> Result<(), StoreError> {
+        self.aborted_txns.remove(self.aborted_key(last_offset))?;
+        Ok(())
+    }
+
+    /// Entries from `from` on, within this partition's prefix; one that does not decode is an
+    /// error (dropping it would show a consumer records of an aborted transaction).
+    fn aborted_txns(&self, from: u64) -> AbortedIter<'_> {
+        let prefix = self.producer_prefix.len();
+        let mut done = false;
+        let mut range = self.aborted_txns.range(self.aborted_key(from)..);
+        Box::new(std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            let item = range.next()?;
+            let decoded = item.map_err(StoreError::from).and_then(|(k, v)| {
+                if !k.starts_with(&self.producer_prefix) {
+                    return Ok(None);
+                }
+                let at = |i: usize| v.get(i..i + 8).and_then(|b| b.try_into().ok());
+                let (Some(last), Some(pid), Some(first), Some(lso)) = (
+                    k.get(prefix..).and_then(|b| b.try_into().ok()),
+                    at(0),
+                    at(8),
+                    at(16),
+                ) else {
+                    return Err(StoreError::corrupt(
+                        format!("the aborted transaction at {:?}", &k[prefix..]),
+                        "wrong length",
+                    ));
+                };
+                Ok(Some(AbortedTxn {
+                    producer_id: i64::from_be_bytes(pid),
+                    first_offset: u64::from_be_bytes(first),
+                    last_offset: u64::from_be_bytes(last),
+                    last_stable_offset: u64::from_be_bytes(lso),
+                }))
+            });
+            match decoded {
+                Ok(Some(t)) => Some(Ok(t)),
+                Ok(None) => {
+                    done = true;
+                    None
+                }
+                Err(e) => {
+                    done = true;
+                    Some(Err(e))
+                }
+            }
+        }))
     }
 
     fn log_start(&self) -> Result<u64, StoreError> {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::StoreError;
 use crate::log::batch::StoredHeader;
 use crate::log::compaction::Change;
-use crate::log::producer_state::ProducerEntry;
+use crate::log::producer_state::{AbortedTxn, ProducerEntry};
 
 /// Batch headers in offset order (see [`PartitionStorage::headers`]).
 pub type HeaderIter<'a> = Box<dyn Iterator<Item = Result<StoredHeader, StoreError>> + 'a>;
@@ -20,7 +20,12 @@ pub type HeaderIter<'a> = Box<dyn Iterator<Item = Result<StoredHeader, StoreErro
 /// [`PartitionStorage::scan_parts`]).
 pub type BatchIter<'a> = Box<dyn Iterator<Item = Result<(u64, Vec<Bytes>), StoreError>> + 'a>;
 
-/// One partition's batches, log start offset and idempotent producers' states.
+/// Entries of the aborted-transaction index in order of their last offset (see
+/// [`PartitionStorage::aborted_txns`]).
+pub type AbortedIter<'a> = Box<dyn Iterator<Item = Result<AbortedTxn, StoreError>> + 'a>;
+
+/// One partition's batches, log start offset, idempotent producers' states and aborted
+/// transactions.
 ///
 /// Implementations need not be atomic across calls, nor within `append`: the log serializes
 /// writers, gates readers at its high watermark, and repairs a torn tail when it opens.
@@ -64,7 +69,7 @@ pub trait PartitionStorage: Send + Sync {
     fn log_start(&self) -> Result<u64, StoreError>;
 
     /// Persists `log_start` and removes the batches that lie wholly below it, at most
-    /// `max_batches` of them. Returns the bytes removed and whether such batches remain (callers
+    /// `max_batches` of them, and the aborted transactions whose marker lies below it. Returns the bytes removed and whether such batches remain (callers
     /// loop, so one call stays short).
     fn truncate_head(&self, log_start: u64, max_batches: usize) -> Result<(u64, bool), StoreError>;
 
@@ -86,4 +91,21 @@ pub trait PartitionStorage: Send + Sync {
 
     /// Forgets one producer (expired).
     fn remove_producer(&self, producer_id: i64) -> Result<(), StoreError>;
+
+    /// Records, once, that the partition has seen a transactional batch: only such partitions
+    /// load their producers' states when they open (to know their ongoing transactions).
+    fn mark_transactional(&self) -> Result<(), StoreError>;
+
+    /// Whether [`mark_transactional`](Self::mark_transactional) was ever called.
+    fn is_transactional(&self) -> Result<bool, StoreError>;
+
+    /// Stores an aborted transaction under its last offset (replacing one stored there).
+    fn put_aborted_txn(&self, txn: &AbortedTxn) -> Result<(), StoreError>;
+
+    /// Removes the aborted transaction stored under `last_offset`, if any.
+    fn remove_aborted_txn(&self, last_offset: u64) -> Result<(), StoreError>;
+
+    /// The aborted transactions whose last offset is at or above `from`, in order of last
+    /// offset. Stops after the first error.
+    fn aborted_txns(&self, from: u64) -> AbortedIter<'_>;
 }
