@@ -8,6 +8,8 @@ use kafka_protocol::messages::offset_fetch_response::{
 use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use kafka_protocol::error::ResponseError;
+
 use crate::api::Ctx;
 
 /// One partition's committed position; a partition without a commit answers offset -1, leader
@@ -17,15 +19,21 @@ struct Committed {
     offset: i64,
     leader_epoch: i32,
     metadata: StrBytes,
+    error_code: i16,
 }
 
 /// A group's committed positions for the named topics and partitions, or for every topic it has
 /// committed when `topics` is `None`: what both request forms ask.
+/// With `require_stable` (v7+; consumers with isolation.level=read_committed), a partition an open
+/// transaction committed an offset for answers UNSTABLE_OFFSET_COMMIT, as Kafka does, so the
+/// consumer retries until the transaction ends instead of starting from an offset about to change.
 fn committed(
     ctx: &Ctx,
     group: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
+    require_stable: bool,
 ) -> Vec<(String, Vec<Committed>)> {
+    let groups = ctx.broker.groups();
     ctx.broker
         .groups()
         .fetch_offsets(group, topics)
@@ -34,6 +42,15 @@ fn committed(
             let partitions = found
                 .into_iter()
                 .map(|(partition, c)| {
+                    if require_stable && groups.has_pending_txn_offset(group, &topic, partition) {
+                        return Committed {
+                            partition,
+                            offset: -1,
+                            leader_epoch: -1,
+                            metadata: StrBytes::default(),
+                            error_code: ResponseError::UnstableOffsetCommit.code(),
+                        };
+                    }
                     let (offset, leader_epoch, metadata) = match c {
                         Some(c) => (c.offset, c.leader_epoch, c.metadata.unwrap_or_default()),
                         None => (-1, -1, String::new()),
@@ -43,6 +60,7 @@ fn committed(
                         offset,
                         leader_epoch,
                         metadata: StrBytes::from_string(metadata),
+                        error_code: 0,
                     }
                 })
                 .collect();
@@ -62,7 +80,7 @@ pub fn handle(ctx: &Ctx, req: OffsetFetchRequest) -> OffsetFetchResponse {
                         .map(|t| (t.name.to_string(), t.partition_indexes))
                         .collect()
                 });
-                let topics = committed(ctx, g.group_id.as_str(), wanted)
+                let topics = committed(ctx, g.group_id.as_str(), wanted, req.require_stable)
                     .into_iter()
                     .map(|(topic, partitions)| {
                         let partitions = partitions.into_iter().map(|c| {
@@ -71,6 +89,7 @@ pub fn handle(ctx: &Ctx, req: OffsetFetchRequest) -> OffsetFetchResponse {
                                 .with_committed_offset(c.offset)
                                 .with_committed_leader_epoch(c.leader_epoch)
                                 .with_metadata(Some(c.metadata))
+                                .with_error_code(c.error_code)
                         });
                         OffsetFetchResponseTopics::default()
                             .with_name(StrBytes::from_string(topic).into())
@@ -89,14 +108,16 @@ pub fn handle(ctx: &Ctx, req: OffsetFetchRequest) -> OffsetFetchResponse {
             .map(|t| (t.name.to_string(), t.partition_indexes))
             .collect()
     });
-    let topics = committed(ctx, req.group_id.as_str(), wanted)
+    let stable = ctx.version >= 7 && req.require_stable;
+    let topics = committed(ctx, req.group_id.as_str(), wanted, stable)
         .into_iter()
         .map(|(topic, partitions)| {
             let partitions = partitions.into_iter().map(|c| {
                 let r = OffsetFetchResponsePartition::default()
                     .with_partition_index(c.partition)
                     .with_committed_offset(c.offset)
-                    .with_metadata(Some(c.metadata));
+                    .with_metadata(Some(c.metadata))
+                    .with_error_code(c.error_code);
                 // The leader epoch field exists from v5.
                 if ctx.version >= 5 {
                     r.with_committed_leader_epoch(c.leader_epoch)

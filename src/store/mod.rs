@@ -8,6 +8,7 @@
 //! - `metadata.rs`: topics, committed offsets, group protocol types and membership records,
 //!   producer ids, the cluster id and metadata directory id, client quotas, and the purge of
 //!   deleted topics' partitions.
+//! - `transactions.rs`: the transaction coordinator's records and pending transactional offsets.
 //! - `keys.rs`: how keys and tree names are encoded.
 //! - `storage.rs`: [`PartitionStorage`], what a partition log needs from storage, which
 //!   [`PartitionStore`] implements; `memory.rs`: [`MemoryPartition`], an in-memory implementation
@@ -38,6 +39,11 @@
 //!   `keys::offset_key`: each string after its u16 BE length, so at most 65,535 bytes, refused
 //!   beyond) so one group's offsets are a prefix range; values are JSON [`CommittedOffset`].
 //!
+//! - tree `transactions`: transactional id -> JSON [`TxnRecord`] (Kafka's `__transaction_state`).
+//! - tree `txn_offsets`: group (u16 BE length, bytes) + producer id (i64 BE) -> JSON list of
+//!   (topic, partition, [`CommittedOffset`]): offsets an open transaction committed, applied to
+//!   `offsets` when it commits and dropped when it aborts.
+//!
 //! Start-up skips, and logs, a topic record, committed offset, group record or producer state
 //! that does not decode, rather than refusing to start.
 //! - tree `p/<topic id>/<partition>`: base offset (u64 BE, so range scans run in offset order) -> the
@@ -65,6 +71,7 @@ mod metadata;
 mod partition;
 mod space;
 mod storage;
+mod transactions;
 
 pub use flush::DEFAULT_MAX_UNFLUSHED_BYTES;
 pub use memory::{Faults, MemoryPartition};
@@ -74,6 +81,7 @@ pub use metadata::{
 pub use partition::PartitionStore;
 pub use space::DEFAULT_MIN_FREE_BYTES;
 pub use storage::{AbortedIter, BatchIter, HeaderIter, PartitionStorage};
+pub use transactions::{PendingOffsets, TxnRecord, TxnState};
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};

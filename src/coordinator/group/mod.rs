@@ -30,7 +30,8 @@
 //! - `heartbeat`: Heartbeat and LeaveGroup;
 //! - `timers`: the delayed tasks (rebalance timeout, session timeout, pending member expiry);
 //! - `offsets`: OffsetCommit, OffsetFetch, OffsetDelete;
-//! - `admin`: ListGroups, DescribeGroups, DeleteGroups.
+//! - `admin`: ListGroups, DescribeGroups, DeleteGroups;
+//! - `txn_offsets`: TxnOffsetCommit's pending offsets, applied or dropped when the transaction ends.
 
 mod admin;
 mod heartbeat;
@@ -40,6 +41,7 @@ mod rebalance;
 mod state;
 mod sync;
 mod timers;
+mod txn_offsets;
 
 #[cfg(test)]
 mod tests;
@@ -123,6 +125,7 @@ impl GroupCoordinator {
                 .offsets
                 .insert((topic, partition), committed);
         }
+        GroupCoordinator::load_pending(&mut groups, store.load_pending_offsets()?);
         let members: Vec<(String, String)> = groups
             .values()
             .flat_map(|g| g.members.keys().map(|m| (g.id.clone(), m.clone())))

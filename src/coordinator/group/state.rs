@@ -94,6 +94,9 @@ pub(super) struct Group {
     pub(super) new_member_added: bool,
     /// Committed offsets by (topic, partition), as last stored.
     pub(super) offsets: BTreeMap<(String, i32), CommittedOffset>,
+    /// Offsets committed by open transactions (TxnOffsetCommit), by producer id: they replace
+    /// `offsets` when the transaction commits, and vanish when it aborts.
+    pub(super) pending_txn_offsets: HashMap<i64, BTreeMap<(String, i32), CommittedOffset>>,
 }
 
 impl Group {
@@ -112,6 +115,7 @@ impl Group {
             delaying_initial_join: false,
             new_member_added: false,
             offsets: BTreeMap::new(),
+            pending_txn_offsets: HashMap::new(),
         }
     }
 
