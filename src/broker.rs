@@ -21,6 +21,7 @@ use crate::config::topic::{self, BrokerDefaults, EffectiveConfig};
 use crate::config::Config;
 use crate::coordinator::fetch_session::FetchSessions;
 use crate::coordinator::group::{GroupConfig, GroupCoordinator};
+use crate::coordinator::txn::{TxnConfig, TxnCoordinator};
 use crate::log::PartitionLog;
 use crate::store::{QuotaEntity, QuotaValues, Store, StoreError, TopicRecord};
 
@@ -63,6 +64,7 @@ struct BrokerState {
     metadata_directory_id: Uuid,
     store: Store,
     groups: GroupCoordinator,
+    transactions: TxnCoordinator,
     fetch_sessions: FetchSessions,
     topics: RwLock<Topics>,
     /// Client quotas (KIP-546) by entity: stored and described, not enforced. Written through to
@@ -180,6 +182,12 @@ impl Broker {
                 max_metadata_bytes: config.offset_metadata_max_bytes,
             },
         )?;
+        let transactions = TxnCoordinator::open(
+            store.clone(),
+            TxnConfig {
+                max_timeout_ms: config.transaction_max_timeout_ms,
+            },
+        )?;
         let fetch_sessions = FetchSessions::new(
             config.max_incremental_fetch_session_cache_slots,
             usize::try_from(config.max_partitions).unwrap_or(0),
@@ -193,6 +201,7 @@ impl Broker {
                 metadata_directory_id,
                 store,
                 groups,
+                transactions,
                 topics: RwLock::new(topics),
                 client_quotas: RwLock::new(client_quotas),
                 shutdown,
@@ -286,6 +295,10 @@ impl Broker {
 
     pub fn groups(&self) -> &GroupCoordinator {
         &self.shared.groups
+    }
+
+    pub fn transactions(&self) -> &TxnCoordinator {
+        &self.shared.transactions
     }
 
     /// Resolves when the broker starts shutting down; long polls select on it.

@@ -1,6 +1,5 @@
-//! FindCoordinator: this broker coordinates every group (key type 0), in the single-key form (v0-3)
-//! and the batched form (v4+). Transactions have no coordinator yet: key type 1 is refused with
-//! INVALID_REQUEST and a message saying so, until transactions are implemented.
+//! FindCoordinator: this broker coordinates every group (key type 0) and every transactional id
+//! (key type 1), in the single-key form (v0-3) and the batched form (v4+).
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -11,11 +10,7 @@ use crate::api::{str_bytes as s, Ctx};
 pub fn handle(ctx: &Ctx, req: FindCoordinatorRequest) -> FindCoordinatorResponse {
     let (broker, version) = (ctx.broker, ctx.version);
     let node = broker.node();
-    // Only group coordinators (key type 0) exist. A transaction coordinator lookup is refused with
-    // an error clients do not retry: COORDINATOR_NOT_AVAILABLE (what Kafka answers while its
-    // coordinator loads) made a transactional producer wait out max.block.ms and a Kafka Streams
-    // exactly-once application sit in REBALANCING for ever, without naming the cause. The Java
-    // client fails with this message ("... due to unexpected error: <message>").
+    // This broker coordinates every group (key type 0) and every transactional id (key type 1).
     let key_error = match req.key_type {
         0 => {
             // Kafka lists its offsets topic once a group coordinator exists; clients wait for it.
@@ -24,10 +19,7 @@ pub fn handle(ctx: &Ctx, req: FindCoordinatorRequest) -> FindCoordinatorResponse
             }
             None
         }
-        1 => Some((
-            ResponseError::InvalidRequest.code(),
-            "Sluice does not support transactions yet, so a transactional.id (or Kafka Streams exactly_once_v2) cannot be used",
-        )),
+        1 => None,
         _ => Some((
             ResponseError::InvalidRequest.code(),
             "unsupported coordinator key type",
@@ -77,31 +69,27 @@ mod tests {
     use crate::broker::tests::test_broker;
     use crate::config::Config;
 
-    /// A transaction coordinator lookup fails with an error clients do not retry, naming the cause;
-    /// COORDINATOR_NOT_AVAILABLE left transactional producers waiting out max.block.ms.
+    /// Transactional ids are coordinated here too, in both forms.
     #[test]
-    fn transaction_coordinators_are_refused_for_good() {
+    fn transaction_coordinators_are_this_broker() {
         let dir = tempfile::tempdir().unwrap();
         let b = test_broker(dir.path(), Config::default());
-        let key = s("txn".to_string());
         let r = handle(
             &Ctx::test(&b, 4),
             FindCoordinatorRequest::default()
                 .with_key_type(1)
-                .with_coordinator_keys(vec![key]),
+                .with_coordinator_keys(vec![s("txn".to_string())]),
         );
         let c = &r.coordinators[0];
-        assert_eq!(c.error_code, ResponseError::InvalidRequest.code());
-        assert!(c
-            .error_message
-            .as_deref()
-            .is_some_and(|m| m.contains("transactions")));
+        assert_eq!(c.error_code, 0);
+        assert_eq!(c.node_id.0, b.node().node_id);
         let r = handle(
             &Ctx::test(&b, 3),
             FindCoordinatorRequest::default()
                 .with_key_type(1)
                 .with_key(s("txn".to_string())),
         );
-        assert_eq!(r.error_code, ResponseError::InvalidRequest.code());
+        assert_eq!(r.error_code, 0);
+        assert_eq!(r.port, b.node().port);
     }
 }

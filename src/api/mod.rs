@@ -22,6 +22,8 @@ use crate::broker::{Broker, Topic};
 use crate::log::PartitionLog;
 use crate::protocol::{FetchBody, ResponseBody, VersionTable};
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod alter_client_quotas;
 pub mod alter_partition_reassignments;
 pub mod api_versions;
@@ -39,7 +41,9 @@ pub mod describe_log_dirs;
 pub mod describe_producers;
 pub mod describe_quorum;
 pub mod describe_topic_partitions;
+pub mod describe_transactions;
 pub mod elect_leaders;
+pub mod end_txn;
 pub mod error;
 pub mod fetch;
 pub mod find_coordinator;
@@ -50,6 +54,7 @@ pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
 pub mod list_partition_reassignments;
+pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
@@ -58,6 +63,8 @@ pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
 pub mod topics;
+pub mod txn_offset_commit;
+pub mod write_txn_markers;
 
 /// What every handler is given besides its request: the broker, the request's version, and who
 /// asked.
@@ -232,6 +239,13 @@ apis! {
     AlterClientQuotas 0..=1 => alter_client_quotas::handle,
     DescribeQuorum 0..=2 => describe_quorum::handle,
     DescribeProducers 0..=0 => describe_producers::handle,
+    AddPartitionsToTxn 0..=5 => add_partitions_to_txn::handle,
+    AddOffsetsToTxn 0..=4 => add_offsets_to_txn::handle,
+    EndTxn 0..=4 => end_txn::handle,
+    TxnOffsetCommit 0..=4 => txn_offset_commit::handle,
+    WriteTxnMarkers 1..=1 => write_txn_markers::handle,
+    DescribeTransactions 0..=0 => describe_transactions::handle,
+    ListTransactions 0..=1 => list_transactions::handle,
 }
 
 #[cfg(test)]
@@ -296,6 +310,13 @@ mod tests {
                 ApiKey::AlterClientQuotas => AlterClientQuotasRequest::VERSIONS,
                 ApiKey::DescribeQuorum => DescribeQuorumRequest::VERSIONS,
                 ApiKey::DescribeProducers => DescribeProducersRequest::VERSIONS,
+                ApiKey::AddPartitionsToTxn => AddPartitionsToTxnRequest::VERSIONS,
+                ApiKey::AddOffsetsToTxn => AddOffsetsToTxnRequest::VERSIONS,
+                ApiKey::EndTxn => EndTxnRequest::VERSIONS,
+                ApiKey::TxnOffsetCommit => TxnOffsetCommitRequest::VERSIONS,
+                ApiKey::WriteTxnMarkers => WriteTxnMarkersRequest::VERSIONS,
+                ApiKey::DescribeTransactions => DescribeTransactionsRequest::VERSIONS,
+                ApiKey::ListTransactions => ListTransactionsRequest::VERSIONS,
                 other => panic!("no codec check for {other:?}"),
             };
             assert!(

@@ -52,6 +52,11 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
     // The partitions appended to and their new log ends, made visible once flushed.
     let mut appended: Vec<(Arc<PartitionLog>, u64)> = Vec::new();
     let mut responses = Vec::with_capacity(req.topic_data.len());
+    let txn = Txn {
+        id: req.transactional_id.as_ref().map(|t| t.to_string()),
+        version,
+    };
+    let txn = &txn;
     for topic_data in req.topic_data {
         let name = topic_data.name;
         let topic = if valid_acks {
@@ -70,7 +75,7 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
                 .map_err(|(code, message)| Refusal::new(*code, message.clone()))
                 .and_then(|t| {
                     let records = pd.records.unwrap_or_default();
-                    append(broker, t, pd.index, &records, now)
+                    append(broker, t, pd.index, &records, now, txn)
                 });
             match outcome {
                 Ok(done) => {
@@ -203,12 +208,19 @@ struct Accepted {
 
 /// Validates one partition's records against Kafka's produce rules and the topic's configs, then
 /// appends them.
+/// The transactional id a Produce names (if any) and its version, for transactional batches.
+struct Txn {
+    id: Option<String>,
+    version: i16,
+}
+
 fn append(
     broker: &Broker,
     t: &Topic,
     index: i32,
     records: &Bytes,
     now: i64,
+    txn: &Txn,
 ) -> Result<Accepted, Refusal> {
     if crate::broker::is_internal(&t.name) {
         return Err(Refusal::new(
@@ -248,10 +260,7 @@ fn append(
         ));
     }
     if batch.is_transactional() {
-        return Err(Refusal::new(
-            ResponseError::InvalidTxnState.code(),
-            "transactions are not supported".to_string(),
-        ));
+        verify_transactional(broker, txn, batch, &t.name, index)?;
     }
     if batch.is_control() {
         return Err(Refusal::new(
@@ -281,6 +290,48 @@ fn append(
         at,
         log_append_time: eff.log_append_time,
     })
+}
+
+/// KIP-890's check of a transactional batch, which Kafka's partition leader asks the transaction
+/// coordinator for: the producer is the transactional id's current one and the partition was added
+/// to its open transaction. So a zombie, or a producer whose transaction the coordinator already
+/// ended (timed out), cannot add records that no marker would ever close.
+fn verify_transactional(
+    broker: &Broker,
+    txn: &Txn,
+    batch: &BatchInfo,
+    topic: &str,
+    index: i32,
+) -> Result<(), Refusal> {
+    let Some(id) = txn.id.as_deref() else {
+        // Kafka checks the producer's right to write for the transactional id, and there is none.
+        return Err(Refusal::new(
+            ResponseError::TransactionalIdAuthorizationFailed.code(),
+            "transactional records need a transactional id".to_string(),
+        ));
+    };
+    broker
+        .transactions()
+        .verify_partition(id, batch.producer_id, batch.producer_epoch, topic, index)
+        .map_err(|code| {
+            // Produce v11+ clients know TRANSACTION_ABORTABLE; older ones get INVALID_TXN_STATE.
+            if code == ResponseError::InvalidTxnState.code() {
+                let code = if txn.version > 10 {
+                    ResponseError::TransactionAbortable.code()
+                } else {
+                    code
+                };
+                Refusal::new(
+                    code,
+                    "Partition was not added to the transaction".to_string(),
+                )
+            } else {
+                Refusal::new(
+                    code,
+                    format!("transactional produce for {id:?} to {topic}-{index} refused"),
+                )
+            }
+        })
 }
 
 /// Kafka's per-record checks (`LogValidator.validateRecord`), made while the records are walked

@@ -105,6 +105,12 @@ pub struct Config {
     pub log_cleanup_interval_ms: u64,
     /// Idle time after which an idempotent producer's state is forgotten (producer.id.expiration.ms).
     pub producer_id_expiration_ms: i64,
+    /// The longest `transaction.timeout.ms` a transactional producer may ask for
+    /// (transaction.max.timeout.ms).
+    pub transaction_max_timeout_ms: i32,
+    /// How often open transactions are checked against their timeout
+    /// (transaction.abort.timed.out.transaction.cleanup.interval.ms).
+    pub transaction_abort_timed_out_transaction_cleanup_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -156,6 +162,8 @@ impl Default for Config {
             log_cleaner_min_compaction_lag_ms: 0,
             log_cleanup_interval_ms: 30_000,
             producer_id_expiration_ms: 24 * 60 * 60 * 1000,
+            transaction_max_timeout_ms: 900_000,
+            transaction_abort_timed_out_transaction_cleanup_interval_ms: 1_000,
         }
     }
 }
@@ -292,6 +300,14 @@ impl Config {
         }
         if self.producer_id_expiration_ms < 1 {
             bail!("`producer_id_expiration_ms` must be at least 1");
+        }
+        if self.transaction_max_timeout_ms < 1 {
+            bail!("`transaction_max_timeout_ms` must be at least 1");
+        }
+        if self.transaction_abort_timed_out_transaction_cleanup_interval_ms < 1 {
+            bail!(
+                "`transaction_abort_timed_out_transaction_cleanup_interval_ms` must be at least 1"
+            );
         }
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| anyhow::anyhow!("invalid `log_level` {:?}: {e}", self.log_level))?;

@@ -4,3 +4,4 @@
 
 pub mod fetch_session;
 pub mod group;
+pub mod txn;

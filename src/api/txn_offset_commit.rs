@@ -1,0 +1,114 @@
+//! TxnOffsetCommit: offsets committed inside a transaction (after AddOffsetsToTxn). They are held
+//! apart and take effect only when the transaction commits. v3+ name the consumer's member and
+//! generation (KIP-447), so a zombie of a member that left the group cannot commit.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
+
+use crate::api::{self, error, Ctx, Outcome};
+use crate::store::CommittedOffset;
+
+pub fn handle(ctx: &Ctx, req: TxnOffsetCommitRequest) -> Outcome {
+    let (broker, version) = (ctx.broker, ctx.version);
+    let now = crate::now_ms();
+    let group = req.group_id.as_str();
+    let verified = broker.transactions().verify_group(
+        req.transactional_id.as_str(),
+        req.producer_id.0,
+        req.producer_epoch,
+        group,
+    );
+    let result = verified.and_then(|()| {
+        let offsets: Vec<(String, i32, CommittedOffset)> = req
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions.iter().map(move |p| {
+                    (
+                        t.name.to_string(),
+                        p.partition_index,
+                        CommittedOffset {
+                            offset: p.committed_offset,
+                            leader_epoch: if version >= 2 {
+                                p.committed_leader_epoch
+                            } else {
+                                -1
+                            },
+                            metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                            commit_timestamp_ms: now,
+                        },
+                    )
+                })
+            })
+            .collect();
+        let exists = |topic: &str, p: i32| {
+            broker
+                .topic(topic)
+                .is_some_and(|t| t.partition(p).is_some())
+        };
+        let (generation, member, instance) = if version >= 3 {
+            (
+                req.generation_id,
+                req.member_id.as_str(),
+                req.group_instance_id.as_deref(),
+            )
+        } else {
+            (-1, "", None)
+        };
+        broker.groups().txn_commit(
+            group,
+            req.producer_id.0,
+            generation,
+            member,
+            instance,
+            offsets,
+            exists,
+        )
+    });
+    let any_written = matches!(&result, Ok(codes) if codes.contains(&0));
+    let mut codes = match result {
+        Ok(codes) => codes.into_iter(),
+        Err(code) => {
+            // Kafka's coordinator fences with PRODUCER_FENCED; clients before v3 (KIP-447's
+            // bump) know it only as INVALID_PRODUCER_EPOCH.
+            let code = if code == ResponseError::ProducerFenced.code() && version < 3 {
+                ResponseError::InvalidProducerEpoch.code()
+            } else {
+                code
+            };
+            vec![code; req.topics.iter().map(|t| t.partitions.len()).sum()].into_iter()
+        }
+    };
+    let response = TxnOffsetCommitResponse::default().with_topics(
+        req.topics
+            .into_iter()
+            .map(|t| {
+                let partitions = t
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        TxnOffsetCommitResponsePartition::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(codes.next().unwrap_or_default())
+                    })
+                    .collect();
+                TxnOffsetCommitResponseTopic::default()
+                    .with_name(t.name)
+                    .with_partitions(partitions)
+            })
+            .collect(),
+    );
+    if !any_written {
+        return Outcome::now(response);
+    }
+    api::after_flush(broker, response, |r: &mut TxnOffsetCommitResponse| {
+        for p in r.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+            if p.error_code == 0 {
+                p.error_code = error::STORAGE_ERROR;
+            }
+        }
+    })
+}
