@@ -57,8 +57,10 @@ pub fn handle(ctx: &Ctx, req: DescribeProducersRequest) -> DescribeProducersResp
                                             e.batches.back().map_or(-1, |b| b.last_seq),
                                         )
                                         .with_last_timestamp(e.last_timestamp_ms)
-                                        .with_coordinator_epoch(-1)
-                                        .with_current_txn_start_offset(-1)
+                                        .with_coordinator_epoch(e.coordinator_epoch)
+                                        .with_current_txn_start_offset(
+                                            e.txn_first_offset.map_or(-1, |o| o as i64),
+                                        )
                                 })
                                 .collect(),
                         ),
@@ -109,6 +111,28 @@ mod tests {
         DescribeProducersRequest::default().with_topics(vec![TopicRequest::default()
             .with_name(TopicName(str_bytes(topic)))
             .with_partition_indexes(partitions)])
+    }
+
+    #[test]
+    fn a_transactional_producer_shows_its_transaction_and_coordinator_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        let t = b.create_topic("t", 1, Default::default(), false).unwrap();
+        let log = &t.partitions[0];
+        log.append_visible(&batch::validate(&make_batch(2, 0), 1 << 20).unwrap())
+            .unwrap();
+        let txn = batch::tests::with_txn(&make_batch(1, 0), 42, 0, 0);
+        log.append_visible(&batch::validate(&txn, 1 << 20).unwrap())
+            .unwrap();
+        let current = |b| {
+            let resp = handle(&Ctx::test(b, 0), request("t", vec![0]));
+            let p = &resp.topics[0].partitions[0].active_producers[0];
+            (p.coordinator_epoch, p.current_txn_start_offset)
+        };
+        assert_eq!(current(&b), (-1, 2));
+        let m = log.write_marker(42, 0, true, 6).unwrap();
+        log.publish(m.end);
+        assert_eq!(current(&b), (6, -1));
     }
 
     #[test]

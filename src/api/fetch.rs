@@ -6,13 +6,20 @@
 //! There is no polling loop. From v7, a fetch may belong to a fetch session (KIP-227,
 //! `coordinator::fetch_session`): then the partitions read are the session's, and an incremental
 //! answer carries only the partitions with something new.
+//!
+//! Every partition reports its last stable offset. A read_committed fetch (isolation level 1)
+//! returns only batches below it, with the aborted transactions overlapping what it returns; its
+//! long poll counts only those bytes, and a marker's publish, which moves the last stable offset,
+//! also moves the high watermark and so wakes it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -343,19 +350,40 @@ fn read(plan: &Plan, room: usize) -> (FetchBody, usize, bool) {
             }
             let result = p.log.as_ref().map_err(|c| *c).and_then(|log| {
                 let room = max_bytes.saturating_sub(total).min(p.max_bytes);
-                log.read(p.fetch_offset, room, total == 0)
-                    .map_err(|e| error::code(&e, "a fetch read"))
+                let r = log
+                    .read_isolated(p.fetch_offset, room, total == 0, plan.read_committed)
+                    .map_err(|e| error::code(&e, "a fetch read"))?;
+                let aborted = match (&r.records, plan.read_committed) {
+                    (Some(_), true) => {
+                        // Kafka bounds the search by the end of the data it returns.
+                        log.aborted_transactions(p.fetch_offset as u64, r.next_offset)
+                            .map_err(|e| error::code(&e, "a fetch of aborted transactions"))?
+                    }
+                    _ => Vec::new(),
+                };
+                Ok((r, aborted))
             });
             match result {
-                Ok(r) => {
+                Ok((r, aborted)) => {
                     let records = r.records.unwrap_or_default();
                     total += records.len();
                     records_out.push(records.into_parts());
                     data = data
                         .with_high_watermark(r.offsets.high_watermark as i64)
-                        .with_last_stable_offset(r.offsets.high_watermark as i64)
+                        .with_last_stable_offset(r.last_stable_offset as i64)
                         .with_log_start_offset(r.offsets.log_start as i64)
                         .with_records(Some(Default::default()));
+                    if plan.read_committed {
+                        let aborted = aborted
+                            .into_iter()
+                            .map(|(producer_id, first_offset)| {
+                                AbortedTransaction::default()
+                                    .with_producer_id(producer_id.into())
+                                    .with_first_offset(first_offset as i64)
+                            })
+                            .collect();
+                        data = data.with_aborted_transactions(Some(aborted));
+                    }
                 }
                 Err(code) => {
                     errors = true;
@@ -491,6 +519,64 @@ mod tests {
         assert!(
             squeezed > 0 && squeezed * 2 == all,
             "one of two equal batches: {squeezed} of {all}"
+        );
+    }
+
+    /// read_committed: nothing at or above the last stable offset, not even to end a long poll;
+    /// the marker's publish wakes it, and the answer lists the aborted transaction.
+    #[tokio::test]
+    async fn read_committed_stops_at_the_last_stable_offset_and_wakes_when_it_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        let t = b.create_topic("t", 1, Default::default(), false).unwrap();
+        let log = &t.partitions[0];
+        let txn = batch::tests::with_txn(&make_batch(2, 0), 7, 0, 0);
+        log.append_visible(&batch::validate(&txn, 1 << 20).unwrap())
+            .unwrap();
+        log.append_visible(&batch::validate(&make_batch(1, 0), 1 << 20).unwrap())
+            .unwrap();
+        let committed = |wait| req("t", 0, wait).with_isolation_level(1);
+        let r = now_body(handle(&Ctx::test(&b, 12), committed(0)));
+        assert_eq!(
+            (part(&r).high_watermark, part(&r).last_stable_offset),
+            (3, 0)
+        );
+        assert!(r.records[0].iter().all(|c| c.is_empty()));
+        assert_eq!(part(&r).aborted_transactions, Some(vec![]));
+        // read_uncommitted sees everything, reports the same LSO, and no aborted list.
+        let r = now_body(handle(&Ctx::test(&b, 12), req("t", 0, 0)));
+        assert_eq!(part(&r).last_stable_offset, 0);
+        assert!(r.records[0].iter().any(|c| !c.is_empty()));
+        assert_eq!(part(&r).aborted_transactions, None);
+
+        let Outcome::Later(fut) = handle(&Ctx::test(&b, 12), committed(30_000)) else {
+            panic!("data above the LSO must not end the long poll")
+        };
+        let waiting = tokio::spawn(fut);
+        tokio::task::yield_now().await;
+        let abort = log.write_marker(7, 0, false, 0).unwrap();
+        log.publish(abort.end);
+        let r = match tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("the marker must wake the long poll")
+            .unwrap()
+        {
+            ResponseBody::Fetch(f) => f,
+            ResponseBody::Kind(_) => panic!("not a fetch response"),
+        };
+        assert_eq!(part(&r).last_stable_offset, 4);
+        let aborted = part(&r).aborted_transactions.clone().unwrap();
+        assert_eq!(aborted.len(), 1);
+        assert_eq!((aborted[0].producer_id.0, aborted[0].first_offset), (7, 0));
+        assert!(r.records[0].iter().any(|c| !c.is_empty()));
+        // A fetch from the marker still lists it (Kafka: last offset >= fetch offset).
+        let r = now_body(handle(
+            &Ctx::test(&b, 12),
+            req("t", 3, 0).with_isolation_level(1),
+        ));
+        assert_eq!(
+            part(&r).aborted_transactions.as_ref().map(Vec::len),
+            Some(1)
         );
     }
 

@@ -6,6 +6,9 @@
 //! scan is linear in the number of batches; fine for development-sized logs. Being store work of
 //! that size, a request with a timestamp lookup runs on tokio's blocking pool; earliest and latest
 //! (what every consumer asks at start) are answered at once.
+//!
+//! With isolation level 1 (read_committed), latest is the last stable offset and a lookup that
+//! lands at or above it finds nothing (-1), as Kafka's lastFetchableOffset.
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
@@ -80,6 +83,7 @@ fn failed(req: ListOffsetsRequest, code: i16) -> ListOffsetsResponse {
 
 /// ListOffsets on the calling thread (blocking for timestamp lookups).
 pub fn handle_now(broker: &Broker, version: i16, req: ListOffsetsRequest) -> ListOffsetsResponse {
+    let read_committed = req.isolation_level == 1;
     let topics = req
         .topics
         .into_iter()
@@ -97,6 +101,7 @@ pub fn handle_now(broker: &Broker, version: i16, req: ListOffsetsRequest) -> Lis
                             log,
                             p.timestamp,
                             broker.config().max_decompressed_batch_bytes,
+                            read_committed,
                         )
                     });
                     match found {
@@ -125,10 +130,39 @@ pub fn handle_now(broker: &Broker, version: i16, req: ListOffsetsRequest) -> Lis
 }
 
 /// Returns `(offset, timestamp)`; `(-1, -1)` when no record is at or after the timestamp.
-fn lookup(log: &PartitionLog, timestamp: i64, cap: usize) -> Result<(i64, i64), i16> {
-    let offsets = log.offsets();
+fn lookup(
+    log: &PartitionLog,
+    timestamp: i64,
+    cap: usize,
+    read_committed: bool,
+) -> Result<(i64, i64), i16> {
+    let (offsets, lso) = log.offsets_and_lso();
+    let last_fetchable = if read_committed {
+        lso
+    } else {
+        offsets.high_watermark
+    };
+    if timestamp == LATEST {
+        return Ok((last_fetchable as i64, -1));
+    }
+    let (offset, ts) = lookup_stored(log, timestamp, cap, offsets)?;
+    if timestamp >= 0 || timestamp == MAX_TIMESTAMP {
+        // Found at or past what this isolation level may read: nothing (Kafka's
+        // ReplicaManager.fetchOffsets answers it with offset and timestamp -1).
+        if offset >= last_fetchable as i64 {
+            return Ok((-1, -1));
+        }
+    }
+    Ok((offset, ts))
+}
+
+fn lookup_stored(
+    log: &PartitionLog,
+    timestamp: i64,
+    cap: usize,
+    offsets: crate::log::Offsets,
+) -> Result<(i64, i64), i16> {
     match timestamp {
-        LATEST => Ok((offsets.high_watermark as i64, -1)),
         EARLIEST | EARLIEST_LOCAL => Ok((offsets.log_start as i64, -1)),
         LATEST_TIERED => Ok((-1, -1)),
         MAX_TIMESTAMP => {
@@ -215,6 +249,43 @@ mod tests {
             .with_partitions(vec![ListOffsetsPartition::default().with_timestamp(ts)])]);
         let p = &handle_now(b, 6, req).topics[0].partitions[0];
         (p.error_code, p.offset, p.timestamp)
+    }
+
+    fn ask_committed(b: &Broker, ts: i64) -> (i16, i64, i64) {
+        let req = ListOffsetsRequest::default()
+            .with_isolation_level(1)
+            .with_topics(vec![ListOffsetsTopic::default()
+                .with_name(StrBytes::from_string("t".into()).into())
+                .with_partitions(vec![
+                    ListOffsetsPartition::default().with_timestamp(ts)
+                ])]);
+        let p = &handle_now(b, 6, req).topics[0].partitions[0];
+        (p.error_code, p.offset, p.timestamp)
+    }
+
+    /// read_committed: latest is the last stable offset, and lookups find nothing at or above it.
+    #[test]
+    fn read_committed_answers_stop_at_the_last_stable_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        let t = b.create_topic("t", 1, Default::default(), false).unwrap();
+        let log = &t.partitions[0];
+        log.append_visible(&batch::validate(&make_batch(2, 1000), 1 << 20).unwrap())
+            .unwrap();
+        let txn = batch::tests::with_txn(&make_batch(2, 2000), 7, 0, 0);
+        log.append_visible(&batch::validate(&txn, 1 << 20).unwrap())
+            .unwrap();
+        assert_eq!(ask(&b, LATEST), (0, 4, -1));
+        assert_eq!(ask_committed(&b, LATEST), (0, 2, -1));
+        assert_eq!(ask(&b, 2000), (0, 2, 2000));
+        assert_eq!(ask_committed(&b, 2000), (0, -1, -1));
+        assert_eq!(ask_committed(&b, 1001), (0, 1, 1001));
+        assert_eq!(ask_committed(&b, MAX_TIMESTAMP), (0, -1, -1));
+        assert_eq!(ask_committed(&b, EARLIEST), (0, 0, -1));
+        let commit = log.write_marker(7, 0, true, 0).unwrap();
+        log.publish(commit.end);
+        assert_eq!(ask_committed(&b, LATEST), (0, 5, -1));
+        assert_eq!(ask_committed(&b, 2000), (0, 2, 2000));
     }
 
     /// The one batch is walked, not decoded, and one that decompresses past the cap is not read

@@ -101,6 +101,8 @@ pub struct ReadResult {
     pub offsets: Offsets,
     /// The last stable offset at the moment of the read.
     pub last_stable_offset: u64,
+    /// The offset after the last batch returned (the offset read from, if none).
+    pub next_offset: u64,
 }
 
 /// Record bytes read from the log: the stored chunks of whole batches, in order, never joined,
@@ -773,6 +775,7 @@ impl PartitionLog {
             records: None,
             offsets,
             last_stable_offset,
+            next_offset: offset,
         };
         if offset >= limit {
             return Ok(nothing);
@@ -783,13 +786,15 @@ impl PartitionLog {
         // Stored chunks of the batches to send, handed on uncopied.
         let mut parts: Vec<Bytes> = Vec::new();
         let mut total = 0usize;
+        let mut next_offset = offset;
         for item in self.store.scan_parts(start) {
             let (base, batch) = item?;
             // Batches above the high watermark may be mid-append by a concurrent producer.
             if base >= limit {
                 break;
             }
-            if let Some(h) = batch.first().and_then(|first| StoredHeader::parse(first)) {
+            let header = batch.first().and_then(|first| StoredHeader::parse(first));
+            if let Some(h) = header {
                 if h.next_offset() <= offset {
                     continue;
                 }
@@ -799,6 +804,7 @@ impl PartitionLog {
                 break;
             }
             total += len;
+            next_offset = header.map_or(base + 1, |h| h.next_offset());
             parts.extend(batch);
             if total >= max_bytes {
                 break;
@@ -809,6 +815,7 @@ impl PartitionLog {
             records,
             offsets,
             last_stable_offset,
+            next_offset,
         })
     }
 }
