@@ -395,6 +395,11 @@ impl StoredHeader {
         self.attributes & CONTROL_BIT != 0
     }
 
+    /// A batch of a transaction (data or marker).
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & TRANSACTIONAL_BIT != 0
+    }
+
     /// When compaction may drop this batch's tombstones (KIP-534), if a compaction has fixed it.
     pub fn delete_horizon(&self) -> Option<i64> {
         (self.attributes & DELETE_HORIZON_BIT != 0).then_some(self.base_timestamp)

@@ -14,6 +14,10 @@
 //! tombstone once the horizon has passed. Counting from the first compaction, not from the
 //! producer's timestamp, gives every reader `delete.retention.ms` to see a delete, also one produced
 //! with an old CreateTime; and the horizon, once written, does not move when the setting changes.
+//!
+//! Transactions, as Kafka's cleaner: the section ends at the last stable offset (an ongoing
+//! transaction's batches are never compacted), batches of aborted transactions are removed whole
+//! and their keys count for nothing, and transaction markers are kept.
 
 use std::collections::HashMap;
 
@@ -56,6 +60,11 @@ impl Latest {
     /// decoded within `cap` (it passed produce under a larger cap, or before there was one): the
     /// caller must end the section before it, since a key's later record in it is unknown.
     pub fn add(&mut self, key: u64, bytes: &Bytes, cap: usize) -> Result<bool, String> {
+        // A transaction marker's key is its control type, not a record key (Kafka's cleaner
+        // skips control batches when it builds its offset map).
+        if StoredHeader::parse(bytes).is_some_and(|h| h.is_control()) {
+            return Ok(true);
+        }
         let set = match records::decode_bounded(bytes, cap) {
             Ok(set) => set,
             Err(BatchError::DecompressedTooLarge { .. }) => return Ok(false),

@@ -333,11 +333,26 @@ impl PartitionLog {
         if let Some(young) = section.iter().position(|h| h.max_timestamp > lag_limit) {
             section.truncate(young);
         }
+        // Kafka cleans only below the first unstable offset: an ongoing transaction may still
+        // abort, and its batches and everything after them stay as they are until it ends.
+        let lso = self.last_stable_offset();
+        if let Some(unstable) = section.iter().position(|h| h.next_offset() > lso) {
+            section.truncate(unstable);
+        }
+        let aborted = match (section.first(), section.last()) {
+            (Some(first), Some(last)) => {
+                AbortedRanges::load(&*self.store, first.base_offset, last.next_offset())?
+            }
+            _ => AbortedRanges::default(),
+        };
         let batch = |h: &StoredHeader| -> Result<Option<Bytes>, StoreError> {
             self.store.read_batch(h.base_offset)
         };
         let mut latest = crate::log::compaction::Latest::default();
         for (i, h) in section.iter().enumerate() {
+            if aborted.holds(h) {
+                continue;
+            }
             let Some(b) = batch(h)? else { continue };
             if !latest
                 .add(h.base_offset, &b, policy.decode_cap)
@@ -360,6 +375,12 @@ impl PartitionLog {
         let mut pending_bytes = 0usize;
         let mut count = 0usize;
         for h in &section {
+            if aborted.holds(h) {
+                // Records of an aborted transaction are never read by read_committed consumers
+                // and are dropped whole, as Kafka's cleaner discards them.
+                changes.push(crate::log::compaction::Change::Remove(h.base_offset));
+                continue;
+            }
             let Some(b) = batch(h)? else { continue };
             if let Some(change) =
                 crate::log::compaction::plan_batch(h.base_offset, &b, &latest, policy)
@@ -862,6 +883,42 @@ fn recover_tail(store: &dyn PartitionStorage) -> Result<u64, StoreError> {
         return Ok(h.next_offset());
     }
     Ok(0)
+}
+
+/// The aborted transactions of a range of the log, by producer: which data batches are aborted.
+#[derive(Debug, Default)]
+struct AbortedRanges(HashMap<i64, Vec<(u64, u64)>>);
+
+impl AbortedRanges {
+    /// The aborted transactions overlapping [`from`, `upto`).
+    fn load(store: &dyn PartitionStorage, from: u64, upto: u64) -> Result<Self, StoreError> {
+        let mut out: HashMap<i64, Vec<(u64, u64)>> = HashMap::new();
+        for t in store.aborted_txns(from) {
+            let t = t?;
+            if t.first_offset < upto {
+                out.entry(t.producer_id)
+                    .or_default()
+                    .push((t.first_offset, t.last_offset));
+            }
+            if t.last_stable_offset >= upto {
+                break;
+            }
+        }
+        Ok(AbortedRanges(out))
+    }
+
+    /// Whether `h` is a data batch of an aborted transaction: its producer's, between the
+    /// transaction's first offset and its abort marker.
+    fn holds(&self, h: &StoredHeader) -> bool {
+        if h.is_control() || !h.is_transactional() {
+            return false;
+        }
+        self.0.get(&h.producer_id).is_some_and(|ranges| {
+            ranges
+                .iter()
+                .any(|(first, last)| (*first..=*last).contains(&h.base_offset))
+        })
+    }
 }
 
 /// Restores what a transaction marker that ends the log does to its producer's state and to the
@@ -1596,5 +1653,68 @@ mod tests {
         let other = PartitionLog::open(s.open_partition(uuid::Uuid::nil(), 1).unwrap()).unwrap();
         assert!(other.producers.lock().unwrap().is_none());
         assert_eq!(other.last_stable_offset(), 0);
+    }
+
+    /// Compaction as Kafka's cleaner with transactions: it stops at the last stable offset,
+    /// removes aborted batches without letting their keys supersede anything, keeps markers.
+    #[test]
+    fn compaction_drops_aborted_batches_and_stops_at_the_last_stable_offset() {
+        use crate::log::compaction::Policy;
+        use crate::log::records::tests::{raw_batch, record};
+        let (mem, log) = memory_log();
+        // Every record has key "k".
+        let plain = || batch::validate(&raw_batch(0, 1, &record(0, false, b"v")), 1 << 20).unwrap();
+        let txn = |pid| {
+            let b = batch::tests::with_txn(&raw_batch(0, 1, &record(0, false, b"t")), pid, 0, 0);
+            batch::validate(&b, 1 << 20).unwrap()
+        };
+        log.append_visible(&plain()).unwrap(); // 0
+        log.append_visible(&txn(7)).unwrap(); // 1, aborted
+        marker_visible(&log, 7, false); // 2
+        log.append_visible(&txn(9)).unwrap(); // 3, ongoing
+        log.append_visible(&plain()).unwrap(); // 4
+        log.append_visible(&plain()).unwrap(); // 5, the active tail
+        let policy = Policy {
+            now_ms: crate::now_ms() + 1000,
+            delete_retention_ms: 0,
+            decode_cap: 1 << 20,
+        };
+        // Below the LSO (3): the aborted batch goes, and k@0 stays, as k@1 never counted; k@4
+        // is above the LSO and supersedes nothing yet.
+        assert_eq!(log.compact(policy, 0).unwrap(), 1);
+        assert_eq!(mem.stored_bases(), vec![0, 2, 3, 4, 5]);
+        // Once the second transaction aborts, its batch goes too and k@5 supersedes the rest.
+        marker_visible(&log, 9, false); // 6
+        assert_eq!(log.compact(policy, 0).unwrap(), 3);
+        assert_eq!(mem.stored_bases(), vec![2, 5, 6]);
+        assert_eq!(
+            log.aborted_transactions(0, 7).unwrap(),
+            vec![(7, 1), (9, 3)]
+        );
+    }
+
+    /// A marker's key (its control type) is no record key: a record whose key has the same
+    /// bytes is not superseded by it.
+    #[test]
+    fn compaction_never_takes_a_marker_for_a_record() {
+        use crate::log::compaction::Policy;
+        use crate::log::records::tests::raw_batch;
+        let (mem, log) = memory_log();
+        // One record whose key is a commit marker's: version 0, type 1.
+        let mut rec = vec![0u8, 0, 0, 8, 0, 0, 0, 1, 2, b'v', 0];
+        rec.insert(0, (rec.len() as u8) << 1);
+        let keyed = batch::validate(&raw_batch(0, 1, &rec), 1 << 20).unwrap();
+        log.append_visible(&keyed).unwrap(); // 0
+        log.append_visible(&txn_batch(1, 7, 0)).unwrap(); // 1
+        marker_visible(&log, 7, true); // 2
+        log.append_visible(&batch::validate(&make_batch(1, 0), 1 << 20).unwrap())
+            .unwrap(); // 3, the active tail
+        let policy = Policy {
+            now_ms: crate::now_ms() + 1000,
+            delete_retention_ms: 0,
+            decode_cap: 1 << 20,
+        };
+        log.compact(policy, 0).unwrap();
+        assert_eq!(mem.stored_bases(), vec![0, 1, 2, 3]);
     }
 }
