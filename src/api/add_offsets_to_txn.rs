@@ -28,6 +28,7 @@ pub fn handle(ctx: &Ctx, req: AddOffsetsToTxnRequest) -> Outcome {
         req.producer_id.0,
         req.producer_epoch,
         req.group_id.as_str(),
+        false,
     ) {
         Err(code) => Outcome::now(answer(code)),
         Ok(false) => Outcome::now(answer(0)),

@@ -96,7 +96,7 @@ fn one(
             .collect();
         return (results, false);
     }
-    match txns.add_partitions(id, producer_id, epoch, &partitions) {
+    match txns.add_partitions(id, producer_id, epoch, &partitions, false) {
         Ok(wrote) => (all(0), wrote),
         Err(code) => {
             // Clients before v2 know PRODUCER_FENCED as INVALID_PRODUCER_EPOCH (as Kafka maps it).

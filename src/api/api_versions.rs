@@ -1,13 +1,16 @@
 //! ApiVersions: the version table, `api::SUPPORTED_APIS`, nothing else.
 //!
-//! Optional tagged fields (supported features, finalized features) are left at their defaults so
-//! they are not written at all: librdkafka 2.0 (Debian's kcat) rejects a v3 response that carries
-//! default-valued tagged fields it does not expect.
+//! v3+ also carry the features Sluice supports and has finalized, as Kafka's KRaft brokers do:
+//! only `transaction.version` (KIP-890), which tells Java clients 4.x whether to run transactions
+//! with the broker-side checks and per-transaction epoch bumps of version 2. Other optional tagged
+//! fields are left at their defaults so they are not written at all: librdkafka 2.0 (Debian's
+//! kcat) rejects a v3 response that carries default-valued tagged fields it does not expect.
 
 use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::api_versions_response::{FinalizedFeatureKey, SupportedFeatureKey};
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 
-use crate::api::{Ctx, SUPPORTED_APIS};
+use crate::api::{str_bytes as s, Ctx, SUPPORTED_APIS};
 use crate::protocol::api_version_table;
 
 pub fn handle(ctx: &Ctx, req: ApiVersionsRequest) -> ApiVersionsResponse {
@@ -25,8 +28,28 @@ pub fn handle(ctx: &Ctx, req: ApiVersionsRequest) -> ApiVersionsResponse {
         return ApiVersionsResponse::default()
             .with_error_code(ResponseError::InvalidRequest.code());
     }
-    ApiVersionsResponse::default().with_api_keys(api_version_table(SUPPORTED_APIS))
+    let response = ApiVersionsResponse::default().with_api_keys(api_version_table(SUPPORTED_APIS));
+    if ctx.version < 3 {
+        return response;
+    }
+    let level = ctx.broker.config().transaction_version;
+    response
+        .with_supported_features(vec![SupportedFeatureKey::default()
+            .with_name(s(TRANSACTION_VERSION))
+            .with_min_version(0)
+            .with_max_version(2)])
+        .with_finalized_features_epoch(FEATURES_EPOCH)
+        .with_finalized_features(vec![FinalizedFeatureKey::default()
+            .with_name(s(TRANSACTION_VERSION))
+            .with_min_version_level(level)
+            .with_max_version_level(level)])
 }
+
+const TRANSACTION_VERSION: &str = "transaction.version";
+
+/// The epoch of the finalized features: they never change while the broker runs (Kafka's is the
+/// metadata log offset of their last change; clients only compare epochs they saw).
+const FEATURES_EPOCH: i64 = 1;
 
 /// Kafka's `[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?` (ApiVersionsRequest.isValid).
 fn valid_software_token(s: &str) -> bool {

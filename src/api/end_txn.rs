@@ -5,41 +5,60 @@
 //! waits on CONCURRENT_TRANSACTIONS for the next transaction instead).
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::{EndTxnRequest, EndTxnResponse};
+use kafka_protocol::messages::{EndTxnRequest, EndTxnResponse, ProducerId};
 
 use crate::api::{Ctx, Outcome};
 use crate::coordinator::txn::{markers, End};
 
 pub fn handle(ctx: &Ctx, req: EndTxnRequest) -> Outcome {
     let (broker, version) = (ctx.broker, ctx.version);
-    let answer = move |code: i16| {
-        // Clients before v2 know PRODUCER_FENCED as INVALID_PRODUCER_EPOCH (as Kafka maps it).
-        let code = if code == ResponseError::ProducerFenced.code() && version < 2 {
-            ResponseError::InvalidProducerEpoch.code()
-        } else {
-            code
-        };
-        EndTxnResponse::default().with_error_code(code)
+    // v5+ answer with the producer id and epoch to go on with (bumped: KIP-890).
+    let answer = move |r: Result<(i64, i16), i16>| match r {
+        Ok((pid, epoch)) if version >= 5 => EndTxnResponse::default()
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(epoch),
+        Ok(_) => EndTxnResponse::default(),
+        Err(code) => {
+            // Clients before v2 know PRODUCER_FENCED as INVALID_PRODUCER_EPOCH (as Kafka maps it).
+            let code = if code == ResponseError::ProducerFenced.code() && version < 2 {
+                ResponseError::InvalidProducerEpoch.code()
+            } else {
+                code
+            };
+            let r = EndTxnResponse::default().with_error_code(code);
+            if version >= 5 {
+                r.with_producer_id(ProducerId(-1)).with_producer_epoch(-1)
+            } else {
+                r
+            }
+        }
     };
     let id = req.transactional_id.to_string();
     if id.is_empty() {
-        return Outcome::now(answer(ResponseError::InvalidRequest.code()));
+        return Outcome::now(answer(Err(ResponseError::InvalidRequest.code())));
     }
-    match broker
-        .transactions()
-        .end(&id, req.producer_id.0, req.producer_epoch, req.committed)
-    {
-        Err(code) => Outcome::now(answer(code)),
-        Ok(End::Done) => Outcome::now(answer(0)),
+    let ended = broker.transactions().end(
+        &id,
+        req.producer_id.0,
+        req.producer_epoch,
+        req.committed,
+        version >= 5,
+        || broker.next_producer_id(),
+    );
+    match ended {
+        Err(code) => Outcome::now(answer(Err(code))),
+        Ok(End::Done { producer_id, epoch }) => Outcome::now(answer(Ok((producer_id, epoch)))),
         Ok(End::Markers(plan)) => {
             let broker = broker.clone();
             Outcome::later(async move {
-                if markers::carry_out(&broker, &plan, false).await {
-                    answer(0)
-                } else {
+                if !markers::carry_out(&broker, &plan, false).await {
                     // The decision is durable and the end is retried in the background; the
                     // client retries this on its own and gets CONCURRENT_TRANSACTIONS until then.
-                    answer(ResponseError::ConcurrentTransactions.code())
+                    return answer(Err(ResponseError::ConcurrentTransactions.code()));
+                }
+                match broker.transactions().producer_of(&plan.transactional_id) {
+                    Some(current) => answer(Ok(current)),
+                    None => answer(Err(ResponseError::InvalidProducerIdMapping.code())),
                 }
             })
         }

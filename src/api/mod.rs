@@ -201,7 +201,7 @@ macro_rules! apis {
 }
 
 apis! {
-    Produce 3..=11 => produce::handle,
+    Produce 3..=12 => produce::handle,
     Fetch 4..=16 => fetch::handle,
     ListOffsets 1..=10 => list_offsets::handle,
     Metadata 0..=12 => metadata::handle,
@@ -225,7 +225,7 @@ apis! {
     DescribeLogDirs 1..=4 => describe_log_dirs::handle,
     OffsetForLeaderEpoch 2..=4 => offset_for_leader_epoch::handle,
     DescribeTopicPartitions 0..=0 => describe_topic_partitions::handle,
-    InitProducerId 0..=4 => init_producer_id::handle,
+    InitProducerId 0..=5 => init_producer_id::handle,
     DescribeConfigs 1..=4 => configs::describe,
     AlterConfigs 0..=2 => configs::alter,
     IncrementalAlterConfigs 0..=1 => configs::incremental_alter,
@@ -241,8 +241,8 @@ apis! {
     DescribeProducers 0..=0 => describe_producers::handle,
     AddPartitionsToTxn 0..=5 => add_partitions_to_txn::handle,
     AddOffsetsToTxn 0..=4 => add_offsets_to_txn::handle,
-    EndTxn 0..=4 => end_txn::handle,
-    TxnOffsetCommit 0..=4 => txn_offset_commit::handle,
+    EndTxn 0..=5 => end_txn::handle,
+    TxnOffsetCommit 0..=5 => txn_offset_commit::handle,
     WriteTxnMarkers 1..=1 => write_txn_markers::handle,
     DescribeTransactions 0..=0 => describe_transactions::handle,
     ListTransactions 0..=1 => list_transactions::handle,

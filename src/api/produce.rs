@@ -310,9 +310,34 @@ fn verify_transactional(
             "transactional records need a transactional id".to_string(),
         ));
     };
-    broker
-        .transactions()
-        .verify_partition(id, batch.producer_id, batch.producer_epoch, topic, index)
+    let txns = broker.transactions();
+    if txn.version >= 12 {
+        // Transaction version 2 (KIP-890): the client adds no partitions; its Produce does.
+        return txns
+            .add_partitions(
+                id,
+                batch.producer_id,
+                batch.producer_epoch,
+                &[(topic.to_string(), index)],
+                true,
+            )
+            .map(|_| ())
+            .map_err(|code| {
+                // As Kafka's leader reports the coordinator's answers to the producer.
+                let code = if code == ResponseError::ProducerFenced.code() {
+                    ResponseError::InvalidProducerEpoch.code()
+                } else if code == ResponseError::ConcurrentTransactions.code() {
+                    ResponseError::NotEnoughReplicas.code()
+                } else {
+                    code
+                };
+                Refusal::new(
+                    code,
+                    format!("adding {topic}-{index} to the transaction of {id:?} failed"),
+                )
+            });
+    }
+    txns.verify_partition(id, batch.producer_id, batch.producer_epoch, topic, index)
         .map_err(|code| {
             // Produce v11+ clients know TRANSACTION_ABORTABLE; older ones get INVALID_TXN_STATE.
             if code == ResponseError::InvalidTxnState.code() {

@@ -15,12 +15,29 @@ pub fn handle(ctx: &Ctx, req: TxnOffsetCommitRequest) -> Outcome {
     let (broker, version) = (ctx.broker, ctx.version);
     let now = crate::now_ms();
     let group = req.group_id.as_str();
-    let verified = broker.transactions().verify_group(
-        req.transactional_id.as_str(),
-        req.producer_id.0,
-        req.producer_epoch,
-        group,
-    );
+    // Transaction version 2 (KIP-890, v5+): no AddOffsetsToTxn; the commit adds the group.
+    let added = if version >= 5 {
+        broker
+            .transactions()
+            .add_offsets(
+                req.transactional_id.as_str(),
+                req.producer_id.0,
+                req.producer_epoch,
+                group,
+                true,
+            )
+            .map(|_| ())
+    } else {
+        Ok(())
+    };
+    let verified = added.and_then(|()| {
+        broker.transactions().verify_group(
+            req.transactional_id.as_str(),
+            req.producer_id.0,
+            req.producer_epoch,
+            group,
+        )
+    });
     let result = verified.and_then(|()| {
         let offsets: Vec<(String, i32, CommittedOffset)> = req
             .topics

@@ -111,6 +111,9 @@ pub struct Config {
     /// How often open transactions are checked against their timeout
     /// (transaction.abort.timed.out.transaction.cleanup.interval.ms).
     pub transaction_abort_timed_out_transaction_cleanup_interval_ms: u64,
+    /// The finalized `transaction.version` feature level ApiVersions announces (KIP-890): 2 lets
+    /// Java clients 4.x run transactions version 2, 1 keeps them on version 1.
+    pub transaction_version: i16,
 }
 
 impl Default for Config {
@@ -164,6 +167,7 @@ impl Default for Config {
             producer_id_expiration_ms: 24 * 60 * 60 * 1000,
             transaction_max_timeout_ms: 900_000,
             transaction_abort_timed_out_transaction_cleanup_interval_ms: 1_000,
+            transaction_version: 2,
         }
     }
 }
@@ -303,6 +307,9 @@ impl Config {
         }
         if self.transaction_max_timeout_ms < 1 {
             bail!("`transaction_max_timeout_ms` must be at least 1");
+        }
+        if !(1..=2).contains(&self.transaction_version) {
+            bail!("`transaction_version` must be 1 or 2");
         }
         if self.transaction_abort_timed_out_transaction_cleanup_interval_ms < 1 {
             bail!(

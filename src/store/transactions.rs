@@ -51,6 +51,21 @@ pub struct TxnRecord {
     /// When the current transaction started (-1 if none is open).
     pub start_ms: i64,
     pub update_ms: i64,
+    /// The client runs transaction version 2 (KIP-890): the epoch is bumped at every end.
+    #[serde(default)]
+    pub tv2: bool,
+    /// The producer id this one gives way to once the transaction ends (version 2, when the
+    /// epoch ran out); -1 if none.
+    #[serde(default = "no_producer")]
+    pub next_producer_id: i64,
+    /// The producer id before the last rotation, so a retried EndTxn that caused it is known; -1 if
+    /// none.
+    #[serde(default = "no_producer")]
+    pub previous_producer_id: i64,
+}
+
+fn no_producer() -> i64 {
+    -1
 }
 
 /// Length-prefixed group, then the producer id: one group's pending offsets form a prefix range.
@@ -166,6 +181,9 @@ mod tests {
             groups: ["g".to_string()].into(),
             start_ms: 5,
             update_ms: 6,
+            tv2: true,
+            next_producer_id: -1,
+            previous_producer_id: 3,
         };
         store.put_txn("x", &rec).unwrap();
         assert_eq!(store.load_txns().unwrap(), vec![("x".to_string(), rec)]);

@@ -80,8 +80,9 @@ pub enum Init {
 /// What EndTxn leads to.
 #[derive(Debug)]
 pub enum End {
-    /// Already done (a retry): answer at once.
-    Done,
+    /// Already done (a retry, or an abort with nothing to abort): answer at once with the
+    /// producer id and epoch the client goes on with.
+    Done { producer_id: i64, epoch: i16 },
     /// Carry the plan out, then [`TxnCoordinator::complete`] it.
     Markers(EndPlan),
 }
@@ -156,6 +157,9 @@ impl TxnCoordinator {
                 groups: BTreeSet::new(),
                 start_ms: -1,
                 update_ms: now,
+                tv2: false,
+                next_producer_id: -1,
+                previous_producer_id: -1,
             };
             self.persist(id, &rec)?;
             txns.insert(id.to_string(), Txn { rec, busy: false });
@@ -208,6 +212,7 @@ impl TxnCoordinator {
                     _ => {}
                 }
                 if rec.producer_epoch >= MAX_EPOCH {
+                    next.previous_producer_id = rec.producer_id;
                     next.producer_id = allocate().map_err(|e| {
                         tracing::error!(error = %e, "allocating a producer id failed");
                         code(ResponseError::KafkaStorageError)
@@ -228,6 +233,7 @@ impl TxnCoordinator {
                 next.groups.clear();
                 next.start_ms = -1;
                 next.update_ms = now;
+                next.tv2 = false;
                 self.persist(id, &next)?;
                 let (producer_id, epoch) = (next.producer_id, next.producer_epoch);
                 txn.rec = next;
@@ -266,12 +272,14 @@ impl TxnCoordinator {
 
     /// AddPartitionsToTxn: the transaction now spans these partitions (it starts, if it had not).
     /// Returns whether a record was written (the caller then awaits a flush).
+    /// `tv2`: added by a transaction-version-2 client's Produce (KIP-890), not by the client itself.
     pub fn add_partitions(
         &self,
         id: &str,
         producer_id: i64,
         epoch: i16,
         partitions: &[(String, i32)],
+        tv2: bool,
     ) -> Result<bool, i16> {
         let mut txns = self.shared.txns.lock().expect("txns poisoned");
         let txn = Self::check_producer(&mut txns, id, producer_id, epoch)?;
@@ -281,7 +289,7 @@ impl TxnCoordinator {
             return Ok(false);
         }
         let mut next = txn.rec.clone();
-        begin(&mut next);
+        begin(&mut next, tv2);
         next.partitions.extend(partitions.iter().cloned());
         self.persist(id, &next)?;
         txn.rec = next;
@@ -289,12 +297,14 @@ impl TxnCoordinator {
     }
 
     /// AddOffsetsToTxn: the transaction will carry offsets for this group.
+    /// `tv2`: added by a transaction-version-2 client's TxnOffsetCommit (KIP-890).
     pub fn add_offsets(
         &self,
         id: &str,
         producer_id: i64,
         epoch: i16,
         group: &str,
+        tv2: bool,
     ) -> Result<bool, i16> {
         let mut txns = self.shared.txns.lock().expect("txns poisoned");
         let txn = Self::check_producer(&mut txns, id, producer_id, epoch)?;
@@ -302,7 +312,7 @@ impl TxnCoordinator {
             return Ok(false);
         }
         let mut next = txn.rec.clone();
-        begin(&mut next);
+        begin(&mut next, tv2);
         next.groups.insert(group.to_string());
         self.persist(id, &next)?;
         txn.rec = next;
@@ -373,28 +383,69 @@ impl TxnCoordinator {
     }
 
     /// EndTxn: prepares the commit or abort (durable before any marker) and returns the plan.
-    pub fn end(&self, id: &str, producer_id: i64, epoch: i16, commit: bool) -> Result<End, i16> {
+    /// `tv2` (EndTxn v5+, KIP-890): the epoch is bumped with every end, and the markers carry the
+    /// bumped epoch; when the epoch runs out the producer id changes once the markers are written.
+    pub fn end(
+        &self,
+        id: &str,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+        tv2: bool,
+        allocate: impl FnOnce() -> Result<i64, StoreError>,
+    ) -> Result<End, i16> {
         let mut txns = self.shared.txns.lock().expect("txns poisoned");
         let txn = txns
             .get_mut(id)
             .ok_or(code(ResponseError::InvalidProducerIdMapping))?;
-        if txn.rec.producer_id != producer_id {
+        let rec = &txn.rec;
+        // Version 2 retries of an end that bumped the epoch (or rotated the producer id).
+        let bumped_retry = rec.tv2 && i32::from(epoch) + 1 == i32::from(rec.producer_epoch);
+        let rotated_retry = rec.tv2
+            && rec.previous_producer_id == producer_id
+            && epoch == MAX_EPOCH
+            && rec.producer_epoch == 0;
+        if rec.producer_id != producer_id && !rotated_retry {
             return Err(code(ResponseError::InvalidProducerIdMapping));
         }
-        if txn.rec.producer_epoch != epoch {
+        let valid_epoch = if rec.tv2 {
+            match rec.state {
+                TxnState::Ongoing | TxnState::Empty => epoch == rec.producer_epoch,
+                TxnState::PrepareCommit | TxnState::PrepareAbort => bumped_retry,
+                TxnState::CompleteCommit | TxnState::CompleteAbort => bumped_retry || rotated_retry,
+            }
+        } else {
+            epoch == rec.producer_epoch
+        };
+        if !valid_epoch {
             return Err(code(ResponseError::ProducerFenced));
         }
         if txn.busy {
             return Err(code(ResponseError::ConcurrentTransactions));
         }
-        match (txn.rec.state, commit) {
+        let done = |rec: &TxnRecord| End::Done {
+            producer_id: rec.producer_id,
+            epoch: rec.producer_epoch,
+        };
+        match (rec.state, commit) {
             (TxnState::Ongoing, _) => {
-                let mut next = txn.rec.clone();
+                let mut next = rec.clone();
                 next.state = if commit {
                     TxnState::PrepareCommit
                 } else {
                     TxnState::PrepareAbort
                 };
+                if tv2 {
+                    if rec.producer_epoch >= MAX_EPOCH {
+                        next.next_producer_id = allocate().map_err(|e| {
+                            tracing::error!(error = %e, "allocating a producer id failed");
+                            code(ResponseError::KafkaStorageError)
+                        })?;
+                    }
+                    next.last_producer_epoch = rec.producer_epoch;
+                    next.producer_epoch = rec.producer_epoch.saturating_add(1);
+                    next.tv2 = true;
+                }
                 next.update_ms = crate::now_ms();
                 self.persist(id, &next)?;
                 let plan = plan_of(id, &next, commit);
@@ -402,12 +453,32 @@ impl TxnCoordinator {
                 txn.busy = true;
                 Ok(End::Markers(plan))
             }
-            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => Ok(End::Done),
+            // A version 2 abort with nothing open still bumps the epoch (the client starts over).
+            (TxnState::Empty, false) if tv2 && rec.producer_epoch < MAX_EPOCH => {
+                let mut next = rec.clone();
+                next.last_producer_epoch = rec.producer_epoch;
+                next.producer_epoch = rec.producer_epoch + 1;
+                next.state = TxnState::CompleteAbort;
+                next.tv2 = true;
+                next.update_ms = crate::now_ms();
+                self.persist(id, &next)?;
+                let answer = done(&next);
+                txn.rec = next;
+                Ok(answer)
+            }
+            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => Ok(done(rec)),
             (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => {
                 Err(code(ResponseError::ConcurrentTransactions))
             }
             _ => Err(code(ResponseError::InvalidTxnState)),
         }
+    }
+
+    /// The producer id and epoch a transactional id's producer goes on with.
+    pub fn producer_of(&self, id: &str) -> Option<(i64, i16)> {
+        let txns = self.shared.txns.lock().expect("txns poisoned");
+        txns.get(id)
+            .map(|t| (t.rec.producer_id, t.rec.producer_epoch))
     }
 
     /// Records that a plan was carried out (markers durable, offsets applied): the transaction is
@@ -431,6 +502,14 @@ impl TxnCoordinator {
         next.groups.clear();
         next.start_ms = -1;
         next.update_ms = crate::now_ms();
+        if next.next_producer_id >= 0 {
+            // Version 2 ran out of epochs: the markers carried the last one of the old id.
+            next.previous_producer_id = next.producer_id;
+            next.producer_id = next.next_producer_id;
+            next.producer_epoch = 0;
+            next.last_producer_epoch = -1;
+            next.next_producer_id = -1;
+        }
         // Not awaited: a crash before the next flush leaves the transaction prepared, and
         // recovery completes it again (writing a marker only where one is still missing).
         if self.persist(&plan.transactional_id, &next).is_ok() {
@@ -510,10 +589,11 @@ fn describe(id: &str, rec: &TxnRecord) -> TxnDescription {
 }
 
 /// A transaction begins with its first partition or group.
-fn begin(rec: &mut TxnRecord) {
+fn begin(rec: &mut TxnRecord, tv2: bool) {
     let now = crate::now_ms();
     if rec.state != TxnState::Ongoing {
         rec.state = TxnState::Ongoing;
+        rec.tv2 = tv2;
         rec.partitions.clear();
         rec.groups.clear();
         rec.start_ms = now;
@@ -555,6 +635,10 @@ mod tests {
         }
     }
 
+    fn no_alloc() -> Result<i64, StoreError> {
+        panic!("no producer id should be allocated")
+    }
+
     fn ready(i: Init) -> (i64, i16) {
         match i {
             Init::Ready { producer_id, epoch } => (producer_id, epoch),
@@ -579,11 +663,15 @@ mod tests {
         assert_eq!(c.describe("x").unwrap().state, TxnState::Empty);
         // EndTxn without a transaction is an invalid transition.
         assert_eq!(
-            c.end("x", pid, 1, true).unwrap_err(),
+            c.end("x", pid, 1, true, false, no_alloc).unwrap_err(),
             ResponseError::InvalidTxnState.code()
         );
-        assert!(c.add_partitions("x", pid, 1, &parts(&[("t", 0)])).unwrap());
-        assert!(!c.add_partitions("x", pid, 1, &parts(&[("t", 0)])).unwrap());
+        assert!(c
+            .add_partitions("x", pid, 1, &parts(&[("t", 0)]), false)
+            .unwrap());
+        assert!(!c
+            .add_partitions("x", pid, 1, &parts(&[("t", 0)]), false)
+            .unwrap());
         c.verify_partition("x", pid, 1, "t", 0).unwrap();
         assert_eq!(
             c.verify_partition("x", pid, 1, "t", 1).unwrap_err(),
@@ -593,9 +681,9 @@ mod tests {
             c.verify_partition("x", pid, 0, "t", 0).unwrap_err(),
             ResponseError::InvalidProducerEpoch.code()
         );
-        assert!(c.add_offsets("x", pid, 1, "g").unwrap());
+        assert!(c.add_offsets("x", pid, 1, "g", false).unwrap());
         c.verify_group("x", pid, 1, "g").unwrap();
-        let End::Markers(plan) = c.end("x", pid, 1, true).unwrap() else {
+        let End::Markers(plan) = c.end("x", pid, 1, true, false, no_alloc).unwrap() else {
             panic!("expected markers");
         };
         assert!(plan.commit);
@@ -603,7 +691,7 @@ mod tests {
         assert_eq!(plan.groups.len(), 1);
         // While the markers are written, everything else waits.
         assert_eq!(
-            c.add_partitions("x", pid, 1, &parts(&[("t", 0)]))
+            c.add_partitions("x", pid, 1, &parts(&[("t", 0)]), false)
                 .unwrap_err(),
             ResponseError::ConcurrentTransactions.code()
         );
@@ -617,9 +705,12 @@ mod tests {
         assert_eq!(d.state, TxnState::CompleteCommit);
         assert!(d.partitions.is_empty());
         // A retried commit succeeds; an abort of a committed transaction does not.
-        assert!(matches!(c.end("x", pid, 1, true), Ok(End::Done)));
+        assert!(matches!(
+            c.end("x", pid, 1, true, false, no_alloc),
+            Ok(End::Done { .. })
+        ));
         assert_eq!(
-            c.end("x", pid, 1, false).unwrap_err(),
+            c.end("x", pid, 1, false, false, no_alloc).unwrap_err(),
             ResponseError::InvalidTxnState.code()
         );
     }
@@ -635,14 +726,15 @@ mod tests {
             ResponseError::InvalidTransactionTimeout.code()
         );
         let (pid, _) = ready(c.init_producer_id("x", 10_000, None, &mut alloc).unwrap());
-        c.add_partitions("x", pid, 0, &parts(&[("t", 0)])).unwrap();
+        c.add_partitions("x", pid, 0, &parts(&[("t", 0)]), false)
+            .unwrap();
         assert_eq!(
-            c.add_partitions("y", pid, 0, &parts(&[("t", 0)]))
+            c.add_partitions("y", pid, 0, &parts(&[("t", 0)]), false)
                 .unwrap_err(),
             ResponseError::InvalidProducerIdMapping.code()
         );
         assert_eq!(
-            c.add_partitions("x", pid + 1, 0, &parts(&[("t", 0)]))
+            c.add_partitions("x", pid + 1, 0, &parts(&[("t", 0)]), false)
                 .unwrap_err(),
             ResponseError::InvalidProducerIdMapping.code()
         );
@@ -658,12 +750,12 @@ mod tests {
         assert_eq!(epoch, 2);
         // The old producer is fenced everywhere.
         assert_eq!(
-            c.add_partitions("x", pid, 0, &parts(&[("t", 0)]))
+            c.add_partitions("x", pid, 0, &parts(&[("t", 0)]), false)
                 .unwrap_err(),
             ResponseError::ProducerFenced.code()
         );
         assert_eq!(
-            c.end("x", pid, 0, true).unwrap_err(),
+            c.end("x", pid, 0, true, false, no_alloc).unwrap_err(),
             ResponseError::ProducerFenced.code()
         );
         assert_eq!(
@@ -679,7 +771,8 @@ mod tests {
         let c = coordinator(dir.path());
         let mut alloc = ids();
         let (pid, _) = ready(c.init_producer_id("x", 1_000, None, &mut alloc).unwrap());
-        c.add_partitions("x", pid, 0, &parts(&[("t", 0)])).unwrap();
+        c.add_partitions("x", pid, 0, &parts(&[("t", 0)]), false)
+            .unwrap();
         let start = c.describe("x").unwrap().start_ms;
         assert!(c.expired(start + 500).is_empty());
         let plans = c.expired(start + 1_001);
@@ -696,7 +789,7 @@ mod tests {
         c.complete(&again[0].0, true);
         assert_eq!(c.describe("x").unwrap().state, TxnState::CompleteAbort);
         assert_eq!(
-            c.end("x", pid, 0, true).unwrap_err(),
+            c.end("x", pid, 0, true, false, no_alloc).unwrap_err(),
             ResponseError::ProducerFenced.code()
         );
     }
@@ -708,9 +801,9 @@ mod tests {
             let c = coordinator(dir.path());
             let mut alloc = ids();
             let (pid, _) = ready(c.init_producer_id("x", 10_000, None, &mut alloc).unwrap());
-            c.add_partitions("x", pid, 0, &parts(&[("t", 0), ("t", 1)]))
+            c.add_partitions("x", pid, 0, &parts(&[("t", 0), ("t", 1)]), false)
                 .unwrap();
-            let End::Markers(_) = c.end("x", pid, 0, true).unwrap() else {
+            let End::Markers(_) = c.end("x", pid, 0, true, false, no_alloc).unwrap() else {
                 panic!("expected markers");
             };
             c.shared.store.close().unwrap();
@@ -725,5 +818,58 @@ mod tests {
         assert!(plan.commit);
         assert_eq!(plan.producer_id, pid);
         assert_eq!(plan.partitions.len(), 2);
+    }
+
+    /// Transaction version 2 (KIP-890): every end bumps the epoch, markers carry the new one, a
+    /// retry with the old epoch is recognised, and an exhausted epoch rotates the producer id.
+    #[test]
+    fn version_2_bumps_the_epoch_at_every_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = coordinator(dir.path());
+        let mut alloc = ids();
+        let (pid, epoch) = ready(c.init_producer_id("x", 10_000, None, &mut alloc).unwrap());
+        c.add_partitions("x", pid, epoch, &parts(&[("t", 0)]), true)
+            .unwrap();
+        let End::Markers(plan) = c.end("x", pid, epoch, true, true, no_alloc).unwrap() else {
+            panic!("expected markers");
+        };
+        assert_eq!(plan.producer_epoch, epoch + 1);
+        c.complete(&plan, true);
+        assert_eq!(c.producer_of("x"), Some((pid, epoch + 1)));
+        // The client's retry with the epoch it sent gets the same answer.
+        assert!(matches!(
+            c.end("x", pid, epoch, true, true, no_alloc),
+            Ok(End::Done { producer_id, epoch: e }) if producer_id == pid && e == epoch + 1
+        ));
+        // The old epoch is fenced for a new transaction.
+        assert_eq!(
+            c.add_partitions("x", pid, epoch, &parts(&[("t", 0)]), true)
+                .unwrap_err(),
+            ResponseError::ProducerFenced.code()
+        );
+        // An exhausted epoch: the markers carry the last one, then the producer id changes.
+        {
+            let mut txns = c.shared.txns.lock().unwrap();
+            txns.get_mut("x").unwrap().rec.producer_epoch = MAX_EPOCH;
+        }
+        c.add_partitions("x", pid, MAX_EPOCH, &parts(&[("t", 0)]), true)
+            .unwrap();
+        let End::Markers(plan) = c.end("x", pid, MAX_EPOCH, false, true, || Ok(555)).unwrap()
+        else {
+            panic!("expected markers");
+        };
+        assert_eq!(
+            (plan.producer_id, plan.producer_epoch),
+            (pid, MAX_EPOCH + 1)
+        );
+        c.complete(&plan, true);
+        assert_eq!(c.producer_of("x"), Some((555, 0)));
+        assert!(matches!(
+            c.end("x", pid, MAX_EPOCH, false, true, no_alloc),
+            Ok(End::Done {
+                producer_id: 555,
+                epoch: 0
+            })
+        ));
     }
 }
