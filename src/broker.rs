@@ -186,6 +186,7 @@ impl Broker {
             store.clone(),
             TxnConfig {
                 max_timeout_ms: config.transaction_max_timeout_ms,
+                id_expiration_ms: config.transactional_id_expiration_ms,
             },
         )?;
         let fetch_sessions = FetchSessions::new(

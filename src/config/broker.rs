@@ -114,6 +114,9 @@ pub struct Config {
     /// The finalized `transaction.version` feature level ApiVersions announces (KIP-890): 2 lets
     /// Java clients 4.x run transactions version 2, 1 keeps them on version 1.
     pub transaction_version: i16,
+    /// Idle time after which a transactional id with no open transaction is forgotten
+    /// (transactional.id.expiration.ms).
+    pub transactional_id_expiration_ms: i64,
 }
 
 impl Default for Config {
@@ -168,6 +171,7 @@ impl Default for Config {
             transaction_max_timeout_ms: 900_000,
             transaction_abort_timed_out_transaction_cleanup_interval_ms: 1_000,
             transaction_version: 2,
+            transactional_id_expiration_ms: 7 * 24 * 60 * 60 * 1000,
         }
     }
 }
@@ -307,6 +311,9 @@ impl Config {
         }
         if self.transaction_max_timeout_ms < 1 {
             bail!("`transaction_max_timeout_ms` must be at least 1");
+        }
+        if self.transactional_id_expiration_ms < 1 {
+            bail!("`transactional_id_expiration_ms` must be at least 1");
         }
         if !(1..=2).contains(&self.transaction_version) {
             bail!("`transaction_version` must be 1 or 2");

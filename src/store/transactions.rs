@@ -104,6 +104,12 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets a transactional id (expired).
+    pub fn remove_txn(&self, transactional_id: &str) -> Result<(), StoreError> {
+        self.txn_tree()?.remove(transactional_id.as_bytes())?;
+        Ok(())
+    }
+
     /// Every transactional id's record; one that does not decode is logged and skipped.
     pub fn load_txns(&self) -> Result<Vec<(String, TxnRecord)>, StoreError> {
         let mut out = Vec::new();

@@ -101,7 +101,11 @@ impl GroupCoordinator {
         commit: bool,
     ) -> Result<(), StoreError> {
         let Some(group) = self.group(group_id) else {
-            return Ok(());
+            // The group was deleted meanwhile: its pending offsets go with it.
+            return self
+                .shared
+                .store
+                .remove_pending_offsets(group_id, producer_id);
         };
         let mut g = group.lock().expect("group poisoned");
         let Some(pending) = g.pending_txn_offsets.get(&producer_id).cloned() else {

@@ -36,6 +36,9 @@ const MAX_EPOCH: i16 = i16::MAX - 1;
 pub struct TxnConfig {
     /// Kafka's `transaction.max.timeout.ms`: the longest `transaction.timeout.ms` a producer may ask.
     pub max_timeout_ms: i32,
+    /// Kafka's `transactional.id.expiration.ms`: a transactional id with no transaction open and
+    /// no request for this long is forgotten.
+    pub id_expiration_ms: i64,
 }
 
 /// Handle to the coordinator; cheap to clone.
@@ -523,6 +526,28 @@ impl TxnCoordinator {
     /// [`markers::carry_out`]).
     pub fn expired(&self, now_ms: i64) -> Vec<(EndPlan, bool)> {
         let mut txns = self.shared.txns.lock().expect("txns poisoned");
+        let idle_before = now_ms.saturating_sub(self.shared.config.id_expiration_ms);
+        txns.retain(|id, txn| {
+            let idle = !txn.busy
+                && matches!(
+                    txn.rec.state,
+                    TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
+                )
+                && txn.rec.update_ms < idle_before;
+            if !idle {
+                return true;
+            }
+            match self.shared.store.remove_txn(id) {
+                Ok(()) => {
+                    tracing::info!(transactional_id = %id, "transactional id expired");
+                    false
+                }
+                Err(e) => {
+                    tracing::warn!(transactional_id = %id, error = %e, "could not expire a transactional id");
+                    true
+                }
+            }
+        });
         let mut plans = Vec::new();
         for (id, txn) in txns.iter_mut() {
             if txn.busy {
@@ -622,6 +647,7 @@ mod tests {
             store,
             TxnConfig {
                 max_timeout_ms: 60_000,
+                id_expiration_ms: 3_600_000,
             },
         )
         .unwrap()
@@ -871,5 +897,44 @@ mod tests {
                 epoch: 0
             })
         ));
+    }
+
+    /// Idle transactional ids are forgotten after transactional.id.expiration.ms; open ones never.
+    #[test]
+    fn idle_transactional_ids_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = coordinator(dir.path());
+        let mut alloc = ids();
+        let (pid, _) = ready(
+            c.init_producer_id("idle", 10_000, None, &mut alloc)
+                .unwrap(),
+        );
+        let (open, _) = ready(
+            c.init_producer_id("open", 60_000, None, &mut alloc)
+                .unwrap(),
+        );
+        c.add_partitions("open", open, 0, &parts(&[("t", 0)]), false)
+            .unwrap();
+        let later = crate::now_ms() + 3_600_001;
+        // (The open one times out meanwhile: aborted, not forgotten.)
+        let _ = c.expired(later - 10);
+        assert!(c.describe("idle").is_some());
+        let _ = c.expired(later);
+        assert!(c.describe("idle").is_none());
+        assert!(c.describe("open").is_some());
+        assert!(!c
+            .shared
+            .store
+            .load_txns()
+            .unwrap()
+            .iter()
+            .any(|(id, _)| id == "idle"));
+        // A new producer of an expired id starts over with a new producer id.
+        let (again, epoch) = ready(
+            c.init_producer_id("idle", 10_000, None, &mut alloc)
+                .unwrap(),
+        );
+        assert_ne!(again, pid);
+        assert_eq!(epoch, 0);
     }
 }
