@@ -15,16 +15,21 @@
 //! producer's timestamp, gives every reader `delete.retention.ms` to see a delete, also one produced
 //! with an old CreateTime; and the horizon, once written, does not move when the setting changes.
 //!
-//! Transactions, as Kafka's cleaner: the section ends at the last stable offset (an ongoing
-//! transaction's batches are never compacted), batches of aborted transactions are removed whole
-//! and their keys count for nothing, and transaction markers are kept.
+//! Transactions, as Kafka's cleaner ([`CleanedTxns`], its CleanedTransactionMetadata): the section
+//! ends at the last stable offset (an ongoing transaction's batches are never compacted), batches
+//! of aborted transactions are removed whole and their keys count for nothing, and a transaction
+//! marker stays while any batch of its transaction does. A marker whose transaction has no batch
+//! left is then treated like a tombstone: stamped with a delete horizon, and removed once that has
+//! passed, its aborted-index entry first (an entry without its marker would have a consumer drop
+//! the producer's next transactions).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{RecordBatchEncoder, RecordEncodeOptions};
 
 use crate::log::batch::{BatchError, StoredHeader};
+use crate::log::producer_state::AbortedTxn;
 use crate::log::records;
 
 /// When records become removable.
@@ -76,6 +81,132 @@ impl Latest {
             }
         }
         Ok(true)
+    }
+}
+
+/// The transactions of a compaction section, followed batch by batch in offset order (Kafka's
+/// CleanedTransactionMetadata).
+#[derive(Debug, Default)]
+pub struct CleanedTxns {
+    /// Aborted transactions not reached yet, by first offset, latest first (popped from the end).
+    pending: Vec<AbortedTxn>,
+    /// Aborted transactions reached and not yet ended, by producer: the entry, and whether a
+    /// batch of it was seen in this pass.
+    aborted: HashMap<i64, (AbortedTxn, bool)>,
+    /// Producers with a batch of a (committed) transaction seen since their last marker.
+    committed: HashSet<i64>,
+}
+
+/// What a pass may do with a transaction marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkerFate {
+    /// Batches of its transaction are still in the log.
+    Keep,
+    /// Its transaction has nothing left: a tombstone, with the aborted-index entry (the marker's
+    /// offset) to remove along with it for an abort.
+    Empty { aborted_entry: Option<u64> },
+}
+
+impl CleanedTxns {
+    /// `aborted`: the aborted transactions overlapping the section.
+    pub fn new(mut aborted: Vec<AbortedTxn>) -> CleanedTxns {
+        aborted.sort_by_key(|t| std::cmp::Reverse(t.first_offset));
+        CleanedTxns {
+            pending: aborted,
+            ..CleanedTxns::default()
+        }
+    }
+
+    fn reach(&mut self, offset: u64) {
+        while self
+            .pending
+            .last()
+            .is_some_and(|t| t.first_offset <= offset)
+        {
+            let t = self.pending.pop().expect("checked above");
+            self.aborted.entry(t.producer_id).or_insert((t, false));
+        }
+    }
+
+    /// A data batch: whether it belongs to an aborted transaction (then it is dropped whole).
+    pub fn on_batch(&mut self, h: &StoredHeader) -> bool {
+        self.reach(h.next_offset() - 1);
+        if !h.is_transactional() {
+            return false;
+        }
+        match self.aborted.get_mut(&h.producer_id) {
+            Some((_, seen)) => {
+                *seen = true;
+                true
+            }
+            None => {
+                self.committed.insert(h.producer_id);
+                false
+            }
+        }
+    }
+
+    /// A control batch and, if it is a transaction marker, what it says.
+    pub fn on_marker(&mut self, h: &StoredHeader, commit: Option<bool>) -> MarkerFate {
+        self.reach(h.base_offset);
+        match commit {
+            Some(false) => match self.aborted.remove(&h.producer_id) {
+                Some((_, true)) => MarkerFate::Keep,
+                Some((t, false)) => MarkerFate::Empty {
+                    aborted_entry: Some(t.last_offset),
+                },
+                None => MarkerFate::Empty {
+                    aborted_entry: None,
+                },
+            },
+            Some(true) => {
+                if self.committed.remove(&h.producer_id) {
+                    MarkerFate::Keep
+                } else {
+                    MarkerFate::Empty {
+                        aborted_entry: None,
+                    }
+                }
+            }
+            None => MarkerFate::Keep,
+        }
+    }
+}
+
+/// The change for a marker whose transaction has nothing left (see [`MarkerFate::Empty`]): stamp
+/// a delete horizon on it the first time, remove it once the horizon has passed.
+pub fn plan_empty_marker(
+    key: u64,
+    bytes: &Bytes,
+    policy: Policy,
+) -> Result<Option<Change>, String> {
+    let header = StoredHeader::parse(bytes).ok_or_else(|| format!("batch {key}: short header"))?;
+    match header.delete_horizon() {
+        Some(h) if h <= policy.now_ms => Ok(Some(Change::Remove(key))),
+        Some(_) => Ok(None),
+        None => {
+            let horizon = policy.now_ms.saturating_add(policy.delete_retention_ms);
+            let set = records::decode_bounded(bytes, policy.decode_cap)
+                .map_err(|e| format!("batch {key}: {e}"))?;
+            let mut out = BytesMut::new();
+            let options = RecordEncodeOptions {
+                version: 2,
+                compression: set.compression,
+            };
+            RecordBatchEncoder::encode_with_delete_horizon(
+                &mut out,
+                set.records.iter(),
+                &options,
+                horizon,
+            )
+            .map_err(|e| format!("batch {key}: re-encoding failed: {e}"))?;
+            restore_header(&mut out, bytes);
+            Ok(Some(Change::Replace {
+                old_key: key,
+                new_key: key,
+                bytes: out.freeze(),
+            }))
+        }
     }
 }
 

@@ -21,6 +21,7 @@ use tokio::sync::Notify;
 use std::collections::HashMap;
 
 use crate::log::batch::{self, BatchInfo, StoredHeader};
+use crate::log::compaction::{self, Change, CleanedTxns, MarkerFate};
 use crate::log::producer_state::{self, AbortedTxn, MarkerVerdict, ProducerEntry, Verdict};
 use crate::store::{PartitionStorage, StoreError};
 
@@ -341,16 +342,17 @@ impl PartitionLog {
         }
         let aborted = match (section.first(), section.last()) {
             (Some(first), Some(last)) => {
-                AbortedRanges::load(&*self.store, first.base_offset, last.next_offset())?
+                self.aborted_txns_overlapping(first.base_offset, last.next_offset())?
             }
-            _ => AbortedRanges::default(),
+            _ => Vec::new(),
         };
         let batch = |h: &StoredHeader| -> Result<Option<Bytes>, StoreError> {
             self.store.read_batch(h.base_offset)
         };
         let mut latest = crate::log::compaction::Latest::default();
+        let mut txns = CleanedTxns::new(aborted.clone());
         for (i, h) in section.iter().enumerate() {
-            if aborted.holds(h) {
+            if h.is_control() || txns.on_batch(h) {
                 continue;
             }
             let Some(b) = batch(h)? else { continue };
@@ -372,43 +374,87 @@ impl PartitionLog {
         // record is never removed), so applying them in several steps is safe.
         const APPLY_BYTES: usize = 16 * 1024 * 1024;
         let mut changes = Vec::new();
+        let mut index_drops = Vec::new();
         let mut pending_bytes = 0usize;
         let mut count = 0usize;
+        let mut txns = CleanedTxns::new(aborted);
         for h in &section {
-            if aborted.holds(h) {
+            let Some(b) = batch(h)? else { continue };
+            let change = if h.is_control() {
+                let marker = batch::parse_marker(&b);
+                match txns.on_marker(h, marker.map(|m| m.commit)) {
+                    MarkerFate::Keep => None,
+                    MarkerFate::Empty { aborted_entry } => {
+                        let change = compaction::plan_empty_marker(h.base_offset, &b, policy)
+                            .map_err(CompactError::Batch)?;
+                        if let (Some(Change::Remove(_)), Some(entry)) = (&change, aborted_entry) {
+                            index_drops.push(entry);
+                        }
+                        change
+                    }
+                }
+            } else if txns.on_batch(h) {
                 // Records of an aborted transaction are never read by read_committed consumers
                 // and are dropped whole, as Kafka's cleaner discards them.
-                changes.push(crate::log::compaction::Change::Remove(h.base_offset));
-                continue;
-            }
-            let Some(b) = batch(h)? else { continue };
-            if let Some(change) =
-                crate::log::compaction::plan_batch(h.base_offset, &b, &latest, policy)
+                Some(Change::Remove(h.base_offset))
+            } else {
+                compaction::plan_batch(h.base_offset, &b, &latest, policy)
                     .map_err(CompactError::Batch)?
-            {
-                if let crate::log::compaction::Change::Replace { bytes, .. } = &change {
+            };
+            if let Some(change) = change {
+                if let Change::Replace { bytes, .. } = &change {
                     pending_bytes += bytes.len();
                 }
                 changes.push(change);
             }
             if pending_bytes >= APPLY_BYTES {
-                count += self.apply_compaction(std::mem::take(&mut changes))?;
+                count += self.apply_compaction(
+                    std::mem::take(&mut changes),
+                    std::mem::take(&mut index_drops),
+                )?;
                 pending_bytes = 0;
             }
         }
-        count += self.apply_compaction(changes)?;
+        count += self.apply_compaction(changes, index_drops)?;
         Ok(count)
     }
 
+    /// The aborted transactions overlapping [`from`, `upto`), whole entries.
+    fn aborted_txns_overlapping(
+        &self,
+        from: u64,
+        upto: u64,
+    ) -> Result<Vec<AbortedTxn>, StoreError> {
+        let mut out = Vec::new();
+        for t in self.store.aborted_txns(from) {
+            let t = t?;
+            if t.first_offset < upto {
+                out.push(t);
+            }
+            // Every transaction aborted after this one began at or above its stable offset.
+            if t.last_stable_offset >= upto {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Applies changes, after removing the aborted-index entries of the markers they remove:
+    /// a crash in between leaves a marker without its entry, which no reader misreads, rather
+    /// than an entry without its marker.
     fn apply_compaction(
         &self,
-        changes: Vec<crate::log::compaction::Change>,
+        changes: Vec<Change>,
+        index_drops: Vec<u64>,
     ) -> Result<usize, StoreError> {
         if changes.is_empty() {
             return Ok(0);
         }
         // Under the offsets lock so retention or DeleteRecords cannot interleave with the swap.
         let _offs = self.offsets.lock().expect("offsets poisoned");
+        for entry in index_drops {
+            self.store.remove_aborted_txn(entry)?;
+        }
         let delta = self.store.apply_compaction(&changes)?;
         if let Some(size) = self.size.lock().expect("size poisoned").as_mut() {
             *size = (*size as i64 + delta).max(0) as u64;
@@ -883,42 +929,6 @@ fn recover_tail(store: &dyn PartitionStorage) -> Result<u64, StoreError> {
         return Ok(h.next_offset());
     }
     Ok(0)
-}
-
-/// The aborted transactions of a range of the log, by producer: which data batches are aborted.
-#[derive(Debug, Default)]
-struct AbortedRanges(HashMap<i64, Vec<(u64, u64)>>);
-
-impl AbortedRanges {
-    /// The aborted transactions overlapping [`from`, `upto`).
-    fn load(store: &dyn PartitionStorage, from: u64, upto: u64) -> Result<Self, StoreError> {
-        let mut out: HashMap<i64, Vec<(u64, u64)>> = HashMap::new();
-        for t in store.aborted_txns(from) {
-            let t = t?;
-            if t.first_offset < upto {
-                out.entry(t.producer_id)
-                    .or_default()
-                    .push((t.first_offset, t.last_offset));
-            }
-            if t.last_stable_offset >= upto {
-                break;
-            }
-        }
-        Ok(AbortedRanges(out))
-    }
-
-    /// Whether `h` is a data batch of an aborted transaction: its producer's, between the
-    /// transaction's first offset and its abort marker.
-    fn holds(&self, h: &StoredHeader) -> bool {
-        if h.is_control() || !h.is_transactional() {
-            return false;
-        }
-        self.0.get(&h.producer_id).is_some_and(|ranges| {
-            ranges
-                .iter()
-                .any(|(first, last)| (*first..=*last).contains(&h.base_offset))
-        })
-    }
 }
 
 /// Restores what a transaction marker that ends the log does to its producer's state and to the
@@ -1684,13 +1694,36 @@ mod tests {
         assert_eq!(log.compact(policy, 0).unwrap(), 1);
         assert_eq!(mem.stored_bases(), vec![0, 2, 3, 4, 5]);
         // Once the second transaction aborts, its batch goes too and k@5 supersedes the rest.
+        // The first marker's transaction is now empty: it gets a delete horizon (a rewrite).
         marker_visible(&log, 9, false); // 6
-        assert_eq!(log.compact(policy, 0).unwrap(), 3);
+        assert_eq!(log.compact(policy, 0).unwrap(), 4);
         assert_eq!(mem.stored_bases(), vec![2, 5, 6]);
         assert_eq!(
             log.aborted_transactions(0, 7).unwrap(),
             vec![(7, 1), (9, 3)]
         );
+        let stamped = log.batch_at(2).unwrap().unwrap();
+        let h = StoredHeader::parse(&stamped).unwrap();
+        assert!(h.is_control() && h.is_transactional());
+        assert_eq!(h.delete_horizon(), Some(policy.now_ms));
+        assert_eq!(
+            batch::parse_marker(&stamped),
+            Some(batch::Marker {
+                commit: false,
+                coordinator_epoch: 0
+            })
+        );
+        // Before the horizon nothing changes; after it, the marker goes, and its index entry
+        // with it (first, so no entry is ever left without its marker).
+        let early = Policy {
+            now_ms: policy.now_ms - 1,
+            ..policy
+        };
+        assert_eq!(log.compact(early, 0).unwrap(), 0);
+        assert_eq!(log.compact(policy, 0).unwrap(), 1);
+        assert_eq!(mem.stored_bases(), vec![5, 6]);
+        assert_eq!(log.aborted_transactions(0, 7).unwrap(), vec![(9, 3)]);
+        assert_eq!(read_bases(&log, 0), vec![5, 6]);
     }
 
     /// A marker's key (its control type) is no record key: a record whose key has the same
