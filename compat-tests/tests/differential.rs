@@ -70,18 +70,6 @@ struct Known {
 
 const KNOWN: &[Known] = &[
     Known {
-        case: "InitProducerId v0 error: transactional id (no transactions)",
-        finding: "Transactions",
-        kafka: &["error_code: 16,"],
-        sluice: &["error_code: 15,"],
-    },
-    Known {
-        case: "InitProducerId v4 error: transactional id (no transactions)",
-        finding: "Transactions",
-        kafka: &["error_code: 16,"],
-        sluice: &["error_code: 15,"],
-    },
-    Known {
         case: "CreateTopics v7 success",
         finding: "D4",
         kafka: &["config_source: 3,"],
@@ -180,9 +168,18 @@ struct Side {
     conn: RawConn,
     ids: HashMap<String, Uuid>,
     members: HashMap<String, (StrBytes, i32)>,
+    /// Producer id and epoch by transactional id, as each broker handed them out.
+    producers: HashMap<String, (i64, i16)>,
 }
 
 impl Side {
+    fn producer(&self, transactional_id: &str) -> (i64, i16) {
+        *self
+            .producers
+            .get(transactional_id)
+            .unwrap_or_else(|| panic!("{}: no producer for {transactional_id}", self.name))
+    }
+
     fn member(&self, group: &str) -> StrBytes {
         self.members
             .get(group)
@@ -737,6 +734,7 @@ fn responses_match_kafka() {
         conn: RawConn::connect(broker.addr()),
         ids: HashMap::new(),
         members: HashMap::new(),
+        producers: HashMap::new(),
     };
     let mut d = Diff {
         kafka: side("Kafka", &kafka),
@@ -1310,13 +1308,6 @@ fn run_cases(d: &mut Diff) {
                 .with_producer_id(ProducerId(-1))
                 .with_producer_epoch(-1)
         });
-        d.case("error: transactional id (no transactions)", v, |_| {
-            InitProducerIdRequest::default()
-                .with_transactional_id(Some(TransactionalId(s("diff-txn"))))
-                .with_transaction_timeout_ms(60_000)
-                .with_producer_id(ProducerId(-1))
-                .with_producer_epoch(-1)
-        });
         if v >= 3 {
             d.case("error: producer id without epoch", v, |_| {
                 InitProducerIdRequest::default()
@@ -1556,5 +1547,283 @@ fn run_cases(d: &mut Diff) {
                         .with_topic_id(Uuid::from_u128(0x1234))])
             });
         }
+    }
+
+    transaction_cases(d);
+}
+
+/// Creates a topic on both brokers outside the compared cases (the setup of the transaction cases).
+fn create_quietly(d: &mut Diff, topic: &str) {
+    for side in [&mut d.kafka, &mut d.sluice] {
+        let r = RawConn::connect(side.addr).request(7, &create_topic(topic, 1));
+        assert_eq!(r.topics[0].error_code, 0, "{}: creating {topic}", side.name);
+    }
+    await_topic(d, topic);
+}
+
+/// Initializes a transactional producer on both brokers (retrying while Kafka loads its transaction
+/// coordinator) and records each side's producer id and epoch.
+fn init_txn(d: &mut Diff, transactional_id: &str) {
+    for side in [&mut d.kafka, &mut d.sluice] {
+        let mut conn = RawConn::connect(side.addr);
+        let mut got = None;
+        let ready = wait_until(Duration::from_secs(60), || {
+            let r = conn.request(
+                4,
+                &FindCoordinatorRequest::default()
+                    .with_key_type(1)
+                    .with_coordinator_keys(vec![s(transactional_id)]),
+            );
+            if r.coordinators[0].error_code != 0 {
+                return false;
+            }
+            let r = conn.request(
+                4,
+                &InitProducerIdRequest::default()
+                    .with_transactional_id(Some(TransactionalId(s(transactional_id))))
+                    .with_transaction_timeout_ms(60_000)
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1),
+            );
+            if r.error_code == 0 {
+                got = Some((r.producer_id.0, r.producer_epoch));
+            }
+            r.error_code == 0
+        });
+        assert!(
+            ready,
+            "{}: InitProducerId for {transactional_id}",
+            side.name
+        );
+        side.producers
+            .insert(transactional_id.to_string(), got.unwrap());
+    }
+}
+
+fn add_partitions_v3(
+    side: &Side,
+    txn: &str,
+    topic: &str,
+    partition: i32,
+) -> AddPartitionsToTxnRequest {
+    let (pid, epoch) = side.producer(txn);
+    AddPartitionsToTxnRequest::default()
+        .with_v3_and_below_transactional_id(TransactionalId(s(txn)))
+        .with_v3_and_below_producer_id(ProducerId(pid))
+        .with_v3_and_below_producer_epoch(epoch)
+        .with_v3_and_below_topics(vec![
+            add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                .with_name(tn(topic))
+                .with_partitions(vec![partition]),
+        ])
+}
+
+fn add_partitions_v4(
+    side: &Side,
+    txn: &str,
+    topic: &str,
+    partition: i32,
+    verify_only: bool,
+) -> AddPartitionsToTxnRequest {
+    let (pid, epoch) = side.producers.get(txn).copied().unwrap_or((4242, 0));
+    AddPartitionsToTxnRequest::default().with_transactions(vec![
+        add_partitions_to_txn_request::AddPartitionsToTxnTransaction::default()
+            .with_transactional_id(TransactionalId(s(txn)))
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(epoch)
+            .with_verify_only(verify_only)
+            .with_topics(vec![
+                add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                    .with_name(tn(topic))
+                    .with_partitions(vec![partition]),
+            ]),
+    ])
+}
+
+fn end_txn(side: &Side, txn: &str, commit: bool) -> EndTxnRequest {
+    let (pid, epoch) = side.producer(txn);
+    EndTxnRequest::default()
+        .with_transactional_id(TransactionalId(s(txn)))
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_committed(commit)
+}
+
+/// The transaction APIs (#15), each on its own transactional id so that cases do not depend on one
+/// another's outcome beyond their own setup.
+fn transaction_cases(d: &mut Diff) {
+    let topic = "diff-txn";
+    create_quietly(d, topic);
+    let missing = "diff-missing";
+
+    // Transactional InitProducerId, once Kafka's transaction coordinator is loaded (the first init waits for it).
+    init_txn(d, "diff-init-ready");
+    for v in d.versions(ApiKey::InitProducerId) {
+        let req = |timeout: i32| {
+            InitProducerIdRequest::default()
+                .with_transactional_id(Some(TransactionalId(s(&format!("diff-init-{v}")))))
+                .with_transaction_timeout_ms(timeout)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1)
+        };
+        d.case("success: transactional", v, |_| req(60_000));
+        d.case("success: transactional, epoch bumped", v, |_| req(60_000));
+        d.case("error: timeout above the maximum", v, |_| req(900_001));
+        d.case("error: empty transactional id", v, |_| {
+            req(60_000).with_transactional_id(Some(TransactionalId(s(""))))
+        });
+    }
+
+    for v in d.versions(ApiKey::AddPartitionsToTxn) {
+        let txn = format!("diff-apt-{v}");
+        init_txn(d, &txn);
+        if v < 4 {
+            d.case("success", v, |side| add_partitions_v3(side, &txn, topic, 0));
+            d.case("error: unknown partition", v, |side| {
+                add_partitions_v3(side, &txn, missing, 0)
+            });
+            d.case("error: wrong epoch", v, |side| {
+                let mut r = add_partitions_v3(side, &txn, topic, 0);
+                r.v3_and_below_producer_epoch += 1;
+                r
+            });
+        } else {
+            d.case("success", v, |side| {
+                add_partitions_v4(side, &txn, topic, 0, false)
+            });
+            d.case("success: verify only", v, |side| {
+                add_partitions_v4(side, &txn, topic, 0, true)
+            });
+            d.case("error: verify only, partition not added", v, |side| {
+                let mut r = add_partitions_v4(side, &txn, topic, 0, true);
+                r.transactions[0].topics[0].partitions = vec![0, 7];
+                r
+            });
+            d.case("error: unknown transactional id", v, |side| {
+                add_partitions_v4(side, "diff-apt-unknown", topic, 0, false)
+            });
+        }
+    }
+
+    for v in d.versions(ApiKey::AddOffsetsToTxn) {
+        let txn = format!("diff-aot-{v}");
+        init_txn(d, &txn);
+        let req = |side: &Side, epoch_delta: i16| {
+            let (pid, epoch) = side.producer(&txn);
+            AddOffsetsToTxnRequest::default()
+                .with_transactional_id(TransactionalId(s(&txn)))
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch + epoch_delta)
+                .with_group_id(gid("diff-txn-group"))
+        };
+        d.case("success", v, |side| req(side, 0));
+        d.case("error: wrong epoch", v, |side| req(side, 1));
+    }
+
+    for v in d.versions(ApiKey::TxnOffsetCommit) {
+        let txn = format!("diff-toc-{v}");
+        let group = format!("diff-toc-group-{v}");
+        init_txn(d, &txn);
+        d.case("setup: add offsets", 3, |side| {
+            let (pid, epoch) = side.producer(&txn);
+            AddOffsetsToTxnRequest::default()
+                .with_transactional_id(TransactionalId(s(&txn)))
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch)
+                .with_group_id(gid(&group))
+        });
+        let req = |side: &Side, generation: i32, member: &str| {
+            let (pid, epoch) = side.producer(&txn);
+            TxnOffsetCommitRequest::default()
+                .with_transactional_id(TransactionalId(s(&txn)))
+                .with_group_id(gid(&group))
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch)
+                .with_generation_id(generation)
+                .with_member_id(s(member))
+                .with_topics(vec![
+                    txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                        .with_name(tn(topic))
+                        .with_partitions(vec![
+                            txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                                .with_partition_index(0)
+                                .with_committed_offset(1)
+                                .with_committed_leader_epoch(-1)
+                                .with_committed_metadata(Some(s("m"))),
+                        ]),
+                ])
+        };
+        d.case("success", v, |side| req(side, -1, ""));
+        d.case("error: unknown partition", v, |side| {
+            let mut r = req(side, -1, "");
+            r.topics[0].partitions[0].partition_index = 7;
+            r
+        });
+        if v >= 3 {
+            d.case("error: unknown member", v, |side| req(side, 1, "nobody"));
+        }
+    }
+
+    for v in d.versions(ApiKey::EndTxn) {
+        let txn = format!("diff-end-{v}");
+        init_txn(d, &txn);
+        d.case("error: nothing to end", v, |side| end_txn(side, &txn, true));
+        d.case("setup: add a partition", 3, |side| {
+            add_partitions_v3(side, &txn, topic, 0)
+        });
+        d.case("success: abort", v, |side| end_txn(side, &txn, false));
+        d.case("error: unknown transactional id", v, |side| {
+            let mut r = end_txn(side, &txn, false);
+            r.transactional_id = TransactionalId(s("diff-end-unknown"));
+            r
+        });
+    }
+
+    for v in d.versions(ApiKey::WriteTxnMarkers) {
+        let req = |partition: i32| {
+            WriteTxnMarkersRequest::default().with_markers(vec![
+                write_txn_markers_request::WritableTxnMarker::default()
+                    .with_producer_id(ProducerId(777_000 + i64::from(v)))
+                    .with_producer_epoch(0)
+                    .with_transaction_result(false)
+                    .with_coordinator_epoch(0)
+                    .with_topics(vec![
+                        write_txn_markers_request::WritableTxnMarkerTopic::default()
+                            .with_name(tn(topic))
+                            .with_partition_indexes(vec![partition]),
+                    ]),
+            ])
+        };
+        d.case("success", v, |_| req(0));
+        d.case("error: unknown partition", v, |_| req(7));
+    }
+
+    let described = "diff-describe";
+    init_txn(d, described);
+    for v in d.versions(ApiKey::DescribeTransactions) {
+        d.case("success", v, |_| {
+            DescribeTransactionsRequest::default()
+                .with_transactional_ids(vec![TransactionalId(s(described))])
+        });
+        d.case("error: unknown and empty ids", v, |_| {
+            DescribeTransactionsRequest::default().with_transactional_ids(vec![
+                TransactionalId(s("diff-describe-unknown")),
+                TransactionalId(s("")),
+            ])
+        });
+    }
+
+    for v in d.versions(ApiKey::ListTransactions) {
+        d.case("success: by producer id", v, |side| {
+            ListTransactionsRequest::default()
+                .with_producer_id_filters(vec![ProducerId(side.producer(described).0)])
+                .with_duration_filter(-1)
+        });
+        d.case("error: unknown state filter", v, |side| {
+            ListTransactionsRequest::default()
+                .with_state_filters(vec![s("Bogus")])
+                .with_producer_id_filters(vec![ProducerId(side.producer(described).0)])
+                .with_duration_filter(-1)
+        });
     }
 }
