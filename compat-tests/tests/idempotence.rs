@@ -32,17 +32,16 @@ use compat_tests::{
     now_ms, producer, unique_topic, wait_until, watermarks, Broker, TestProducer,
 };
 use kafka_protocol::messages::{
-    ApiKey, InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProducerId,
+    ApiKey, FindCoordinatorRequest, InitProducerIdRequest, InitProducerIdResponse, ProduceRequest,
+    ProducerId,
 };
 use kafka_protocol::records::{Compression, Record, RecordBatchDecoder};
 
 const INVALID_REQUEST: i16 = 42;
 const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
-const COORDINATOR_NOT_AVAILABLE: i16 = 15;
-const NOT_COORDINATOR: i16 = 16;
 const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
 const INVALID_PRODUCER_EPOCH: i16 = 47;
-const INVALID_TXN_STATE: i16 = 48;
+const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
 const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
 const INVALID_RECORD: i16 = 87;
 
@@ -424,44 +423,55 @@ fn malformed_init_producer_id_is_invalid() {
     }
 }
 
-/// Transactions are not implemented: Sluice answers a transactional id as Kafka does while it has no
-/// transaction coordinator. A deliberate difference: Kafka has one, and answers NOT_COORDINATOR to a
-/// transactional id sent before FindCoordinator made it load the transaction state.
+/// A transactional id gets one producer id, and every InitProducerId bumps its epoch (fencing the producers
+/// before it), at every version. Kafka answers NOT_COORDINATOR until FindCoordinator made it load its transaction
+/// state, so the test asks for the coordinator first and waits that out; Sluice's is ready at once.
 #[test]
 fn init_producer_id_with_a_transactional_id() {
     let broker = Broker::start();
-    for version in init_versions(broker.addr()) {
-        let response = init_producer_id(
-            broker.addr(),
-            version,
-            &idempotent_init().with_transactional_id(Some(str_bytes("sluice-txn").into())),
+    let init = || idempotent_init().with_transactional_id(Some(str_bytes("sluice-txn").into()));
+    let mut conn = RawConn::connect(broker.addr());
+    let mut first = None;
+    let ready = wait_until(Duration::from_secs(60), || {
+        conn.request(
+            4,
+            &FindCoordinatorRequest::default()
+                .with_key_type(1)
+                .with_coordinator_keys(vec![str_bytes("sluice-txn")]),
         );
-        if is_reference_kafka() {
-            assert_eq!(
-                response.error_code, NOT_COORDINATOR,
-                "Kafka, v{version}: {response:?}"
-            );
-        } else {
-            assert_eq!(
-                (
-                    response.error_code,
-                    response.producer_id.0,
-                    response.producer_epoch
-                ),
-                (COORDINATOR_NOT_AVAILABLE, -1, -1),
-                "v{version}: {response:?}"
-            );
+        let r = init_producer_id(broker.addr(), 4, &init());
+        if r.error_code == 0 {
+            first = Some((r.producer_id.0, r.producer_epoch));
         }
+        r.error_code == 0
+    });
+    assert!(
+        ready,
+        "the transaction coordinator never answered InitProducerId"
+    );
+    let (pid, mut epoch) = first.unwrap();
+    for version in init_versions(broker.addr()) {
+        let response = init_producer_id(broker.addr(), version, &init());
+        epoch += 1;
+        assert_eq!(
+            (
+                response.error_code,
+                response.producer_id.0,
+                response.producer_epoch
+            ),
+            (0, pid, epoch),
+            "v{version}: {response:?}"
+        );
     }
 }
 
-/// Sluice refuses transactional batches (it has no transactions) with INVALID_TXN_STATE and writes nothing. A
-/// deliberate difference: Kafka answers TRANSACTIONAL_ID_AUTHORIZATION_FAILED when the Produce names no
-/// transactional id, and otherwise whatever verifying the partition's membership in the transaction gives (here
-/// NOT_ENOUGH_REPLICAS, from a coordinator that has not loaded the transaction state). A non-transactional batch
-/// in a Produce that names a transactional id is written by both.
+/// A transactional batch is written only inside its producer's transaction: without a transactional id it gets
+/// TRANSACTIONAL_ID_AUTHORIZATION_FAILED (Kafka's check of the right to write for the id, which fails for none),
+/// and with an id that has no transaction for this producer an error (Sluice: INVALID_PRODUCER_ID_MAPPING; Kafka
+/// the same once its transaction coordinator is loaded, NOT_ENOUGH_REPLICAS before). Nothing is written. A
+/// non-transactional batch in a Produce that names a transactional id is written by both.
 #[test]
-fn transactional_batches_are_refused() {
+fn transactional_batches_outside_a_transaction_are_refused() {
     let broker = Broker::start();
     let topic = unique_topic("idem-txn");
     create(&broker, &topic, 1);
@@ -473,8 +483,8 @@ fn transactional_batches_are_refused() {
         let ack = client.send_request(request);
         let case = format!("a transactional batch, transactional id {txn:?}: {ack:?}");
         match (is_reference_kafka(), txn) {
-            (false, _) => assert_eq!(ack.code, INVALID_TXN_STATE, "{case}"),
-            (true, None) => assert_eq!(ack.code, TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "{case}"),
+            (_, None) => assert_eq!(ack.code, TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "{case}"),
+            (false, Some(_)) => assert_eq!(ack.code, INVALID_PRODUCER_ID_MAPPING, "{case}"),
             (true, Some(_)) => assert_ne!(ack.code, 0, "{case}"),
         }
     }
