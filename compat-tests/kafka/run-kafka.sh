@@ -162,6 +162,9 @@ map_key() {
         log_cleanup_interval_ms) echo log.retention.check.interval.ms log.cleaner.backoff.ms \
             producer.id.expiration.check.interval.ms log.initial.task.delay.ms ;;
         producer_id_expiration_ms) echo producer.id.expiration.ms ;;
+        transaction_max_timeout_ms) echo transaction.max.timeout.ms ;;
+        transaction_abort_timed_out_transaction_cleanup_interval_ms)
+            echo transaction.abort.timed.out.transaction.cleanup.interval.ms ;;
         *) echo "" ;;
     esac
 }

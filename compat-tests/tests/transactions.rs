@@ -9,12 +9,12 @@
 //! - Consume-transform-produce with `send_offsets_to_transaction`: offsets become the group's only when their
 //!   transaction commits, an aborted batch is retried and appears once, a second run finds nothing left.
 //! - Fencing by a second producer with the same transactional id, the broker aborting a transaction that outlives
-//!   `transaction.timeout.ms`, a timeout above `transaction.max.timeout.ms`, and kill -9 of the broker with a
-//!   transaction open and right after one committed.
+//!   `transaction.timeout.ms`, a timeout above `transaction.max.timeout.ms`, and (Sluice only) kill -9 of the
+//!   broker with a transaction open and right after one committed.
 //! - Bad input, each answered with Apache Kafka 4.4's error code (probed against the reference broker).
 //!
 //! Every test passes against Apache Kafka 4.4 (`SLUICE_BIN=$PWD/compat-tests/kafka/run-kafka.sh
-//! SLUICE_TARGET=kafka`, `-- --test-threads=2`).
+//! SLUICE_TARGET=kafka`, `-- --test-threads=2`), but for the kill -9 test (see it for why).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -29,7 +29,8 @@ use compat_tests::rdkafka::message::Message;
 use compat_tests::rdkafka::producer::{BaseRecord, Producer};
 use compat_tests::rdkafka::{Offset, TopicPartitionList};
 use compat_tests::{
-    consumer, create_topic, now_ms, producer, unique_topic, wait_until, Broker, TestProducer,
+    consumer, create_topic, is_reference_kafka, now_ms, producer, unique_topic, wait_until, Broker,
+    TestProducer,
 };
 use kafka_protocol::messages::add_partitions_to_txn_request::{
     AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
@@ -339,13 +340,17 @@ fn find_txn_coordinator(conn: &mut RawConn, addr: SocketAddr, txn_id: &str) {
         } else {
             response.error_code
         };
-        if last != 0 {
+        let retry = matches!(
+            last,
+            COORDINATOR_LOAD_IN_PROGRESS | COORDINATOR_NOT_AVAILABLE | NOT_COORDINATOR
+        );
+        if retry {
             thread::sleep(Duration::from_millis(100));
         }
-        last == 0
+        !retry
     });
     assert!(
-        found,
+        found && last == 0,
         "FindCoordinator v{version} (transaction) for {txn_id}: error {last}"
     );
 }
@@ -879,9 +884,12 @@ fn second_producer_with_the_same_id_fences_the_first() {
     assert_eq!(values(&read), ["b-0", "b-1"]);
 }
 
+/// Both brokers look for expired transactions this often (Kafka every 10 s by default, Sluice every 1 s).
+const EXPIRY_CHECK: &str = "transaction_abort_timed_out_transaction_cleanup_interval_ms: 500\n";
+
 #[test]
 fn broker_aborts_a_transaction_past_its_timeout() {
-    let broker = Broker::start();
+    let broker = Broker::start_with(EXPIRY_CHECK);
     let addr = broker.addr();
     let topic = unique_topic("txn-timeout");
     create_topic(&broker.bootstrap(), &topic, 1);
@@ -907,7 +915,6 @@ fn broker_aborts_a_transaction_past_its_timeout() {
         "LSO with the transaction open"
     );
 
-    // Kafka looks for expired transactions every 10 s (transaction.abort.timed.out.transaction.cleanup.interval.ms).
     let mut lso = 0;
     let aborted = wait_until(Duration::from_secs(60), || {
         lso = list_offset(addr, &topic, 0, 1);
@@ -957,12 +964,20 @@ fn transaction_timeout_above_the_broker_maximum_is_refused() {
     assert_eq!(r.error_code, 0, "the maximum itself is allowed: {r:?}");
 }
 
-/// kill -9 with a transaction open, and right after one committed. Runs against the reference Kafka too: the
-/// harness's kill9 takes run-kafka.sh's JVM down with it (its watchdog), and a restart on the same data directory
-/// recovers it, as crash.rs relies on.
+/// kill -9 with a transaction open, and right after one committed.
+///
+/// Sluice only. The harness restarts a broker on a new port, which a real Kafka broker never sees. Kafka's
+/// coordinator sends its markers to the partition leader (itself) over the network, through the advertised
+/// listener; after such a restart its marker sender failed to reach it in one run of two here ("Connection to node
+/// 1 could not be established", the LSO stuck below the abort for 60 s), apparently still on the old address.
+/// Sluice writes its markers in process.
 #[test]
 fn kill9_aborts_the_open_transaction_and_keeps_the_committed_one() {
-    let mut broker = Broker::start();
+    if is_reference_kafka() {
+        eprintln!("skipped against the reference Kafka: see the test's comment");
+        return;
+    }
+    let mut broker = Broker::start_with(EXPIRY_CHECK);
     let topic = unique_topic("txn-kill9");
     create_topic(&broker.bootstrap(), &topic, 1);
     let parts = [(topic.as_str(), 0)];
