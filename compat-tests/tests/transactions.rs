@@ -43,9 +43,9 @@ use kafka_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::{
-    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, ApiKey, ApiVersionsRequest, BrokerId,
-    EndTxnRequest, GroupId, InitProducerIdRequest, InitProducerIdResponse, JoinGroupRequest,
-    ListOffsetsRequest, ProduceRequest, ProducerId, SyncGroupRequest, TopicName, TransactionalId,
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, ApiKey, BrokerId, EndTxnRequest, GroupId,
+    InitProducerIdRequest, InitProducerIdResponse, JoinGroupRequest, ListOffsetsRequest,
+    ProduceRequest, ProducerId, SyncGroupRequest, TopicName, TransactionalId,
     TxnOffsetCommitRequest,
 };
 use kafka_protocol::records::{Compression, Record, RecordBatchDecoder};
@@ -1078,22 +1078,6 @@ fn versions_of(addr: SocketAddr, key: ApiKey, codec_max: i16) -> Vec<i16> {
     (min..=max.min(codec_max)).collect()
 }
 
-/// The finalized `transaction.version` feature level ApiVersions reports (0 when absent).
-fn transaction_version(addr: SocketAddr) -> i16 {
-    let version = Versions::fetch(addr).pick(ApiKey::ApiVersions, 3, 3);
-    let response = RawConn::connect(addr).request(
-        version,
-        &ApiVersionsRequest::default()
-            .with_client_software_name(str_bytes("sluice-compat"))
-            .with_client_software_version(str_bytes("0")),
-    );
-    response
-        .finalized_features
-        .iter()
-        .find(|f| f.name.as_str() == "transaction.version")
-        .map_or(0, |f| f.max_version_level)
-}
-
 fn produce_code(conn: &mut RawConn, version: i16, request: &ProduceRequest) -> i16 {
     let response = conn.request(version, request);
     response.responses[0].partition_responses[0].error_code
@@ -1146,26 +1130,18 @@ fn transactional_produce_to_a_partition_not_in_the_transaction_is_refused() {
         "a refused batch was written"
     );
 
-    // Produce v12 from a transaction version 2 producer adds the partition itself (KIP-890 part 2): Kafka 4.4
-    // finalizes transaction.version 2 and takes the batch into the open transaction. A broker that does not
-    // finalize it answers as for v11 (not probed: Kafka 4.4 cannot be run without it here).
+    // Produce v12 means a transaction version 2 producer (KIP-890 part 2), for which the broker adds the
+    // partition to the transaction itself: Kafka 4.4 takes the batch into the open transaction, and does so
+    // whether or not transaction.version 2 is finalized (probed with it downgraded to 1 by UpdateFeatures).
     if produce_versions.contains(&12) {
         let request = request.with_transactional_id(Some(TransactionalId(str_bytes(&txn_id))));
-        if transaction_version(addr) >= 2 {
-            assert_eq!(produce_code(&mut conn, 12, &request), 0, "Produce v12");
-            assert_eq!(list_offset(addr, &topic, 0, 0), 3, "high watermark");
-            assert_eq!(
-                list_offset(addr, &topic, 0, 1),
-                0,
-                "the transaction is open"
-            );
-        } else {
-            assert_eq!(
-                produce_code(&mut conn, 12, &request),
-                TRANSACTION_ABORTABLE,
-                "Produce v12 without transaction.version 2"
-            );
-        }
+        assert_eq!(produce_code(&mut conn, 12, &request), 0, "Produce v12");
+        assert_eq!(list_offset(addr, &topic, 0, 0), 3, "high watermark");
+        assert_eq!(
+            list_offset(addr, &topic, 0, 1),
+            0,
+            "last stable offset: the transaction is open"
+        );
     }
 }
 
