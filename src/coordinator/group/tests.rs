@@ -251,6 +251,33 @@ async fn static_member_rejoins_without_rebalance_and_old_id_is_fenced() {
         c.heartbeat("g", 1, &a.member_id, Some("i-1")),
         ResponseError::FencedInstanceId.code()
     );
+    // Commits check the static member as Kafka's validateMember: an instance id the group does
+    // not know is an unknown member, one now held by another member id is fenced.
+    let off = CommittedOffset {
+        offset: 1,
+        leader_epoch: -1,
+        metadata: None,
+        commit_timestamp_ms: 0,
+    };
+    let commit = |member: &str, instance: &str| {
+        c.commit(
+            "g",
+            1,
+            member,
+            Some(instance),
+            vec![("t".into(), 0, off.clone())],
+            |_, _| true,
+        )
+    };
+    assert_eq!(
+        commit(&again.member_id, "i-2"),
+        Err(ResponseError::UnknownMemberId.code())
+    );
+    assert_eq!(
+        commit(&a.member_id, "i-1"),
+        Err(ResponseError::FencedInstanceId.code())
+    );
+    assert_eq!(commit(&again.member_id, "i-1"), Ok(vec![0]));
 }
 
 #[tokio::test]
