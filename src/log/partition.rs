@@ -352,7 +352,14 @@ impl PartitionLog {
         let mut latest = crate::log::compaction::Latest::default();
         let mut txns = CleanedTxns::new(aborted.clone());
         for (i, h) in section.iter().enumerate() {
-            if h.is_control() || txns.on_batch(h) {
+            // The same walk as the second pass, markers included: a producer's transaction
+            // after an aborted one must count here exactly as it will there.
+            if h.is_control() {
+                let marker = batch(h)?.and_then(|b| batch::parse_marker(&b));
+                txns.on_marker(h, marker.map(|m| m.commit));
+                continue;
+            }
+            if txns.on_batch(h) {
                 continue;
             }
             let Some(b) = batch(h)? else { continue };
@@ -1754,5 +1761,36 @@ mod tests {
         };
         log.compact(policy, 0).unwrap();
         assert_eq!(mem.stored_bases(), vec![0, 1, 2, 3]);
+    }
+
+    /// A producer's committed transaction after its aborted one keeps its records: both passes
+    /// of compaction must see the abort marker end the aborted transaction.
+    #[test]
+    fn compaction_keeps_a_producers_committed_transaction_after_its_aborted_one() {
+        use crate::log::compaction::Policy;
+        use crate::log::records::tests::raw_batch;
+        let (mem, log) = memory_log();
+        let keyed = |key: u8| {
+            let mut rec = vec![0u8, 0, 0, 2, key, 2, b'v', 0];
+            rec.insert(0, (rec.len() as u8) << 1);
+            raw_batch(0, 1, &rec)
+        };
+        let txn = |key, seq| {
+            let b = batch::tests::with_txn(&keyed(key), 7, 0, seq);
+            batch::validate(&b, 1 << 20).unwrap()
+        };
+        log.append_visible(&txn(b'k', 0)).unwrap(); // 0
+        marker_visible(&log, 7, false); // 1
+        log.append_visible(&txn(b'z', 1)).unwrap(); // 2
+        marker_visible(&log, 7, true); // 3
+        log.append_visible(&batch::validate(&keyed(b'k'), 1 << 20).unwrap())
+            .unwrap(); // 4, the active tail
+        let policy = Policy {
+            now_ms: crate::now_ms() + 1000,
+            delete_retention_ms: 0,
+            decode_cap: 1 << 20,
+        };
+        assert_eq!(log.compact(policy, 0).unwrap(), 1);
+        assert_eq!(mem.stored_bases(), vec![1, 2, 3, 4]);
     }
 }
