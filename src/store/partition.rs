@@ -499,6 +499,55 @@ mod tests {
         assert_eq!(p.seek(0).unwrap(), Some(11));
     }
 
+    #[test]
+    fn aborted_transactions_are_per_partition_and_go_with_the_log_start_and_the_topic() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20, 1000).unwrap();
+        let rec = TopicRecord {
+            name: "t".into(),
+            id: Uuid::new_v4(),
+            partitions: 11,
+            configs: BTreeMap::new(),
+        };
+        store.put_topic(&rec).unwrap();
+        let txn = |pid: i64, first: u64, last: u64| AbortedTxn {
+            producer_id: pid,
+            first_offset: first,
+            last_offset: last,
+            last_stable_offset: last + 1,
+        };
+        // Partition 1's keys are a prefix of partition 10's but for the separator.
+        let (p1, p10) = (
+            store.open_partition(rec.id, 1).unwrap(),
+            store.open_partition(rec.id, 10).unwrap(),
+        );
+        for (p, t) in [
+            (&p1, txn(7, 0, 4)),
+            (&p1, txn(8, 5, 9)),
+            (&p10, txn(9, 0, 2)),
+        ] {
+            p.put_aborted_txn(&t).unwrap();
+            p.mark_transactional().unwrap();
+        }
+        let all = |p: &PartitionStore, from| -> Vec<AbortedTxn> {
+            p.aborted_txns(from).collect::<Result<_, _>>().unwrap()
+        };
+        assert_eq!(all(&p1, 0), vec![txn(7, 0, 4), txn(8, 5, 9)]);
+        assert_eq!(all(&p1, 5), vec![txn(8, 5, 9)]);
+        assert_eq!(all(&p10, 0), vec![txn(9, 0, 2)]);
+        assert!(!store
+            .open_partition(rec.id, 0)
+            .unwrap()
+            .is_transactional()
+            .unwrap());
+        // An entry whose marker is below the log start goes with the batches.
+        p1.truncate_head(5, 100).unwrap();
+        assert_eq!(all(&p1, 0), vec![txn(8, 5, 9)]);
+        store.delete_topic(&rec).unwrap();
+        assert!(all(&p1, 0).is_empty() && all(&p10, 0).is_empty());
+        assert!(!p1.is_transactional().unwrap());
+    }
+
     #[tokio::test]
     async fn append_read_restart() {
         let dir = tempfile::tempdir().unwrap();
