@@ -1793,4 +1793,38 @@ mod tests {
         assert_eq!(log.compact(policy, 0).unwrap(), 1);
         assert_eq!(mem.stored_bases(), vec![1, 2, 3, 4]);
     }
+
+    /// The sled store after a crash that kept an abort marker but not the writes after it (its
+    /// index entry, its producer state): the reopened partition restores both from the marker.
+    #[test]
+    fn a_sled_partition_reopened_after_a_cut_marker_restores_its_effect() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (s, log) = log(dir.path());
+            log.append_visible(&txn_batch(2, 7, 0)).unwrap();
+            log.append_visible(&txn_batch(1, 8, 0)).unwrap();
+            let abort = batch::Marker {
+                commit: false,
+                coordinator_epoch: 4,
+            };
+            let marker = batch::marker_batch(7, 0, abort, crate::now_ms());
+            log.store
+                .append(3, &batch::with_offset(&marker, 3, LEADER_EPOCH), None)
+                .unwrap();
+            s.close().unwrap();
+        }
+        let (_s, log) = log(dir.path());
+        assert_eq!(log.offsets().high_watermark, 4);
+        assert_eq!(log.ongoing_transactions(), vec![(8, 2)]);
+        assert_eq!(log.last_stable_offset(), 2);
+        assert_eq!(log.aborted_transactions(0, 4).unwrap(), vec![(7, 0)]);
+        // The restored entry's stable offset is the other transaction's start: a search for a
+        // range ending there stops at it.
+        let entry = log.store.aborted_txns(0).next().unwrap().unwrap();
+        assert_eq!(entry.last_stable_offset, 2);
+        assert!(matches!(
+            log.write_marker(7, 0, true, 3),
+            Err(AppendError::CoordinatorFenced { got: 3, current: 4 })
+        ));
+    }
 }
