@@ -15,10 +15,12 @@
 //!   to Kafka error codes.
 //! - [`broker`]: shared state: node identity, the topic registry, client quotas, durability and
 //!   backpressure as handlers see them.
-//! - [`coordinator`]: coordinators of multi-request protocols; today [`coordinator::group`], the
-//!   classic group protocol and committed offsets.
-//! - [`log`]: a partition's log (offsets, high watermark, reads, long-poll wake-ups), record batch
-//!   headers, idempotent producer state, compaction and the background cleaner.
+//! - [`coordinator`]: coordinators of multi-request protocols: [`coordinator::group`], the classic
+//!   group protocol and committed offsets (transactional ones too); [`coordinator::txn`], the
+//!   transaction coordinator; [`coordinator::fetch_session`], fetch sessions.
+//! - [`log`]: a partition's log (offsets, high watermark, last stable offset, reads, long-poll
+//!   wake-ups, transaction markers and the aborted index), record batch headers, idempotent and
+//!   transactional producer state, compaction and the background cleaner.
 //! - [`store`]: the only module that knows sled: topic and group metadata, partition batches behind
 //!   the [`store::PartitionStorage`] interface (with an in-memory, fault-injecting twin for tests),
 //!   group commit and write backpressure.

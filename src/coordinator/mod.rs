@@ -1,5 +1,5 @@
-//! Coordinators: the state machines that clients drive through several requests over time. Today the
-//! classic group protocol and fetch sessions; the transaction, KIP-848 consumer and share-group
+//! Coordinators: the state machines that clients drive through several requests over time: the
+//! classic group protocol, transactions and fetch sessions; the KIP-848 consumer and share-group
 //! coordinators join them here.
 
 pub mod fetch_session;
