@@ -7,7 +7,7 @@
 //! states are Kafka's: Empty → Ongoing (AddPartitionsToTxn / AddOffsetsToTxn) → PrepareCommit or
 //! PrepareAbort (EndTxn, a fencing InitProducerId, or the timeout) → CompleteCommit or CompleteAbort
 //! once the markers are written. A prepared transaction is completed at start-up by
-//! [`recover`](TxnCoordinator::recover): its decision was durable before any marker.
+//! the task in [`markers::run`], at once when the broker starts: its decision was durable before any marker.
 //!
 //! All state sits behind one std mutex, never held across an `.await` and held only to check and
 //! change a record: the slow part of ending a transaction (writing markers and waiting for a flush)
@@ -108,7 +108,7 @@ fn code(e: ResponseError) -> i16 {
 
 impl TxnCoordinator {
     /// Loads every transactional id's record. Prepared transactions are completed by
-    /// [`markers::recover`], which the broker runs once it is up.
+    /// [`markers::run`], which the broker starts once it is up.
     pub fn open(store: Store, config: TxnConfig) -> Result<TxnCoordinator, StoreError> {
         let txns = store
             .load_txns()?
