@@ -1825,5 +1825,17 @@ fn transaction_cases(d: &mut Diff) {
                 .with_producer_id_filters(vec![ProducerId(side.producer(described).0)])
                 .with_duration_filter(-1)
         });
+        if v >= 2 {
+            d.case("success: by transactional id pattern", v, |_| {
+                ListTransactionsRequest::default()
+                    .with_duration_filter(-1)
+                    .with_transactional_id_pattern(Some(s("diff-desc.*")))
+            });
+            d.case("error: invalid pattern", v, |_| {
+                ListTransactionsRequest::default()
+                    .with_duration_filter(-1)
+                    .with_transactional_id_pattern(Some(s("diff-[")))
+            });
+        }
     }
 }
