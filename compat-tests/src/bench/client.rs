@@ -269,10 +269,12 @@ impl ClientContext for BenchContext {
     fn stats(&self, statistics: Statistics) {
         {
             let mut rtt = self.rtt.lock().expect("lock");
-            // Bootstrap connections (node id -1) only fetch the first metadata.
             let mut requests = HashMap::new();
-            for broker in statistics.brokers.values().filter(|b| b.nodeid >= 0) {
-                if let Some(window) = &broker.rtt {
+            for broker in statistics.brokers.values() {
+                // Bootstrap connections (node id -1) only fetch the first metadata: left out of the round
+                // trips. Requests are counted on every connection, for the transaction coordinator's is a
+                // logical broker with node id -1 too.
+                if let (Some(window), true) = (&broker.rtt, broker.nodeid >= 0) {
                     rtt.add(window);
                 }
                 for (kind, count) in &broker.req {

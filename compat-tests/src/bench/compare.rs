@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use super::report::{self, grid, human, opt, Report, Row};
+use super::txn;
 
 /// Two values closer than this (relative) count as even: run-to-run noise on a shared machine is larger.
 const EVEN: f64 = 0.05;
@@ -28,7 +29,7 @@ pub struct Pair {
 fn measures(row: &Row) -> Vec<(&'static str, Option<f64>, bool)> {
     let l = row.latency;
     // An e2e case runs at a fixed rate: its rate says whether the sender kept up, not which broker is faster.
-    let rate = if row.scenario == "e2e" {
+    let rate = if row.scenario == "e2e" || row.scenario == "txn-e2e" {
         None
     } else {
         row.records_per_sec
@@ -233,6 +234,30 @@ pub fn goals(sluice: &[Row], kafka: &[Row]) -> Vec<Goal> {
         ready(kafka),
         &|s, k| s <= k / 50.0,
     );
+    // #15: beat Kafka on transactional throughput and on what a read_committed consumer waits.
+    for txn_size in txn::TXN_SIZES {
+        let case = txn::case_name(100, txn_size);
+        let rate = |rows: &[Row]| find(rows, "txn", &case).and_then(|r| r.records_per_sec);
+        goal(
+            &format!("more rec/s: transactions, {case}"),
+            "rec/s",
+            rate(sluice),
+            rate(kafka),
+            &|s, k| s > k,
+        );
+    }
+    for (txn_size, txns_per_sec) in txn::E2E_CASES {
+        let case = txn::e2e_case_name(txn_size, txns_per_sec);
+        let p99 =
+            |rows: &[Row]| find(rows, "txn-e2e", &case).and_then(|r| r.latency.map(|l| l.p99_ms));
+        goal(
+            &format!("lower p99: e2e {case}"),
+            "ms",
+            p99(sluice),
+            p99(kafka),
+            &|s, k| s < k,
+        );
+    }
     out
 }
 

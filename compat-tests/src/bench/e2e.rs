@@ -30,9 +30,9 @@ use super::report::{self, Row};
 use super::run::Bench;
 
 pub const RECORD_SIZE: usize = 100;
-const WARMUP: Duration = Duration::from_millis(500);
+pub const WARMUP: Duration = Duration::from_millis(500);
 /// Bound on the warm-up (until the consumer sees a record) and on draining the last records after sending.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(15);
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub fn producer_settings() -> Vec<(String, String)> {
     client::pairs(&[
@@ -58,26 +58,35 @@ pub struct E2eOutcome {
     pub rtt: Option<Summary>,
 }
 
-struct Shared {
-    warmup_seen: AtomicU64,
-    measured_seen: AtomicU64,
-    stop: AtomicBool,
+/// What the consumer thread and the producer share: what the consumer has seen, and when to stop.
+pub struct Shared {
+    pub warmup_seen: AtomicU64,
+    pub measured_seen: AtomicU64,
+    pub stop: AtomicBool,
+}
+
+impl Shared {
+    pub fn new() -> Arc<Shared> {
+        Arc::new(Shared {
+            warmup_seen: AtomicU64::new(0),
+            measured_seen: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+        })
+    }
 }
 
 pub fn run(bootstrap: &str, topic: &str, rate: u64, duration: Duration) -> Result<E2eOutcome> {
     if rate == 0 {
         bail!("rate must be positive");
     }
-    let shared = Arc::new(Shared {
-        warmup_seen: AtomicU64::new(0),
-        measured_seen: AtomicU64::new(0),
-        stop: AtomicBool::new(false),
-    });
+    let shared = Shared::new();
     let (ready_tx, ready_rx) = mpsc::channel();
     let consumer_thread = {
         let shared = Arc::clone(&shared);
         let (bootstrap, topic) = (bootstrap.to_string(), topic.to_string());
-        thread::spawn(move || consume(&bootstrap, &topic, &shared, ready_tx))
+        let mut settings = consume::consumer_settings();
+        settings.push(("client.id".into(), "sluice-bench-e2e-consumer".into()));
+        thread::spawn(move || consume(&bootstrap, &topic, &settings, &shared, ready_tx))
     };
     let result = (|| {
         ready_rx
@@ -102,16 +111,18 @@ pub fn run(bootstrap: &str, topic: &str, rate: u64, duration: Duration) -> Resul
     Ok(outcome)
 }
 
-fn consume(
+/// The consumer side (also the transactions scenario's): assigns partition 0 of `topic` from the beginning,
+/// says on `ready` that it has, then records send-to-`poll()` latency of every phase-1 record until told to
+/// stop. Values start with the send time (see the module comment).
+pub fn consume(
     bootstrap: &str,
     topic: &str,
+    settings: &[(String, String)],
     shared: &Shared,
     ready: mpsc::Sender<Result<()>>,
 ) -> Result<Histogram<u64>> {
-    let mut settings = consume::consumer_settings();
-    settings.push(("client.id".into(), "sluice-bench-e2e-consumer".into()));
     let setup = || -> Result<BaseConsumer> {
-        let consumer: BaseConsumer = client::config(bootstrap, &settings).create()?;
+        let consumer: BaseConsumer = client::config(bootstrap, settings).create()?;
         let mut assignment = TopicPartitionList::new();
         assignment.add_partition_offset(topic, 0, Offset::Beginning)?;
         consumer.assign(&assignment)?;

@@ -10,7 +10,8 @@
 //! - [`run`]: the resolved options and [`run::Bench`], through which every case runs (on each broker under test)
 //!   and records its rows.
 //! - One module per scenario: [`produce`], [`consume`], [`e2e`], [`cost`] (start-up and idle RSS; the cost
-//!   under load is measured around every case of the others), [`scale`].
+//!   under load is measured around every case of the others), [`scale`], [`txn`] (transactional throughput
+//!   and read_committed end-to-end latency).
 //! - [`report`]: the rows every scenario returns, the settings and machine header, the table and `--json`.
 //! - [`compare`]: `--compare-kafka`, the same cases on Sluice and on Apache Kafka (run-kafka.sh) side by side.
 //!
@@ -28,3 +29,4 @@ pub mod report;
 pub mod run;
 pub mod scale;
 pub mod target;
+pub mod txn;

@@ -32,6 +32,9 @@ pub struct Options {
     pub scale_partitions: i32,
     pub scale_topic_records: u64,
     pub group_members: usize,
+    /// Records of the transactions scenario's 10,000-record-transaction case; smaller transactions send
+    /// fewer (see [`super::txn::case_records`]).
+    pub txn_records: u64,
     /// Upper bound on the sending part of any one case.
     pub case_time_limit: Duration,
     /// Delete each topic after its case (the default), so that long runs do not fill the disk.

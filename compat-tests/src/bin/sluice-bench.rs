@@ -30,7 +30,7 @@ use bench::compare::{self, Comparison};
 use bench::report::{Machine, Report};
 use bench::run::{Bench, BrokerRun, Options};
 use bench::target::{self, Kind, Target};
-use bench::{consume, cost, e2e, produce, scale};
+use bench::{consume, cost, e2e, produce, scale, txn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
@@ -44,6 +44,9 @@ enum Scenario {
     Cost,
     /// Idle connections, many partitions, a large consumer group.
     Scale,
+    /// Transactional produce throughput (1, 100, 10,000 records per transaction) and read_committed
+    /// end-to-end latency.
+    Txn,
     /// All of the above.
     All,
 }
@@ -93,6 +96,10 @@ struct Cli {
     /// Members of the scale scenario's consumer group.
     #[arg(long, value_name = "N", default_value_t = 20)]
     group_members: usize,
+    /// Records of the transactions scenario's 10,000-record-transaction case (100 B; 1 KiB cases send a fifth,
+    /// 100-record transactions a tenth, single-record transactions a thousandth). Default 2M; quick 200k.
+    #[arg(long, value_name = "N")]
+    txn_records: Option<u64>,
     /// Upper bound, in seconds, on the sending part of any one case.
     #[arg(long, value_name = "S", default_value_t = 300)]
     case_timeout: u64,
@@ -162,12 +169,13 @@ impl Cli {
             scale_partitions: self.scale_partitions,
             scale_topic_records: pick(None, 800_000, 200_000),
             group_members: self.group_members,
+            txn_records: pick(self.txn_records, 2_000_000, 200_000),
             case_time_limit: Duration::from_secs(self.case_timeout),
             keep_topics: self.keep_topics,
             only: self.only.clone(),
         };
-        if options.records == 0 || options.consume_records == 0 {
-            bail!("--records and --consume-records must be positive");
+        if options.records == 0 || options.consume_records == 0 || options.txn_records == 0 {
+            bail!("--records, --consume-records and --txn-records must be positive");
         }
         if options.consume_partitions < 1 || options.scale_partitions < 1 {
             bail!("partition counts must be positive");
@@ -298,6 +306,9 @@ fn run() -> Result<ExitCode> {
     }
     if cli.wants(Scenario::Scale) {
         scale::scenario(&mut bench);
+    }
+    if cli.wants(Scenario::Txn) {
+        txn::scenario(&mut bench);
     }
     machine.loadavg_at_end = bench::report::loadavg();
     let both = bench.brokers.len() > 1;
@@ -561,6 +572,37 @@ fn settings(cli: &Cli, o: &Options, target: &Target) -> Vec<(String, String)> {
             o.group_members,
             2 * o.group_members
         ),
+    );
+    set(
+        "txn",
+        format!(
+            "one transactional BaseProducer (a fresh transactional.id per case, init_transactions not timed) \
+             on a fresh 1-partition topic: transactions of {:?} records, {} x 100 B records for 10,000-record \
+             transactions, a tenth for 100, a thousandth for 1, a fifth of each for 1 KiB; begin, send, \
+             commit_transaction (flush + EndTxn) per transaction; clock from the first begin to the last \
+             commit's return; lat=commit: time in commit_transaction per transaction, exact",
+            txn::TXN_SIZES,
+            o.txn_records
+        ),
+    );
+    set(
+        "txn producer config",
+        client::render(&txn::producer_settings()),
+    );
+    set(
+        "txn-e2e",
+        format!(
+            "(records per transaction, transactions/s) {:?}, {} s each after a warm-up, 100 B, records of a \
+             transaction sent back to back then committed; lat=e2e: send() to the poll() of a consumer with \
+             {} in the same process",
+            txn::E2E_CASES,
+            o.e2e_seconds,
+            client::render(&[("isolation.level".into(), "read_committed".into())])
+        ),
+    );
+    set(
+        "txn-e2e producer config",
+        client::render(&txn::e2e_producer_settings()),
     );
     s
 }
