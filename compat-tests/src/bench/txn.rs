@@ -145,8 +145,8 @@ fn send(
 /// Serves delivery reports until nothing is left in flight, then commits. The rdkafka crate's
 /// `commit_transaction` flushes first through `BaseProducer::flush`, which polls in slices of 100 ms, and its
 /// `poll` returns only at its deadline, not at the first event: after the last delivery report each commit
-/// would idle up to 100 ms in the client, whatever the broker. Draining here in short polls first leaves
-/// that flush nothing to wait for.
+/// would idle up to 100 ms in the client, whatever the broker. Draining here first (checking every 0.1 ms)
+/// leaves that flush nothing to wait for.
 fn commit(producer: &BaseProducer<BenchContext>) -> Result<()> {
     let deadline = Instant::now() + TXN_TIMEOUT;
     while producer.in_flight_count() > 0 {
@@ -156,7 +156,10 @@ fn commit(producer: &BaseProducer<BenchContext>) -> Result<()> {
                 producer.in_flight_count()
             );
         }
-        producer.poll(Duration::from_micros(100));
+        // poll(ZERO) serves what is queued and returns; a poll with a timeout below 1 ms would spin a
+        // core (librdkafka waits in whole milliseconds) that the broker shares on a small machine.
+        producer.poll(Duration::ZERO);
+        thread::sleep(Duration::from_micros(100));
     }
     producer
         .commit_transaction(TXN_TIMEOUT)
