@@ -286,7 +286,6 @@ class TransactionsTest {
             producer.beginTransaction();
             long start = producer.send(new ProducerRecord<>(topic, 0, "k", "hanging-0")).get().offset();
             long last = producer.send(new ProducerRecord<>(topic, 0, "k", "hanging-1")).get().offset();
-            assertEquals(start, endOffset(committed, tp), "read_committed end at the open transaction");
 
             Result list = transactionsTool("list");
             assertEquals(0, list.code(), list.toString());
@@ -312,6 +311,7 @@ class TransactionsTest {
             assertEquals(Long.toString(start), producerRow[producerRow.length - 1],
                     "describe-producers: current transaction start offset\n" + producers);
 
+            assertEquals(start, endOffset(committed, tp), "read_committed end at the open transaction");
             Result abort = transactionsTool("abort", "--topic", topic, "--partition", "0",
                     "--start-offset", Long.toString(start));
             assertEquals(0, abort.code(), abort.toString());
