@@ -31,6 +31,7 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.InvalidTxnStateException;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -39,14 +40,17 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * Transactions as the Java client uses them (KIP-98, KIP-447, KIP-890): a transactional KafkaProducer read by
  * read_committed and read_uncommitted consumers, a consume-transform-produce loop committing its group's offsets
  * through the transaction, a zombie fenced by a second producer of its transactional id, the last stable offset
- * as the end of a read_committed consumer, and {@code kafka-transactions.sh} (list, describe, describe-producers,
+ * as the end of a read_committed consumer, a transaction aborted by the broker past its timeout, and
+ * {@code kafka-transactions.sh} (list, describe, describe-producers,
  * abort) on an open transaction.
  *
  * <p>Each test has its own topics and transactional ids, so any one runs alone and in any order.
  */
 class TransactionsTest {
+    /** Transactions past their timeout are looked for every 200 ms (Kafka's default: every 10 s). */
     @RegisterExtension
-    static final SluiceExtension broker = new SluiceExtension("transactions");
+    static final SluiceExtension broker = new SluiceExtension("transactions",
+            Map.of("transaction_abort_timed_out_transaction_cleanup_interval_ms", 200));
 
     @Test
     void committedTransactionIsSeenOnceByReadCommitted() throws Exception {
@@ -262,6 +266,37 @@ class TransactionsTest {
             pollUntilPosition(committed, tp, end, got);
             assertEquals(8, got.size(), "read_committed after commit: " + valuesOf(got));
         }
+    }
+
+    /**
+     * A transaction open past its transaction.timeout.ms is aborted by the coordinator (which bumps the epoch):
+     * read_committed moves past it without anyone ending it, and the producer's late commit is refused.
+     */
+    @Test
+    void transactionPastItsTimeoutIsAbortedByTheBroker() throws Exception {
+        String topic = "txn-timeout";
+        TopicPartition tp = new TopicPartition(topic, 0);
+        createTopic(topic, 1);
+        try (KafkaProducer<String, String> producer = Kafka.producer(broker.bootstrap(),
+                Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "txn-timeout-id",
+                        ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, 1_000));
+                KafkaConsumer<String, String> committed = Kafka.consumer(broker.bootstrap(), null,
+                        Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"))) {
+            producer.initTransactions();
+            producer.beginTransaction();
+            long last = 0;
+            for (int i = 0; i < 3; i++) {
+                last = producer.send(new ProducerRecord<>(topic, 0, "k", "timed-out-" + i)).get().offset();
+            }
+            long end = last + 1;
+            Kafka.waitUntil("the broker to abort the transaction past its timeout", Kafka.TIMEOUT,
+                    () -> endOffset(committed, tp) > end);
+            // Kafka 4.4 (transaction.version 2) answers the late EndTxn, one epoch behind, with INVALID_TXN_STATE.
+            assertThrows(InvalidTxnStateException.class, producer::commitTransaction, "the commit after the abort");
+        }
+        assertEquals(List.of(), valuesOf(readToEnd(topic, 1, IsolationLevel.READ_COMMITTED)),
+                "read_committed after the abort");
+        assertEquals(3, readToEnd(topic, 1, IsolationLevel.READ_UNCOMMITTED).size(), "read_uncommitted");
     }
 
     /**
