@@ -15,7 +15,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Random;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
@@ -59,6 +61,14 @@ class StreamsExactlyOnceTest {
     private static final int WORDS_PER_LINE = 10;
     private static final List<String> VOCABULARY = IntStream.range(0, 40).mapToObj(i -> "word" + i).toList();
     private static final Duration STREAMS_TIMEOUT = Duration.ofSeconds(60);
+
+    /** Applications still running when the test JVM exits (an interrupted run) are killed, not orphaned. */
+    private static final Set<Process> RUNNING = ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> RUNNING.forEach(Process::destroyForcibly),
+                "word-count-reaper"));
+    }
 
     @Test
     void exactlyOnceV2CountsExactlyAcrossAKill9() throws Exception {
@@ -125,15 +135,15 @@ class StreamsExactlyOnceTest {
                 Kafka.createTopic(admin, output, 2, Map.of());
                 start();
                 feed(1);
-                await("round 1 counted and committed", () -> committed.poll().latest().equals(truth));
+                await("round 1 counted and committed", committed, () -> committed.poll().latest().equals(truth));
                 // at_least_once: the changelog (sent before the output) has every update of round 1, so the
                 // restart restores those counts and then counts round 1 again.
-                await("the changelog to hold round 1", () -> changelogRecords() >= WORDS_PER_ROUND);
+                await("the changelog to hold round 1", committed, () -> changelogRecords() >= WORDS_PER_ROUND);
 
                 Map<String, Long> afterRound1 = new TreeMap<>(truth);
                 feed(2);
-                await("the output to show round 2 being counted", () -> uncommitted.poll().latest().entrySet()
-                        .stream().anyMatch(e -> e.getValue() > afterRound1.getOrDefault(e.getKey(), 0L)));
+                await("the output to show round 2 being counted", uncommitted, () -> uncommitted.poll().latest()
+                        .entrySet().stream().anyMatch(e -> e.getValue() > afterRound1.getOrDefault(e.getKey(), 0L)));
                 kill();
                 long open = openRecords();
                 System.out.println(app + ": killed with " + open + " output records in an open transaction");
@@ -141,7 +151,7 @@ class StreamsExactlyOnceTest {
                 feed(3);
                 start();
                 feed(4);
-                await("every word counted up to its true count", () -> {
+                await("every word counted up to its true count", committed, () -> {
                     Map<String, Long> latest = committed.poll().latest();
                     return truth.entrySet().stream()
                             .allMatch(e -> latest.getOrDefault(e.getKey(), 0L) >= e.getValue());
@@ -162,10 +172,13 @@ class StreamsExactlyOnceTest {
                     broker.bootstrap(), guarantee, app, stateDir.toString(), Integer.toString(commitIntervalMs));
             Files.writeString(log, "----- start: " + guarantee + "\n", StandardOpenOption.CREATE,
                     StandardOpenOption.APPEND);
-            process = new ProcessBuilder(cmd).redirectErrorStream(true)
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                     .redirectInput(ProcessBuilder.Redirect.from(Paths.get("/dev/null").toFile()))
                     .start();
+            RUNNING.add(p);
+            p.onExit().thenRun(() -> RUNNING.remove(p));
+            process = p;
         }
 
         /** SIGKILL (Process.destroyForcibly on Linux): no commit, no flush, no leaving the group. */
@@ -214,8 +227,8 @@ class StreamsExactlyOnceTest {
                     .values().stream().mapToLong(r -> r.offset()).sum();
         }
 
-        /** Waits for {@code until}, failing early if the application died, with its log. */
-        void await(String what, BooleanSupplier until) {
+        /** Waits for {@code until}, failing early if the application died, with its log and {@code output}. */
+        void await(String what, Output output, BooleanSupplier until) {
             Instant deadline = Instant.now().plus(STREAMS_TIMEOUT);
             while (!until.getAsBoolean()) {
                 if (process != null && !process.isAlive()) {
@@ -224,7 +237,8 @@ class StreamsExactlyOnceTest {
                 }
                 if (Instant.now().isAfter(deadline)) {
                     throw new AssertionError("timed out after " + STREAMS_TIMEOUT + " waiting for " + what
-                            + "\n  truth " + truth + "\n" + logTail());
+                            + "\n  truth         " + truth + "\n  output latest " + output.latest() + "\n"
+                            + logTail());
                 }
                 pause();
             }

@@ -463,7 +463,7 @@ class TransactionsTest {
                 all.toArray(String[]::new));
     }
 
-    /** The row of a tool's table whose first column holding {@code key} is any column. */
+    /** The one row of a tool's table that has a column equal to {@code key}, split into its columns. */
     private static String[] row(Result result, String key, String what) {
         List<String[]> rows = result.out().lines().map(String::trim).map(l -> l.split("\\s+"))
                 .filter(cols -> List.of(cols).contains(key)).toList();
