@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.ExecutionException;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
@@ -222,8 +223,10 @@ class TransactionsTest {
         TopicPartition tp = new TopicPartition(topic, 0);
         createTopic(topic, 1);
         try (KafkaProducer<String, String> producer = transactional("txn-lso-id");
+                // One record per poll, for its lag to be seen in the middle of a fetched transaction.
                 KafkaConsumer<String, String> committed = Kafka.consumer(broker.bootstrap(), null,
-                        Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"));
+                        Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1));
                 KafkaConsumer<String, String> uncommitted = Kafka.consumer(broker.bootstrap(), null,
                         Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted"))) {
             producer.initTransactions();
@@ -254,6 +257,8 @@ class TransactionsTest {
             pollUntilPosition(committed, tp, lso, got);
             assertEquals(List.of("first-0", "first-1", "first-2"), valuesOf(got), "read_committed before commit");
             assertEquals(0, endOffset(committed, tp) - committed.position(tp), "read_committed lag while open");
+            // The consumer's own lag (its records-lag metric) is Fetch's last stable offset minus its position.
+            assertEquals(OptionalLong.of(0), committed.currentLag(tp), "read_committed currentLag while open");
 
             producer.commitTransaction();
             // The commit marker follows the last record of the transaction (written once EndTxn completes).
@@ -263,6 +268,11 @@ class TransactionsTest {
             assertEquals(end, listOffset(tp, IsolationLevel.READ_COMMITTED), "ListOffsets(READ_COMMITTED) after commit");
             assertEquals(end - lso, endOffset(committed, tp) - committed.position(tp),
                     "read_committed lag after commit: the committed transaction and its marker");
+            // The Fetch response that brings the committed records has the new LSO: one record polled, the
+            // other four and the marker are the lag.
+            pollUntilPosition(committed, tp, lso + 1, got);
+            assertEquals(OptionalLong.of(end - lso - 1), committed.currentLag(tp),
+                    "read_committed currentLag after one record of the committed transaction");
             pollUntilPosition(committed, tp, end, got);
             assertEquals(8, got.size(), "read_committed after commit: " + valuesOf(got));
         }
