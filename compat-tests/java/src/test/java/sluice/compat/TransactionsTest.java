@@ -338,6 +338,12 @@ class TransactionsTest {
             // TransactionalId Coordinator ProducerId TransactionState
             String producerId = listed[2];
             assertEquals("Ongoing", listed[3], "list: state\n" + list);
+            // ListTransactions v2 filters by a regular expression over the ids (KIP-1152).
+            Result filtered = transactionsTool("list", "--transactional-id-pattern", "txn-cl.-i.");
+            assertEquals(0, filtered.code(), filtered.toString());
+            assertEquals(List.of("TransactionalId", id), filtered.out().lines().map(String::trim)
+                    .filter(l -> !l.isEmpty()).map(l -> l.split("\\s+")[0]).toList(),
+                    "list --transactional-id-pattern: the one id it matches\n" + filtered);
 
             Result describe = transactionsTool("describe", "--transactional-id", id);
             assertEquals(0, describe.code(), describe.toString());
