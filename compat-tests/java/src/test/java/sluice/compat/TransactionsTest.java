@@ -313,7 +313,8 @@ class TransactionsTest {
      * {@code kafka-transactions.sh} on an open transaction: {@code list} shows its id as Ongoing, {@code describe}
      * its producer id, epoch, state and partitions, {@code describe-producers} the producer with the offset its
      * transaction started at, and {@code abort --start-offset} aborts it from outside (as for a hanging
-     * transaction), which moves the read_committed end past it.
+     * transaction), which moves the read_committed end past it; {@code list --transactional-id-pattern} lists only
+     * the ids the pattern matches.
      */
     @Test
     void kafkaTransactionsListDescribeAndAbort() throws Exception {
@@ -338,12 +339,6 @@ class TransactionsTest {
             // TransactionalId Coordinator ProducerId TransactionState
             String producerId = listed[2];
             assertEquals("Ongoing", listed[3], "list: state\n" + list);
-            // ListTransactions v2 filters by a regular expression over the ids (KIP-1152).
-            Result filtered = transactionsTool("list", "--transactional-id-pattern", "txn-cl.-i.");
-            assertEquals(0, filtered.code(), filtered.toString());
-            assertEquals(List.of("TransactionalId", id), filtered.out().lines().map(String::trim)
-                    .filter(l -> !l.isEmpty()).map(l -> l.split("\\s+")[0]).toList(),
-                    "list --transactional-id-pattern: the one id it matches\n" + filtered);
 
             Result describe = transactionsTool("describe", "--transactional-id", id);
             assertEquals(0, describe.code(), describe.toString());
@@ -370,6 +365,13 @@ class TransactionsTest {
                     () -> endOffset(committed, tp) > last);
             assertEquals(List.of("committed"), valuesOf(readToEnd(topic, 1, IsolationLevel.READ_COMMITTED)),
                     "read_committed after the abort");
+
+            // ListTransactions v2 filters by a regular expression over the whole id (KIP-1152).
+            Result filtered = transactionsTool("list", "--transactional-id-pattern", "txn-cl.-i.");
+            assertEquals(0, filtered.code(), filtered.toString());
+            assertEquals(List.of("TransactionalId", id), filtered.out().lines().map(String::trim)
+                    .filter(l -> !l.isEmpty()).map(l -> l.split("\\s+")[0]).toList(),
+                    "list --transactional-id-pattern: the one id it matches\n" + filtered);
         }
     }
 
