@@ -18,9 +18,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
-import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeader;
 import org.junit.jupiter.api.Test;
@@ -50,32 +48,6 @@ class ProducerConsumerTest {
         // Defaults: enable.idempotence=true and acks=all, so every record got a producer id and no duplicates.
         assertEquals(3, sent.stream().map(Sent::partition).distinct().count(), "keys spread over 3 partitions");
         assertReadBack(topic, 3, sent);
-    }
-
-    /**
-     * A transactional producer: Kafka initializes it and commits a transaction; Sluice, which has no
-     * transactions yet, makes initTransactions() fail at once with an error that names them, rather than
-     * blocking for max.block.ms on a coordinator that never comes (issue #14 item 20).
-     */
-    @Test
-    void transactionalProducerStartsOrFailsNamingTransactions() throws Exception {
-        String topic = "java-transactional";
-        try (Admin admin = Kafka.admin(broker.bootstrap())) {
-            Kafka.createTopic(admin, topic, 1, Map.of());
-        }
-        Map<String, Object> config = Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "java-transactional-id");
-        try (KafkaProducer<String, String> producer = Kafka.producer(broker.bootstrap(), config)) {
-            try {
-                producer.initTransactions();
-            } catch (KafkaException e) {
-                assertTrue(!(e instanceof TimeoutException) && String.valueOf(e.getMessage()).contains("transactions"),
-                        "initTransactions must fail at once naming transactions, got " + e);
-                return;
-            }
-            producer.beginTransaction();
-            producer.send(new ProducerRecord<>(topic, "k", "v")).get();
-            producer.commitTransaction();
-        }
     }
 
     @ParameterizedTest(name = "compression.type={0}")
