@@ -1,7 +1,8 @@
-//! ListTransactions: the transactional ids the coordinator knows, filtered by state, producer id
-//! and (v1+) how long their transaction has been open: what `kafka-transactions.sh list` and its
-//! `find-hanging` use.
+//! ListTransactions: the transactional ids the coordinator knows, filtered by state, producer id,
+//! (v1+) how long their transaction has been open and (v2+, KIP-1152) a regular expression the
+//! whole id must match: what `kafka-transactions.sh list` and its `find-hanging` use.
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::list_transactions_response::TransactionState;
 use kafka_protocol::messages::{ListTransactionsRequest, ListTransactionsResponse, ProducerId};
 
@@ -19,6 +20,23 @@ const STATES: [TxnState; 6] = [
 
 pub fn handle(ctx: &Ctx, req: ListTransactionsRequest) -> ListTransactionsResponse {
     let now = crate::now_ms();
+    // Kafka matches the whole id against a Java regular expression; Rust's regex syntax is close to
+    // it (no look-around or backreferences, which Kafka would accept and this refuses).
+    let pattern = match req
+        .transactional_id_pattern
+        .as_deref()
+        .filter(|_| ctx.version >= 2)
+    {
+        None | Some("") => None,
+        Some(p) => match regex::Regex::new(&format!("^(?:{p})$")) {
+            Ok(re) => Some(re),
+            Err(e) => {
+                tracing::debug!(pattern = p, error = %e, "ListTransactions: invalid pattern");
+                return ListTransactionsResponse::default()
+                    .with_error_code(ResponseError::InvalidRegularExpression.code());
+            }
+        },
+    };
     let known = |f: &str| STATES.iter().any(|st| st.name() == f);
     let unknown: Vec<_> = req
         .state_filters
@@ -41,6 +59,11 @@ pub fn handle(ctx: &Ctx, req: ListTransactionsRequest) -> ListTransactionsRespon
         .filter(|d| {
             req.producer_id_filters.is_empty()
                 || req.producer_id_filters.iter().any(|p| p.0 == d.producer_id)
+        })
+        .filter(|d| {
+            pattern
+                .as_ref()
+                .is_none_or(|re| re.is_match(&d.transactional_id))
         })
         .filter(|d| {
             ctx.version < 1

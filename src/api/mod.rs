@@ -245,7 +245,7 @@ apis! {
     TxnOffsetCommit 0..=5 => txn_offset_commit::handle,
     WriteTxnMarkers 1..=1 => write_txn_markers::handle,
     DescribeTransactions 0..=0 => describe_transactions::handle,
-    ListTransactions 0..=1 => list_transactions::handle,
+    ListTransactions 0..=2 => list_transactions::handle,
 }
 
 #[cfg(test)]
