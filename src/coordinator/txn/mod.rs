@@ -245,16 +245,17 @@ impl TxnCoordinator {
         }
     }
 
-    /// Checks a request's producer id and epoch against the transactional id's; the error Kafka
-    /// gives otherwise.
-    fn check_producer<'a>(
-        txns: &'a mut HashMap<String, Txn>,
+    /// The transactional id's record, if the request's producer id and epoch are its current ones
+    /// and no end is under way; else the error Kafka's coordinator gives (INVALID_PRODUCER_ID_MAPPING,
+    /// PRODUCER_FENCED, CONCURRENT_TRANSACTIONS).
+    fn current<'a>(
+        txns: &'a HashMap<String, Txn>,
         id: &str,
         producer_id: i64,
         epoch: i16,
-    ) -> Result<&'a mut Txn, i16> {
+    ) -> Result<&'a Txn, i16> {
         let txn = txns
-            .get_mut(id)
+            .get(id)
             .ok_or(code(ResponseError::InvalidProducerIdMapping))?;
         if txn.rec.producer_id != producer_id {
             return Err(code(ResponseError::InvalidProducerIdMapping));
@@ -271,6 +272,17 @@ impl TxnCoordinator {
             return Err(code(ResponseError::ConcurrentTransactions));
         }
         Ok(txn)
+    }
+
+    /// [`current`](Self::current), for changing the record.
+    fn check_producer<'a>(
+        txns: &'a mut HashMap<String, Txn>,
+        id: &str,
+        producer_id: i64,
+        epoch: i16,
+    ) -> Result<&'a mut Txn, i16> {
+        Self::current(txns, id, producer_id, epoch)?;
+        Ok(txns.get_mut(id).expect("checked above"))
     }
 
     /// AddPartitionsToTxn: the transaction now spans these partitions (it starts, if it had not).
@@ -334,25 +346,18 @@ impl TxnCoordinator {
         partition: i32,
     ) -> Result<(), i16> {
         let txns = self.shared.txns.lock().expect("txns poisoned");
-        let txn = txns
-            .get(id)
-            .ok_or(code(ResponseError::InvalidProducerIdMapping))?;
-        if txn.rec.producer_id != producer_id {
-            return Err(code(ResponseError::InvalidProducerIdMapping));
-        }
-        if txn.rec.producer_epoch != epoch {
-            return Err(code(ResponseError::InvalidProducerEpoch));
-        }
-        if txn.busy
-            || matches!(
-                txn.rec.state,
-                TxnState::PrepareCommit | TxnState::PrepareAbort
-            )
-        {
-            // Kafka's leader maps the coordinator's CONCURRENT_TRANSACTIONS to this, which every
-            // client retries.
-            return Err(code(ResponseError::NotEnoughReplicas));
-        }
+        // As Kafka's partition leader reports the coordinator's answers to a producer: a fenced
+        // epoch as INVALID_PRODUCER_EPOCH, and CONCURRENT_TRANSACTIONS as NOT_ENOUGH_REPLICAS,
+        // which every client retries.
+        let txn = Self::current(&txns, id, producer_id, epoch).map_err(|c| {
+            if c == code(ResponseError::ProducerFenced) {
+                code(ResponseError::InvalidProducerEpoch)
+            } else if c == code(ResponseError::ConcurrentTransactions) {
+                code(ResponseError::NotEnoughReplicas)
+            } else {
+                c
+            }
+        })?;
         if txn.rec.state != TxnState::Ongoing
             || !txn.rec.partitions.contains(&(topic.to_string(), partition))
         {
@@ -370,15 +375,7 @@ impl TxnCoordinator {
         group: &str,
     ) -> Result<(), i16> {
         let txns = self.shared.txns.lock().expect("txns poisoned");
-        let txn = txns
-            .get(id)
-            .ok_or(code(ResponseError::InvalidProducerIdMapping))?;
-        if txn.rec.producer_id != producer_id {
-            return Err(code(ResponseError::InvalidProducerIdMapping));
-        }
-        if txn.rec.producer_epoch != epoch {
-            return Err(code(ResponseError::ProducerFenced));
-        }
+        let txn = Self::current(&txns, id, producer_id, epoch)?;
         if txn.rec.state != TxnState::Ongoing || !txn.rec.groups.contains(group) {
             return Err(code(ResponseError::InvalidTxnState));
         }
