@@ -43,13 +43,7 @@ impl GroupCoordinator {
         }
         let simple = generation_id < 0 && g.state == GroupState::Empty;
         if !simple {
-            // Kafka's validateMember: an instance id the group does not know is an unknown member.
-            if instance_id.is_some_and(|i| !g.static_members.contains_key(i)) {
-                return Err(code(ResponseError::UnknownMemberId));
-            }
-            if !g.members.contains_key(member_id) {
-                return Err(code(ResponseError::UnknownMemberId));
-            }
+            g.validate_member(member_id, instance_id).map_err(code)?;
             if generation_id != g.generation_id {
                 return Err(code(ResponseError::IllegalGeneration));
             }

@@ -190,6 +190,29 @@ impl Group {
         g
     }
 
+    /// Kafka's validateMember, for commits: a static member by its instance id (one the group does
+    /// not know is UNKNOWN_MEMBER_ID, one now held by another member id FENCED_INSTANCE_ID), and the
+    /// member id itself (UNKNOWN_MEMBER_ID).
+    pub(super) fn validate_member(
+        &self,
+        member_id: &str,
+        instance_id: Option<&str>,
+    ) -> Result<(), ResponseError> {
+        if let Some(instance) = instance_id {
+            match self.static_members.get(instance) {
+                None => return Err(ResponseError::UnknownMemberId),
+                Some(current) if current != member_id => {
+                    return Err(ResponseError::FencedInstanceId)
+                }
+                Some(_) => {}
+            }
+        }
+        if !self.members.contains_key(member_id) {
+            return Err(ResponseError::UnknownMemberId);
+        }
+        Ok(())
+    }
+
     /// A static member whose instance id now maps to another member id is fenced (KIP-345).
     pub(super) fn is_fenced(&self, member_id: &str, instance_id: Option<&str>) -> bool {
         match instance_id.and_then(|i| self.static_members.get(i)) {

@@ -43,20 +43,7 @@ impl GroupCoordinator {
         // group, only by the producer epoch.
         let checked = !(member_id.is_empty() && generation_id < 0);
         if checked {
-            // Kafka's validateMember: a static member the group does not know is unknown, one
-            // whose instance id now maps to another member id is fenced.
-            if let Some(instance) = instance_id {
-                match g.static_members.get(instance) {
-                    None => return Err(code(ResponseError::UnknownMemberId)),
-                    Some(current) if current != member_id => {
-                        return Err(code(ResponseError::FencedInstanceId))
-                    }
-                    Some(_) => {}
-                }
-            }
-            if !g.members.contains_key(member_id) {
-                return Err(code(ResponseError::UnknownMemberId));
-            }
+            g.validate_member(member_id, instance_id).map_err(code)?;
             if generation_id != g.generation_id {
                 return Err(code(ResponseError::IllegalGeneration));
             }
