@@ -80,15 +80,6 @@ fn one(
             .map(|(t, p)| {
                 let code = match txns.verify_partition(id, producer_id, epoch, t, *p) {
                     Ok(()) => 0,
-                    Err(c) if c == ResponseError::InvalidTxnState.code() => {
-                        ResponseError::TransactionAbortable.code()
-                    }
-                    Err(c) if c == ResponseError::InvalidProducerEpoch.code() => {
-                        ResponseError::ProducerFenced.code()
-                    }
-                    Err(c) if c == ResponseError::NotEnoughReplicas.code() => {
-                        ResponseError::ConcurrentTransactions.code()
-                    }
                     Err(c) => c,
                 };
                 ((t.clone(), *p), code)

@@ -311,52 +311,52 @@ fn verify_transactional(
         ));
     };
     let txns = broker.transactions();
-    if txn.version >= 12 {
+    let checked = if txn.version >= 12 {
         // Transaction version 2 (KIP-890): the client adds no partitions; its Produce does.
-        return txns
-            .add_partitions(
-                id,
-                batch.producer_id,
-                batch.producer_epoch,
-                &[(topic.to_string(), index)],
-                true,
-            )
-            .map(|_| ())
-            .map_err(|code| {
-                // As Kafka's leader reports the coordinator's answers to the producer.
-                let code = if code == ResponseError::ProducerFenced.code() {
-                    ResponseError::InvalidProducerEpoch.code()
-                } else if code == ResponseError::ConcurrentTransactions.code() {
-                    ResponseError::NotEnoughReplicas.code()
-                } else {
-                    code
-                };
-                Refusal::new(
-                    code,
-                    format!("adding {topic}-{index} to the transaction of {id:?} failed"),
-                )
-            });
+        txns.add_partitions(
+            id,
+            batch.producer_id,
+            batch.producer_epoch,
+            &[(topic.to_string(), index)],
+            true,
+        )
+        .map(|_| ())
+    } else {
+        txns.verify_partition(id, batch.producer_id, batch.producer_epoch, topic, index)
+    };
+    checked.map_err(|code| refused_by_coordinator(code, txn.version, id, topic, index))
+}
+
+/// The transaction coordinator's answer as Kafka's partition leader reports it to the producer
+/// (its AddPartitionsToTxnManager and ReplicaManager): a fenced epoch as INVALID_PRODUCER_EPOCH,
+/// CONCURRENT_TRANSACTIONS as NOT_ENOUGH_REPLICAS (which every client retries), and a partition
+/// not in the transaction as TRANSACTION_ABORTABLE to v11+ clients, INVALID_TXN_STATE to older
+/// ones, with Kafka's message.
+fn refused_by_coordinator(code: i16, version: i16, id: &str, topic: &str, index: i32) -> Refusal {
+    let not_added = |code| {
+        Refusal::new(
+            code,
+            "Partition was not added to the transaction".to_string(),
+        )
+    };
+    match ResponseError::try_from_code(code) {
+        Some(ResponseError::ProducerFenced) => Refusal::new(
+            ResponseError::InvalidProducerEpoch.code(),
+            format!("producer of {id:?} fenced at {topic}-{index}"),
+        ),
+        Some(ResponseError::ConcurrentTransactions) => Refusal::new(
+            ResponseError::NotEnoughReplicas.code(),
+            format!("the transaction of {id:?} is ending; retry"),
+        ),
+        Some(ResponseError::TransactionAbortable) if version > 10 => not_added(code),
+        Some(ResponseError::TransactionAbortable) => {
+            not_added(ResponseError::InvalidTxnState.code())
+        }
+        _ => Refusal::new(
+            code,
+            format!("transactional produce for {id:?} to {topic}-{index} refused"),
+        ),
     }
-    txns.verify_partition(id, batch.producer_id, batch.producer_epoch, topic, index)
-        .map_err(|code| {
-            // Produce v11+ clients know TRANSACTION_ABORTABLE; older ones get INVALID_TXN_STATE.
-            if code == ResponseError::InvalidTxnState.code() {
-                let code = if txn.version > 10 {
-                    ResponseError::TransactionAbortable.code()
-                } else {
-                    code
-                };
-                Refusal::new(
-                    code,
-                    "Partition was not added to the transaction".to_string(),
-                )
-            } else {
-                Refusal::new(
-                    code,
-                    format!("transactional produce for {id:?} to {topic}-{index} refused"),
-                )
-            }
-        })
 }
 
 /// Kafka's per-record checks (`LogValidator.validateRecord`), made while the records are walked

@@ -335,8 +335,10 @@ impl TxnCoordinator {
     }
 
     /// Whether a transactional produce may append to this partition (KIP-890's verification, done
-    /// by the one broker itself): the producer is current and the partition is in its open
-    /// transaction. Errors as Kafka's partition leader reports them to the producer.
+    /// by the one broker itself, Kafka's verify-only AddPartitionsToTxn): the producer is current and
+    /// the partition is in its open transaction, else TRANSACTION_ABORTABLE. The coordinator's
+    /// codes, as Kafka's answers its partition leaders; Produce reports them to the producer as the
+    /// leader does (`api::produce`).
     pub fn verify_partition(
         &self,
         id: &str,
@@ -346,22 +348,11 @@ impl TxnCoordinator {
         partition: i32,
     ) -> Result<(), i16> {
         let txns = self.shared.txns.lock().expect("txns poisoned");
-        // As Kafka's partition leader reports the coordinator's answers to a producer: a fenced
-        // epoch as INVALID_PRODUCER_EPOCH, and CONCURRENT_TRANSACTIONS as NOT_ENOUGH_REPLICAS,
-        // which every client retries.
-        let txn = Self::current(&txns, id, producer_id, epoch).map_err(|c| {
-            if c == code(ResponseError::ProducerFenced) {
-                code(ResponseError::InvalidProducerEpoch)
-            } else if c == code(ResponseError::ConcurrentTransactions) {
-                code(ResponseError::NotEnoughReplicas)
-            } else {
-                c
-            }
-        })?;
+        let txn = Self::current(&txns, id, producer_id, epoch)?;
         if txn.rec.state != TxnState::Ongoing
             || !txn.rec.partitions.contains(&(topic.to_string(), partition))
         {
-            return Err(code(ResponseError::InvalidTxnState));
+            return Err(code(ResponseError::TransactionAbortable));
         }
         Ok(())
     }
@@ -698,11 +689,11 @@ mod tests {
         c.verify_partition("x", pid, 1, "t", 0).unwrap();
         assert_eq!(
             c.verify_partition("x", pid, 1, "t", 1).unwrap_err(),
-            ResponseError::InvalidTxnState.code()
+            ResponseError::TransactionAbortable.code()
         );
         assert_eq!(
             c.verify_partition("x", pid, 0, "t", 0).unwrap_err(),
-            ResponseError::InvalidProducerEpoch.code()
+            ResponseError::ProducerFenced.code()
         );
         assert!(c.add_offsets("x", pid, 1, "g", false).unwrap());
         c.verify_group("x", pid, 1, "g").unwrap();
