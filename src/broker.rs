@@ -180,6 +180,10 @@ impl Broker {
                 max_session_timeout_ms: config.group_max_session_timeout_ms,
                 initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
                 max_metadata_bytes: config.offset_metadata_max_bytes,
+                consumer_session_timeout_ms: config.group_consumer_session_timeout_ms,
+                consumer_heartbeat_interval_ms: config.group_consumer_heartbeat_interval_ms,
+                consumer_max_size: config.group_consumer_max_size,
+                consumer_assignors: config.group_consumer_assignors.clone(),
             },
         )?;
         let transactions = TxnCoordinator::open(

@@ -28,6 +28,8 @@ pub mod alter_client_quotas;
 pub mod alter_partition_reassignments;
 pub mod api_versions;
 pub mod configs;
+pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod create_acls;
 pub mod create_partitions;
 pub mod delete_acls;
@@ -213,8 +215,8 @@ apis! {
     SyncGroup 0..=5 => sync_group::handle,
     Heartbeat 0..=4 => heartbeat::handle,
     LeaveGroup 0..=5 => leave_group::handle,
-    OffsetCommit 2..=8 => offset_commit::handle,
-    OffsetFetch 1..=8 => offset_fetch::handle,
+    OffsetCommit 2..=9 => offset_commit::handle,
+    OffsetFetch 1..=9 => offset_fetch::handle,
     ListGroups 0..=5 => list_groups::handle,
     DescribeGroups 0..=5 => describe_groups::handle,
     DeleteGroups 0..=2 => delete_groups::handle,
@@ -246,6 +248,8 @@ apis! {
     WriteTxnMarkers 1..=1 => write_txn_markers::handle,
     DescribeTransactions 0..=0 => describe_transactions::handle,
     ListTransactions 0..=2 => list_transactions::handle,
+    ConsumerGroupHeartbeat 0..=1 => consumer_group_heartbeat::handle,
+    ConsumerGroupDescribe 0..=1 => consumer_group_describe::handle,
 }
 
 #[cfg(test)]
@@ -317,6 +321,8 @@ mod tests {
                 ApiKey::WriteTxnMarkers => WriteTxnMarkersRequest::VERSIONS,
                 ApiKey::DescribeTransactions => DescribeTransactionsRequest::VERSIONS,
                 ApiKey::ListTransactions => ListTransactionsRequest::VERSIONS,
+                ApiKey::ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest::VERSIONS,
+                ApiKey::ConsumerGroupDescribe => ConsumerGroupDescribeRequest::VERSIONS,
                 other => panic!("no codec check for {other:?}"),
             };
             assert!(

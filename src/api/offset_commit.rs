@@ -6,6 +6,8 @@ use kafka_protocol::messages::offset_commit_response::{
 };
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
+use kafka_protocol::error::ResponseError;
+
 use crate::api::{self, error, Ctx, Outcome};
 use crate::store::CommittedOffset;
 
@@ -39,14 +41,23 @@ pub fn handle(ctx: &Ctx, req: OffsetCommitRequest) -> Outcome {
             .topic(topic)
             .is_some_and(|t| t.partition(p).is_some())
     };
-    let result = broker.groups().commit(
-        req.group_id.as_str(),
-        req.generation_id_or_member_epoch,
-        req.member_id.as_str(),
-        req.group_instance_id.as_deref(),
-        offsets,
-        exists,
-    );
+    // Members of KIP-848 consumer groups must commit with v9+, which carries their member epoch.
+    let result = if version < 9
+        && broker
+            .groups()
+            .commit_needs_v9(req.group_id.as_str(), req.member_id.as_str())
+    {
+        Err(ResponseError::UnsupportedVersion.code())
+    } else {
+        broker.groups().commit(
+            req.group_id.as_str(),
+            req.generation_id_or_member_epoch,
+            req.member_id.as_str(),
+            req.group_instance_id.as_deref(),
+            offsets,
+            exists,
+        )
+    };
     let any_written = matches!(&result, Ok(codes) if codes.contains(&0));
     let mut codes = match result {
         Ok(codes) => codes.into_iter(),

@@ -75,6 +75,17 @@ pub fn handle(ctx: &Ctx, req: OffsetFetchRequest) -> OffsetFetchResponse {
             .groups
             .into_iter()
             .map(|g| {
+                // v9: a consumer-group member fetches at its current member epoch (KIP-848).
+                let check = ctx.broker.groups().check_offset_fetch(
+                    g.group_id.as_str(),
+                    g.member_id.as_deref(),
+                    g.member_epoch,
+                );
+                if ctx.version >= 9 && check != 0 {
+                    return OffsetFetchResponseGroup::default()
+                        .with_group_id(g.group_id)
+                        .with_error_code(check);
+                }
                 let wanted = g.topics.map(|ts| {
                     ts.into_iter()
                         .map(|t| (t.name.to_string(), t.partition_indexes))

@@ -89,6 +89,16 @@ pub struct Config {
     pub group_initial_rebalance_delay_ms: u64,
     /// Largest metadata string accepted with a committed offset (offset.metadata.max.bytes).
     pub offset_metadata_max_bytes: usize,
+    /// KIP-848 consumer groups: a member that sends no heartbeat for this long is removed
+    /// (Kafka's group.consumer.session.timeout.ms).
+    pub group_consumer_session_timeout_ms: i32,
+    /// The heartbeat interval told to consumer-group members (group.consumer.heartbeat.interval.ms).
+    pub group_consumer_heartbeat_interval_ms: i32,
+    /// Most members a consumer group may have (group.consumer.max.size).
+    pub group_consumer_max_size: usize,
+    /// Server-side assignors members may choose, the first being the default
+    /// (group.consumer.assignors): `uniform`, `range`.
+    pub group_consumer_assignors: Vec<String>,
     /// Default `retention.ms` of topics (Kafka's log.retention.ms); -1 keeps data forever.
     pub log_retention_ms: i64,
     /// Default `retention.bytes` per partition (log.retention.bytes); -1 is unlimited.
@@ -160,6 +170,10 @@ impl Default for Config {
             // the first give back what it had just been assigned: librdkafka's 0102 test).
             group_initial_rebalance_delay_ms: 100,
             offset_metadata_max_bytes: 4096,
+            group_consumer_session_timeout_ms: 45_000,
+            group_consumer_heartbeat_interval_ms: 5_000,
+            group_consumer_max_size: i32::MAX as usize,
+            group_consumer_assignors: vec!["uniform".to_string(), "range".to_string()],
             log_retention_ms: 7 * 24 * 60 * 60 * 1000,
             log_retention_bytes: -1,
             log_cleanup_policy: "delete".to_string(),
@@ -299,6 +313,32 @@ impl Config {
         }
         if self.group_initial_rebalance_delay_ms > 300_000 {
             bail!("`group_initial_rebalance_delay_ms` must be at most 300000");
+        }
+        if self.group_consumer_session_timeout_ms < 1 {
+            bail!("`group_consumer_session_timeout_ms` must be positive");
+        }
+        if self.group_consumer_heartbeat_interval_ms < 1
+            || self.group_consumer_heartbeat_interval_ms >= self.group_consumer_session_timeout_ms
+        {
+            bail!(
+                "`group_consumer_heartbeat_interval_ms` must be positive and below `group_consumer_session_timeout_ms` ({}), got {}",
+                self.group_consumer_session_timeout_ms,
+                self.group_consumer_heartbeat_interval_ms
+            );
+        }
+        if self.group_consumer_max_size < 1 {
+            bail!("`group_consumer_max_size` must be at least 1");
+        }
+        if self.group_consumer_assignors.is_empty() {
+            bail!("`group_consumer_assignors` must name at least one assignor");
+        }
+        for a in &self.group_consumer_assignors {
+            if !crate::coordinator::group::consumer::assignor::KNOWN.contains(&a.as_str()) {
+                bail!(
+                    "`group_consumer_assignors`: unknown assignor `{a}` (known: {})",
+                    crate::coordinator::group::consumer::assignor::KNOWN.join(", ")
+                );
+            }
         }
         self.broker_defaults()
             .validate()

@@ -370,7 +370,47 @@ impl Store {
         self.groups_tree()?.remove(group.as_bytes())?;
         // Kafka's tombstone for the group's metadata record.
         self.group_metadata_tree()?.remove(group.as_bytes())?;
+        self.consumer_groups_tree()?.remove(group.as_bytes())?;
         Ok(())
+    }
+
+    fn consumer_groups_tree(&self) -> Result<sled::Tree, StoreError> {
+        Ok(self.inner.db.open_tree("consumer_groups")?)
+    }
+
+    /// Replaces a KIP-848 consumer group's record (its epochs, members and target assignment:
+    /// Kafka's ConsumerGroupMetadata, member and target records in one value). The coordinator
+    /// owns the type; the store keeps it as JSON. Durable at the next flush.
+    pub fn put_consumer_group<T: Serialize>(&self, group: &str, rec: &T) -> Result<(), StoreError> {
+        let v = serde_json::to_vec(rec).map_err(|e| StoreError::encode("a consumer group", e))?;
+        self.consumer_groups_tree()?.insert(group.as_bytes(), v)?;
+        Ok(())
+    }
+
+    /// Removes a consumer group's record (the group was deleted or became a classic group).
+    pub fn remove_consumer_group(&self, group: &str) -> Result<(), StoreError> {
+        self.consumer_groups_tree()?.remove(group.as_bytes())?;
+        Ok(())
+    }
+
+    /// Every consumer group's record; one that does not decode is skipped and logged (the group
+    /// then starts empty, as if its members had all gone).
+    pub fn load_consumer_groups<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.consumer_groups_tree()?.iter() {
+            let (k, v) = item?;
+            let Ok(group) = std::str::from_utf8(&k) else {
+                skipped("a consumer group key", &k, "not UTF-8");
+                continue;
+            };
+            match serde_json::from_slice(&v) {
+                Ok(rec) => out.push((group.to_string(), rec)),
+                Err(e) => skipped("a consumer group", &k, e),
+            }
+        }
+        Ok(out)
     }
 
     fn group_metadata_tree(&self) -> Result<sled::Tree, StoreError> {

@@ -18,6 +18,18 @@ pub struct MemberDescription {
     pub assignment: Bytes,
 }
 
+/// One group in a ListGroups answer.
+#[derive(Debug, Clone)]
+pub struct ListedGroup {
+    pub group_id: String,
+    pub protocol_type: String,
+    /// Kafka's state name: a classic state, or a consumer group's (Empty, Assigning,
+    /// Reconciling, Stable).
+    pub state: &'static str,
+    /// "classic" or "consumer".
+    pub group_type: &'static str,
+}
+
 #[derive(Debug, Clone)]
 pub struct GroupDescription {
     pub state: GroupState,
@@ -27,8 +39,10 @@ pub struct GroupDescription {
 }
 
 impl GroupCoordinator {
-    /// (group id, protocol type, state) of every group, optionally filtered by state name.
-    pub fn list(&self, states: &[String]) -> Vec<(String, String, GroupState)> {
+    /// Every group as ListGroups shows it, optionally filtered by state names and group types
+    /// (case-insensitive, as Kafka): classic groups with their classic states, consumer groups
+    /// (KIP-848) with theirs.
+    pub fn list(&self, states: &[String], types: &[String]) -> Vec<ListedGroup> {
         let groups: Vec<_> = self
             .shared
             .groups
@@ -37,22 +51,34 @@ impl GroupCoordinator {
             .values()
             .cloned()
             .collect();
-        let mut out: Vec<_> = groups
+        let mut out: Vec<ListedGroup> = groups
             .iter()
-            .map(|g| {
+            .filter_map(|g| {
                 let g = g.lock().expect("group poisoned");
-                (
-                    g.id.clone(),
-                    g.protocol_type.clone().unwrap_or_default(),
-                    g.state,
-                )
+                if g.state == GroupState::Dead {
+                    return None;
+                }
+                Some(match &g.consumer {
+                    Some(c) => ListedGroup {
+                        group_id: g.id.clone(),
+                        protocol_type: "consumer".to_string(),
+                        state: c.state(),
+                        group_type: "consumer",
+                    },
+                    None => ListedGroup {
+                        group_id: g.id.clone(),
+                        protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                        state: g.state.name(),
+                        group_type: "classic",
+                    },
+                })
             })
-            .filter(|(_, _, s)| *s != GroupState::Dead)
-            .filter(|(_, _, s)| {
-                states.is_empty() || states.iter().any(|f| f.eq_ignore_ascii_case(s.name()))
+            .filter(|l| states.is_empty() || states.iter().any(|f| f.eq_ignore_ascii_case(l.state)))
+            .filter(|l| {
+                types.is_empty() || types.iter().any(|f| f.eq_ignore_ascii_case(l.group_type))
             })
             .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
         out
     }
 
@@ -67,6 +93,16 @@ impl GroupCoordinator {
             };
         };
         let g = group.lock().expect("group poisoned");
+        if g.consumer.is_some() {
+            // DescribeGroups (up to v5) describes classic groups only; Kafka answers Dead for a
+            // consumer group, which admin clients then describe with ConsumerGroupDescribe.
+            return GroupDescription {
+                state: GroupState::Dead,
+                protocol_type: String::new(),
+                protocol_name: String::new(),
+                members: Vec::new(),
+            };
+        }
         let stable = g.state == GroupState::Stable;
         let protocol = g.protocol_name.clone().unwrap_or_default();
         GroupDescription {
@@ -112,12 +148,16 @@ impl GroupCoordinator {
             GroupState::Empty => {}
             _ => return code(ResponseError::NonEmptyGroup),
         }
+        if g.consumer.as_ref().is_some_and(|c| !c.members.is_empty()) {
+            return code(ResponseError::NonEmptyGroup);
+        }
         if let Err(e) = self.shared.store.delete_group_offsets(group_id) {
             tracing::error!(group = group_id, error = %e, "deleting group offsets failed");
             return code(ResponseError::KafkaStorageError);
         }
         g.state = GroupState::Dead;
         g.offsets.clear();
+        g.consumer = None;
         for id in std::mem::take(&mut g.pending_members) {
             tracing::debug!(group = group_id, member = %id, "pending member dropped with group");
         }

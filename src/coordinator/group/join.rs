@@ -97,6 +97,25 @@ impl GroupCoordinator {
                 &req.member_id,
             ));
         }
+        if let Some(c) = &g.consumer {
+            if !c.members.is_empty() {
+                // KIP-848's online downgrade path (a classic member joining a consumer group with
+                // members) is not implemented: Sluice answers as Kafka does for a group of another
+                // type.
+                return Pending::Ready(JoinResult::error(
+                    code(ResponseError::InconsistentGroupProtocol),
+                    &req.member_id,
+                ));
+            }
+            // An empty consumer group becomes a classic group on a JoinGroup (Kafka's
+            // BIDIRECTIONAL migration policy); its committed offsets stay.
+            g.consumer = None;
+            g.protocol_type = None;
+            if let Err(e) = self.shared.store.remove_consumer_group(&g.id) {
+                tracing::error!(group = %g.id, error = %e, "removing the consumer group record failed");
+            }
+            tracing::info!(group = %g.id, "empty consumer group converted to a classic group");
+        }
         let except = (!req.member_id.is_empty()).then_some(req.member_id.as_str());
         if !g.supports(&req.protocol_type, &req.protocols, except) {
             return Pending::Ready(JoinResult::error(

@@ -34,6 +34,7 @@
 //! - `txn_offsets`: TxnOffsetCommit's pending offsets, applied or dropped when the transaction ends.
 
 mod admin;
+pub mod consumer;
 mod heartbeat;
 mod join;
 mod offsets;
@@ -54,7 +55,7 @@ use tokio::sync::oneshot;
 
 use crate::store::{Store, StoreError};
 
-pub use admin::{GroupDescription, MemberDescription};
+pub use admin::{GroupDescription, ListedGroup, MemberDescription};
 pub use join::{JoinRequest, JoinResult};
 pub use offsets::TopicOffsets;
 pub use state::GroupState;
@@ -69,6 +70,12 @@ pub struct GroupConfig {
     pub max_session_timeout_ms: i32,
     pub initial_rebalance_delay_ms: u64,
     pub max_metadata_bytes: usize,
+    /// KIP-848 consumer groups: Kafka's group.consumer.session.timeout.ms,
+    /// group.consumer.heartbeat.interval.ms, group.consumer.max.size, group.consumer.assignors.
+    pub consumer_session_timeout_ms: i32,
+    pub consumer_heartbeat_interval_ms: i32,
+    pub consumer_max_size: usize,
+    pub consumer_assignors: Vec<String>,
 }
 
 /// An answer now, or one to wait for.
@@ -126,6 +133,19 @@ impl GroupCoordinator {
                 .insert((topic, partition), committed);
         }
         GroupCoordinator::load_pending(&mut groups, store.load_pending_offsets()?);
+        for (group, c) in store.load_consumer_groups::<consumer::ConsumerGroup>()? {
+            let g = groups
+                .entry(group.clone())
+                .or_insert_with(|| Group::new(&group));
+            tracing::info!(
+                group = %group,
+                epoch = c.group_epoch,
+                members = c.members.len(),
+                "loaded consumer group"
+            );
+            g.protocol_type = Some("consumer".to_string());
+            g.consumer = Some(c);
+        }
         let members: Vec<(String, String)> = groups
             .values()
             .flat_map(|g| g.members.keys().map(|m| (g.id.clone(), m.clone())))
@@ -145,6 +165,7 @@ impl GroupCoordinator {
         for (group, member) in members {
             coordinator.watch_session(&group, member);
         }
+        coordinator.watch_loaded_consumer_members();
         Ok(coordinator)
     }
 

@@ -42,7 +42,16 @@ impl GroupCoordinator {
             return Err(code(ResponseError::FencedInstanceId));
         }
         let simple = generation_id < 0 && g.state == GroupState::Empty;
-        if !simple {
+        if let Some(check) = Self::check_consumer_commit(&g, member_id, generation_id) {
+            check?;
+            if let Some(m) = g
+                .consumer
+                .as_mut()
+                .and_then(|c| c.members.get_mut(member_id))
+            {
+                m.last_heartbeat = Instant::now();
+            }
+        } else if !simple {
             g.validate_member(member_id, instance_id).map_err(code)?;
             if generation_id != g.generation_id {
                 return Err(code(ResponseError::IllegalGeneration));
@@ -131,7 +140,13 @@ impl GroupCoordinator {
         if g.state == GroupState::Dead {
             return Err(code(ResponseError::GroupIdNotFound));
         }
-        let subscribed: HashSet<String> = if g.protocol_type.as_deref() == Some("consumer") {
+        let subscribed: HashSet<String> = if let Some(c) = &g.consumer {
+            c.members
+                .values()
+                .flat_map(|m| m.topic_names.iter().cloned())
+                .chain(c.topics.keys().cloned())
+                .collect()
+        } else if g.protocol_type.as_deref() == Some("consumer") {
             let protocol = g.protocol_name.clone().unwrap_or_default();
             g.members
                 .values()

@@ -97,6 +97,8 @@ pub(super) struct Group {
     /// Offsets committed by open transactions (TxnOffsetCommit), by producer id: they replace
     /// `offsets` when the transaction commits, and vanish when it aborts.
     pub(super) pending_txn_offsets: HashMap<i64, BTreeMap<(String, i32), CommittedOffset>>,
+    /// Set when this is a KIP-848 consumer group; the classic fields above then stay Empty.
+    pub(super) consumer: Option<super::consumer::ConsumerGroup>,
 }
 
 impl Group {
@@ -116,6 +118,7 @@ impl Group {
             new_member_added: false,
             offsets: BTreeMap::new(),
             pending_txn_offsets: HashMap::new(),
+            consumer: None,
         }
     }
 

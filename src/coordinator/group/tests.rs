@@ -18,6 +18,10 @@ fn coordinator(dir: &std::path::Path) -> GroupCoordinator {
             max_session_timeout_ms: 600_000,
             initial_rebalance_delay_ms: 0,
             max_metadata_bytes: 4096,
+            consumer_session_timeout_ms: 45_000,
+            consumer_heartbeat_interval_ms: 5_000,
+            consumer_max_size: 1000,
+            consumer_assignors: vec!["uniform".into(), "range".into()],
         },
     )
     .unwrap()
@@ -334,9 +338,9 @@ async fn simple_consumer_commits_and_offsets_survive_restart() {
             .offset,
         7
     );
-    assert_eq!(c.list(&[]).len(), 1);
+    assert_eq!(c.list(&[], &[]).len(), 1);
     assert_eq!(
-        c.list(&[])[0].1,
+        c.list(&[], &[])[0].protocol_type,
         "",
         "a simple consumer's group has no protocol type"
     );
@@ -360,13 +364,21 @@ fn an_emptied_consumer_group_stays_a_consumer_group_across_restarts() {
     {
         let c = coordinator(dir.path());
         assert_eq!(
-            c.list(&[]),
-            vec![("g".to_string(), "consumer".to_string(), GroupState::Empty)]
+            c.list(&[], &[])
+                .iter()
+                .map(|l| (
+                    l.group_id.as_str(),
+                    l.protocol_type.as_str(),
+                    l.state,
+                    l.group_type
+                ))
+                .collect::<Vec<_>>(),
+            vec![("g", "consumer", "Empty", "classic")]
         );
         assert_eq!(c.delete_group("g"), 0);
         c.store().close().unwrap();
     }
-    assert!(coordinator(dir.path()).list(&[]).is_empty());
+    assert!(coordinator(dir.path()).list(&[], &[]).is_empty());
 }
 
 /// Kafka's initial rebalance delay: the join phase of a group starting from Empty waits the delay
@@ -383,6 +395,10 @@ async fn the_initial_delay_extends_while_members_keep_joining() {
             max_session_timeout_ms: 600_000,
             initial_rebalance_delay_ms: 100,
             max_metadata_bytes: 4096,
+            consumer_session_timeout_ms: 45_000,
+            consumer_heartbeat_interval_ms: 5_000,
+            consumer_max_size: 1000,
+            consumer_assignors: vec!["uniform".into(), "range".into()],
         },
     )
     .unwrap();
@@ -613,7 +629,7 @@ fn a_deleted_group_does_not_come_back() {
         assert_eq!(c.delete_group("g"), 0);
     });
     run_then_stop(dir.path(), false, |c| async move {
-        assert!(c.list(&[]).is_empty());
+        assert!(c.list(&[], &[]).is_empty());
         assert!(c.store().load_group_records().unwrap().is_empty());
     });
 }

@@ -97,7 +97,7 @@ impl GroupCoordinator {
     /// After `first` (at once if `None`), and then at each deadline `check` returns, runs `check`
     /// on the group under its lock, until it returns `None` or no group has this id any more. The
     /// group is looked up by id each time: a deleted group is not kept alive by its timers.
-    fn after<F>(&self, group_id: &str, first: Option<Duration>, span: Span, mut check: F)
+    pub(super) fn after<F>(&self, group_id: &str, first: Option<Duration>, span: Span, mut check: F)
     where
         F: FnMut(&GroupCoordinator, &mut Group) -> Option<Instant> + Send + 'static,
     {
