@@ -1522,6 +1522,8 @@ fn run_cases(d: &mut Diff) {
         d.case("error: unknown group", v, |_| req("diff-nogroup"));
     }
 
+    consumer_group_cases(d);
+
     // --- DeleteTopics last: the topics above are still needed until here.
     for v in d.versions(ApiKey::DeleteTopics) {
         let by_name = |name: &str| {
@@ -1550,6 +1552,73 @@ fn run_cases(d: &mut Diff) {
     }
 
     transaction_cases(d);
+}
+
+/// KIP-848 consumer groups: a member joins (its member id is the client's from v1, the broker's in v0,
+/// masked either way), the group is described, malformed and unknown-member heartbeats fail, and the member
+/// leaves. The topic ids in assignments are masked.
+fn consumer_group_cases(d: &mut Diff) {
+    let join = |group: &str, member: &str| {
+        ConsumerGroupHeartbeatRequest::default()
+            .with_group_id(gid(group))
+            .with_member_id(s(member))
+            .with_member_epoch(0)
+            .with_rebalance_timeout_ms(30_000)
+            .with_subscribed_topic_names(Some(vec![tn("diff-a")]))
+            .with_topic_partitions(Some(vec![]))
+    };
+    let member = "diff-cg-member-0123456789";
+    let mut joined = vec![];
+    for v in d.versions(ApiKey::ConsumerGroupHeartbeat) {
+        let group = format!("diff-cg-{v}");
+        let id = if v >= 1 { member } else { "" };
+        let (k, sl) = d.case("success: join", v, |_| join(&group, id));
+        let ids = |r: Option<ConsumerGroupHeartbeatResponse>| {
+            r.and_then(|r| r.member_id).unwrap_or_default()
+        };
+        let (kid, sid) = (ids(k), ids(sl));
+        d.case("error: no subscription", v, |_| {
+            join(&group, "diff-other").with_subscribed_topic_names(None)
+        });
+        d.case("error: unknown member", v, |_| {
+            ConsumerGroupHeartbeatRequest::default()
+                .with_group_id(gid(&group))
+                .with_member_id(s("nobody"))
+                .with_member_epoch(1)
+        });
+        d.case("error: fenced epoch", v, |side| {
+            ConsumerGroupHeartbeatRequest::default()
+                .with_group_id(gid(&group))
+                .with_member_id(if side.name == "Kafka" {
+                    kid.clone()
+                } else {
+                    sid.clone()
+                })
+                .with_member_epoch(7)
+        });
+        joined.push((v, group, kid, sid));
+    }
+    for v in d.versions(ApiKey::ConsumerGroupDescribe) {
+        let req =
+            |group: &str| ConsumerGroupDescribeRequest::default().with_group_ids(vec![gid(group)]);
+        if let Some((_, group, _, _)) = joined.last() {
+            d.case("success", v, |_| req(group));
+        }
+        d.case("error: classic group", v, |_| req("diff-hb"));
+        d.case("error: unknown group", v, |_| req("diff-nogroup"));
+    }
+    for (v, group, kid, sid) in joined {
+        d.case("success: leave", v, |side| {
+            ConsumerGroupHeartbeatRequest::default()
+                .with_group_id(gid(&group))
+                .with_member_id(if side.name == "Kafka" {
+                    kid.clone()
+                } else {
+                    sid.clone()
+                })
+                .with_member_epoch(-1)
+        });
+    }
 }
 
 /// Creates a topic on both brokers outside the compared cases (the setup of the transaction cases).

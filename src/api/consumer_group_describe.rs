@@ -48,7 +48,10 @@ pub fn handle(ctx: &Ctx, req: ConsumerGroupDescribeRequest) -> ConsumerGroupDesc
                                 .with_subscribed_topic_names(
                                     mm.topic_names.into_iter().map(|t| s(t).into()).collect(),
                                 )
-                                .with_subscribed_topic_regex(mm.topic_regex.map(s))
+                                .with_subscribed_topic_regex(Some(s(mm
+                                    .topic_regex
+                                    .unwrap_or_default())))
+                                // Kafka sends an empty regex, not null, for a member without one.
                                 .with_assignment(assignment(&mm.assigned, &names))
                                 .with_target_assignment(assignment(&m.target, &names));
                             // v1 tells the member's protocol: 1 is the consumer protocol.

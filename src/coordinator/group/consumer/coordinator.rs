@@ -284,7 +284,7 @@ impl GroupCoordinator {
                     &req.member_id,
                 );
             }
-            g.consumer = Some(ConsumerGroup::default());
+            g.consumer = Some(ConsumerGroup::new());
             g.protocol_type = Some("consumer".to_string());
             g.protocol_name = None;
             g.leader_id = None;

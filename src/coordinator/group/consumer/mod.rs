@@ -94,6 +94,15 @@ pub struct ConsumerGroup {
 }
 
 impl ConsumerGroup {
+    /// A new group: Kafka 4.4 starts a group's epoch at 1 (its first member joins at 2) and its
+    /// assignment epoch at 0.
+    pub fn new() -> ConsumerGroup {
+        ConsumerGroup {
+            group_epoch: 1,
+            ..ConsumerGroup::default()
+        }
+    }
+
     /// The state names Kafka reports (ListGroups, ConsumerGroupDescribe).
     pub fn state(&self) -> &'static str {
         if self.members.is_empty() {

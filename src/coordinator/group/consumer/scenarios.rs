@@ -111,32 +111,33 @@ async fn partitions_move_to_a_new_member_only_after_revocation() {
     let c = coordinator(dir.path());
     let v = view(4);
     let mut a = Client::join(&c, "a", &v);
-    assert_eq!(a.epoch, 1);
+    // Kafka 4.4 starts a new group at epoch 1: the first member joins at 2.
+    assert_eq!(a.epoch, 2);
     assert_eq!(ps(&a.owned), BTreeSet::from([0, 1, 2, 3]));
 
     let mut b = Client::join(&c, "b", &v);
-    assert_eq!(b.epoch, 2);
+    assert_eq!(b.epoch, 3);
     assert!(ps(&b.owned).is_empty(), "a still owns everything");
 
     // a is asked to give up two partitions, keeping its epoch.
     let out = a.beat(&c, &v);
-    assert_eq!(out.member_epoch, 1);
+    assert_eq!(out.member_epoch, 2);
     assert_eq!(ps(&a.owned).len(), 2);
-    // a has revoked (its next heartbeat says so): it moves to epoch 2, and b gets the rest.
+    // a has revoked (its next heartbeat says so): it moves to epoch 3, and b gets the rest.
     a.beat(&c, &v);
-    assert_eq!(a.epoch, 2);
+    assert_eq!(a.epoch, 3);
     b.beat(&c, &v);
     assert_eq!(ps(&b.owned).len(), 2);
     assert!(ps(&a.owned).is_disjoint(&ps(&b.owned)));
     let d = c.consumer_describe("g").unwrap().0;
     assert_eq!(d.state, "Stable");
-    assert_eq!((d.group_epoch, d.assignment_epoch), (2, 2));
+    assert_eq!((d.group_epoch, d.assignment_epoch), (3, 3));
 
-    // b leaves: a gets everything back at epoch 3.
+    // b leaves: a gets everything back at epoch 4.
     let out = c.consumer_heartbeat(beat("b", -1, &b.owned), &v);
     assert_eq!((out.error, out.member_epoch), (0, -1));
     a.beat(&c, &v);
-    assert_eq!(a.epoch, 3);
+    assert_eq!(a.epoch, 4);
     assert_eq!(ps(&a.owned).len(), 4);
 }
 
@@ -305,7 +306,7 @@ async fn topic_changes_bump_the_group_epoch() {
     assert_eq!(ps(&a.owned).len(), 1);
     // The topic grew (CreatePartitions).
     a.beat(&c, &view(3));
-    assert_eq!(a.epoch, 2);
+    assert_eq!(a.epoch, 3);
     assert_eq!(ps(&a.owned).len(), 3);
     // A regex subscription picks up a topic created later.
     let mut re = beat("a", a.epoch, &a.owned);
