@@ -476,9 +476,13 @@ impl GroupCoordinator {
                 .map_or("uniform", String::as_str);
             compute_target(c, view, default);
         }
+        let was_revoking = c.members[&member_id].revoke_by;
         c.reconcile(&member_id, req.owned.as_ref(), now);
 
         let m = &c.members[&member_id];
+        if let Some(deadline) = m.revoke_by.filter(|d| Some(*d) != was_revoking) {
+            self.fence_unless_revoked(&group_id, member_id.clone(), deadline);
+        }
         let full = req.member_epoch == 0
             || (req.rebalance_timeout_ms != -1
                 && (req.topic_names.is_some() || req.topic_regex.is_some())
@@ -564,8 +568,7 @@ impl GroupCoordinator {
         tracing::info!(group = %g.id, member = member_id, epoch = c.group_epoch, reason, "consumer group member removed");
     }
 
-    /// One timer per member: fences it when its session expires, or when it was asked to revoke
-    /// partitions and has not within its rebalance timeout.
+    /// One timer per member: removes it when its session expires (heartbeats move the deadline).
     pub(in crate::coordinator::group) fn watch_consumer_member(
         &self,
         group_id: &str,
@@ -577,15 +580,30 @@ impl GroupCoordinator {
             let m = g.consumer.as_ref()?.members.get(&member_id)?;
             let now = Instant::now();
             let expires = m.last_heartbeat + session;
-            let reason = if now >= expires {
-                "session timeout expired"
-            } else if m.revoke_by.is_some_and(|d| now >= d) {
-                "did not revoke its partitions within the rebalance timeout"
-            } else {
-                return Some(m.revoke_by.map_or(expires, |d| d.min(expires)));
-            };
-            this.remove_consumer_member(g, &member_id, reason);
+            if now < expires {
+                return Some(expires);
+            }
+            this.remove_consumer_member(g, &member_id, "session timeout expired");
             this.store_consumer_group(g);
+            None
+        });
+    }
+
+    /// The rebalance timeout of one revocation: at `deadline`, a member still asked to revoke by
+    /// that same deadline is fenced (its session timer may sleep far longer).
+    fn fence_unless_revoked(&self, group_id: &str, member_id: String, deadline: Instant) {
+        let span = info_span!(parent: None, "consumer_revocation_timeout", group = group_id, member = %member_id);
+        let delay = deadline.saturating_duration_since(Instant::now());
+        self.after(group_id, Some(delay), span, move |this, g| {
+            let m = g.consumer.as_ref()?.members.get(&member_id)?;
+            if m.revoke_by == Some(deadline) {
+                this.remove_consumer_member(
+                    g,
+                    &member_id,
+                    "did not revoke its partitions within the rebalance timeout",
+                );
+                this.store_consumer_group(g);
+            }
             None
         });
     }
@@ -703,7 +721,8 @@ impl GroupCoordinator {
         }
     }
 
-    /// Restarts the timers of loaded consumer groups' members: each gets a fresh session.
+    /// Restarts the timers of loaded consumer groups' members: each gets a fresh session, and a
+    /// member that was revoking a fresh rebalance timeout.
     pub(in crate::coordinator::group) fn watch_loaded_consumer_members(&self) {
         let groups: Vec<_> = self
             .shared
@@ -714,16 +733,36 @@ impl GroupCoordinator {
             .cloned()
             .collect();
         for group in groups {
-            let (id, members): (String, Vec<String>) = {
-                let g = group.lock().expect("group poisoned");
+            let (id, members): (String, Vec<(String, Option<Instant>)>) = {
+                let mut g = group.lock().expect("group poisoned");
+                let id = g.id.clone();
+                let now = Instant::now();
                 let members = g
                     .consumer
-                    .as_ref()
-                    .map(|c| c.members.keys().cloned().collect())
+                    .as_mut()
+                    .map(|c| {
+                        c.members
+                            .values_mut()
+                            .map(|m| {
+                                // A revocation under way gets its rebalance timeout afresh too.
+                                if m.state == MemberState::UnrevokedPartitions {
+                                    m.revoke_by = Some(
+                                        now + Duration::from_millis(
+                                            m.rebalance_timeout_ms.max(0) as u64
+                                        ),
+                                    );
+                                }
+                                (m.id.clone(), m.revoke_by)
+                            })
+                            .collect()
+                    })
                     .unwrap_or_default();
-                (g.id.clone(), members)
+                (id, members)
             };
-            for m in members {
+            for (m, revoke_by) in members {
+                if let Some(deadline) = revoke_by {
+                    self.fence_unless_revoked(&id, m.clone(), deadline);
+                }
                 self.watch_consumer_member(&id, m);
             }
         }

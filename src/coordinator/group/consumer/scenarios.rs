@@ -280,6 +280,8 @@ async fn a_silent_member_is_removed_and_one_that_does_not_revoke_is_fenced() {
     let c = coordinator(dir.path());
     let v = view(2);
     let mut a = Client::join(&c, "a", &v);
+    // Long enough for a's session timer to have run and gone to sleep until its session ends.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let mut b = Client::join(&c, "b", &v);
     // a is asked to revoke one partition and never answers: fenced after its rebalance timeout
     // (1 s), well before its session timeout.
