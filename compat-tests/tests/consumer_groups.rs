@@ -539,3 +539,79 @@ fn rdkafka_commits_resume_after_a_restart() {
         "consumed again after the restart: {again:?}"
     );
 }
+
+/// A regex subscription is resolved by the broker (KIP-848's `subscribed_topic_regex`): a topic created later that
+/// matches is assigned and consumed, one that does not match is not.
+#[test]
+fn rdkafka_regex_subscription_follows_created_topics() {
+    let broker = Broker::start();
+    let bootstrap = broker.bootstrap();
+    let prefix = unique_topic("cgre");
+    let (first, later, other) = (
+        format!("{prefix}-a"),
+        format!("{prefix}-b"),
+        format!("x{prefix}-c"),
+    );
+    create_topic(&bootstrap, &first, 1);
+    let group = unique_topic("cg-re-group");
+    let c = member(&bootstrap, &group, "re");
+    c.subscribe(&[&format!("^{prefix}-.*")]).expect("subscribe");
+    let consume_until =
+        |topic: &str, partitions: BTreeSet<i32>, seen: &mut BTreeSet<(String, i32)>| {
+            let deadline = Instant::now() + Duration::from_secs(90);
+            while !partitions
+                .iter()
+                .all(|p| seen.contains(&(topic.to_string(), *p)))
+            {
+                assert!(
+                    Instant::now() < deadline,
+                    "{topic} {partitions:?} never consumed; seen {seen:?}"
+                );
+                match c.poll(Duration::from_millis(100)) {
+                    Some(Ok(m)) => {
+                        seen.insert((m.topic().to_string(), m.partition()));
+                    }
+                    Some(Err(e)) => panic!("{e}"),
+                    None => {}
+                }
+            }
+        };
+    let mut seen = BTreeSet::new();
+    produce(&bootstrap, &first, 5, 1, 0);
+    consume_until(&first, BTreeSet::from([0]), &mut seen);
+
+    create_topic(&bootstrap, &later, 1);
+    create_topic(&bootstrap, &other, 1);
+    produce(&bootstrap, &other, 5, 1, 0);
+    produce(&bootstrap, &later, 5, 1, 0);
+    consume_until(&later, BTreeSet::from([0]), &mut seen);
+
+    assert!(
+        seen.iter().all(|(t, _)| *t != other),
+        "a topic the regex does not match was consumed: {seen:?}"
+    );
+}
+
+/// Partitions added to a subscribed topic (CreatePartitions) are assigned: the group epoch moves and the member's
+/// next heartbeats bring them.
+#[test]
+fn raw_partitions_added_to_a_subscribed_topic_are_assigned() {
+    let (broker, topic, tid, mut conn) = setup(1);
+    let group = unique_topic("cg-grow");
+    let mut a = RawMember::join(&mut conn, &group, &topic, tid, "member-a-0000000000000");
+    beat_until(&mut conn, &mut [&mut a], "a owns the partition", |m| {
+        m[0].owned.len() == 1
+    });
+    let epoch = a.epoch;
+    let admin = compat_tests::admin_client(&broker.bootstrap());
+    let grown = compat_tests::block_on(admin.create_partitions(
+        &[compat_tests::rdkafka::admin::NewPartitions::new(&topic, 3)],
+        &compat_tests::admin_options(),
+    ))
+    .expect("CreatePartitions");
+    assert_eq!(grown, vec![Ok(topic.clone())]);
+    beat_until(&mut conn, &mut [&mut a], "a owns all three", |m| {
+        m[0].owned.len() == 3
+    });
+    assert!(a.epoch > epoch);
+}
