@@ -1607,6 +1607,27 @@ fn consumer_group_cases(d: &mut Diff) {
         d.case("error: classic group", v, |_| req("diff-hb"));
         d.case("error: unknown group", v, |_| req("diff-nogroup"));
     }
+    // The classic APIs on a consumer group: DescribeGroups, and ListGroups filtered by type (v5).
+    if let Some((_, group, _, _)) = joined.last() {
+        for v in d.versions(ApiKey::DescribeGroups) {
+            d.case("consumer group", v, |_| {
+                DescribeGroupsRequest::default().with_groups(vec![gid(group)])
+            });
+        }
+        for v in d.versions(ApiKey::ListGroups) {
+            if v >= 5 {
+                let sorted = |r: &mut ListGroupsResponse| {
+                    r.groups.sort_by(|a, b| a.group_id.cmp(&b.group_id))
+                };
+                d.case_known(
+                    "consumer groups by type",
+                    v,
+                    |_| ListGroupsRequest::default().with_types_filter(vec![s("consumer")]),
+                    Some(("order is unspecified", &sorted)),
+                );
+            }
+        }
+    }
     for (v, group, kid, sid) in joined {
         d.case("success: leave", v, |side| {
             ConsumerGroupHeartbeatRequest::default()
