@@ -615,3 +615,71 @@ fn raw_partitions_added_to_a_subscribed_topic_are_assigned() {
     });
     assert!(a.epoch > epoch);
 }
+
+/// A static member (instance id) that leaves for now (epoch -2) keeps its partitions; its next incarnation, under
+/// a new member id, takes them over, while another instance id cannot while the first is still active.
+#[test]
+fn raw_a_static_member_comes_back_with_its_partitions() {
+    let (_broker, topic, tid, mut conn) = setup(2);
+    let group = unique_topic("cg-static");
+    let join_static = |conn: &mut RawConn, id: &str| {
+        conn.request(
+            1,
+            &ConsumerGroupHeartbeatRequest::default()
+                .with_group_id(GroupId(str_bytes(&group)))
+                .with_member_id(str_bytes(id))
+                .with_instance_id(Some(str_bytes("instance-1")))
+                .with_member_epoch(0)
+                .with_rebalance_timeout_ms(30_000)
+                .with_subscribed_topic_names(Some(vec![TopicName(str_bytes(&topic))]))
+                .with_topic_partitions(Some(vec![])),
+        )
+    };
+    let mut a = RawMember {
+        group: group.clone(),
+        id: "member-a-0000000000000".into(),
+        epoch: 0,
+        owned: BTreeSet::new(),
+        topic: tid,
+    };
+    let r = join_static(&mut conn, &a.id);
+    a.apply(&r);
+    beat_until(&mut conn, &mut [&mut a], "a owns both", |m| {
+        m[0].owned.len() == 2
+    });
+
+    // The instance id is still held.
+    let r = join_static(&mut conn, "member-a2-000000000000");
+    assert_eq!(
+        r.error_code,
+        code(ResponseError::UnreleasedInstanceId),
+        "{r:?}"
+    );
+
+    let r = conn.request(
+        1,
+        &ConsumerGroupHeartbeatRequest::default()
+            .with_group_id(GroupId(str_bytes(&group)))
+            .with_member_id(str_bytes(&a.id))
+            .with_instance_id(Some(str_bytes("instance-1")))
+            .with_member_epoch(-2),
+    );
+    assert_eq!((r.error_code, r.member_epoch), (0, -2), "{r:?}");
+
+    let r = join_static(&mut conn, "member-a2-000000000000");
+    assert_eq!(r.error_code, 0, "{r:?}");
+    let back: BTreeSet<i32> = r
+        .assignment
+        .iter()
+        .flat_map(|a| {
+            a.topic_partitions
+                .iter()
+                .flat_map(|t| t.partitions.iter().copied())
+        })
+        .collect();
+    assert_eq!(
+        back, a.owned,
+        "the new incarnation has the old one's partitions"
+    );
+    assert_eq!(r.member_epoch, a.epoch, "and its epoch");
+}
