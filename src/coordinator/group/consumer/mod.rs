@@ -55,7 +55,7 @@ pub enum MemberState {
 }
 
 /// One member of a consumer group (Kafka's ConsumerGroupMember), as persisted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConsumerMember {
     pub id: String,
     pub instance_id: Option<String>,
@@ -79,6 +79,28 @@ pub struct ConsumerMember {
     /// Set when the member is asked to revoke: it is fenced if it has not revoked by then.
     #[serde(skip)]
     pub revoke_by: Option<Instant>,
+}
+
+/// Equal as persisted: the time of the last heartbeat is not part of the record, so a heartbeat
+/// that changes nothing else writes (and flushes) nothing.
+impl PartialEq for ConsumerMember {
+    fn eq(&self, o: &ConsumerMember) -> bool {
+        self.id == o.id
+            && self.instance_id == o.instance_id
+            && self.rack_id == o.rack_id
+            && self.client_id == o.client_id
+            && self.client_host == o.client_host
+            && self.topic_names == o.topic_names
+            && self.topic_regex == o.topic_regex
+            && self.server_assignor == o.server_assignor
+            && self.rebalance_timeout_ms == o.rebalance_timeout_ms
+            && self.member_epoch == o.member_epoch
+            && self.previous_member_epoch == o.previous_member_epoch
+            && self.state == o.state
+            && self.assigned == o.assigned
+            && self.pending_revocation == o.pending_revocation
+            && self.revoke_by == o.revoke_by
+    }
 }
 
 /// A consumer group's membership and assignment (Kafka's ConsumerGroup), as persisted.

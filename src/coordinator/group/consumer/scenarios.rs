@@ -131,6 +131,8 @@ async fn partitions_move_to_a_new_member_only_after_revocation() {
     assert!(ps(&a.owned).is_disjoint(&ps(&b.owned)));
     let d = c.consumer_describe("g").unwrap().0;
     assert_eq!(d.state, "Stable");
+    // A heartbeat that changes nothing writes nothing, so it waits for no flush.
+    assert!(!a.beat(&c, &v).flush);
     assert_eq!((d.group_epoch, d.assignment_epoch), (3, 3));
 
     // b leaves: a gets everything back at epoch 4.
