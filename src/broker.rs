@@ -21,6 +21,7 @@ use crate::config::topic::{self, BrokerDefaults, EffectiveConfig};
 use crate::config::Config;
 use crate::coordinator::fetch_session::FetchSessions;
 use crate::coordinator::group::{GroupConfig, GroupCoordinator};
+use crate::coordinator::share::{AutoOffsetReset, Limits, ShareCoordinator, ShareSettings};
 use crate::coordinator::txn::{TxnConfig, TxnCoordinator};
 use crate::log::PartitionLog;
 use crate::store::{QuotaEntity, QuotaValues, Store, StoreError, TopicRecord};
@@ -66,6 +67,7 @@ struct BrokerState {
     groups: GroupCoordinator,
     transactions: TxnCoordinator,
     fetch_sessions: FetchSessions,
+    share: ShareCoordinator,
     topics: RwLock<Topics>,
     /// Client quotas (KIP-546) by entity: stored and described, not enforced. Written through to
     /// the store under the write lock, so the map and the store change in the same order.
@@ -197,9 +199,23 @@ impl Broker {
             config.max_incremental_fetch_session_cache_slots,
             usize::try_from(config.max_partitions).unwrap_or(0),
         );
+        let share = ShareCoordinator::open(
+            store.clone(),
+            ShareSettings {
+                limits: Limits {
+                    lock_duration_ms: config.group_share_record_lock_duration_ms,
+                    delivery_count_limit: config.group_share_delivery_count_limit,
+                    max_record_locks: config.group_share_partition_max_record_locks,
+                },
+                auto_offset_reset: AutoOffsetReset::Latest,
+                read_committed: false,
+            },
+            config.group_share_max_share_sessions,
+        )?;
         Ok(Broker {
             shared: Arc::new(BrokerState {
                 fetch_sessions,
+                share,
                 config,
                 node,
                 cluster_id,
@@ -220,6 +236,11 @@ impl Broker {
 
     pub fn fetch_sessions(&self) -> &FetchSessions {
         &self.shared.fetch_sessions
+    }
+
+    /// Share groups' partition state and share sessions (KIP-932).
+    pub fn share(&self) -> &ShareCoordinator {
+        &self.shared.share
     }
 
     pub fn node(&self) -> &NodeInfo {

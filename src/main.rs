@@ -170,6 +170,7 @@ async fn serve(config: Config) -> Result<()> {
     tokio::spawn(sluice::log::cleaner::run(broker.clone()));
     // Completes transactions a crash left prepared, then aborts the ones that time out.
     tokio::spawn(sluice::coordinator::txn::markers::run(broker.clone()));
+    tokio::spawn(sluice::coordinator::share::run(broker.clone()));
     sluice::net::server::run(listener, broker, shutdown_tx, stop).await
 }
 

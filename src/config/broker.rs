@@ -127,6 +127,21 @@ pub struct Config {
     /// Idle time after which a transactional id with no open transaction is forgotten
     /// (transactional.id.expiration.ms).
     pub transactional_id_expiration_ms: i64,
+    /// How long a share-group member holds the records it acquired before they are delivered to
+    /// another (Kafka's group.share.record.lock.duration.ms; groups override it with
+    /// `share.record.lock.duration.ms`).
+    pub group_share_record_lock_duration_ms: u64,
+    /// The range a group's `share.record.lock.duration.ms` must be in
+    /// (group.share.min/max.record.lock.duration.ms).
+    pub group_share_min_record_lock_duration_ms: u64,
+    pub group_share_max_record_lock_duration_ms: u64,
+    /// Deliveries of one record to a share group before it is archived (group.share.delivery.count.limit;
+    /// groups override it with `share.delivery.count.limit`).
+    pub group_share_delivery_count_limit: i16,
+    /// Records of one share partition in flight at once (group.share.partition.max.record.locks).
+    pub group_share_partition_max_record_locks: usize,
+    /// Share sessions the broker keeps at most (group.share.max.share.sessions).
+    pub group_share_max_share_sessions: usize,
 }
 
 impl Default for Config {
@@ -186,6 +201,12 @@ impl Default for Config {
             transaction_abort_timed_out_transaction_cleanup_interval_ms: 1_000,
             transaction_version: 2,
             transactional_id_expiration_ms: 7 * 24 * 60 * 60 * 1000,
+            group_share_record_lock_duration_ms: 30_000,
+            group_share_min_record_lock_duration_ms: 15_000,
+            group_share_max_record_lock_duration_ms: 60_000,
+            group_share_delivery_count_limit: 5,
+            group_share_partition_max_record_locks: 2_000,
+            group_share_max_share_sessions: 2_000,
         }
     }
 }
@@ -357,6 +378,29 @@ impl Config {
         }
         if !(1..=2).contains(&self.transaction_version) {
             bail!("`transaction_version` must be 1 or 2");
+        }
+        // Kafka's own bounds on these keys.
+        if !(1_000..=3_600_000).contains(&self.group_share_min_record_lock_duration_ms)
+            || !(30_000..=3_600_000).contains(&self.group_share_max_record_lock_duration_ms)
+            || !(self.group_share_min_record_lock_duration_ms
+                ..=self.group_share_max_record_lock_duration_ms)
+                .contains(&self.group_share_record_lock_duration_ms)
+        {
+            bail!(
+                "`group_share_record_lock_duration_ms` ({}) must be between `group_share_min_record_lock_duration_ms` ({}, at least 1000) and `group_share_max_record_lock_duration_ms` ({}, at least 30000), all at most 3600000",
+                self.group_share_record_lock_duration_ms,
+                self.group_share_min_record_lock_duration_ms,
+                self.group_share_max_record_lock_duration_ms
+            );
+        }
+        if !(2..=10).contains(&self.group_share_delivery_count_limit) {
+            bail!("`group_share_delivery_count_limit` must be between 2 and 10");
+        }
+        if !(100..=10_000).contains(&self.group_share_partition_max_record_locks) {
+            bail!("`group_share_partition_max_record_locks` must be between 100 and 10000");
+        }
+        if self.group_share_max_share_sessions == 0 {
+            bail!("`group_share_max_share_sessions` must be >= 1");
         }
         if self.transaction_abort_timed_out_transaction_cleanup_interval_ms < 1 {
             bail!(

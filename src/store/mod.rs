@@ -44,6 +44,10 @@
 //!   (topic, partition, [`CommittedOffset`]): offsets an open transaction committed, applied to
 //!   `offsets` when it commits and dropped when it aborts.
 //!
+//! - tree `share_state`: group (u16 BE length, bytes) + topic id (16 bytes) + partition (i32 BE) ->
+//!   JSON [`ShareStateRecord`]: a share group's partition state (KIP-932's SPSO and in-flight
+//!   records), rewritten whole on change and removed with the group.
+//!
 //! Start-up skips, and logs, a topic record, committed offset, group record or producer state
 //! that does not decode, rather than refusing to start.
 //! - tree `p/<topic id>/<partition>`: base offset (u64 BE, so range scans run in offset order) -> the
@@ -69,6 +73,7 @@ mod keys;
 mod memory;
 mod metadata;
 mod partition;
+mod share;
 mod space;
 mod storage;
 mod transactions;
@@ -79,6 +84,7 @@ pub use metadata::{
     CommittedOffset, GroupMemberRecord, GroupRecord, QuotaEntity, QuotaValues, TopicRecord,
 };
 pub use partition::PartitionStore;
+pub use share::ShareStateRecord;
 pub use space::DEFAULT_MIN_FREE_BYTES;
 pub use storage::{AbortedIter, BatchIter, HeaderIter, PartitionStorage};
 pub use transactions::{PendingOffsets, TxnRecord, TxnState};
