@@ -63,6 +63,9 @@ pub mod offset_delete;
 pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+pub mod share_acknowledge;
+pub mod share_fetch;
+pub mod share_group_offsets;
 pub mod sync_group;
 pub mod topics;
 pub mod txn_offset_commit;
@@ -250,6 +253,11 @@ apis! {
     ListTransactions 0..=2 => list_transactions::handle,
     ConsumerGroupHeartbeat 0..=1 => consumer_group_heartbeat::handle,
     ConsumerGroupDescribe 0..=1 => consumer_group_describe::handle,
+    ShareFetch 1..=1 => share_fetch::handle,
+    ShareAcknowledge 1..=1 => share_acknowledge::handle,
+    DescribeShareGroupOffsets 0..=0 => share_group_offsets::describe,
+    AlterShareGroupOffsets 0..=0 => share_group_offsets::alter,
+    DeleteShareGroupOffsets 0..=0 => share_group_offsets::delete,
 }
 
 #[cfg(test)]
@@ -323,6 +331,11 @@ mod tests {
                 ApiKey::ListTransactions => ListTransactionsRequest::VERSIONS,
                 ApiKey::ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest::VERSIONS,
                 ApiKey::ConsumerGroupDescribe => ConsumerGroupDescribeRequest::VERSIONS,
+                ApiKey::ShareFetch => ShareFetchRequest::VERSIONS,
+                ApiKey::ShareAcknowledge => ShareAcknowledgeRequest::VERSIONS,
+                ApiKey::DescribeShareGroupOffsets => DescribeShareGroupOffsetsRequest::VERSIONS,
+                ApiKey::AlterShareGroupOffsets => AlterShareGroupOffsetsRequest::VERSIONS,
+                ApiKey::DeleteShareGroupOffsets => DeleteShareGroupOffsetsRequest::VERSIONS,
                 other => panic!("no codec check for {other:?}"),
             };
             assert!(

@@ -1,0 +1,99 @@
+//! ShareAcknowledge (KIP-932): a share-group member accepts, releases or rejects records it
+//! acquired, without fetching more. Under its share session: epoch 0 is never valid (nothing was
+//! acquired without a session), -1 ends the session and releases whatever the member still holds.
+//! Acknowledgements are durable before the answer.
+
+use std::collections::HashMap;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::share_acknowledge_response::{
+    LeaderIdAndEpoch, PartitionData, ShareAcknowledgeTopicResponse,
+};
+use kafka_protocol::messages::{ShareAcknowledgeRequest, ShareAcknowledgeResponse};
+
+use crate::api::share_fetch::{acknowledge, group_and_member, AckBatches};
+use crate::api::{after_flush, Ctx, Outcome};
+use crate::coordinator::share::session::FINAL_EPOCH;
+use crate::log::LEADER_EPOCH;
+
+pub fn handle(ctx: &Ctx, req: ShareAcknowledgeRequest) -> Outcome {
+    let broker = ctx.broker;
+    let (group, member) = match group_and_member(req.group_id.as_ref(), req.member_id.as_ref()) {
+        Ok(gm) => gm,
+        Err((code, message)) => {
+            return Outcome::now(
+                ShareAcknowledgeResponse::default()
+                    .with_error_code(code)
+                    .with_error_message(Some(crate::api::str_bytes(message))),
+            )
+        }
+    };
+    let share = broker.share();
+    if let Err(code) = share
+        .sessions()
+        .acknowledge(&group, &member, req.share_session_epoch)
+    {
+        return Outcome::now(ShareAcknowledgeResponse::default().with_error_code(code));
+    }
+    let leader = LeaderIdAndEpoch::default()
+        .with_leader_id(broker.config().node_id)
+        .with_leader_epoch(LEADER_EPOCH);
+    let mut topics: Vec<ShareAcknowledgeTopicResponse> = Vec::new();
+    for t in &req.topics {
+        // One answer per partition, even if a client names one twice.
+        let mut seen: HashMap<i32, usize> = HashMap::new();
+        let mut partitions: Vec<PartitionData> = Vec::new();
+        for p in &t.partitions {
+            let batches: AckBatches = p
+                .acknowledgement_batches
+                .iter()
+                .map(|b| (b.first_offset, b.last_offset, b.acknowledge_types.clone()))
+                .collect();
+            let code = if batches.is_empty() {
+                0
+            } else {
+                acknowledge(
+                    broker,
+                    &group,
+                    &member,
+                    (t.topic_id, p.partition_index),
+                    &batches,
+                )
+            };
+            match seen.get(&p.partition_index) {
+                Some(&i) if partitions[i].error_code == 0 => partitions[i].error_code = code,
+                Some(_) => {}
+                None => {
+                    seen.insert(p.partition_index, partitions.len());
+                    partitions.push(
+                        PartitionData::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(code)
+                            .with_current_leader(leader.clone()),
+                    );
+                }
+            }
+        }
+        match topics.iter_mut().find(|r| r.topic_id == t.topic_id) {
+            Some(r) => r.partitions.extend(partitions),
+            None => topics.push(
+                ShareAcknowledgeTopicResponse::default()
+                    .with_topic_id(t.topic_id)
+                    .with_partitions(partitions),
+            ),
+        }
+    }
+    if req.share_session_epoch == FINAL_EPOCH {
+        share.release_member(&group, &member);
+    }
+    let response = ShareAcknowledgeResponse::default().with_responses(topics);
+    after_flush(broker, response, |r| {
+        for t in &mut r.responses {
+            for p in &mut t.partitions {
+                if p.error_code == 0 {
+                    p.error_code = ResponseError::KafkaStorageError.code();
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,343 @@
+//! ShareFetch (KIP-932): a share-group member acknowledges what it processed and acquires more
+//! records of its share session's partitions (`coordinator::share`).
+//!
+//! Acknowledgements piggy-backed on the request are applied first, all or nothing per partition,
+//! and made durable before the answer. Then records are acquired, up to `max_records` over all
+//! partitions and about `max_bytes`, and served as the stored batches holding them: the client
+//! keeps only the `acquired_records` ranges. With nothing to acquire, the request long-polls up
+//! to `max_wait_ms`, woken by an append to one of its partitions or by records becoming
+//! available again (released, lock expired), as Fetch does: no polling loop.
+//!
+//! As in Kafka, any member id the group coordinator could have given (non-empty, at most 36
+//! characters) may fetch: membership is the share-group coordinator's business, and a member
+//! it removes has its records released through `ShareCoordinator::member_left`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::share_fetch_response::{
+    AcquiredRecords, LeaderIdAndEpoch, PartitionData, ShareFetchableTopicResponse,
+};
+use kafka_protocol::messages::{ShareFetchRequest, ShareFetchResponse};
+use tokio::sync::Notify;
+
+use crate::api::{Ctx, Outcome};
+use crate::broker::{stopping, Broker};
+use crate::coordinator::share::{Delivered, Plan, SessionPartition, ShareKey, ShareSettings};
+use crate::log::{PartitionLog, LEADER_EPOCH};
+
+/// Acknowledgement batches of one partition: (first offset, last offset, types).
+pub type AckBatches = Vec<(i64, i64, Vec<i8>)>;
+
+/// Kafka's check of a member id: what its group coordinator hands out fits in 36 characters.
+pub fn valid_member(member: &str) -> bool {
+    !member.is_empty() && member.len() <= 36
+}
+
+/// The group and member of a share request, or the INVALID_REQUEST answer Kafka gives.
+pub fn group_and_member(
+    group: Option<&kafka_protocol::messages::GroupId>,
+    member: Option<&kafka_protocol::protocol::StrBytes>,
+) -> Result<(String, String), (i16, &'static str)> {
+    let group = group.map(|g| g.to_string()).unwrap_or_default();
+    if group.is_empty() {
+        return Err((
+            ResponseError::InvalidRequest.code(),
+            "Invalid group id in the request.",
+        ));
+    }
+    let member = member.map(|m| m.to_string()).unwrap_or_default();
+    if !valid_member(&member) {
+        return Err((
+            ResponseError::InvalidRequest.code(),
+            "Invalid member id in the request.",
+        ));
+    }
+    Ok((group, member))
+}
+
+/// Applies one partition's acknowledgements; the partition's acknowledge error code.
+pub fn acknowledge(
+    broker: &Broker,
+    group: &str,
+    member: &str,
+    p: SessionPartition,
+    batches: &AckBatches,
+) -> i16 {
+    let Some(topic) = broker.topic_by_id(p.0) else {
+        return ResponseError::UnknownTopicId.code();
+    };
+    if topic.partition(p.1).is_none() {
+        return ResponseError::UnknownTopicOrPartition.code();
+    }
+    let key = ShareKey {
+        group: group.to_string(),
+        topic_id: p.0,
+        partition: p.1,
+    };
+    match broker.share().acknowledge(&key, member, batches) {
+        Ok(()) => 0,
+        Err(code) => code,
+    }
+}
+
+fn leader(broker: &Broker) -> LeaderIdAndEpoch {
+    LeaderIdAndEpoch::default()
+        .with_leader_id(broker.config().node_id)
+        .with_leader_epoch(LEADER_EPOCH)
+}
+
+fn failed(code: i16, message: &str) -> ShareFetchResponse {
+    ShareFetchResponse::default()
+        .with_error_code(code)
+        .with_error_message(Some(crate::api::str_bytes(message)))
+}
+
+/// What one request reads, owned so a long poll can read it again.
+struct Fetching {
+    broker: Broker,
+    group: String,
+    member: Arc<str>,
+    settings: ShareSettings,
+    partitions: Vec<(SessionPartition, Result<Arc<PartitionLog>, i16>)>,
+    max_records: usize,
+    max_bytes: usize,
+    /// A later request of a session answers only partitions with something to say.
+    incremental: bool,
+    /// Acknowledge error codes of the partitions that carried acknowledgements.
+    acks: HashMap<SessionPartition, i16>,
+}
+
+pub fn handle(ctx: &Ctx, req: ShareFetchRequest) -> Outcome {
+    let broker = ctx.broker;
+    let (group, member) = match group_and_member(req.group_id.as_ref(), req.member_id.as_ref()) {
+        Ok(gm) => gm,
+        Err((code, message)) => return Outcome::now(failed(code, message)),
+    };
+    let mut add = Vec::new();
+    let mut acks: Vec<(SessionPartition, AckBatches)> = Vec::new();
+    for t in &req.topics {
+        for p in &t.partitions {
+            let key = (t.topic_id, p.partition_index);
+            add.push(key);
+            if !p.acknowledgement_batches.is_empty() {
+                let batches = p
+                    .acknowledgement_batches
+                    .iter()
+                    .map(|b| (b.first_offset, b.last_offset, b.acknowledge_types.clone()))
+                    .collect();
+                acks.push((key, batches));
+            }
+        }
+    }
+    let forget: Vec<SessionPartition> = req
+        .forgotten_topics_data
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(move |&p| (t.topic_id, p)))
+        .collect();
+    let share = broker.share();
+    let plan = share.sessions().fetch(
+        &group,
+        &member,
+        req.share_session_epoch,
+        add,
+        &forget,
+        !acks.is_empty(),
+    );
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(code) => return Outcome::now(ShareFetchResponse::default().with_error_code(code)),
+    };
+    let acks: HashMap<SessionPartition, i16> = acks
+        .into_iter()
+        .map(|(p, batches)| (p, acknowledge(broker, &group, &member, p, &batches)))
+        .collect();
+    let settings = share.settings(&group);
+    let (partitions, incremental) = match plan {
+        Plan::Full(parts) => (parts, false),
+        Plan::Incremental(parts) => (parts, true),
+        Plan::Final => {
+            // The session is over: what the member still holds goes back to the others.
+            share.release_member(&group, &member);
+            (Vec::new(), true)
+        }
+    };
+    let partitions = partitions
+        .into_iter()
+        .map(|p| {
+            let log = match broker.topic_by_id(p.0) {
+                None => Err(ResponseError::UnknownTopicId.code()),
+                Some(t) => crate::api::partition(Some(&t), p.1).cloned(),
+            };
+            (p, log)
+        })
+        .collect();
+    let fetching = Fetching {
+        broker: broker.clone(),
+        group,
+        member: Arc::from(member),
+        settings,
+        partitions,
+        max_records: req.max_records.max(1) as usize,
+        max_bytes: req.max_bytes.max(0) as usize,
+        incremental,
+        acks,
+    };
+    let acknowledged = fetching.acks.values().any(|&c| c == 0);
+    let min_bytes = req.min_bytes.max(0) as usize;
+    let max_wait_ms = req.max_wait_ms;
+    let (response, bytes, done) = fetching.read();
+    if !acknowledged && (bytes >= min_bytes.max(1) || done || max_wait_ms <= 0) {
+        return Outcome::now(response);
+    }
+    let mut shutdown = broker.shutdown_signal();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(max_wait_ms.max(0) as u64);
+    Outcome::later(async move {
+        if acknowledged {
+            if let Err(e) = fetching.broker.durable().await {
+                tracing::error!(error = %e, "could not make share acknowledgements durable");
+                let mut response = response;
+                mark_acks_failed(&mut response, &fetching.acks);
+                return response;
+            }
+        }
+        if bytes >= min_bytes.max(1) || done || max_wait_ms <= 0 {
+            return response;
+        }
+        loop {
+            let waiter = Arc::new(Notify::new());
+            for (_, log) in &fetching.partitions {
+                if let Ok(log) = log {
+                    log.register_waiter(&waiter);
+                }
+            }
+            fetching.broker.share().register_waiter(&waiter);
+            // Read after registering: a wake-up in between leaves a permit in the Notify.
+            let (response, bytes, done) = fetching.read();
+            if bytes >= min_bytes.max(1) || done {
+                return response;
+            }
+            tokio::select! {
+                _ = waiter.notified() => continue,
+                _ = tokio::time::sleep_until(deadline) => {}
+                _ = stopping(&mut shutdown) => {}
+            }
+            return fetching.read().0;
+        }
+    })
+}
+
+fn mark_acks_failed(response: &mut ShareFetchResponse, acks: &HashMap<SessionPartition, i16>) {
+    for t in &mut response.responses {
+        for p in &mut t.partitions {
+            if acks.get(&(t.topic_id, p.partition_index)) == Some(&0) {
+                p.acknowledge_error_code = ResponseError::KafkaStorageError.code();
+            }
+        }
+    }
+}
+
+impl Fetching {
+    /// Acquires and reads; returns the response, the record bytes in it, and whether it must be
+    /// answered at once whatever `min_bytes` says (a partition error, or a closed session). The
+    /// request's acknowledgement results are in every read, as whichever read answers carries them.
+    fn read(&self) -> (ShareFetchResponse, usize, bool) {
+        let share = self.broker.share();
+        let mut budget = self.max_records;
+        let mut total = 0usize;
+        let mut errors = false;
+        let mut topics: Vec<ShareFetchableTopicResponse> = Vec::new();
+        let mut answered: Vec<SessionPartition> = Vec::new();
+        for (p, log) in &self.partitions {
+            let key = ShareKey {
+                group: self.group.clone(),
+                topic_id: p.0,
+                partition: p.1,
+            };
+            let result = log.as_ref().map_err(|c| *c).and_then(|log| {
+                share.acquire(
+                    &key,
+                    log,
+                    &self.member,
+                    &self.settings,
+                    &mut budget,
+                    self.max_bytes.saturating_sub(total),
+                    total == 0,
+                )
+            });
+            let mut data = PartitionData::default()
+                .with_partition_index(p.1)
+                .with_current_leader(leader(&self.broker));
+            let ack = self.acks.get(p).copied();
+            if let Some(code) = ack {
+                data = data.with_acknowledge_error_code(code);
+            }
+            let mut say = ack.is_some() || !self.incremental;
+            match result {
+                Ok(Delivered { records, acquired }) => {
+                    let records = records.unwrap_or_default();
+                    total += records.len();
+                    say |= !acquired.is_empty();
+                    data = data.with_records(Some(records)).with_acquired_records(
+                        acquired
+                            .into_iter()
+                            .map(|a| {
+                                AcquiredRecords::default()
+                                    .with_first_offset(a.first)
+                                    .with_last_offset(a.last)
+                                    .with_delivery_count(a.delivery_count)
+                            })
+                            .collect(),
+                    );
+                }
+                Err(code) => {
+                    errors = true;
+                    say = true;
+                    data = data.with_error_code(code).with_records(Some(Bytes::new()));
+                }
+            }
+            if !say {
+                continue;
+            }
+            answered.push(*p);
+            match topics.iter_mut().find(|t| t.topic_id == p.0) {
+                Some(t) => t.partitions.push(data),
+                None => topics.push(
+                    ShareFetchableTopicResponse::default()
+                        .with_topic_id(p.0)
+                        .with_partitions(vec![data]),
+                ),
+            }
+        }
+        // Acknowledged partitions no longer in the session are still answered.
+        {
+            for (p, &code) in &self.acks {
+                if answered.contains(p) {
+                    continue;
+                }
+                let data = PartitionData::default()
+                    .with_partition_index(p.1)
+                    .with_acknowledge_error_code(code)
+                    .with_current_leader(leader(&self.broker))
+                    .with_records(Some(Bytes::new()));
+                match topics.iter_mut().find(|t| t.topic_id == p.0) {
+                    Some(t) => t.partitions.push(data),
+                    None => topics.push(
+                        ShareFetchableTopicResponse::default()
+                            .with_topic_id(p.0)
+                            .with_partitions(vec![data]),
+                    ),
+                }
+            }
+        }
+        let response = ShareFetchResponse::default()
+            .with_acquisition_lock_timeout_ms(
+                self.settings.limits.lock_duration_ms.min(i32::MAX as u64) as i32,
+            )
+            .with_responses(topics);
+        (response, total, errors || self.partitions.is_empty())
+    }
+}
