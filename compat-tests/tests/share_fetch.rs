@@ -290,6 +290,19 @@ fn wait_start_offset(broker: &Broker, group: &str, topic: &str, want: i64) {
     assert!(ok, "start offset {last}, expected {want}");
 }
 
+/// The start offset DescribeShareGroupOffsets reports once an acknowledgement has finished every
+/// record in flight: `moved` (past them) on Sluice, which stores the state each acknowledgement
+/// leaves. Kafka 4.4 stores a start offset that an acknowledgement leaving nothing in flight does
+/// not move (seen here: 2 and 0 after 30 s, where one leaving records in flight moved it at once),
+/// so it reports the earlier one (`kafka`) until a later write; what it delivers is the same.
+fn lagging_start(kafka: i64, moved: i64) -> i64 {
+    if is_reference_kafka() {
+        kafka
+    } else {
+        moved
+    }
+}
+
 /// Settings a share partition's tests need to run quickly, on both brokers: short locks and a
 /// low delivery-count limit.
 const FAST_LOCKS: &str = "group_share_min_record_lock_duration_ms: 1000\n\
@@ -321,10 +334,10 @@ fn accept_release_reject_and_delivery_counts() {
     let r = m.fetch(&[(2, 2, ACCEPT)], 0);
     assert!(acquired(&r).is_empty());
     assert_eq!(r.responses[0].partitions[0].acknowledge_error_code, 0);
-    wait_start_offset(&broker, &group, &topic, 5);
-    // Acknowledging again what is already acknowledged is an invalid record state.
+    wait_start_offset(&broker, &group, &topic, lagging_start(2, 5));
+    // Acknowledging again what the start has passed changes nothing, and is no error.
     let r = m.acknowledge(&[(2, 2, ACCEPT)]);
-    assert_eq!(ack_codes(&r), vec![INVALID_RECORD_STATE]);
+    assert_eq!(ack_codes(&r), vec![0]);
     m.leave();
 }
 
@@ -402,7 +415,7 @@ fn expired_locks_go_to_another_member_and_the_delivery_limit_archives() {
     // Released at the limit, they are archived: the start passes them and nobody gets them.
     let r = other.acknowledge(&[(0, 0, RELEASE), (1, 1, ACCEPT)]);
     assert_eq!(ack_codes(&r), vec![0]);
-    wait_start_offset(&broker, &group, &topic, 2);
+    wait_start_offset(&broker, &group, &topic, lagging_start(0, 2));
     let r = other.fetch(&[], 1500);
     assert!(acquired(&r).is_empty());
     holder.leave();

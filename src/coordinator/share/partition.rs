@@ -244,17 +244,15 @@ impl SharePartition {
                 types[(o - first) as usize]
             }
         };
-        // Offsets below the start are finished; only a gap may name them.
-        // With one type per offset the range is as long as the request is; with one for all,
-        // it is not walked (a client may name any range).
-        let below_start_ok = first >= self.start
-            || if types.len() == 1 {
-                types[0] == GAP
-            } else {
-                (first..self.start.min(last + 1)).all(|o| type_of(o) == GAP)
-            };
-        if !below_start_ok || last >= self.end {
+        // Offsets below the start are finished and forgotten: acknowledging them again changes
+        // nothing and is no error, as in Kafka (seen with 4.4: a record accepted twice, the
+        // second time after the start passed it, answers NONE).
+        if last >= self.end && last >= self.start {
             return Err(ResponseError::InvalidRecordState.code());
+        }
+        let first = first.max(self.start);
+        if first > last {
+            return Ok(());
         }
         for (&o, r) in self.records.range(first..=last) {
             let mine = r.state == RecordState::Acquired && r.member.as_deref() == Some(member);
@@ -496,8 +494,12 @@ mod tests {
         assert_eq!(p.acknowledge("a", 0, 2, &[ACCEPT], &LIMITS), invalid);
         assert_eq!(p.state_of(0), Some((RecordState::Acquired, 1)));
         p.acknowledge("a", 0, 1, &[ACCEPT], &LIMITS).unwrap();
-        // Twice: no longer acquired.
-        assert_eq!(p.acknowledge("a", 0, 0, &[ACCEPT], &LIMITS), invalid);
+        // Again, once the start has passed them: nothing to do, no error.
+        assert_eq!(p.acknowledge("a", 0, 1, &[ACCEPT], &LIMITS), Ok(()));
+        // Again while still in flight above the start: no longer acquired.
+        acquire(&mut p, "a", 2, 4, 0);
+        p.acknowledge("a", 3, 3, &[ACCEPT], &LIMITS).unwrap();
+        assert_eq!(p.acknowledge("a", 3, 3, &[ACCEPT], &LIMITS), invalid);
         assert_eq!(
             p.acknowledge("a", 3, 2, &[ACCEPT], &LIMITS),
             Err(ResponseError::InvalidRequest.code())
