@@ -129,6 +129,12 @@ const KNOWN: &[Known] = &[
         kafka: &["connection closed"],
         sluice: &["DeleteAclsResponse { throttle_time_ms: 0, filter_results: [DeleteAclsFilterResult { error_code: 54, error_message: Some(\"No Authorizer is configured.\"), matching_acls: [], unknown_tagged_fields: {} }], unknown_tagged_fields: {} }"],
     },
+    Known {
+        case: "DescribeShareGroupOffsets v0 error: empty group id",
+        finding: "SF1",
+        kafka: &["error_code: -1,", "error_message: Some(", "_", "),"],
+        sluice: &["error_code: 24,", "error_message: None,"],
+    },
 ];
 
 const TOPIC_RESOURCE: i8 = 2;
@@ -1927,5 +1933,101 @@ fn transaction_cases(d: &mut Diff) {
                     .with_transactional_id_pattern(Some(s("diff-[")))
             });
         }
+    }
+
+    // --- Share groups' partition side (KIP-932). No ShareGroupHeartbeat assigns a partition here, so these
+    // are the answers that need no membership: sessions, validation, and offsets of a group with no state.
+    let share_member = "diff-share-member";
+    let share_fetch = |side: &Side, epoch: i32, member: &str| {
+        ShareFetchRequest::default()
+            .with_group_id(Some(gid("diff-share")))
+            .with_member_id(Some(s(member)))
+            .with_share_session_epoch(epoch)
+            .with_max_wait_ms(0)
+            .with_min_bytes(1)
+            .with_max_bytes(1 << 20)
+            .with_max_records(10)
+            .with_batch_size(10)
+            .with_topics(vec![share_fetch_request::FetchTopic::default()
+                .with_topic_id(side.ids["diff-a"])
+                .with_partitions(vec![
+                    share_fetch_request::FetchPartition::default().with_partition_index(0),
+                ])])
+    };
+    for v in d.versions(ApiKey::ShareFetch) {
+        d.case("error: invalid member id", v, |side| {
+            share_fetch(side, 0, "")
+        });
+        d.case("error: no such session", v, |side| {
+            share_fetch(side, 5, share_member)
+        });
+        d.case("error: acknowledgements opening a session", v, |side| {
+            let mut r = share_fetch(side, 0, share_member);
+            r.topics[0].partitions[0].acknowledgement_batches =
+                vec![share_fetch_request::AcknowledgementBatch::default()
+                    .with_first_offset(0)
+                    .with_last_offset(0)
+                    .with_acknowledge_types(vec![1])];
+            r
+        });
+    }
+    let share_ack = |epoch: i32, member: &str| {
+        ShareAcknowledgeRequest::default()
+            .with_group_id(Some(gid("diff-share")))
+            .with_member_id(Some(s(member)))
+            .with_share_session_epoch(epoch)
+    };
+    for v in d.versions(ApiKey::ShareAcknowledge) {
+        d.case("error: epoch 0", v, |_| share_ack(0, share_member));
+        d.case("error: no such session", v, |_| share_ack(1, share_member));
+        d.case("error: invalid group id", v, |_| {
+            share_ack(1, share_member).with_group_id(Some(gid("")))
+        });
+    }
+    let describe_share = |group: &str, topic: &str| {
+        DescribeShareGroupOffsetsRequest::default().with_groups(vec![
+            describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup::default()
+                .with_group_id(gid(group))
+                .with_topics(Some(vec![
+                    describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestTopic::default()
+                        .with_topic_name(tn(topic))
+                        .with_partitions(vec![0]),
+                ])),
+        ])
+    };
+    for v in d.versions(ApiKey::DescribeShareGroupOffsets) {
+        d.case("success: a group without state", v, |_| {
+            describe_share("diff-share", "diff-a")
+        });
+        d.case("error: empty group id", v, |_| describe_share("", "diff-a"));
+    }
+    for v in d.versions(ApiKey::AlterShareGroupOffsets) {
+        let alter = |group: &str| {
+            AlterShareGroupOffsetsRequest::default()
+                .with_group_id(gid(group))
+                .with_topics(vec![
+                    alter_share_group_offsets_request::AlterShareGroupOffsetsRequestTopic::default()
+                        .with_topic_name(tn("diff-a"))
+                        .with_partitions(vec![
+                            alter_share_group_offsets_request::AlterShareGroupOffsetsRequestPartition::default()
+                                .with_partition_index(0)
+                                .with_start_offset(1),
+                        ]),
+                ])
+        };
+        d.case("a group never seen", v, |_| alter("diff-share-none"));
+        d.case("error: empty group id", v, |_| alter(""));
+    }
+    for v in d.versions(ApiKey::DeleteShareGroupOffsets) {
+        let delete = |group: &str| {
+            DeleteShareGroupOffsetsRequest::default()
+                .with_group_id(gid(group))
+                .with_topics(vec![
+                    delete_share_group_offsets_request::DeleteShareGroupOffsetsRequestTopic::default()
+                        .with_topic_name(tn("diff-a")),
+                ])
+        };
+        d.case("a group never seen", v, |_| delete("diff-share-none"));
+        d.case("error: empty group id", v, |_| delete(""));
     }
 }

@@ -20,12 +20,8 @@ pub fn handle(ctx: &Ctx, req: ShareAcknowledgeRequest) -> Outcome {
     let broker = ctx.broker;
     let (group, member) = match group_and_member(req.group_id.as_ref(), req.member_id.as_ref()) {
         Ok(gm) => gm,
-        Err((code, message)) => {
-            return Outcome::now(
-                ShareAcknowledgeResponse::default()
-                    .with_error_code(code)
-                    .with_error_message(Some(crate::api::str_bytes(message))),
-            )
+        Err(code) => {
+            return Outcome::now(ShareAcknowledgeResponse::default().with_error_code(code))
         }
     };
     let share = broker.share();

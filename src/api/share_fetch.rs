@@ -37,26 +37,21 @@ pub fn valid_member(member: &str) -> bool {
     !member.is_empty() && member.len() <= 36
 }
 
-/// The group and member of a share request, or the INVALID_REQUEST answer Kafka gives.
+/// The group and member of a share request, or the INVALID_REQUEST Kafka answers: for a null
+/// group id (an empty one is a group like any other there) or an invalid member id. Kafka's
+/// error response for these carries no message.
 pub fn group_and_member(
     group: Option<&kafka_protocol::messages::GroupId>,
     member: Option<&kafka_protocol::protocol::StrBytes>,
-) -> Result<(String, String), (i16, &'static str)> {
-    let group = group.map(|g| g.to_string()).unwrap_or_default();
-    if group.is_empty() {
-        return Err((
-            ResponseError::InvalidRequest.code(),
-            "Invalid group id in the request.",
-        ));
-    }
+) -> Result<(String, String), i16> {
+    let Some(group) = group else {
+        return Err(ResponseError::InvalidRequest.code());
+    };
     let member = member.map(|m| m.to_string()).unwrap_or_default();
     if !valid_member(&member) {
-        return Err((
-            ResponseError::InvalidRequest.code(),
-            "Invalid member id in the request.",
-        ));
+        return Err(ResponseError::InvalidRequest.code());
     }
-    Ok((group, member))
+    Ok((group.to_string(), member))
 }
 
 /// Applies one partition's acknowledgements; the partition's acknowledge error code.
@@ -90,12 +85,6 @@ fn leader(broker: &Broker) -> LeaderIdAndEpoch {
         .with_leader_epoch(LEADER_EPOCH)
 }
 
-fn failed(code: i16, message: &str) -> ShareFetchResponse {
-    ShareFetchResponse::default()
-        .with_error_code(code)
-        .with_error_message(Some(crate::api::str_bytes(message)))
-}
-
 /// What one request reads, owned so a long poll can read it again.
 struct Fetching {
     broker: Broker,
@@ -115,7 +104,7 @@ pub fn handle(ctx: &Ctx, req: ShareFetchRequest) -> Outcome {
     let broker = ctx.broker;
     let (group, member) = match group_and_member(req.group_id.as_ref(), req.member_id.as_ref()) {
         Ok(gm) => gm,
-        Err((code, message)) => return Outcome::now(failed(code, message)),
+        Err(code) => return Outcome::now(ShareFetchResponse::default().with_error_code(code)),
     };
     let mut add = Vec::new();
     let mut acks: Vec<(SessionPartition, AckBatches)> = Vec::new();
