@@ -24,7 +24,7 @@ use kafka_protocol::messages::share_fetch_response::{
 use kafka_protocol::messages::{ShareFetchRequest, ShareFetchResponse};
 use tokio::sync::Notify;
 
-use crate::api::{Ctx, Outcome};
+use crate::api::{Ctx, Outcome, ResponseRoom};
 use crate::broker::{stopping, Broker};
 use crate::coordinator::share::{Delivered, Plan, SessionPartition, ShareKey, ShareSettings};
 use crate::log::{PartitionLog, LEADER_EPOCH};
@@ -94,6 +94,8 @@ struct Fetching {
     partitions: Vec<(SessionPartition, Result<Arc<PartitionLog>, i16>)>,
     max_records: usize,
     max_bytes: usize,
+    /// What responses waiting to be written leave (as Fetch: shrinks, never below one batch).
+    room: ResponseRoom,
     /// A later request of a session answers only partitions with something to say.
     incremental: bool,
     /// Acknowledge error codes of the partitions that carried acknowledgements.
@@ -172,6 +174,7 @@ pub fn handle(ctx: &Ctx, req: ShareFetchRequest) -> Outcome {
         partitions,
         max_records: req.max_records.max(1) as usize,
         max_bytes: req.max_bytes.max(0) as usize,
+        room: ctx.response_room.clone(),
         incremental,
         acks,
     };
@@ -236,6 +239,7 @@ impl Fetching {
     fn read(&self) -> (ShareFetchResponse, usize, bool) {
         let share = self.broker.share();
         let mut budget = self.max_records;
+        let max_bytes = self.max_bytes.min((self.room)());
         let mut total = 0usize;
         let mut errors = false;
         let mut topics: Vec<ShareFetchableTopicResponse> = Vec::new();
@@ -253,7 +257,7 @@ impl Fetching {
                     &self.member,
                     &self.settings,
                     &mut budget,
-                    self.max_bytes.saturating_sub(total),
+                    max_bytes.saturating_sub(total),
                     total == 0,
                 )
             });
@@ -328,5 +332,107 @@ impl Fetching {
             )
             .with_responses(topics);
         (response, total, errors || self.partitions.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::share_acknowledge;
+    use crate::broker::tests::test_broker;
+    use crate::config::Config;
+    use crate::log::batch::{self, tests::make_batch};
+    use crate::protocol::ResponseBody;
+    use kafka_protocol::messages::share_acknowledge_request::{
+        AcknowledgePartition, AcknowledgeTopic, AcknowledgementBatch,
+    };
+    use kafka_protocol::messages::share_fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::{GroupId, ResponseKind, ShareAcknowledgeRequest};
+    use uuid::Uuid;
+
+    fn fetch(topic: Uuid, member: &str, epoch: i32, max_wait_ms: i32) -> ShareFetchRequest {
+        ShareFetchRequest::default()
+            .with_group_id(Some(GroupId(crate::api::str_bytes("g"))))
+            .with_member_id(Some(crate::api::str_bytes(member)))
+            .with_share_session_epoch(epoch)
+            .with_max_wait_ms(max_wait_ms)
+            .with_min_bytes(1)
+            .with_max_bytes(1 << 20)
+            .with_max_records(100)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic_id(topic)
+                .with_partitions(vec![FetchPartition::default()])])
+    }
+
+    async fn answer(o: Outcome) -> ShareFetchResponse {
+        let body = match o {
+            Outcome::Now(b) => b,
+            Outcome::Later(f) => f.await,
+            _ => panic!("no answer"),
+        };
+        match body {
+            ResponseBody::Kind(ResponseKind::ShareFetch(r)) => r,
+            _ => panic!("not a share fetch response"),
+        }
+    }
+
+    fn acquired(r: &ShareFetchResponse) -> Vec<(i64, i64, i16)> {
+        r.responses
+            .iter()
+            .flat_map(|t| t.partitions.iter())
+            .flat_map(|p| p.acquired_records.iter())
+            .map(|a| (a.first_offset, a.last_offset, a.delivery_count))
+            .collect()
+    }
+
+    /// A long poll with nothing to acquire sleeps until another member releases records, then
+    /// gets them as their second delivery; no polling.
+    #[tokio::test]
+    async fn long_poll_wakes_when_records_are_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        let t = b.create_topic("t", 1, Default::default(), false).unwrap();
+        let ctx = Ctx::test(&b, 1);
+        // The first fetch starts the partition at the end of the log (latest).
+        assert!(acquired(&answer(handle(&ctx, fetch(t.id, "a", 0, 0))).await).is_empty());
+        t.partitions[0]
+            .append_visible(&batch::validate(&make_batch(2, 0), 1 << 20).unwrap())
+            .unwrap();
+        let r = answer(handle(&ctx, fetch(t.id, "a", 1, 0))).await;
+        assert_eq!(acquired(&r), vec![(0, 1, 1)]);
+        assert!(r.responses[0].partitions[0]
+            .records
+            .as_ref()
+            .is_some_and(|r| !r.is_empty()));
+        let Outcome::Later(waiting) = handle(&ctx, fetch(t.id, "b", 0, 30_000)) else {
+            panic!("nothing to acquire: must wait")
+        };
+        let waiting = tokio::spawn(waiting);
+        tokio::task::yield_now().await;
+        let release = ShareAcknowledgeRequest::default()
+            .with_group_id(Some(GroupId(crate::api::str_bytes("g"))))
+            .with_member_id(Some(crate::api::str_bytes("a")))
+            .with_share_session_epoch(2)
+            .with_topics(vec![AcknowledgeTopic::default()
+                .with_topic_id(t.id)
+                .with_partitions(vec![AcknowledgePartition::default()
+                    .with_acknowledgement_batches(vec![
+                        AcknowledgementBatch::default()
+                            .with_first_offset(0)
+                            .with_last_offset(1)
+                            .with_acknowledge_types(vec![2]),
+                    ])])]);
+        let Outcome::Later(acked) = share_acknowledge::handle(&ctx, release) else {
+            panic!("acknowledgements wait for durability")
+        };
+        acked.await;
+        let body = tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("the release must wake the long poll")
+            .unwrap();
+        let ResponseBody::Kind(ResponseKind::ShareFetch(r)) = body else {
+            panic!()
+        };
+        assert_eq!(acquired(&r), vec![(0, 1, 2)]);
     }
 }

@@ -238,6 +238,17 @@ impl ShareCoordinator {
                 .read_isolated(from, max_bytes, at_least_one, settings.read_committed)
                 .map_err(|e| crate::api::error::code(&e, "a share fetch read"))?;
             if let Some(records) = read.records {
+                // read_committed: an aborted transaction's batches are archived, never delivered.
+                let mut aborted = if settings.read_committed {
+                    log.aborted_transactions(from as u64, read.next_offset)
+                        .map_err(|e| {
+                            crate::api::error::code(&e, "a share fetch's aborted transactions")
+                        })?
+                } else {
+                    Vec::new()
+                };
+                aborted.sort_unstable_by_key(|&(_, first)| std::cmp::Reverse(first));
+                let mut aborting: Vec<i64> = Vec::new();
                 let bytes = records.to_bytes();
                 let mut served: Vec<Bytes> = Vec::new();
                 let now = now_ms();
@@ -247,12 +258,25 @@ impl ShareCoordinator {
                         break;
                     };
                     let len = (h.size as usize).min(bytes.len() - pos);
+                    while aborted
+                        .last()
+                        .is_some_and(|&(_, first)| first <= h.base_offset)
+                    {
+                        aborting.push(aborted.pop().expect("checked").0);
+                    }
+                    let undeliverable = if h.is_control() {
+                        // The marker ends its producer's transaction.
+                        aborting.retain(|&p| p != h.producer_id);
+                        true
+                    } else {
+                        h.is_transactional() && aborting.contains(&h.producer_id)
+                    };
                     let before = out.acquired.len();
                     let last = out.acquired.last().copied();
                     changed |= sp.acquire_batch(
                         h.base_offset as i64,
                         h.next_offset() as i64 - 1,
-                        h.is_control(),
+                        undeliverable,
                         member,
                         now,
                         &settings.limits,
@@ -626,5 +650,48 @@ mod tests {
         share.alter(&k, 1).unwrap();
         share.group_deleted("g").unwrap();
         assert!(share.partitions_of("g").is_empty());
+    }
+
+    /// read_committed: only below the last stable offset, and an aborted transaction's records
+    /// and the markers are archived, never delivered.
+    #[test]
+    fn read_committed_skips_aborted_transactions() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        let t = b.create_topic("t", 1, Default::default(), false).unwrap();
+        let log = &t.partitions[0];
+        let txn = batch::tests::with_txn(&make_batch(2, 0), 7, 0, 0);
+        log.append_visible(&batch::validate(&txn, 1 << 20).unwrap())
+            .unwrap();
+        log.append_visible(&batch::validate(&make_batch(1, 0), 1 << 20).unwrap())
+            .unwrap();
+        let share = b.share();
+        let mut settings = share.settings("g");
+        settings.auto_offset_reset = AutoOffsetReset::Earliest;
+        settings.read_committed = true;
+        let (k, m) = (key(t.id), Arc::<str>::from("m"));
+        let mut budget = usize::MAX;
+        // The open transaction holds the last stable offset at 0: nothing yet.
+        let got = share
+            .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true)
+            .unwrap();
+        assert!(got.acquired.is_empty());
+        let abort = log.write_marker(7, 0, false, 0).unwrap();
+        log.publish(abort.end);
+        let got = share
+            .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true)
+            .unwrap();
+        assert_eq!(
+            got.acquired,
+            vec![Acquired {
+                first: 2,
+                last: 2,
+                delivery_count: 1
+            }]
+        );
+        share
+            .acknowledge(&k, "m", &[(2, 2, vec![partition::ACCEPT])])
+            .unwrap();
+        assert_eq!(share.start_offset(&k), Some(4));
     }
 }

@@ -152,15 +152,16 @@ impl SharePartition {
     }
 
     /// Acquires for `member` what it may of one batch `[base, last]` read from the log, adding
-    /// the acquired ranges to `out`; at most `*budget` records, which it lowers. A control batch
-    /// is never delivered: its new offsets are archived at once. Offsets between the end and the
+    /// the acquired ranges to `out`; at most `*budget` records, which it lowers. An `undeliverable`
+    /// batch (a control batch, or an aborted transaction's under read_committed) is never
+    /// delivered: its new offsets are archived at once. Offsets between the end and the
     /// batch (removed by compaction) are archived as gaps. Returns whether anything changed.
     #[allow(clippy::too_many_arguments)]
     pub fn acquire_batch(
         &mut self,
         base: i64,
         last: i64,
-        control: bool,
+        undeliverable: bool,
         member: &Arc<str>,
         now_ms: u64,
         limits: &Limits,
@@ -183,7 +184,7 @@ impl SharePartition {
                 if offset >= lock_limit || offset != self.end {
                     break;
                 }
-                let state = if control {
+                let state = if undeliverable {
                     finished(RecordState::Archived, 0)
                 } else {
                     InFlight {
