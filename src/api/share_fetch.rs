@@ -270,7 +270,12 @@ impl Fetching {
             }
             let mut say = ack.is_some() || !self.incremental;
             match result {
-                Ok(Delivered { records, acquired }) => {
+                // Not initialised by the share-group coordinator: Kafka leaves it out.
+                Ok(None) if ack.is_none() => continue,
+                Ok(None) => {
+                    data = data.with_records(Some(Bytes::new()));
+                }
+                Ok(Some(Delivered { records, acquired })) => {
                     let records = records.unwrap_or_default();
                     total += records.len();
                     say |= !acquired.is_empty();

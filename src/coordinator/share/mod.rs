@@ -71,6 +71,7 @@ pub enum GroupStatus {
 
 type SettingsLookup = dyn Fn(&str, ShareSettings) -> ShareSettings + Send + Sync;
 type StatusLookup = dyn Fn(&str) -> GroupStatus + Send + Sync;
+type InitializedLookup = dyn Fn(&str, Uuid, i32) -> bool + Send + Sync;
 
 /// A share partition: group, topic id, partition index.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -99,6 +100,7 @@ pub struct ShareCoordinator {
     timer: Notify,
     settings_lookup: RwLock<Option<Box<SettingsLookup>>>,
     status_lookup: RwLock<Option<Box<StatusLookup>>>,
+    initialized_lookup: RwLock<Option<Box<InitializedLookup>>>,
 }
 
 /// Milliseconds since the epoch: the clock of acquisition locks.
@@ -148,6 +150,7 @@ impl ShareCoordinator {
             timer: Notify::new(),
             settings_lookup: RwLock::new(None),
             status_lookup: RwLock::new(None),
+            initialized_lookup: RwLock::new(None),
         })
     }
 
@@ -162,6 +165,25 @@ impl ShareCoordinator {
     /// Seam for the share-group coordinator: whether a group exists and has members.
     pub fn set_status_lookup(&self, f: impl Fn(&str) -> GroupStatus + Send + Sync + 'static) {
         *self.status_lookup.write().expect("lookup poisoned") = Some(Box::new(f));
+    }
+
+    /// Seam for the share-group coordinator: whether it has initialised a partition for a group
+    /// (assigned it to a member at least once; Kafka's share-group-initialized-partitions). Kafka
+    /// serves nothing of a partition it has not: a ShareFetch leaves it out of the answer.
+    pub fn set_initialized_lookup(
+        &self,
+        f: impl Fn(&str, Uuid, i32) -> bool + Send + Sync + 'static,
+    ) {
+        *self.initialized_lookup.write().expect("lookup poisoned") = Some(Box::new(f));
+    }
+
+    /// Whether a share partition without state may start now. Until the share-group coordinator
+    /// is wired, any may.
+    fn may_initialize(&self, key: &ShareKey) -> bool {
+        match &*self.initialized_lookup.read().expect("lookup poisoned") {
+            Some(f) => f(&key.group, key.topic_id, key.partition),
+            None => true,
+        }
     }
 
     /// A group's settings.
@@ -205,7 +227,8 @@ impl ShareCoordinator {
     /// Acquires records of one partition for `member` and reads the batches holding them: at most
     /// `*budget` records (lowered by what is acquired) and about `max_bytes` (at least one batch
     /// when `at_least_one`). A partition the group has never fetched starts where
-    /// `share.auto.offset.reset` says.
+    /// `share.auto.offset.reset` says, once the share-group coordinator has initialised it (None
+    /// before).
     #[allow(clippy::too_many_arguments)]
     pub fn acquire(
         &self,
@@ -216,11 +239,12 @@ impl ShareCoordinator {
         budget: &mut usize,
         max_bytes: usize,
         at_least_one: bool,
-    ) -> Result<Delivered, i16> {
+    ) -> Result<Option<Delivered>, i16> {
         let sp = {
             let mut map = self.partitions.lock().expect("share partitions poisoned");
             match map.get(key) {
                 Some(sp) => sp.clone(),
+                None if !self.may_initialize(key) => return Ok(None),
                 None => {
                     let start = initial_offset(log, settings.auto_offset_reset)?;
                     let sp = Arc::new(Mutex::new(SharePartition::new(start)));
@@ -300,7 +324,7 @@ impl ShareCoordinator {
         if changed {
             self.persist(key, &sp)?;
         }
-        Ok(out)
+        Ok(Some(out))
     }
 
     /// Applies a member's acknowledgement batches to one partition: all of them or, if one is
@@ -558,6 +582,7 @@ mod tests {
         let mut budget = 4;
         let got = share
             .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true)
+            .unwrap()
             .unwrap();
         // Four records of two batches: both batches are served whole.
         assert_eq!(
@@ -597,6 +622,7 @@ mod tests {
                 1 << 20,
                 true,
             )
+            .unwrap()
             .unwrap();
         // What was acquired and not acknowledged comes back as its second delivery.
         assert_eq!(
@@ -629,8 +655,18 @@ mod tests {
         assert_eq!(settings.auto_offset_reset, AutoOffsetReset::Latest);
         let (k, m) = (key(t.id), Arc::<str>::from("m"));
         let mut budget = usize::MAX;
+        // Nothing starts before the share-group coordinator has initialised the partition.
+        share.set_initialized_lookup(|_, _, p| p == 0);
+        let other = ShareKey {
+            partition: 1,
+            ..k.clone()
+        };
+        let got = share.acquire(&other, log, &m, &settings, &mut budget, 1 << 20, true);
+        assert!(matches!(got, Ok(None)));
+        assert_eq!(share.start_offset(&other), None);
         let got = share
             .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true)
+            .unwrap()
             .unwrap();
         assert!(got.acquired.is_empty() && got.records.is_none());
         assert_eq!(share.start_offset(&k), Some(3));
@@ -638,6 +674,7 @@ mod tests {
             .unwrap();
         let got = share
             .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true)
+            .unwrap()
             .unwrap();
         assert_eq!(got.acquired.len(), 1);
         assert!(share.expire(now_ms()).is_some());
@@ -674,12 +711,14 @@ mod tests {
         // The open transaction holds the last stable offset at 0: nothing yet.
         let got = share
             .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true)
+            .unwrap()
             .unwrap();
         assert!(got.acquired.is_empty());
         let abort = log.write_marker(7, 0, false, 0).unwrap();
         log.publish(abort.end);
         let got = share
             .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true)
+            .unwrap()
             .unwrap();
         assert_eq!(
             got.acquired,
