@@ -636,6 +636,10 @@ impl Broker {
         })?;
         topics.by_name.remove(name);
         topics.by_id.remove(&topic.id);
+        // Share groups' state of its partitions goes with it: a recreated topic has a new id.
+        if let Err(e) = self.shared.share.topic_deleted(topic.id) {
+            tracing::error!(error = %e, topic = %topic.name, "could not remove share-group state of a deleted topic");
+        }
         tracing::info!(topic = %topic.name, id = %topic.id, "deleted topic");
         Ok(topic)
     }

@@ -82,6 +82,18 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets every group's state of a topic's partitions (the topic was deleted).
+    pub fn remove_share_topic(&self, topic_id: Uuid) -> Result<(), StoreError> {
+        let tree = self.share_tree()?;
+        for item in tree.iter() {
+            let (k, _) = item?;
+            if parse_share_key(&k).is_some_and(|(_, id, _)| id == topic_id) {
+                tree.remove(k)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Every share partition's state; one that does not decode is logged and skipped.
     pub fn load_share_states(
         &self,
@@ -127,5 +139,7 @@ mod tests {
             store.load_share_states().unwrap(),
             vec![("g2".to_string(), t, 0, rec)]
         );
+        store.remove_share_topic(t).unwrap();
+        assert!(store.load_share_states().unwrap().is_empty());
     }
 }

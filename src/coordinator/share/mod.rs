@@ -464,6 +464,15 @@ impl ShareCoordinator {
         Ok(!removed.is_empty())
     }
 
+    /// Forgets every group's state of a deleted topic.
+    pub fn topic_deleted(&self, topic_id: Uuid) -> Result<(), StoreError> {
+        self.partitions
+            .lock()
+            .expect("share partitions poisoned")
+            .retain(|k, _| k.topic_id != topic_id);
+        self.store.remove_share_topic(topic_id)
+    }
+
     /// The partitions a group has state for, sorted.
     pub fn partitions_of(&self, group: &str) -> Vec<ShareKey> {
         let mut keys: Vec<ShareKey> = self.of_group(group).into_iter().map(|(k, _)| k).collect();
@@ -686,6 +695,11 @@ mod tests {
         assert_eq!(share.start_offset(&k), None);
         share.alter(&k, 1).unwrap();
         share.group_deleted("g").unwrap();
+        assert!(share.partitions_of("g").is_empty());
+        // Deleting the topic drops every group's state of it.
+        share.alter(&k, 1).unwrap();
+        b.delete_topic("t").unwrap();
+        assert_eq!(share.start_offset(&k), None);
         assert!(share.partitions_of("g").is_empty());
     }
 
