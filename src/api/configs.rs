@@ -81,8 +81,10 @@ pub fn describe(ctx: &Ctx, req: DescribeConfigsRequest) -> DescribeConfigsRespon
             match rows {
                 Err(refusal) => result.refused(refusal),
                 Ok(rows) => {
+                    // Null or empty asks for every config, as Kafka's ConfigHelper reads it.
                     let wanted: Option<Vec<String>> = r
                         .configuration_keys
+                        .filter(|ks| !ks.is_empty())
                         .map(|ks| ks.iter().map(|k| k.to_string()).collect());
                     let configs = rows
                         .into_iter()
@@ -603,5 +605,16 @@ mod tests {
                 .encode(&mut bytes::BytesMut::new(), v)
                 .unwrap();
         }
+    }
+
+    #[test]
+    fn an_empty_key_list_describes_every_config_as_kafka() {
+        let (_dir, b) = broker_with_topic_t();
+        let all = describe(&Ctx::test(&b, 4), describe_request(TOPIC, "t"));
+        let mut req = describe_request(TOPIC, "t");
+        req.resources[0].configuration_keys = Some(Vec::new());
+        let empty = describe(&Ctx::test(&b, 4), req);
+        assert!(!all.results[0].configs.is_empty());
+        assert_eq!(empty.results[0].configs.len(), all.results[0].configs.len());
     }
 }
