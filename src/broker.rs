@@ -17,11 +17,13 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::config::group::GroupConfigs;
 use crate::config::topic::{self, BrokerDefaults, EffectiveConfig};
 use crate::config::Config;
 use crate::coordinator::fetch_session::FetchSessions;
 use crate::coordinator::group::{GroupConfig, GroupCoordinator};
 use crate::coordinator::share::{AutoOffsetReset, Limits, ShareCoordinator, ShareSettings};
+use crate::coordinator::share_group::ShareGroupCoordinator;
 use crate::coordinator::txn::{TxnConfig, TxnCoordinator};
 use crate::log::PartitionLog;
 use crate::store::{QuotaEntity, QuotaValues, Store, StoreError, TopicRecord};
@@ -65,6 +67,9 @@ struct BrokerState {
     metadata_directory_id: Uuid,
     store: Store,
     groups: GroupCoordinator,
+    /// Every group's dynamic configs (GROUP config resources), read by the group coordinators.
+    group_configs: Arc<GroupConfigs>,
+    share_groups: ShareGroupCoordinator,
     transactions: TxnCoordinator,
     fetch_sessions: FetchSessions,
     share: ShareCoordinator,
@@ -188,6 +193,12 @@ impl Broker {
                 consumer_assignors: config.group_consumer_assignors.clone(),
             },
         )?;
+        let group_configs = Arc::new(GroupConfigs::open(store.clone(), config.clone())?);
+        let share_groups = ShareGroupCoordinator::open(
+            store.clone(),
+            group_configs.clone(),
+            usize::try_from(config.group_share_max_size).unwrap_or(1),
+        )?;
         let transactions = TxnCoordinator::open(
             store.clone(),
             TxnConfig {
@@ -222,6 +233,8 @@ impl Broker {
                 metadata_directory_id,
                 store,
                 groups,
+                group_configs,
+                share_groups,
                 transactions,
                 topics: RwLock::new(topics),
                 client_quotas: RwLock::new(client_quotas),
@@ -321,6 +334,23 @@ impl Broker {
 
     pub fn groups(&self) -> &GroupCoordinator {
         &self.shared.groups
+    }
+
+    /// The share-group coordinator (KIP-932).
+    pub fn share_groups(&self) -> &ShareGroupCoordinator {
+        &self.shared.share_groups
+    }
+
+    /// Every group's dynamic configs; [`GroupConfigs::share`] and [`GroupConfigs::consumer`]
+    /// give a group's effective settings.
+    pub fn group_configs(&self) -> &GroupConfigs {
+        &self.shared.group_configs
+    }
+
+    /// A topic's id and partition count: what the group coordinators' assignors see.
+    pub fn topic_shape(&self, name: &str) -> Option<(Uuid, i32)> {
+        self.topic(name)
+            .map(|t| (t.id, i32::try_from(t.partitions.len()).unwrap_or(i32::MAX)))
     }
 
     pub fn transactions(&self) -> &TxnCoordinator {

@@ -165,12 +165,8 @@ map_key() {
         transaction_max_timeout_ms) echo transaction.max.timeout.ms ;;
         transaction_abort_timed_out_transaction_cleanup_interval_ms)
             echo transaction.abort.timed.out.transaction.cleanup.interval.ms ;;
-        group_share_record_lock_duration_ms) echo group.share.record.lock.duration.ms ;;
-        group_share_min_record_lock_duration_ms) echo group.share.min.record.lock.duration.ms ;;
-        group_share_max_record_lock_duration_ms) echo group.share.max.record.lock.duration.ms ;;
-        group_share_delivery_count_limit) echo group.share.delivery.count.limit ;;
-        group_share_partition_max_record_locks) echo group.share.partition.max.record.locks ;;
-        group_share_max_share_sessions) echo group.share.max.share.sessions ;;
+        # Share and KIP-848 consumer group settings keep Kafka's names, dots for underscores.
+        group_share_*|group_consumer_*) echo "${1//_/.}" ;;
         *) echo "" ;;
     esac
 }

@@ -1570,6 +1570,7 @@ fn run_cases(d: &mut Diff) {
     }
 
     transaction_cases(d);
+    share_group_cases(d);
 }
 
 /// KIP-848 consumer groups: a member joins (its member id is the client's from v1, the broker's in v0,
@@ -2047,5 +2048,46 @@ fn transaction_cases(d: &mut Diff) {
         };
         d.case("a group never seen", v, |_| delete("diff-share-none"));
         d.case("error: empty group id", v, |_| delete(""));
+    }
+}
+
+/// Share groups (KIP-932). The member subscribes to a topic that does not exist: Kafka assigns a
+/// share partition only once its share state is initialized, after the first heartbeat, so an
+/// assignment is compared only where both sides must answer an empty one.
+fn share_group_cases(d: &mut Diff) {
+    let group = "diff-share";
+    let hb = |member: &str, epoch: i32, topics: Option<Vec<TopicName>>| {
+        ShareGroupHeartbeatRequest::default()
+            .with_group_id(gid(group))
+            .with_member_id(s(member))
+            .with_member_epoch(epoch)
+            .with_subscribed_topic_names(topics)
+    };
+    for v in d.versions(ApiKey::ShareGroupHeartbeat) {
+        d.case("success: join", v, |_| {
+            hb("diff-share-member", 0, Some(vec![tn("diff-share-missing")]))
+        });
+        d.case("success: heartbeat", v, |_| {
+            hb("diff-share-member", 2, None)
+        });
+        d.case("error: unknown member", v, |_| {
+            hb("diff-share-stranger", 2, None)
+        });
+        d.case("error: fenced epoch", v, |_| {
+            hb("diff-share-member", 7, None)
+        });
+        d.case("error: join without topics", v, |_| {
+            hb("diff-share-other", 0, None)
+        });
+    }
+    for v in d.versions(ApiKey::ShareGroupDescribe) {
+        let req = |g: &str| {
+            ShareGroupDescribeRequest::default()
+                .with_group_ids(vec![gid(g)])
+                .with_include_authorized_operations(true)
+        };
+        d.case("success", v, |_| req(group));
+        d.case("error: unknown group", v, |_| req("diff-share-none"));
+        d.case("error: a classic group", v, |_| req("diff-hb"));
     }
 }

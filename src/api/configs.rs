@@ -1,8 +1,9 @@
-//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics and the broker.
+//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics, groups and the broker.
 //!
 //! Topic configs are the full Kafka 4.x table (`crate::config::topic`), each with its value, source
 //! and synonyms, not only the ones that were set. The broker resource is read-only: Sluice takes its
-//! settings from its config file and has no dynamic broker configs.
+//! settings from its config file and has no dynamic broker configs. Group configs (ConfigResource
+//! type 32, KIP-848 / KIP-932) are `crate::config::group`'s.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +27,8 @@ use crate::config::topic::{self, DescribedConfig};
 /// Kafka's ConfigResource.Type codes.
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
+/// A group's dynamic configs (KIP-848 / KIP-932).
+const GROUP: i8 = 32;
 
 /// A refused resource: the error code and the message for the client.
 type Refusal = (i16, String);
@@ -133,8 +136,39 @@ fn resource_rows(
             ResponseError::InvalidRequest.code(),
             format!("this is broker {}, not {name}", broker.node().node_id),
         )),
+        // Kafka describes any group id, existing or not: configs are set ahead of a group.
+        GROUP if !name.is_empty() => Ok(broker.group_configs().describe(name)),
+        GROUP => Err(empty_group_name()),
         other => Err(unsupported(other)),
     }
+}
+
+fn empty_group_name() -> Refusal {
+    (
+        ResponseError::InvalidRequest.code(),
+        "Group name must not be empty".into(),
+    )
+}
+
+/// Changes a group's configs with `change` (validated whole, as Kafka's `GroupConfig.validate`).
+fn alter_group(
+    broker: &Broker,
+    group: &str,
+    validate_only: bool,
+    change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, Refusal>,
+) -> Applied {
+    use crate::config::group::UpdateError;
+    if group.is_empty() {
+        return Err(empty_group_name());
+    }
+    broker
+        .group_configs()
+        .update(group, validate_only, change)
+        .map_err(|e| match e {
+            UpdateError::Invalid(m) => (ResponseError::InvalidConfig.code(), m),
+            UpdateError::Refused(code, m) => (code, m),
+            UpdateError::Store(e) => (error::code(&e, "altering group configs"), e.to_string()),
+        })
 }
 
 fn describe_row(
@@ -170,15 +204,16 @@ fn describe_row(
     row
 }
 
-/// One resource's answer to AlterConfigs or IncrementalAlterConfigs. Only topics have configs that can
-/// change: `alter_topic` changes the named topic's; any other resource is refused.
+/// One resource's answer to AlterConfigs or IncrementalAlterConfigs. Topics and groups have configs
+/// that can change: `alter` changes the named topic's or group's (given the resource type); the
+/// broker resource is refused.
 fn alter_resource<A: ResourceAnswer>(
     resource_type: i8,
     resource_name: StrBytes,
-    alter_topic: impl FnOnce(&str) -> Applied,
+    alter: impl FnOnce(i8, &str) -> Applied,
 ) -> A {
     let outcome = match resource_type {
-        TOPIC => alter_topic(resource_name.as_str()),
+        TOPIC | GROUP => alter(resource_type, resource_name.as_str()),
         BROKER => Err((
             ResponseError::InvalidRequest.code(),
             "Sluice has no dynamic broker configs: set them in its config file".into(),
@@ -205,9 +240,12 @@ pub fn alter(ctx: &Ctx, req: AlterConfigsRequest) -> AlterConfigsResponse {
         .resources
         .into_iter()
         .map(|r| {
-            alter_resource(r.resource_type, r.resource_name, |topic| {
+            alter_resource(r.resource_type, r.resource_name, |kind, name| {
                 let configs = new_overrides(r.configs)?;
-                topic_outcome(broker.set_topic_configs(topic, configs, req.validate_only))
+                if kind == GROUP {
+                    return alter_group(broker, name, req.validate_only, |_| Ok(configs));
+                }
+                topic_outcome(broker.set_topic_configs(name, configs, req.validate_only))
             })
         })
         .collect();
@@ -244,7 +282,7 @@ pub fn incremental_alter(
         .resources
         .into_iter()
         .map(|r| {
-            alter_resource(r.resource_type, r.resource_name, |topic| {
+            alter_resource(r.resource_type, r.resource_name, |kind, name| {
                 let ops: Vec<(String, i8, Option<String>)> = r
                     .configs
                     .iter()
@@ -256,9 +294,14 @@ pub fn incremental_alter(
                         )
                     })
                     .collect();
+                if kind == GROUP {
+                    return alter_group(broker, name, req.validate_only, |current| {
+                        apply_ops(current, &ops, GROUP)
+                    });
+                }
                 topic_outcome(
-                    broker.update_topic_configs(topic, req.validate_only, |current| {
-                        apply_ops(current, &ops)
+                    broker.update_topic_configs(name, req.validate_only, |current| {
+                        apply_ops(current, &ops, TOPIC)
                             .map_err(|(code, message)| TopicError::Refused(code, message))
                     }),
                 )
@@ -268,10 +311,11 @@ pub fn incremental_alter(
     IncrementalAlterConfigsResponse::default().with_responses(responses)
 }
 
-/// Applies incremental operations to a topic's overrides.
+/// Applies incremental operations to a topic's or a group's overrides.
 fn apply_ops(
     current: &BTreeMap<String, String>,
     ops: &[(String, i8, Option<String>)],
+    resource_type: i8,
 ) -> Result<BTreeMap<String, String>, Refusal> {
     let invalid = |m: String| (ResponseError::InvalidConfig.code(), m);
     let mut seen = std::collections::HashSet::new();
@@ -283,7 +327,11 @@ fn apply_ops(
                 format!("config {name} appears more than once"),
             ));
         }
-        if topic::lookup(name).is_none() {
+        if resource_type == GROUP {
+            if !crate::config::group::is_group_config(name) {
+                return Err(invalid(format!("Unknown group config name: {name}")));
+            }
+        } else if topic::lookup(name).is_none() {
             return Err(invalid(format!("Unknown topic config name: {name}")));
         }
         match *op {
@@ -295,6 +343,12 @@ fn apply_ops(
             }
             DELETE => {
                 configs.remove(name);
+            }
+            APPEND | SUBTRACT if resource_type == GROUP => {
+                return Err(invalid(format!(
+                    "{} is not supported for group config {name}",
+                    if *op == APPEND { "APPEND" } else { "SUBTRACT" }
+                )));
             }
             APPEND | SUBTRACT => {
                 let (opname, list_op): (&str, fn(&str, &str) -> String) = if *op == APPEND {
@@ -616,5 +670,90 @@ mod tests {
         let empty = describe(&Ctx::test(&b, 4), req);
         assert!(!all.results[0].configs.is_empty());
         assert_eq!(empty.results[0].configs.len(), all.results[0].configs.len());
+    }
+
+    #[test]
+    fn group_resources_describe_alter_and_validate() {
+        let (_dir, b) = broker_with_topic_t();
+        let group_op = |name: &str, op: i8, value: Option<&str>, validate_only: bool| {
+            let r = incremental_alter(
+                &Ctx::test(&b, 1),
+                IncrementalAlterConfigsRequest::default()
+                    .with_validate_only(validate_only)
+                    .with_resources(vec![AlterConfigsResource::default()
+                        .with_resource_type(GROUP)
+                        .with_resource_name(s("g"))
+                        .with_configs(vec![AlterableConfig::default()
+                            .with_name(s(name))
+                            .with_config_operation(op)
+                            .with_value(value.map(s))])]),
+            );
+            let res = &r.responses[0];
+            (
+                res.error_code,
+                res.error_message.as_ref().map(|m| m.to_string()),
+            )
+        };
+        let described = |b: &Broker| {
+            let r = describe(&Ctx::test(b, 4), describe_request(GROUP, "g"));
+            let res = &r.results[0];
+            assert_eq!(res.error_code, 0);
+            let c = res
+                .configs
+                .iter()
+                .find(|c| c.name.as_str() == "share.auto.offset.reset")
+                .unwrap();
+            (c.value.as_ref().map(|v| v.to_string()), c.config_source)
+        };
+        assert_eq!(described(&b), (Some("latest".into()), 5));
+        assert_eq!(
+            group_op("share.auto.offset.reset", SET, Some("earliest"), true),
+            (0, None)
+        );
+        assert_eq!(described(&b), (Some("latest".into()), 5));
+        assert_eq!(
+            group_op("share.auto.offset.reset", SET, Some("earliest"), false),
+            (0, None)
+        );
+        assert_eq!(described(&b), (Some("earliest".into()), 8));
+        assert_eq!(b.group_configs().share("g").auto_offset_reset, "earliest");
+        let invalid = ResponseError::InvalidConfig.code();
+        assert_eq!(
+            group_op("share.session.timeout.ms", SET, Some("1"), false),
+            (
+                invalid,
+                Some(
+                    "share.session.timeout.ms must be in the range 45000 to 60000 inclusive."
+                        .into()
+                )
+            )
+        );
+        assert_eq!(
+            group_op("retention.ms", SET, Some("1"), false),
+            (
+                invalid,
+                Some("Unknown group config name: retention.ms".into())
+            )
+        );
+        assert_eq!(
+            group_op("share.auto.offset.reset", APPEND, Some("x"), false).0,
+            invalid
+        );
+        assert_eq!(
+            group_op("share.auto.offset.reset", DELETE, None, false),
+            (0, None)
+        );
+        assert_eq!(described(&b), (Some("latest".into()), 5));
+        let r = describe(&Ctx::test(&b, 4), describe_request(GROUP, ""));
+        assert_eq!(
+            (
+                r.results[0].error_code,
+                r.results[0].error_message.as_deref()
+            ),
+            (
+                ResponseError::InvalidRequest.code(),
+                Some("Group name must not be empty")
+            )
+        );
     }
 }

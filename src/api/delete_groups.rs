@@ -1,9 +1,9 @@
-//! DeleteGroups: removes empty groups and their committed offsets.
+//! DeleteGroups: removes empty groups (classic or share) and their committed offsets.
 
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 
-use crate::api::Ctx;
+use crate::api::{error, Ctx};
 
 pub fn handle(ctx: &Ctx, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
     let broker = ctx.broker;
@@ -11,7 +11,11 @@ pub fn handle(ctx: &Ctx, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
         req.groups_names
             .into_iter()
             .map(|id| {
-                let code = broker.groups().delete_group(id.as_str());
+                let code = match broker.share_groups().delete_group(id.as_str()) {
+                    Some(Ok(())) => 0,
+                    Some(Err(e)) => error::code(&e, "deleting a share group"),
+                    None => broker.groups().delete_group(id.as_str()),
+                };
                 DeletableGroupResult::default()
                     .with_group_id(id)
                     .with_error_code(code)

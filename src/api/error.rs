@@ -88,3 +88,20 @@ impl KafkaError for ReadError {
         }
     }
 }
+
+impl KafkaError for crate::coordinator::share_group::ShareGroupError {
+    fn kafka_error(&self) -> ResponseError {
+        use crate::coordinator::share_group::ShareGroupError as E;
+        match self {
+            E::InvalidRequest(_) => ResponseError::InvalidRequest,
+            E::UnknownMemberId(_) => ResponseError::UnknownMemberId,
+            E::FencedMemberEpoch(_) => ResponseError::FencedMemberEpoch,
+            E::GroupMaxSizeReached(_) => ResponseError::GroupMaxSizeReached,
+            E::GroupIdNotFound(_) => ResponseError::GroupIdNotFound,
+            E::NonEmptyGroup(_) => ResponseError::NonEmptyGroup,
+            // Kafka answers a coordinator write that failed with COORDINATOR_NOT_AVAILABLE; the
+            // client retries, and the member is then known or not, both consistent.
+            E::Storage(_) => ResponseError::CoordinatorNotAvailable,
+        }
+    }
+}

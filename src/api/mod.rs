@@ -66,6 +66,8 @@ pub mod produce;
 pub mod share_acknowledge;
 pub mod share_fetch;
 pub mod share_group_offsets;
+pub mod share_group_describe;
+pub mod share_group_heartbeat;
 pub mod sync_group;
 pub mod topics;
 pub mod txn_offset_commit;
@@ -258,6 +260,8 @@ apis! {
     DescribeShareGroupOffsets 0..=0 => share_group_offsets::describe,
     AlterShareGroupOffsets 0..=0 => share_group_offsets::alter,
     DeleteShareGroupOffsets 0..=0 => share_group_offsets::delete,
+    ShareGroupHeartbeat 1..=1 => share_group_heartbeat::handle,
+    ShareGroupDescribe 1..=1 => share_group_describe::handle,
 }
 
 #[cfg(test)]
@@ -336,6 +340,8 @@ mod tests {
                 ApiKey::DescribeShareGroupOffsets => DescribeShareGroupOffsetsRequest::VERSIONS,
                 ApiKey::AlterShareGroupOffsets => AlterShareGroupOffsetsRequest::VERSIONS,
                 ApiKey::DeleteShareGroupOffsets => DeleteShareGroupOffsetsRequest::VERSIONS,
+                ApiKey::ShareGroupHeartbeat => ShareGroupHeartbeatRequest::VERSIONS,
+                ApiKey::ShareGroupDescribe => ShareGroupDescribeRequest::VERSIONS,
                 other => panic!("no codec check for {other:?}"),
             };
             assert!(

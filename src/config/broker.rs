@@ -81,6 +81,40 @@ pub struct Config {
     pub group_min_session_timeout_ms: i32,
     /// Largest session timeout a group member may ask for (group.max.session.timeout.ms).
     pub group_max_session_timeout_ms: i32,
+    /// Share groups (KIP-932): the session timeout of a member, and the range a group's
+    /// `share.session.timeout.ms` may set (Kafka's group.share.session.timeout.ms, min, max).
+    pub group_share_session_timeout_ms: i32,
+    pub group_share_min_session_timeout_ms: i32,
+    pub group_share_max_session_timeout_ms: i32,
+    /// How often share-group members heartbeat, and the range a group may set
+    /// (group.share.heartbeat.interval.ms, min, max).
+    pub group_share_heartbeat_interval_ms: i32,
+    pub group_share_min_heartbeat_interval_ms: i32,
+    pub group_share_max_heartbeat_interval_ms: i32,
+    /// Members a share group may have (group.share.max.size).
+    pub group_share_max_size: i32,
+    /// How long a share consumer holds acquired records, and the range a group may set
+    /// (group.share.record.lock.duration.ms, min, max).
+    pub group_share_record_lock_duration_ms: i32,
+    pub group_share_min_record_lock_duration_ms: i32,
+    pub group_share_max_record_lock_duration_ms: i32,
+    /// Deliveries of a record before it is archived, and the range a group may set
+    /// (group.share.delivery.count.limit, min, max).
+    pub group_share_delivery_count_limit: i32,
+    pub group_share_min_delivery_count_limit: i32,
+    pub group_share_max_delivery_count_limit: i32,
+    /// In-flight records per share partition (group.share.partition.max.record.locks).
+    pub group_share_partition_max_record_locks: i32,
+    /// KIP-848 consumer groups: the session timeout and heartbeat interval of a member, and the
+    /// ranges a group's `consumer.session.timeout.ms` / `consumer.heartbeat.interval.ms` may set
+    /// (Kafka's group.consumer.session.timeout.ms, min, max; group.consumer.heartbeat.interval.ms,
+    /// min, max).
+    pub group_consumer_session_timeout_ms: i32,
+    pub group_consumer_min_session_timeout_ms: i32,
+    pub group_consumer_max_session_timeout_ms: i32,
+    pub group_consumer_heartbeat_interval_ms: i32,
+    pub group_consumer_min_heartbeat_interval_ms: i32,
+    pub group_consumer_max_heartbeat_interval_ms: i32,
     /// Fetch sessions (KIP-227) the broker keeps at most (Kafka's
     /// `max.incremental.fetch.session.cache.slots`); 0 turns them off.
     pub max_incremental_fetch_session_cache_slots: usize,
@@ -178,6 +212,26 @@ impl Default for Config {
             min_free_bytes: crate::store::DEFAULT_MIN_FREE_BYTES,
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
+            group_share_session_timeout_ms: 45_000,
+            group_share_min_session_timeout_ms: 45_000,
+            group_share_max_session_timeout_ms: 60_000,
+            group_share_heartbeat_interval_ms: 5_000,
+            group_share_min_heartbeat_interval_ms: 5_000,
+            group_share_max_heartbeat_interval_ms: 15_000,
+            group_share_max_size: 200,
+            group_share_record_lock_duration_ms: 30_000,
+            group_share_min_record_lock_duration_ms: 15_000,
+            group_share_max_record_lock_duration_ms: 60_000,
+            group_share_delivery_count_limit: 5,
+            group_share_min_delivery_count_limit: 2,
+            group_share_max_delivery_count_limit: 10,
+            group_share_partition_max_record_locks: 2_000,
+            group_consumer_session_timeout_ms: 45_000,
+            group_consumer_min_session_timeout_ms: 45_000,
+            group_consumer_max_session_timeout_ms: 60_000,
+            group_consumer_heartbeat_interval_ms: 5_000,
+            group_consumer_min_heartbeat_interval_ms: 5_000,
+            group_consumer_max_heartbeat_interval_ms: 15_000,
             max_incremental_fetch_session_cache_slots: 1000,
             // Kafka's default is 3 s, tuned for production clusters; a development broker should
             // hand a lone consumer its partitions at once, yet let members that start together
@@ -228,6 +282,77 @@ impl Config {
             return Ok(Config::default());
         }
         Ok(serde_yaml::from_str(text)?)
+    }
+
+    /// The share and consumer group settings, as Kafka checks them: each default within its
+    /// range, minimums at least 1 (the delivery count limit's at least 2, as Kafka's), the
+    /// heartbeat interval below the session timeout.
+    fn validate_group_ranges(&self) -> Result<()> {
+        let ranges = [
+            (
+                "group_share_session_timeout_ms",
+                self.group_share_min_session_timeout_ms,
+                self.group_share_session_timeout_ms,
+                self.group_share_max_session_timeout_ms,
+                1,
+            ),
+            (
+                "group_share_heartbeat_interval_ms",
+                self.group_share_min_heartbeat_interval_ms,
+                self.group_share_heartbeat_interval_ms,
+                self.group_share_max_heartbeat_interval_ms,
+                1,
+            ),
+            (
+                "group_share_record_lock_duration_ms",
+                self.group_share_min_record_lock_duration_ms,
+                self.group_share_record_lock_duration_ms,
+                self.group_share_max_record_lock_duration_ms,
+                1_000,
+            ),
+            (
+                "group_share_delivery_count_limit",
+                self.group_share_min_delivery_count_limit,
+                self.group_share_delivery_count_limit,
+                self.group_share_max_delivery_count_limit,
+                2,
+            ),
+            (
+                "group_consumer_session_timeout_ms",
+                self.group_consumer_min_session_timeout_ms,
+                self.group_consumer_session_timeout_ms,
+                self.group_consumer_max_session_timeout_ms,
+                1,
+            ),
+            (
+                "group_consumer_heartbeat_interval_ms",
+                self.group_consumer_min_heartbeat_interval_ms,
+                self.group_consumer_heartbeat_interval_ms,
+                self.group_consumer_max_heartbeat_interval_ms,
+                1,
+            ),
+        ];
+        for (key, min, value, max, floor) in ranges {
+            if min < floor || min > value || value > max {
+                bail!(
+                    "`{key}` must lie within its min and max, and the min must be at least {floor}: \
+                     got min {min}, value {value}, max {max}"
+                );
+            }
+        }
+        if self.group_share_heartbeat_interval_ms >= self.group_share_session_timeout_ms {
+            bail!("`group_share_heartbeat_interval_ms` must be less than `group_share_session_timeout_ms`");
+        }
+        if self.group_consumer_heartbeat_interval_ms >= self.group_consumer_session_timeout_ms {
+            bail!("`group_consumer_heartbeat_interval_ms` must be less than `group_consumer_session_timeout_ms`");
+        }
+        if self.group_share_max_size < 1 {
+            bail!("`group_share_max_size` must be at least 1");
+        }
+        if !(100..=10_000).contains(&self.group_share_partition_max_record_locks) {
+            bail!("`group_share_partition_max_record_locks` must be between 100 and 10000");
+        }
+        Ok(())
     }
 
     /// Rejects values the broker cannot run with, naming the key.
@@ -332,6 +457,7 @@ impl Config {
                 self.group_min_session_timeout_ms
             );
         }
+        self.validate_group_ranges()?;
         if self.group_initial_rebalance_delay_ms > 300_000 {
             bail!("`group_initial_rebalance_delay_ms` must be at most 300000");
         }
@@ -561,6 +687,59 @@ mod tests {
             let err = format!("{:#}", config.validate().unwrap_err());
             assert!(err.contains(key), "{key}: {err}");
         }
+    }
+
+    #[test]
+    fn group_share_and_consumer_settings_are_checked() {
+        let refused = |c: Config, key: &str| {
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
+        };
+        refused(
+            Config {
+                group_share_session_timeout_ms: 1000,
+                ..Config::default()
+            },
+            "group_share_session_timeout_ms",
+        );
+        refused(
+            Config {
+                group_share_min_delivery_count_limit: 1,
+                ..Config::default()
+            },
+            "group_share_delivery_count_limit",
+        );
+        refused(
+            Config {
+                group_share_min_session_timeout_ms: 1000,
+                group_share_session_timeout_ms: 4000,
+                ..Config::default()
+            },
+            "group_share_heartbeat_interval_ms",
+        );
+        refused(
+            Config {
+                group_share_max_size: 0,
+                ..Config::default()
+            },
+            "group_share_max_size",
+        );
+        refused(
+            Config {
+                group_consumer_heartbeat_interval_ms: 20_000,
+                ..Config::default()
+            },
+            "group_consumer_heartbeat_interval_ms",
+        );
+        Config {
+            group_share_session_timeout_ms: 2000,
+            group_share_min_session_timeout_ms: 1000,
+            group_share_heartbeat_interval_ms: 500,
+            group_share_min_heartbeat_interval_ms: 100,
+            ..Config::default()
+        }
+        .validate()
+        .unwrap();
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Configuration: the broker's YAML file ([`broker`]) and the per-topic config table with its
-//! parsing, effective values and describe rows ([`topic`]).
+//! parsing, effective values and describe rows ([`topic`]), and the dynamic configs of groups
+//! ([`group`]).
 
 pub mod broker;
+pub mod group;
 pub mod topic;
 
 pub use broker::*;

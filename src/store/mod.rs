@@ -9,6 +9,7 @@
 //!   producer ids, the cluster id and metadata directory id, client quotas, and the purge of
 //!   deleted topics' partitions.
 //! - `transactions.rs`: the transaction coordinator's records and pending transactional offsets.
+//! - `share_groups.rs`: share groups' membership and assignment, and every group's dynamic configs.
 //! - `keys.rs`: how keys and tree names are encoded.
 //! - `storage.rs`: [`PartitionStorage`], what a partition log needs from storage, which
 //!   [`PartitionStore`] implements; `memory.rs`: [`MemoryPartition`], an in-memory implementation
@@ -47,6 +48,9 @@
 //! - tree `share_state`: group (u16 BE length, bytes) + topic id (16 bytes) + partition (i32 BE) ->
 //!   JSON [`ShareStateRecord`]: a share group's partition state (KIP-932's SPSO and in-flight
 //!   records), rewritten whole on change and removed with the group.
+//! - tree `share_groups`: share group id -> JSON [`ShareGroupRecord`] (epochs, the subscribed topics'
+//!   metadata, members with subscriptions and assignments), rewritten whole on each change.
+//! - tree `group_configs`: group id -> JSON map of config name -> value (GROUP config resources).
 //!
 //! Start-up skips, and logs, a topic record, committed offset, group record or producer state
 //! that does not decode, rather than refusing to start.
@@ -74,6 +78,7 @@ mod memory;
 mod metadata;
 mod partition;
 mod share;
+mod share_groups;
 mod space;
 mod storage;
 mod transactions;
@@ -85,6 +90,7 @@ pub use metadata::{
 };
 pub use partition::PartitionStore;
 pub use share::ShareStateRecord;
+pub use share_groups::{ShareGroupRecord, ShareMemberRecord};
 pub use space::DEFAULT_MIN_FREE_BYTES;
 pub use storage::{AbortedIter, BatchIter, HeaderIter, PartitionStorage};
 pub use transactions::{PendingOffsets, TxnRecord, TxnState};

@@ -18,6 +18,8 @@ pub enum ConfigSource {
     StaticBroker,
     /// Kafka's default.
     Default,
+    /// A group's dynamic config (GROUP_CONFIG, KIP-848 / KIP-932 group configs).
+    DynamicGroup,
 }
 
 impl ConfigSource {
@@ -28,6 +30,7 @@ impl ConfigSource {
             ConfigSource::DynamicDefaultBroker => 3,
             ConfigSource::StaticBroker => 4,
             ConfigSource::Default => 5,
+            ConfigSource::DynamicGroup => 8,
         }
     }
 }
