@@ -21,7 +21,7 @@ use crate::config::group::GroupConfigs;
 use crate::config::topic::{self, BrokerDefaults, EffectiveConfig};
 use crate::config::Config;
 use crate::coordinator::fetch_session::FetchSessions;
-use crate::coordinator::group::{GroupConfig, GroupCoordinator};
+use crate::coordinator::group::{GroupConfig, GroupCoordinator, GroupState};
 use crate::coordinator::share::{AutoOffsetReset, Limits, ShareCoordinator, ShareSettings};
 use crate::coordinator::share_group::ShareGroupCoordinator;
 use crate::coordinator::txn::{TxnConfig, TxnCoordinator};
@@ -199,6 +199,12 @@ impl Broker {
             group_configs.clone(),
             usize::try_from(config.group_share_max_size).unwrap_or(1),
         )?;
+        // A share group may not take the id of a classic group (KIP-932); the KIP-848 consumer
+        // coordinator joins this check when it lands.
+        let classic = groups.clone();
+        share_groups.set_other_groups(Arc::new(move |id: &str| {
+            (classic.describe(id).state != GroupState::Dead).then_some("classic")
+        }));
         let transactions = TxnCoordinator::open(
             store.clone(),
             TxnConfig {
@@ -214,9 +220,13 @@ impl Broker {
             store.clone(),
             ShareSettings {
                 limits: Limits {
-                    lock_duration_ms: config.group_share_record_lock_duration_ms,
-                    delivery_count_limit: config.group_share_delivery_count_limit,
-                    max_record_locks: config.group_share_partition_max_record_locks,
+                    // Config::validate keeps these in Kafka's ranges, so they fit.
+                    lock_duration_ms: u64::try_from(config.group_share_record_lock_duration_ms)
+                        .unwrap_or(30_000),
+                    delivery_count_limit: i16::try_from(config.group_share_delivery_count_limit)
+                        .unwrap_or(5),
+                    max_record_locks: usize::try_from(config.group_share_partition_max_record_locks)
+                        .unwrap_or(2_000),
                 },
                 auto_offset_reset: AutoOffsetReset::Latest,
                 read_committed: false,

@@ -17,15 +17,16 @@
 //!   backpressure as handlers see them.
 //! - [`coordinator`]: coordinators of multi-request protocols: [`coordinator::group`], the classic
 //!   group protocol and committed offsets (transactional ones too); [`coordinator::txn`], the
-//!   transaction coordinator; [`coordinator::fetch_session`], fetch sessions.
+//!   transaction coordinator; [`coordinator::fetch_session`], fetch sessions;
+//!   [`coordinator::share_group`], share-group membership and assignment (KIP-932).
 //! - [`log`]: a partition's log (offsets, high watermark, last stable offset, reads, long-poll
 //!   wake-ups, transaction markers and the aborted index), record batch headers, idempotent and
 //!   transactional producer state, compaction and the background cleaner.
 //! - [`store`]: the only module that knows sled: topic and group metadata, partition batches behind
 //!   the [`store::PartitionStorage`] interface (with an in-memory, fault-injecting twin for tests),
 //!   group commit and write backpressure.
-//! - [`config`]: the broker's YAML configuration and the topic config table (parsing, effective
-//!   values, describe rows).
+//! - [`config`]: the broker's YAML configuration, the topic config table (parsing, effective
+//!   values, describe rows) and groups' dynamic configs ([`config::group`]).
 
 pub mod api;
 pub mod broker;

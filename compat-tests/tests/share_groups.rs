@@ -551,3 +551,39 @@ fn group_configs_round_trip_validate_and_survive_a_restart() {
         (Some("5".into()), 5)
     );
 }
+
+/// A share group may not take a classic group's id: Kafka answers GROUP_ID_NOT_FOUND ("Group .. is
+/// not a share group."), and ShareGroupDescribe says the same.
+#[test]
+fn a_classic_groups_id_is_not_a_share_group() {
+    let broker = Broker::start();
+    let topic = unique_topic("share-classic");
+    create_topic(&broker.bootstrap(), &topic, 1);
+    let mut conn = RawConn::connect(broker.addr());
+    let group = unique_topic("classic");
+    // A committed offset makes the (empty) classic group.
+    let commit = OffsetCommitRequest::default()
+        .with_group_id(GroupId(str_bytes(&group)))
+        .with_generation_id_or_member_epoch(-1)
+        .with_member_id(str_bytes(""))
+        .with_topics(vec![
+            offset_commit_request::OffsetCommitRequestTopic::default()
+                .with_name(TopicName(str_bytes(&topic)))
+                .with_partitions(vec![
+                    offset_commit_request::OffsetCommitRequestPartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(0),
+                ]),
+        ]);
+    let r = conn.request(8, &commit);
+    assert_eq!(r.topics[0].partitions[0].error_code, 0, "{r:?}");
+    let mut a = Member::new();
+    let r = beat(&mut conn, &group, &mut a, &[topic.as_str()]);
+    assert_eq!(r.error_code, GROUP_ID_NOT_FOUND, "{r:?}");
+    let d = describe(&mut conn, &group);
+    assert_eq!(d.error_code, GROUP_ID_NOT_FOUND, "{d:?}");
+    assert_eq!(
+        d.error_message.as_deref(),
+        Some(format!("Group {group} is not a share group.").as_str())
+    );
+}
