@@ -123,11 +123,6 @@ pub struct Config {
     pub group_initial_rebalance_delay_ms: u64,
     /// Largest metadata string accepted with a committed offset (offset.metadata.max.bytes).
     pub offset_metadata_max_bytes: usize,
-    /// KIP-848 consumer groups: a member that sends no heartbeat for this long is removed
-    /// (Kafka's group.consumer.session.timeout.ms).
-    pub group_consumer_session_timeout_ms: i32,
-    /// The heartbeat interval told to consumer-group members (group.consumer.heartbeat.interval.ms).
-    pub group_consumer_heartbeat_interval_ms: i32,
     /// Most members a consumer group may have (group.consumer.max.size).
     pub group_consumer_max_size: usize,
     /// Server-side assignors members may choose, the first being the default
@@ -161,19 +156,6 @@ pub struct Config {
     /// Idle time after which a transactional id with no open transaction is forgotten
     /// (transactional.id.expiration.ms).
     pub transactional_id_expiration_ms: i64,
-    /// How long a share-group member holds the records it acquired before they are delivered to
-    /// another (Kafka's group.share.record.lock.duration.ms; groups override it with
-    /// `share.record.lock.duration.ms`).
-    pub group_share_record_lock_duration_ms: u64,
-    /// The range a group's `share.record.lock.duration.ms` must be in
-    /// (group.share.min/max.record.lock.duration.ms).
-    pub group_share_min_record_lock_duration_ms: u64,
-    pub group_share_max_record_lock_duration_ms: u64,
-    /// Deliveries of one record to a share group before it is archived (group.share.delivery.count.limit;
-    /// groups override it with `share.delivery.count.limit`).
-    pub group_share_delivery_count_limit: i16,
-    /// Records of one share partition in flight at once (group.share.partition.max.record.locks).
-    pub group_share_partition_max_record_locks: usize,
     /// Share sessions the broker keeps at most (group.share.max.share.sessions).
     pub group_share_max_share_sessions: usize,
 }
@@ -239,8 +221,6 @@ impl Default for Config {
             // the first give back what it had just been assigned: librdkafka's 0102 test).
             group_initial_rebalance_delay_ms: 100,
             offset_metadata_max_bytes: 4096,
-            group_consumer_session_timeout_ms: 45_000,
-            group_consumer_heartbeat_interval_ms: 5_000,
             group_consumer_max_size: i32::MAX as usize,
             group_consumer_assignors: vec!["uniform".to_string(), "range".to_string()],
             log_retention_ms: 7 * 24 * 60 * 60 * 1000,
@@ -255,11 +235,6 @@ impl Default for Config {
             transaction_abort_timed_out_transaction_cleanup_interval_ms: 1_000,
             transaction_version: 2,
             transactional_id_expiration_ms: 7 * 24 * 60 * 60 * 1000,
-            group_share_record_lock_duration_ms: 30_000,
-            group_share_min_record_lock_duration_ms: 15_000,
-            group_share_max_record_lock_duration_ms: 60_000,
-            group_share_delivery_count_limit: 5,
-            group_share_partition_max_record_locks: 2_000,
             group_share_max_share_sessions: 2_000,
         }
     }
@@ -461,18 +436,6 @@ impl Config {
         if self.group_initial_rebalance_delay_ms > 300_000 {
             bail!("`group_initial_rebalance_delay_ms` must be at most 300000");
         }
-        if self.group_consumer_session_timeout_ms < 1 {
-            bail!("`group_consumer_session_timeout_ms` must be positive");
-        }
-        if self.group_consumer_heartbeat_interval_ms < 1
-            || self.group_consumer_heartbeat_interval_ms >= self.group_consumer_session_timeout_ms
-        {
-            bail!(
-                "`group_consumer_heartbeat_interval_ms` must be positive and below `group_consumer_session_timeout_ms` ({}), got {}",
-                self.group_consumer_session_timeout_ms,
-                self.group_consumer_heartbeat_interval_ms
-            );
-        }
         if self.group_consumer_max_size < 1 {
             bail!("`group_consumer_max_size` must be at least 1");
         }
@@ -504,26 +467,6 @@ impl Config {
         }
         if !(1..=2).contains(&self.transaction_version) {
             bail!("`transaction_version` must be 1 or 2");
-        }
-        // Kafka's own bounds on these keys.
-        if !(1_000..=3_600_000).contains(&self.group_share_min_record_lock_duration_ms)
-            || !(30_000..=3_600_000).contains(&self.group_share_max_record_lock_duration_ms)
-            || !(self.group_share_min_record_lock_duration_ms
-                ..=self.group_share_max_record_lock_duration_ms)
-                .contains(&self.group_share_record_lock_duration_ms)
-        {
-            bail!(
-                "`group_share_record_lock_duration_ms` ({}) must be between `group_share_min_record_lock_duration_ms` ({}, at least 1000) and `group_share_max_record_lock_duration_ms` ({}, at least 30000), all at most 3600000",
-                self.group_share_record_lock_duration_ms,
-                self.group_share_min_record_lock_duration_ms,
-                self.group_share_max_record_lock_duration_ms
-            );
-        }
-        if !(2..=10).contains(&self.group_share_delivery_count_limit) {
-            bail!("`group_share_delivery_count_limit` must be between 2 and 10");
-        }
-        if !(100..=10_000).contains(&self.group_share_partition_max_record_locks) {
-            bail!("`group_share_partition_max_record_locks` must be between 100 and 10000");
         }
         if self.group_share_max_share_sessions == 0 {
             bail!("`group_share_max_share_sessions` must be >= 1");
