@@ -11,7 +11,8 @@
 //!   and records its rows.
 //! - One module per scenario: [`produce`], [`consume`], [`e2e`], [`cost`] (start-up and idle RSS; the cost
 //!   under load is measured around every case of the others), [`scale`], [`txn`] (transactional throughput
-//!   and read_committed end-to-end latency).
+//!   and read_committed end-to-end latency), [`groups`] (a group settling with the classic and KIP-848 protocols;
+//!   share-group throughput through a Java helper).
 //! - [`report`]: the rows every scenario returns, the settings and machine header, the table and `--json`.
 //! - [`compare`]: `--compare-kafka`, the same cases on Sluice and on Apache Kafka (run-kafka.sh) side by side.
 //!
@@ -23,6 +24,7 @@ pub mod compare;
 pub mod consume;
 pub mod cost;
 pub mod e2e;
+pub mod groups;
 pub mod latency;
 pub mod produce;
 pub mod report;

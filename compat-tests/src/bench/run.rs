@@ -35,6 +35,10 @@ pub struct Options {
     /// Records of the transactions scenario's 10,000-record-transaction case; smaller transactions send
     /// fewer (see [`super::txn::case_records`]).
     pub txn_records: u64,
+    /// Records the share scenario preloads and acknowledges per case.
+    pub share_records: u64,
+    /// Consumer counts of the share scenario's cases.
+    pub share_consumers: Vec<usize>,
     /// Upper bound on the sending part of any one case.
     pub case_time_limit: Duration,
     /// Delete each topic after its case (the default), so that long runs do not fill the disk.

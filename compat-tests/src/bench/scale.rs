@@ -283,7 +283,7 @@ fn consumer_group(bench: &mut Bench) {
     });
 }
 
-fn member_loop(
+pub(super) fn member_loop(
     bootstrap: &str,
     topic: &str,
     settings: &[(String, String)],
@@ -311,7 +311,7 @@ fn member_loop(
 
 /// Waits until every member has a non-empty share, the shares are disjoint and cover `0..partitions`, and
 /// that has held for [`GROUP_STABLE`]; returns when it first held, measured from `start`.
-fn wait_for_full_assignment(
+pub(super) fn wait_for_full_assignment(
     assignments: &Mutex<Vec<Option<Vec<i32>>>>,
     errors: &Mutex<Vec<String>>,
     partitions: i32,

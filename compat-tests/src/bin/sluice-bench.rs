@@ -30,7 +30,7 @@ use bench::compare::{self, Comparison};
 use bench::report::{Machine, Report};
 use bench::run::{Bench, BrokerRun, Options};
 use bench::target::{self, Kind, Target};
-use bench::{consume, cost, e2e, produce, scale, txn};
+use bench::{consume, cost, e2e, groups, produce, scale, txn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
@@ -47,6 +47,11 @@ enum Scenario {
     /// Transactional produce throughput (1, 100, 10,000 records per transaction) and read_committed
     /// end-to-end latency.
     Txn,
+    /// Time for a `--group-members` group to settle, classic vs KIP-848 consumer protocol.
+    Settle,
+    /// KIP-932 share-group throughput on one partition (Kafka's KafkaShareConsumer in a JVM: needs
+    /// `mvn -f compat-tests/java/pom.xml test-compile`).
+    Share,
     /// All of the above.
     All,
 }
@@ -100,6 +105,17 @@ struct Cli {
     /// 100-record transactions a tenth, single-record transactions a thousandth). Default 2M; quick 200k.
     #[arg(long, value_name = "N")]
     txn_records: Option<u64>,
+    /// Records of each share-group case (100 B). Default 500k; quick 50k.
+    #[arg(long, value_name = "N")]
+    share_records: Option<u64>,
+    /// Consumer counts of the share-group cases.
+    #[arg(
+        long,
+        value_name = "N,N,...",
+        value_delimiter = ',',
+        default_value = "1,4,16"
+    )]
+    share_consumers: Vec<usize>,
     /// Upper bound, in seconds, on the sending part of any one case.
     #[arg(long, value_name = "S", default_value_t = 300)]
     case_timeout: u64,
@@ -170,12 +186,17 @@ impl Cli {
             scale_topic_records: pick(None, 800_000, 200_000),
             group_members: self.group_members,
             txn_records: pick(self.txn_records, 2_000_000, 200_000),
+            share_records: pick(self.share_records, 500_000, 50_000),
+            share_consumers: self.share_consumers.clone(),
             case_time_limit: Duration::from_secs(self.case_timeout),
             keep_topics: self.keep_topics,
             only: self.only.clone(),
         };
         if options.records == 0 || options.consume_records == 0 || options.txn_records == 0 {
             bail!("--records, --consume-records and --txn-records must be positive");
+        }
+        if options.share_records == 0 || options.share_consumers.contains(&0) {
+            bail!("--share-records and every --share-consumers value must be positive");
         }
         if options.consume_partitions < 1 || options.scale_partitions < 1 {
             bail!("partition counts must be positive");
@@ -309,6 +330,12 @@ fn run() -> Result<ExitCode> {
     }
     if cli.wants(Scenario::Txn) {
         txn::scenario(&mut bench);
+    }
+    if cli.wants(Scenario::Settle) {
+        groups::settle_scenario(&mut bench);
+    }
+    if cli.wants(Scenario::Share) {
+        groups::share_scenario(&mut bench);
     }
     machine.loadavg_at_end = bench::report::loadavg();
     let both = bench.brokers.len() > 1;
@@ -603,6 +630,25 @@ fn settings(cli: &Cli, o: &Options, target: &Target) -> Vec<(String, String)> {
     set(
         "txn-e2e producer config",
         client::render(&txn::e2e_producer_settings()),
+    );
+    set(
+        "settle",
+        format!(
+            "{} librdkafka members on {} partitions, group.protocol classic then consumer, librdkafka's and the \
+             broker's default timings; clock from the first subscribe until every member owns a non-empty, \
+             disjoint share covering every partition, held for 1 s",
+            o.group_members,
+            2 * o.group_members
+        ),
+    );
+    set(
+        "share",
+        format!(
+            "{} x 100 B records preloaded (acks=1, not timed) into 1 partition; {:?} KafkaShareConsumers \
+             (sluice.compat.ShareBench, one JVM, a thread each, implicit acknowledgement, commitSync per poll); \
+             clock from the first record delivered to the last acknowledgement",
+            o.share_records, o.share_consumers
+        ),
     );
     s
 }
