@@ -92,6 +92,15 @@ class ConsumerProtocolTest {
                 assertEquals(2, members.out().lines().filter(l -> l.startsWith(GROUP + " ")).count(),
                         members.toString());
                 assertEquals(0, totalLag(), "nothing left to read");
+                Result types = tool("--list", "--type");
+                assertEquals(0, types.code(), types.toString());
+                assertTrue(types.out().lines().anyMatch(l -> l.matches(GROUP + "\\s+(?i:consumer)\\s*")),
+                        "--list --type shows the group as a consumer group:\n" + types);
+                Result state = tool("--describe", "--group", GROUP, "--state");
+                assertEquals(0, state.code(), state.toString());
+                assertTrue(state.out().lines().anyMatch(l -> l.startsWith(GROUP + " ") && l.contains("uniform")
+                        && l.contains("Stable") && l.trim().endsWith(" 2")), "--state shows the assignor, the "
+                        + "state and 2 members:\n" + state);
 
                 // Incremental: whichever member joined first gave up only the partitions the other now owns.
                 listenerA.assertOnlyMovedRevoked(b.assignment());
