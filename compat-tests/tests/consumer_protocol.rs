@@ -1,8 +1,8 @@
 //! KIP-848 consumer groups (`group.protocol=consumer`) with librdkafka 2.12 through rdkafka 0.39: the broker
 //! assigns partitions and members reconcile incrementally. Members join and leave while every produced record is
 //! processed exactly once; the server-side assignors `range` and `uniform` (`group.remote.assignor`); committed
-//! offsets survive a broker restart that the members ride out; a regular-expression subscription resolved by the
-//! broker picks up a topic created later.
+//! offsets survive a broker restart (and a kill -9) that the members ride out; a regular-expression subscription
+//! resolved by the broker picks up a topic created later.
 //!
 //! Brokers run with `group_consumer_heartbeat_interval_ms: 500` (and its minimum lowered to allow it): with
 //! KIP-848 a member learns of a new target assignment only from a heartbeat, so Kafka's 5 s default would make
@@ -327,6 +327,16 @@ fn uniform_assignor_balances_the_total() {
 /// that starts where the group left off and finds nothing to read.
 #[test]
 fn commits_resume_after_a_broker_restart() {
+    commits_resume_after(false);
+}
+
+/// The same after kill -9: the group's commits were durable when they were acknowledged.
+#[test]
+fn commits_resume_after_a_broker_crash() {
+    commits_resume_after(true);
+}
+
+fn commits_resume_after(kill9: bool) {
     const PARTITIONS: i32 = 4;
     const BATCH: usize = 60;
     let proxy = Proxy::start();
@@ -356,7 +366,12 @@ fn commits_resume_after_a_broker_restart() {
         "before the restart",
     );
 
-    broker.restart();
+    if kill9 {
+        broker.kill9();
+        broker.start_again();
+    } else {
+        broker.restart();
+    }
     proxy.point_to(broker.addr());
     produce(&bootstrap, &topic, BATCH..2 * BATCH, PARTITIONS);
     settle(
