@@ -44,7 +44,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * KIP-932 share groups with Kafka's own {@link KafkaShareConsumer} (4.4): several consumers on one partition split
  * its records and every record is accepted exactly once; explicit acknowledgement, where a released record comes
  * back with delivery count 2 and a rejected one never does; a consumer killed with records acquired, whose records
- * go to another member once their locks expire; and {@code kafka-share-groups.sh --describe}.
+ * go to another member once their locks expire; accepted records not delivered again after a broker restart; and
+ * {@code kafka-share-groups.sh --describe}.
  *
  * <p>Every group is set up with Admin.incrementalAlterConfigs on its GROUP config resource (KIP-932's group configs):
  * {@code share.auto.offset.reset=earliest}, so records produced before a consumer joins are delivered, and, where a
@@ -228,6 +229,47 @@ class ShareConsumerTest {
                 acceptMarker(List.of(other), name, records);
             }
             awaitStartOffset(admin, name, records);
+        }
+    }
+
+    /**
+     * Share state is durable: of 20 records a consumer accepts the 10 it acquired first (record_limit, 10 a poll)
+     * and closes; after a broker restart another consumer of the group gets exactly the other 10, never an accepted
+     * one.
+     */
+    @Test
+    void acceptedRecordsAreNotDeliveredAgainAfterARestart() throws Exception {
+        String name = "share-restart";
+        try (Admin admin = Kafka.admin(broker.bootstrap())) {
+            Kafka.createTopic(admin, name, 1, Map.of());
+            configureGroup(admin, name, Map.of("share.auto.offset.reset", "earliest"));
+        }
+        produce(name, 0, 20);
+        Set<String> accepted = new HashSet<>();
+        try (KafkaShareConsumer<String, String> first = shareConsumer(broker.bootstrap(), name, Map.of(
+                "share.acknowledgement.mode", "explicit", ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 10,
+                "share.acquire.mode", "record_limit"))) {
+            first.subscribe(List.of(name));
+            pollUntil(List.of(first), r -> {
+                accepted.add(r.value());
+                first.acknowledge(r, AcknowledgeType.ACCEPT);
+            }, () -> !accepted.isEmpty(), "the first poll's records");
+            first.commitSync();
+        }
+        assertTrue(accepted.size() <= 10, "record_limit: at most 10 records a poll, got " + accepted);
+
+        broker.sluice().restart();
+        try (KafkaShareConsumer<String, String> second = shareConsumer(broker.bootstrap(), name, Map.of())) {
+            second.subscribe(List.of(name));
+            Set<String> rest = new HashSet<>();
+            List<String> again = new ArrayList<>();
+            pollUntil(List.of(second), r -> {
+                if (accepted.contains(r.value()) || !rest.add(r.value())) {
+                    again.add(r.value() + "@" + r.offset());
+                }
+            }, () -> accepted.size() + rest.size() == 20 || !again.isEmpty(), "the records not accepted");
+            assertTrue(again.isEmpty(), "accepted records delivered again after the restart: " + again);
+            second.commitSync();
         }
     }
 
