@@ -150,19 +150,6 @@ map_key() {
         group_max_session_timeout_ms) echo group.max.session.timeout.ms ;;
         group_initial_rebalance_delay_ms) echo group.initial.rebalance.delay.ms ;;
         offset_metadata_max_bytes) echo offset.metadata.max.bytes ;;
-        # KIP-848 consumer groups and KIP-932 share groups: tests lower the heartbeat interval (a member learns of
-        # a new assignment only from a heartbeat) and the share-group record lock, and with them the minimums
-        # Kafka checks them against.
-        group_consumer_heartbeat_interval_ms) echo group.consumer.heartbeat.interval.ms ;;
-        group_consumer_min_heartbeat_interval_ms) echo group.consumer.min.heartbeat.interval.ms ;;
-        group_consumer_session_timeout_ms) echo group.consumer.session.timeout.ms ;;
-        group_consumer_min_session_timeout_ms) echo group.consumer.min.session.timeout.ms ;;
-        group_share_heartbeat_interval_ms) echo group.share.heartbeat.interval.ms ;;
-        group_share_min_heartbeat_interval_ms) echo group.share.min.heartbeat.interval.ms ;;
-        group_share_session_timeout_ms) echo group.share.session.timeout.ms ;;
-        group_share_min_session_timeout_ms) echo group.share.min.session.timeout.ms ;;
-        group_share_record_lock_duration_ms) echo group.share.record.lock.duration.ms ;;
-        group_share_min_record_lock_duration_ms) echo group.share.min.record.lock.duration.ms ;;
         log_retention_ms) echo log.retention.ms ;;
         log_retention_bytes) echo log.retention.bytes ;;
         log_cleanup_policy) echo log.cleanup.policy ;;
@@ -178,7 +165,8 @@ map_key() {
         transaction_max_timeout_ms) echo transaction.max.timeout.ms ;;
         transaction_abort_timed_out_transaction_cleanup_interval_ms)
             echo transaction.abort.timed.out.transaction.cleanup.interval.ms ;;
-        # Share and KIP-848 consumer group settings keep Kafka's names, dots for underscores.
+        # KIP-848 consumer group and KIP-932 share group settings keep Kafka's names, dots for
+        # underscores (tests lower heartbeat intervals and record locks, and the minimums with them).
         group_share_*|group_consumer_*) echo "${1//_/.}" ;;
         *) echo "" ;;
     esac
