@@ -683,3 +683,80 @@ fn raw_a_static_member_comes_back_with_its_partitions() {
     );
     assert_eq!(r.member_epoch, a.epoch, "and its epoch");
 }
+
+/// An empty group converts between the protocols (Kafka's default migration policy, BIDIRECTIONAL), keeping its
+/// committed offsets: a simple consumer's classic group becomes a consumer group on a first ConsumerGroupHeartbeat;
+/// while it has members a classic JoinGroup is refused; once they left, a JoinGroup makes it classic again.
+#[test]
+fn raw_an_empty_group_converts_between_the_protocols() {
+    use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+    use kafka_protocol::messages::JoinGroupRequest;
+
+    let (_broker, topic, tid, mut conn) = setup(1);
+    let group = unique_topic("cg-convert");
+    // A simple consumer's commit: an empty classic group with an offset.
+    let r = conn.request(8, &commit_req(&group, "", -1, &topic, 7));
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+
+    let mut a = RawMember::join(&mut conn, &group, &topic, tid, "member-a-0000000000000");
+    beat_until(&mut conn, &mut [&mut a], "a owns the partition", |m| {
+        m[0].owned.len() == 1
+    });
+    let fetched = conn.request(9, &fetch_req(&group, &a.id, a.epoch, &topic));
+    assert_eq!(
+        fetched.groups[0].topics[0].partitions[0].committed_offset,
+        7
+    );
+
+    let join = JoinGroupRequest::default()
+        .with_group_id(GroupId(str_bytes(&group)))
+        .with_session_timeout_ms(30_000)
+        .with_rebalance_timeout_ms(30_000)
+        .with_protocol_type(str_bytes("consumer"))
+        .with_protocols(vec![JoinGroupRequestProtocol::default()
+            .with_name(str_bytes("range"))
+            .with_metadata(bytes::Bytes::from_static(
+                b"\x00\x00\x00\x00\x00\x00\xff\xff\xff\xff",
+            ))]);
+    if !compat_tests::is_reference_kafka() {
+        // Kafka would take the classic member into the consumer group (KIP-848's online migration); Sluice does not
+        // migrate a group with members, and refuses the JoinGroup as for a group of another type.
+        let r = conn.request(5, &join);
+        assert_eq!(r.error_code, code(ResponseError::InconsistentGroupProtocol));
+    }
+    a.leave(&mut conn);
+    let r = conn.request(5, &join);
+    assert_eq!(r.error_code, code(ResponseError::MemberIdRequired), "{r:?}");
+    let group_type = |conn: &mut RawConn| {
+        let listed = conn.request(5, &ListGroupsRequest::default());
+        listed
+            .groups
+            .iter()
+            .find(|g| g.group_id.as_str() == group)
+            .expect("listed")
+            .group_type
+            .to_string()
+    };
+    let r = conn.request(5, &join.clone().with_member_id(r.member_id));
+    assert_eq!(
+        r.error_code, 0,
+        "the empty consumer group takes a classic member: {r:?}"
+    );
+    // Kafka's ListGroups reads committed state, which may lag the join a moment.
+    assert!(
+        compat_tests::wait_until(WAIT, || group_type(&mut conn) == "classic"),
+        "the group never listed as classic"
+    );
+    let fetched = conn.request(
+        8,
+        &fetch_req(&group, "", -1, &topic).with_groups(vec![OffsetFetchRequestGroup::default()
+            .with_group_id(GroupId(str_bytes(&group)))
+            .with_topics(Some(vec![OffsetFetchRequestTopics::default()
+                .with_name(TopicName(str_bytes(&topic)))
+                .with_partition_indexes(vec![0])]))]),
+    );
+    assert_eq!(
+        fetched.groups[0].topics[0].partitions[0].committed_offset,
+        7
+    );
+}
