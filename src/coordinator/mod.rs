@@ -1,7 +1,7 @@
 //! Coordinators: the state machines that clients drive through several requests over time: the
-//! classic group protocol, transactions and fetch sessions; the KIP-848 consumer and share-group
-//! coordinators join them here: `share_group` (KIP-932 share-group membership) and `share` (the
-//! partition side of share groups: delivery state, ShareFetch and ShareAcknowledge).
+//! classic group protocol and KIP-848 consumer groups (`group`), transactions and fetch sessions;
+//! share groups (KIP-932): `share_group` (membership and assignment) and `share` (the partition
+//! side: delivery state, ShareFetch and ShareAcknowledge).
 
 pub mod fetch_session;
 pub mod group;

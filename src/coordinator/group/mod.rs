@@ -1,4 +1,5 @@
-//! The group coordinator for the classic consumer group protocol, modelled on Apache Kafka's.
+//! The group coordinator for the classic consumer group protocol and KIP-848 consumer groups,
+//! modelled on Apache Kafka's.
 //!
 //! Each group is a state machine (Empty → PreparingRebalance → CompletingRebalance → Stable, and Dead
 //! once deleted) behind its own mutex, so one group's rebalance never blocks another group or the
@@ -31,7 +32,10 @@
 //! - `timers`: the delayed tasks (rebalance timeout, session timeout, pending member expiry);
 //! - `offsets`: OffsetCommit, OffsetFetch, OffsetDelete;
 //! - `admin`: ListGroups, DescribeGroups, DeleteGroups;
-//! - `txn_offsets`: TxnOffsetCommit's pending offsets, applied or dropped when the transaction ends.
+//! - `txn_offsets`: TxnOffsetCommit's pending offsets, applied or dropped when the transaction ends;
+//! - `consumer`: KIP-848 consumer groups (ConsumerGroupHeartbeat, ConsumerGroupDescribe, the
+//!   server-side assignors), kept in the same `Group` so that group ids are one namespace, offsets
+//!   are shared and an empty group converts between the protocols.
 
 mod admin;
 pub mod consumer;
