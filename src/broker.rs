@@ -21,9 +21,11 @@ use crate::config::group::GroupConfigs;
 use crate::config::topic::{self, BrokerDefaults, EffectiveConfig};
 use crate::config::Config;
 use crate::coordinator::fetch_session::FetchSessions;
-use crate::coordinator::group::{GroupConfig, GroupCoordinator, GroupState};
-use crate::coordinator::share::{AutoOffsetReset, Limits, ShareCoordinator, ShareSettings};
-use crate::coordinator::share_group::ShareGroupCoordinator;
+use crate::coordinator::group::{GroupConfig, GroupCoordinator};
+use crate::coordinator::share::{
+    AutoOffsetReset, GroupStatus, Limits, ShareCoordinator, ShareSettings,
+};
+use crate::coordinator::share_group::{ShareGroupCoordinator, ShareGroupListener};
 use crate::coordinator::txn::{TxnConfig, TxnCoordinator};
 use crate::log::PartitionLog;
 use crate::store::{QuotaEntity, QuotaValues, Store, StoreError, TopicRecord};
@@ -72,7 +74,7 @@ struct BrokerState {
     share_groups: ShareGroupCoordinator,
     transactions: TxnCoordinator,
     fetch_sessions: FetchSessions,
-    share: ShareCoordinator,
+    share: Arc<ShareCoordinator>,
     topics: RwLock<Topics>,
     /// Client quotas (KIP-546) by entity: stored and described, not enforced. Written through to
     /// the store under the write lock, so the map and the store change in the same order.
@@ -157,6 +159,71 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
     Ok(())
 }
 
+/// Connects the share-group coordinator (membership), the share partitions and the group
+/// configs, which are built apart: members leaving release their records, a deleted group takes
+/// its share state along, each group's `share.*` configs set its partitions' limits, and one group
+/// id names one group of one type. The callbacks the share partitions hold do not keep the
+/// share-group coordinator alive (no reference cycle keeps the store open).
+fn connect_share_groups(
+    groups: &GroupCoordinator,
+    configs: &Arc<GroupConfigs>,
+    share_groups: &ShareGroupCoordinator,
+    share: &Arc<ShareCoordinator>,
+) {
+    struct Partitions(Arc<ShareCoordinator>);
+    impl ShareGroupListener for Partitions {
+        fn member_left(&self, group: &str, member: &str) {
+            self.0.member_left(group, member);
+        }
+        fn group_deleted(&self, group: &str) {
+            if let Err(e) = self.0.group_deleted(group) {
+                tracing::error!(group, error = %e, "deleting the share group's partition state failed");
+            }
+        }
+    }
+    share_groups.add_listener(Arc::new(Partitions(share.clone())));
+    let classic = groups.clone();
+    share_groups.set_other_groups(Arc::new(move |id: &str| classic.group_type(id)));
+
+    let configs = configs.clone();
+    share.set_settings_lookup(move |group, defaults| {
+        let g = configs.share(group);
+        ShareSettings {
+            limits: Limits {
+                lock_duration_ms: u64::try_from(g.record_lock_duration_ms)
+                    .unwrap_or(defaults.limits.lock_duration_ms),
+                delivery_count_limit: i16::try_from(g.delivery_count_limit)
+                    .unwrap_or(defaults.limits.delivery_count_limit),
+                max_record_locks: usize::try_from(g.partition_max_record_locks)
+                    .unwrap_or(defaults.limits.max_record_locks),
+            },
+            auto_offset_reset: match g.auto_offset_reset.as_str() {
+                "earliest" => AutoOffsetReset::Earliest,
+                "latest" => AutoOffsetReset::Latest,
+                other => crate::config::group::by_duration_ms(other)
+                    .map_or(defaults.auto_offset_reset, AutoOffsetReset::ByDuration),
+            },
+            read_committed: g.isolation_level.eq_ignore_ascii_case("read_committed"),
+        }
+    });
+    let members = share_groups.downgrade();
+    let classic = groups.clone();
+    share.set_status_lookup(move |group| {
+        match members.upgrade().and_then(|c| c.member_count(group)) {
+            Some(0) => GroupStatus::Empty,
+            Some(_) => GroupStatus::Active,
+            None if classic.group_type(group).is_some() => GroupStatus::OtherType,
+            None => GroupStatus::Missing,
+        }
+    });
+    let assigned = share_groups.downgrade();
+    share.set_initialized_lookup(move |group, topic_id, partition| {
+        assigned
+            .upgrade()
+            .is_some_and(|c| c.is_assigned(group, topic_id, partition))
+    });
+}
+
 impl Broker {
     /// Loads every topic from the store. Partitions open lazily in the sense that matters: opening
     /// one reads its last batch, never its whole log.
@@ -199,12 +266,6 @@ impl Broker {
             group_configs.clone(),
             usize::try_from(config.group_share_max_size).unwrap_or(1),
         )?;
-        // A share group may not take the id of a classic group (KIP-932); the KIP-848 consumer
-        // coordinator joins this check when it lands.
-        let classic = groups.clone();
-        share_groups.set_other_groups(Arc::new(move |id: &str| {
-            (classic.describe(id).state != GroupState::Dead).then_some("classic")
-        }));
         let transactions = TxnCoordinator::open(
             store.clone(),
             TxnConfig {
@@ -233,6 +294,8 @@ impl Broker {
             },
             config.group_share_max_share_sessions,
         )?;
+        let share = Arc::new(share);
+        connect_share_groups(&groups, &group_configs, &share_groups, &share);
         Ok(Broker {
             shared: Arc::new(BrokerState {
                 fetch_sessions,

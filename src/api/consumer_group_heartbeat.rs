@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::consumer_group_heartbeat_response::{Assignment, TopicPartitions};
 use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
 
@@ -47,6 +48,17 @@ pub fn handle(ctx: &Ctx, req: ConsumerGroupHeartbeatRequest) -> Outcome {
         client_id: ctx.client_id.to_string(),
         client_host: format!("/{}", ctx.peer.ip()),
     };
+    // One id names one group: Kafka refuses a share group's id as "not a consumer group".
+    if broker.share_groups().has_group(&input.group_id) {
+        return Outcome::now(
+            ConsumerGroupHeartbeatResponse::default()
+                .with_error_code(ResponseError::GroupIdNotFound.code())
+                .with_error_message(Some(s(format!(
+                    "Group {} is not a consumer group.",
+                    input.group_id
+                )))),
+        );
+    }
     let out = broker
         .groups()
         .consumer_heartbeat(input, &topic_view(broker));

@@ -33,6 +33,15 @@ pub fn handle(ctx: &Ctx, req: JoinGroupRequest) -> Outcome {
         require_known_member_id: version >= 4,
         supports_skip_assignment: version >= 9,
     };
+    // One id names one group: a share group's id is not a classic group's (Kafka's answer).
+    if broker.share_groups().has_group(&join.group_id) {
+        let refused = JoinResult {
+            error: ResponseError::InconsistentGroupProtocol.code(),
+            generation_id: -1,
+            ..Default::default()
+        };
+        return Outcome::now(join_response(refused, version));
+    }
     let pending = match broker.groups().join(join) {
         Pending::Ready(r) if !r.flush => return Outcome::now(join_response(r, version)),
         pending => pending,

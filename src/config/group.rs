@@ -327,45 +327,57 @@ fn check_value(d: &Def, value: &str, config: &Config) -> Result<(), GroupConfigE
 /// non-negative ISO-8601 duration of days, hours, minutes and seconds (Java's `Duration.parse`).
 fn valid_auto_offset_reset(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
-    if lower == "earliest" || lower == "latest" {
-        return true;
-    }
-    let Some(d) = lower.strip_prefix("by_duration:") else {
-        return false;
-    };
-    let d = d.trim();
-    let Some(rest) = d.strip_prefix('p') else {
-        return false;
-    };
+    lower == "earliest" || lower == "latest" || by_duration_ms(&lower).is_some()
+}
+
+/// The milliseconds of a `by_duration:<ISO-8601 duration>` value of `share.auto.offset.reset`
+/// (days, hours, minutes and seconds with a fraction, as Java's `Duration.parse` reads them);
+/// None for anything else.
+pub fn by_duration_ms(value: &str) -> Option<u64> {
+    let lower = value.to_ascii_lowercase();
+    let rest = lower.strip_prefix("by_duration:")?.trim().strip_prefix('p')?;
     let (days, time) = match rest.split_once('t') {
         Some((days, time)) => (days, Some(time)),
         None => (rest, None),
     };
-    let number = |s: &str, decimals: bool| {
-        !s.is_empty()
+    let number = |s: &str, decimals: bool| -> Option<f64> {
+        let ok = !s.is_empty()
             && s.chars()
                 .all(|c| c.is_ascii_digit() || (decimals && c == '.'))
-            && s.chars().next().is_some_and(|c| c.is_ascii_digit())
+            && s.chars().next().is_some_and(|c| c.is_ascii_digit());
+        if ok {
+            s.parse::<f64>().ok()
+        } else {
+            None
+        }
     };
-    let days_ok = days.is_empty() || days.strip_suffix('d').is_some_and(|n| number(n, false));
-    let time_ok = match time {
-        None => !days.is_empty(),
+    let mut ms = 0f64;
+    if !days.is_empty() {
+        ms += number(days.strip_suffix('d')?, false)? * 86_400_000.0;
+    }
+    match time {
+        None if days.is_empty() => return None,
+        None => {}
         Some(t) => {
             let mut rest = t;
             let mut any = false;
-            for (unit, decimals) in [('h', false), ('m', false), ('s', true)] {
+            for (unit, decimals, scale) in [
+                ('h', false, 3_600_000.0),
+                ('m', false, 60_000.0),
+                ('s', true, 1_000.0),
+            ] {
                 if let Some(i) = rest.find(unit) {
-                    if !number(&rest[..i], decimals) {
-                        return false;
-                    }
+                    ms += number(&rest[..i], decimals)? * scale;
                     rest = &rest[i + 1..];
                     any = true;
                 }
             }
-            any && rest.is_empty()
+            if !any || !rest.is_empty() {
+                return None;
+            }
         }
-    };
-    days_ok && time_ok
+    }
+    (ms.is_finite() && ms <= u64::MAX as f64).then_some(ms as u64)
 }
 
 /// Validates a group's whole set of overrides, as Kafka's `GroupConfig.validate`: names, each
@@ -635,6 +647,11 @@ mod tests {
             Ok(())
         );
         assert!(check(&[("share.auto.offset.reset", "by_duration:-PT1H")]).is_err());
+        assert_eq!(by_duration_ms("by_duration:PT1H"), Some(3_600_000));
+        assert_eq!(by_duration_ms("BY_DURATION:P1DT2H3M4.5S"), Some(93_784_500));
+        assert_eq!(by_duration_ms("by_duration:P2D"), Some(172_800_000));
+        assert_eq!(by_duration_ms("by_duration:PT"), None);
+        assert_eq!(by_duration_ms("latest"), None);
         assert!(check(&[("share.auto.offset.reset", "by_duration:P")]).is_err());
         assert_eq!(
             check(&[("share.auto.offset.reset", "bogus")]).unwrap_err(),

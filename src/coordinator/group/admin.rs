@@ -39,6 +39,18 @@ pub struct GroupDescription {
 }
 
 impl GroupCoordinator {
+    /// The type of the group with this id, "classic" or "consumer", if there is one (the
+    /// share-group coordinator refuses ids of other types, as Kafka).
+    pub fn group_type(&self, group_id: &str) -> Option<&'static str> {
+        let g = self.group(group_id)?;
+        let g = g.lock().expect("group poisoned");
+        match (&g.consumer, g.state) {
+            (_, GroupState::Dead) => None,
+            (Some(_), _) => Some("consumer"),
+            (None, _) => Some("classic"),
+        }
+    }
+
     /// Every group as ListGroups shows it, optionally filtered by state names and group types
     /// (case-insensitive, as Kafka): classic groups with their classic states, consumer groups
     /// (KIP-848) with theirs.

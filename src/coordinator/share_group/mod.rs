@@ -31,7 +31,7 @@ mod assignor;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -321,6 +321,18 @@ fn flatten(a: &Assignment) -> BTreeMap<Uuid, Vec<i32>> {
         .collect()
 }
 
+/// A [`ShareGroupCoordinator`] that does not keep it alive (see `downgrade`).
+#[derive(Clone)]
+pub struct WeakShareGroups(Weak<Shared>);
+
+impl WeakShareGroups {
+    pub fn upgrade(&self) -> Option<ShareGroupCoordinator> {
+        self.0
+            .upgrade()
+            .map(|shared| ShareGroupCoordinator { shared })
+    }
+}
+
 /// Handle to the coordinator; cheap to clone.
 #[derive(Clone)]
 pub struct ShareGroupCoordinator {
@@ -387,6 +399,35 @@ impl ShareGroupCoordinator {
     /// Connects the other coordinators (see [`OtherGroups`]).
     pub fn set_other_groups(&self, other: OtherGroups) {
         *self.shared.other_groups.write().expect("seam poisoned") = Some(other);
+    }
+
+    /// A handle for callbacks that other coordinators hold: it does not keep this one (and its
+    /// store) alive, so the callbacks make no reference cycle.
+    pub fn downgrade(&self) -> WeakShareGroups {
+        WeakShareGroups(Arc::downgrade(&self.shared))
+    }
+
+    /// How many members a share group has; None if there is no share group of this id.
+    pub fn member_count(&self, id: &str) -> Option<usize> {
+        let g = self.group(id)?;
+        let g = g.lock().expect("share group poisoned");
+        (!g.dead).then_some(g.members.len())
+    }
+
+    /// Whether a member of the group is assigned the partition now: the share partition is
+    /// initialised once it is (Kafka initialises a share partition's state when the group
+    /// coordinator first assigns it).
+    pub fn is_assigned(&self, id: &str, topic_id: Uuid, partition: i32) -> bool {
+        let Some(g) = self.group(id) else {
+            return false;
+        };
+        let g = g.lock().expect("share group poisoned");
+        !g.dead
+            && g.members.values().any(|m| {
+                m.assignment
+                    .get(&topic_id)
+                    .is_some_and(|ps| ps.contains(&partition))
+            })
     }
 
     /// Whether a share group with this id exists (for the other coordinators, which must refuse
