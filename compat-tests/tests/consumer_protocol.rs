@@ -2,7 +2,8 @@
 //! assigns partitions and members reconcile incrementally. Members join and leave while every produced record is
 //! processed exactly once; the server-side assignors `range` and `uniform` (`group.remote.assignor`); committed
 //! offsets survive a broker restart (and a kill -9) that the members ride out; a regular-expression subscription
-//! resolved by the broker picks up a topic created later.
+//! resolved by the broker picks up a topic created later; a static member (`group.instance.id`) that closes and
+//! returns gets its partitions back, nobody else having been given them.
 //!
 //! Brokers run with `group_consumer_heartbeat_interval_ms: 500` (and its minimum lowered to allow it): with
 //! KIP-848 a member learns of a new target assignment only from a heartbeat, so Kafka's 5 s default would make
@@ -461,5 +462,68 @@ fn a_regex_subscription_picks_up_a_topic_created_later() {
     assert!(
         (100..105).all(|i| !seen.contains_key(&format!("m{i}"))),
         "records of the non-matching topic were consumed: {seen:?}"
+    );
+}
+
+/// Static membership (KIP-848 keeps KIP-345's `group.instance.id`): a static member that closes and comes back
+/// within the session timeout gets the partitions it had, which nobody else was given meanwhile, and the other
+/// member keeps its own, with no record processed twice.
+#[test]
+fn a_static_member_that_returns_gets_its_partitions_back() {
+    const PARTITIONS: i32 = 4;
+    let broker = Broker::start_with(BROKER_CONFIG);
+    let bootstrap = broker.bootstrap();
+    let topic = unique_topic("cgp-static");
+    let group = unique_topic("cgp-static");
+    create_topic(&bootstrap, &topic, PARTITIONS);
+    produce(&bootstrap, &topic, 0..40, PARTITIONS);
+    let instance = |id: &str| format!("{group}-{id}");
+    let (ia, ib) = (instance("a"), instance("b"));
+    let a = member(&bootstrap, &group, "a", &[("group.instance.id", &ia)]);
+    let b = member(&bootstrap, &group, "b", &[("group.instance.id", &ib)]);
+    for m in [&a, &b] {
+        m.consumer.subscribe(&[&topic]).expect("subscribe");
+    }
+    let mut seen = Seen::new();
+    settle(
+        &broker,
+        &[&a, &b],
+        &mut seen,
+        &[2, 2],
+        4,
+        40,
+        "two static members",
+    );
+    let before = assignments(&[&a, &b]);
+
+    // A static member's close leaves with epoch -2: its partitions stay reserved for its instance id, so b is
+    // not given them. This watches for an absence, so it is a timed window: four heartbeat intervals, in which a
+    // dynamic member's leave would have moved the partitions to b.
+    drop(a);
+    let window = std::time::Instant::now();
+    while window.elapsed() < Duration::from_secs(2) {
+        poll_all(&[&b], &mut seen);
+        assert_eq!(
+            assignments(&[&b])[0],
+            before[1],
+            "b was given the absent static member's partitions"
+        );
+    }
+    let a = member(&bootstrap, &group, "a-again", &[("group.instance.id", &ia)]);
+    a.consumer.subscribe(&[&topic]).expect("subscribe");
+    produce(&bootstrap, &topic, 40..80, PARTITIONS);
+    settle(
+        &broker,
+        &[&a, &b],
+        &mut seen,
+        &[2, 2],
+        4,
+        80,
+        "the static member back",
+    );
+    assert_eq!(
+        assignments(&[&a, &b]),
+        before,
+        "the returning instance got its partitions back"
     );
 }
