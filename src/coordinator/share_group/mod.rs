@@ -161,6 +161,12 @@ struct Member {
     assignment: Assignment,
     /// When its session ends unless it heartbeats.
     deadline: Instant,
+    /// Which joining this is: a member that left and joined again gets a new session timer,
+    /// and an old timer, finding another incarnation, ends.
+    incarnation: u64,
+    /// Its session timer, ended when the member goes: members that join and leave often must
+    /// not leave sleeping timers behind.
+    timer: Option<tokio::task::AbortHandle>,
 }
 
 struct ShareGroup {
@@ -294,6 +300,8 @@ impl ShareGroup {
                             .map(|(t, ps)| (t, ps.into_iter().collect()))
                             .collect(),
                         deadline,
+                        incarnation: next_incarnation(),
+                        timer: None,
                     },
                 )
             })
@@ -313,6 +321,12 @@ impl ShareGroup {
             dead: false,
         }
     }
+}
+
+/// A number no other member incarnation of this process has.
+fn next_incarnation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 fn flatten(a: &Assignment) -> BTreeMap<Uuid, Vec<i32>> {
@@ -368,7 +382,11 @@ impl ShareGroupCoordinator {
             let session = Duration::from_millis(configs.share(&id).session_timeout_ms as u64);
             let g = ShareGroup::from_record(&id, rec, session);
             tracing::info!(group = %id, epoch = g.group_epoch, members = g.members.len(), "loaded share group");
-            members.extend(g.members.keys().map(|m| (id.clone(), m.clone())));
+            members.extend(
+                g.members
+                    .iter()
+                    .map(|(m, x)| (id.clone(), m.clone(), x.incarnation)),
+            );
             groups.insert(id, Arc::new(Mutex::new(g)));
         }
         let coordinator = ShareGroupCoordinator {
@@ -381,8 +399,18 @@ impl ShareGroupCoordinator {
                 other_groups: RwLock::new(None),
             }),
         };
-        for (group, member) in members {
-            coordinator.watch_session(&group, member);
+        for (group, member, incarnation) in members {
+            let timer = coordinator.watch_session(&group, member.clone(), incarnation);
+            if let Some(g) = coordinator.group(&group) {
+                if let Some(m) = g
+                    .lock()
+                    .expect("share group poisoned")
+                    .members
+                    .get_mut(&member)
+                {
+                    m.timer = Some(timer);
+                }
+            }
         }
         Ok(coordinator)
     }
@@ -586,10 +614,14 @@ impl ShareGroupCoordinator {
                         subscribed: BTreeSet::new(),
                         assignment: Assignment::new(),
                         deadline: Instant::now() + session,
+                        incarnation: next_incarnation(),
+                        timer: None,
                     },
                 );
                 changed = true;
-                self.watch_session(&g.id, req.member_id.clone());
+                let incarnation = g.members[&req.member_id].incarnation;
+                let timer = self.watch_session(&g.id, req.member_id.clone(), incarnation);
+                g.members.get_mut(&req.member_id).expect("just added").timer = Some(timer);
                 tracing::info!(group = %g.id, member = %req.member_id, "share group member joined");
             }
         } else {
@@ -683,11 +715,16 @@ impl ShareGroupCoordinator {
         topics: TopicLookup,
         events: &mut Vec<Event>,
     ) -> Result<bool, ShareGroupError> {
-        if g.members.remove(member_id).is_none() {
+        let Some(gone) = g.members.remove(member_id) else {
             return Err(ShareGroupError::UnknownMemberId(format!(
                 "Member {member_id} is not a member of group {}.",
                 g.id
             )));
+        };
+        // The expiring timer itself may be the caller: it returns before its next await, so
+        // aborting it here cuts nothing short.
+        if let Some(timer) = gone.timer {
+            timer.abort();
         }
         tracing::info!(group = %g.id, member = member_id, "share group member left");
         g.target.remove(member_id);
@@ -702,7 +739,12 @@ impl ShareGroupCoordinator {
     /// (heartbeats move it), and removes the member once it passed. Topics are not looked up
     /// here (the timer has no broker): the assignment is recomputed over the topics last seen,
     /// and the next heartbeat notices any change to them.
-    fn watch_session(&self, group_id: &str, member_id: String) {
+    fn watch_session(
+        &self,
+        group_id: &str,
+        member_id: String,
+        incarnation: u64,
+    ) -> tokio::task::AbortHandle {
         let this = self.clone();
         let group_id = group_id.to_string();
         let span = info_span!(parent: None, "share_session_timeout", group = %group_id, member = %member_id);
@@ -719,6 +761,9 @@ impl ShareGroupCoordinator {
                             let Some(m) = g.members.get(&member_id) else {
                                 return;
                             };
+                            if m.incarnation != incarnation {
+                                return;
+                            }
                             if Instant::now() < m.deadline {
                                 Some(m.deadline)
                             } else {
@@ -739,7 +784,8 @@ impl ShareGroupCoordinator {
                 }
             }
             .instrument(span),
-        );
+        )
+        .abort_handle()
     }
 
     /// ShareGroupDescribe for one group.

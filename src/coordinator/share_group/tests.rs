@@ -252,3 +252,26 @@ async fn a_silent_member_expires_and_its_partitions_move() {
         2
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_member_that_leaves_and_rejoins_keeps_one_session_timer() {
+    let f = Fixture::new(Config::default());
+    let before = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    for _ in 0..50 {
+        f.beat("a", 0, Some(&["t"])).unwrap();
+        f.beat("a", -1, None).unwrap();
+        f.beat("a", 0, Some(&["t"])).unwrap();
+        // Let aborted timers finish.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        tokio::task::yield_now().await;
+        f.beat("a", -1, None).unwrap();
+    }
+    f.beat("a", 0, Some(&["t"])).unwrap();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let alive = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    assert!(alive <= before + 1, "{alive} tasks alive, {before} before");
+}
