@@ -220,6 +220,24 @@ fn heartbeat_errors_are_kafkas() {
     // The fenced and refused members did not disturb the others.
     assert_eq!(beat(&mut conn, &group, &mut a, &t).error_code, 0);
     assert_eq!(describe(&mut conn, &group).members.len(), 2);
+    // Leaving as a member the group does not know.
+    let r = conn.request(1, &heartbeat_request(&group, "stranger", -1, None));
+    assert_eq!(r.error_code, UNKNOWN_MEMBER_ID, "{r:?}");
+    // A member that joins again (epoch 0) with its id is taken back, with the group's epoch.
+    let r = conn.request(1, &heartbeat_request(&group, &a.id, 0, Some(&t)));
+    assert_eq!(r.error_code, 0, "{r:?}");
+    assert!(r.member_epoch >= a.epoch, "{r:?}");
+    assert_eq!(describe(&mut conn, &group).members.len(), 2);
+    // A heartbeat for a group that does not exist.
+    let r = conn.request(1, &heartbeat_request("no-such-share-group", "m", 3, None));
+    assert_eq!(
+        (r.error_code, r.error_message.as_deref()),
+        (
+            GROUP_ID_NOT_FOUND,
+            Some("Share group no-such-share-group not found.")
+        ),
+        "{r:?}"
+    );
 }
 
 #[test]
