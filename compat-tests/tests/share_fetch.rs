@@ -506,3 +506,24 @@ fn state_survives_a_kill() {
     assert_eq!(start_offset(&broker, &group, &topic), 2);
     n.leave();
 }
+
+/// A member whose connection closes loses its share session and its records go to another member
+/// at once, as Kafka does, long before the lock would expire (60 s here; the wait is 30 s).
+#[test]
+fn a_closed_connection_releases_what_its_member_held() {
+    let broker = Broker::start_with("group_share_record_lock_duration_ms: 60000\n");
+    let topic = unique_topic("share");
+    create_topic(&broker.bootstrap(), &topic, 1);
+    let group = unique_topic("sg");
+    let mut a = Member::join(&broker, &group, &topic);
+    let mut b = Member::join(&broker, &group, &topic);
+    a.fetch(&[], 0);
+    b.fetch(&[], 0);
+    produce(&broker, &topic, &["x", "y", "z"]);
+    assert_eq!(a.fetch_some(&[]), vec![(0, 2, 1)]);
+    drop(a);
+    assert_eq!(b.fetch_some(&[]), vec![(0, 2, 2)]);
+    let r = b.acknowledge(&[(0, 2, ACCEPT)]);
+    assert_eq!(ack_codes(&r), vec![0]);
+    b.leave();
+}

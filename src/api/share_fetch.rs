@@ -131,6 +131,7 @@ pub fn handle(ctx: &Ctx, req: ShareFetchRequest) -> Outcome {
         .collect();
     let share = broker.share();
     let plan = share.sessions().fetch(
+        ctx.peer,
         &group,
         &member,
         req.share_session_epoch,

@@ -206,6 +206,11 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Broker, limits: 
             let _ = writer.await;
         }
     }
+    // Share sessions end with the connection that opened them (as in Kafka), releasing what
+    // their members hold; at shutdown the store is closing, and a restart releases it anyway.
+    if !matches!(stop, Stop::Shutdown) {
+        broker.share().connection_closed(peer);
+    }
     match stop {
         Stop::Shutdown => tracing::debug!(%peer, "connection closed: broker shutting down"),
         Stop::WriterGone => tracing::debug!(%peer, "connection closed: writer stopped"),

@@ -383,6 +383,15 @@ impl ShareCoordinator {
         self.release_member(group, member);
     }
 
+    /// A connection closed: the share sessions it opened end, and their members' records are
+    /// released at once, as Kafka does, rather than when their locks expire.
+    pub fn connection_closed(&self, conn: std::net::SocketAddr) {
+        let ended = self.sessions().connection_closed(conn);
+        for (group, member) in ended {
+            self.release_member(&group, &member);
+        }
+    }
+
     /// A share group was deleted (the share-group coordinator calls this): its state goes.
     pub fn group_deleted(&self, group: &str) -> Result<(), StoreError> {
         self.sessions().remove_group(group);

@@ -7,6 +7,7 @@
 //! that is refused with SHARE_SESSION_LIMIT_REACHED.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use kafka_protocol::error::ResponseError;
 use uuid::Uuid;
@@ -24,6 +25,8 @@ struct Session {
     epoch: i32,
     /// In the order they were added, as Kafka answers them.
     partitions: Vec<SessionPartition>,
+    /// The connection that opened it: when it closes, the session ends (as in Kafka).
+    conn: SocketAddr,
 }
 
 #[derive(Debug)]
@@ -52,8 +55,10 @@ impl ShareSessions {
     }
 
     /// Starts a ShareFetch of `member`: opens, continues or closes its session as `epoch` says.
+    #[allow(clippy::too_many_arguments)]
     pub fn fetch(
         &mut self,
+        conn: SocketAddr,
         group: &str,
         member: &str,
         epoch: i32,
@@ -82,6 +87,7 @@ impl ShareSessions {
                     Session {
                         epoch: 1,
                         partitions: partitions.clone(),
+                        conn,
                     },
                 );
                 Ok(Plan::Full(partitions))
@@ -132,6 +138,20 @@ impl ShareSessions {
         Ok(session)
     }
 
+    /// Ends the sessions a closed connection opened; returns their (group, member).
+    pub fn connection_closed(&mut self, conn: SocketAddr) -> Vec<(String, String)> {
+        let keys: Vec<(String, String)> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.conn == conn)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &keys {
+            self.sessions.remove(k);
+        }
+        keys
+    }
+
     /// Drops a member's session (it left the group).
     pub fn remove(&mut self, group: &str, member: &str) {
         self.sessions
@@ -161,20 +181,36 @@ impl ShareSessions {
 mod tests {
     use super::*;
 
+    const CONN: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1);
+
+    #[test]
+    fn a_closed_connection_ends_the_sessions_it_opened() {
+        let mut s = ShareSessions::new(10);
+        let other = SocketAddr::from(([127, 0, 0, 1], 2));
+        s.fetch(CONN, "g", "a", 0, vec![], &[], false).unwrap();
+        s.fetch(other, "g", "b", 0, vec![], &[], false).unwrap();
+        assert_eq!(
+            s.connection_closed(CONN),
+            vec![("g".to_string(), "a".to_string())]
+        );
+        assert_eq!(s.len(), 1);
+    }
+
     #[test]
     fn epochs_open_continue_and_close_a_session() {
         let mut s = ShareSessions::new(1);
         let (a, b) = ((Uuid::nil(), 0), (Uuid::nil(), 1));
         assert_eq!(
-            s.fetch("g", "m", 0, vec![a, a], &[], false),
+            s.fetch(CONN, "g", "m", 0, vec![a, a], &[], false),
             Ok(Plan::Full(vec![a]))
         );
         assert_eq!(
-            s.fetch("g", "m", 1, vec![b], &[a], true),
+            s.fetch(CONN, "g", "m", 1, vec![b], &[a], true),
             Ok(Plan::Incremental(vec![b]))
         );
         assert_eq!(
-            s.fetch("g", "m", 1, vec![], &[], false),
+            s.fetch(CONN, "g", "m", 1, vec![], &[], false),
             Err(ResponseError::InvalidShareSessionEpoch.code())
         );
         s.acknowledge("g", "m", 2).unwrap();
@@ -183,18 +219,21 @@ mod tests {
             Err(ResponseError::InvalidShareSessionEpoch.code())
         );
         assert_eq!(
-            s.fetch("g", "x", 0, vec![], &[], false),
+            s.fetch(CONN, "g", "x", 0, vec![], &[], false),
             Err(ResponseError::ShareSessionLimitReached.code())
         );
         assert_eq!(
-            s.fetch("g", "x", 3, vec![], &[], false),
+            s.fetch(CONN, "g", "x", 3, vec![], &[], false),
             Err(ResponseError::ShareSessionNotFound.code())
         );
         assert_eq!(
-            s.fetch("g", "m", 0, vec![], &[], true),
+            s.fetch(CONN, "g", "m", 0, vec![], &[], true),
             Err(ResponseError::InvalidRequest.code())
         );
-        assert_eq!(s.fetch("g", "m", -1, vec![], &[], true), Ok(Plan::Final));
+        assert_eq!(
+            s.fetch(CONN, "g", "m", -1, vec![], &[], true),
+            Ok(Plan::Final)
+        );
         assert!(s.is_empty());
         assert_eq!(
             s.acknowledge("g", "m", -1),
