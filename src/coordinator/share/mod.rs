@@ -256,8 +256,9 @@ impl ShareCoordinator {
         let mut sp = sp.lock().expect("share partition poisoned");
         let mut changed = sp.skip_to(log.offsets().log_start as i64);
         let mut out = Delivered::default();
-        if *budget > 0 {
-            let from = sp.next_to_read();
+        // An altered start past the log's end waits for the log to get there.
+        let from = sp.next_to_read();
+        if *budget > 0 && from <= log.offsets().high_watermark as i64 {
             let read = log
                 .read_isolated(from, max_bytes, at_least_one, settings.read_committed)
                 .map_err(|e| crate::api::error::code(&e, "a share fetch read"))?;
@@ -377,7 +378,8 @@ impl ShareCoordinator {
     }
 
     /// A member left its share group (the share-group coordinator calls this): its records are
-    /// released at once and its share session dropped.
+    /// released at once and its share session dropped. This asks the settings lookup for the
+    /// group's delivery-count limit, so the caller must not hold a lock that lookup takes.
     pub fn member_left(&self, group: &str, member: &str) {
         self.sessions().remove(group, member);
         self.release_member(group, member);
@@ -700,6 +702,13 @@ mod tests {
         assert_eq!(share.expire(now_ms()), None);
         share.alter(&k, 1).unwrap();
         assert_eq!(share.start_offset(&k), Some(1));
+        // Altered past the log's end: nothing to read yet, and no error.
+        share.alter(&k, 100).unwrap();
+        let got = share
+            .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true)
+            .unwrap()
+            .unwrap();
+        assert!(got.acquired.is_empty());
         assert!(share.delete_topic("g", t.id).unwrap());
         assert_eq!(share.start_offset(&k), None);
         share.alter(&k, 1).unwrap();
