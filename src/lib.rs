@@ -19,7 +19,7 @@
 //!   group protocol, KIP-848 consumer groups and committed offsets (transactional ones too);
 //!   [`coordinator::txn`], the transaction coordinator; [`coordinator::fetch_session`], fetch
 //!   sessions; [`coordinator::share_group`], share-group membership and assignment (KIP-932);
-//!   [`coordinator::share`], share partitions' delivery state.
+//!   [`coordinator::share`], share groups' partition state and share sessions.
 //! - [`log`]: a partition's log (offsets, high watermark, last stable offset, reads, long-poll
 //!   wake-ups, transaction markers and the aborted index), record batch headers, idempotent and
 //!   transactional producer state, compaction and the background cleaner.
