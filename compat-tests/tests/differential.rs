@@ -1974,6 +1974,9 @@ fn transaction_cases(d: &mut Diff) {
         d.case("success: next epoch", v, |side| {
             share_fetch(side, 1, share_member)
         });
+        d.case("error: closing no session", v, |side| {
+            share_fetch(side, -1, "diff-share-nobody")
+        });
         d.case("error: invalid member id", v, |side| {
             share_fetch(side, 0, "")
         });

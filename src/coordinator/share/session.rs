@@ -92,8 +92,11 @@ impl ShareSessions {
                 );
                 Ok(Plan::Full(partitions))
             }
+            // As in Kafka, only a session that exists can be closed.
             FINAL_EPOCH => {
-                self.sessions.remove(&key);
+                self.sessions
+                    .remove(&key)
+                    .ok_or(ResponseError::ShareSessionNotFound.code())?;
                 Ok(Plan::Final)
             }
             _ => {
@@ -235,6 +238,10 @@ mod tests {
             Ok(Plan::Final)
         );
         assert!(s.is_empty());
+        assert_eq!(
+            s.fetch(CONN, "g", "m", -1, vec![], &[], false),
+            Err(ResponseError::ShareSessionNotFound.code())
+        );
         assert_eq!(
             s.acknowledge("g", "m", -1),
             Err(ResponseError::ShareSessionNotFound.code())
