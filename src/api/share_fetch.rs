@@ -311,25 +311,27 @@ impl Fetching {
                 ),
             }
         }
-        // Acknowledged partitions no longer in the session are still answered.
-        {
-            for (p, &code) in &self.acks {
-                if answered.contains(p) {
-                    continue;
-                }
-                let data = PartitionData::default()
-                    .with_partition_index(p.1)
-                    .with_acknowledge_error_code(code)
-                    .with_current_leader(leader(&self.broker))
-                    .with_records(Some(Bytes::new()));
-                match topics.iter_mut().find(|t| t.topic_id == p.0) {
-                    Some(t) => t.partitions.push(data),
-                    None => topics.push(
-                        ShareFetchableTopicResponse::default()
-                            .with_topic_id(p.0)
-                            .with_partitions(vec![data]),
-                    ),
-                }
+        // Acknowledged partitions no longer in the session (or a closed one's) are still
+        // answered, in a stable order.
+        let mut unanswered: Vec<(&SessionPartition, &i16)> = self
+            .acks
+            .iter()
+            .filter(|(p, _)| !answered.contains(p))
+            .collect();
+        unanswered.sort();
+        for (p, &code) in unanswered {
+            let data = PartitionData::default()
+                .with_partition_index(p.1)
+                .with_acknowledge_error_code(code)
+                .with_current_leader(leader(&self.broker))
+                .with_records(Some(Bytes::new()));
+            match topics.iter_mut().find(|t| t.topic_id == p.0) {
+                Some(t) => t.partitions.push(data),
+                None => topics.push(
+                    ShareFetchableTopicResponse::default()
+                        .with_topic_id(p.0)
+                        .with_partitions(vec![data]),
+                ),
             }
         }
         let response = ShareFetchResponse::default()
