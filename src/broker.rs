@@ -286,8 +286,10 @@ impl Broker {
                         .unwrap_or(30_000),
                     delivery_count_limit: i16::try_from(config.group_share_delivery_count_limit)
                         .unwrap_or(5),
-                    max_record_locks: usize::try_from(config.group_share_partition_max_record_locks)
-                        .unwrap_or(2_000),
+                    max_record_locks: usize::try_from(
+                        config.group_share_partition_max_record_locks,
+                    )
+                    .unwrap_or(2_000),
                 },
                 auto_offset_reset: AutoOffsetReset::Latest,
                 read_committed: false,

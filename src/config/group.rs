@@ -335,7 +335,10 @@ fn valid_auto_offset_reset(value: &str) -> bool {
 /// None for anything else.
 pub fn by_duration_ms(value: &str) -> Option<u64> {
     let lower = value.to_ascii_lowercase();
-    let rest = lower.strip_prefix("by_duration:")?.trim().strip_prefix('p')?;
+    let rest = lower
+        .strip_prefix("by_duration:")?
+        .trim()
+        .strip_prefix('p')?;
     let (days, time) = match rest.split_once('t') {
         Some((days, time)) => (days, Some(time)),
         None => (rest, None),

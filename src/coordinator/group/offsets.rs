@@ -42,7 +42,12 @@ impl GroupCoordinator {
             return Err(code(ResponseError::FencedInstanceId));
         }
         let simple = generation_id < 0 && g.state == GroupState::Empty;
-        if let Some(check) = Self::check_consumer_commit(&g, member_id, generation_id) {
+        if let Some(check) = Self::check_consumer_commit(
+            &g,
+            member_id,
+            generation_id,
+            Some(&committed_partitions(&offsets)),
+        ) {
             check?;
             if let Some(m) = g
                 .consumer
@@ -181,6 +186,11 @@ impl GroupCoordinator {
 
 /// Topics in a ConsumerProtocolSubscription (any version: the topic list comes first, after the
 /// version). Unparseable metadata subscribes to nothing.
+/// The (topic, partition) pairs of a commit, for a consumer-group member's epoch check.
+pub(super) fn committed_partitions<T>(offsets: &[(String, i32, T)]) -> Vec<(&str, i32)> {
+    offsets.iter().map(|(t, p, _)| (t.as_str(), *p)).collect()
+}
+
 fn subscribed_topics(metadata: &[u8]) -> Vec<String> {
     fn parse(b: &[u8]) -> Option<Vec<String>> {
         let n = i32::from_be_bytes(b.get(2..6)?.try_into().ok()?);

@@ -42,7 +42,12 @@ impl GroupCoordinator {
         // Old clients (TxnOffsetCommit v0-2) send no member: their commits are not fenced by the
         // group, only by the producer epoch.
         let checked = !(member_id.is_empty() && generation_id < 0);
-        if let Some(check) = Self::check_consumer_commit(&g, member_id, generation_id) {
+        if let Some(check) = Self::check_consumer_commit(
+            &g,
+            member_id,
+            generation_id,
+            Some(&super::offsets::committed_partitions(&offsets)),
+        ) {
             // A consumer-group member commits at its member epoch (KIP-848), as with OffsetCommit.
             if checked {
                 check?;

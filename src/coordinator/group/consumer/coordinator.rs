@@ -384,6 +384,7 @@ impl GroupCoordinator {
                                 state: MemberState::Stable,
                                 assigned: Assignment::new(),
                                 pending_revocation: Assignment::new(),
+                                partition_epochs: BTreeMap::new(),
                                 last_heartbeat: now,
                                 revoke_by: None,
                             },
@@ -666,11 +667,15 @@ impl GroupCoordinator {
 
     /// Kafka's ConsumerGroup.validateOffsetCommit for the group under `g`'s lock; `None` when it is
     /// not a consumer group. A commit with a negative epoch is an admin's, accepted when the group
-    /// has no members; a member commits at exactly its epoch (older: STALE_MEMBER_EPOCH).
+    /// has no members. A member's epoch newer than its own is STALE_MEMBER_EPOCH; an older one is
+    /// accepted for partitions (`Some`) the member was given at or before that epoch, as Kafka 4.4
+    /// does (a member may commit what it processed while its next epoch was on its way). `None`
+    /// partitions (OffsetFetch) want the current epoch exactly.
     pub(in crate::coordinator::group) fn check_consumer_commit(
         g: &Group,
         member_id: &str,
         member_epoch: i32,
+        partitions: Option<&[(&str, i32)]>,
     ) -> Option<Result<(), i16>> {
         let c = g.consumer.as_ref()?;
         if member_epoch < 0 && c.members.is_empty() {
@@ -679,12 +684,22 @@ impl GroupCoordinator {
         let Some(m) = c.members.get(member_id) else {
             return Some(Err(code(ResponseError::UnknownMemberId)));
         };
-        Some(if member_epoch > m.member_epoch {
-            Err(code(ResponseError::FencedMemberEpoch))
-        } else if member_epoch < m.member_epoch {
-            Err(code(ResponseError::StaleMemberEpoch))
-        } else {
+        let stale = Err(code(ResponseError::StaleMemberEpoch));
+        Some(if member_epoch == m.member_epoch {
             Ok(())
+        } else if member_epoch > m.member_epoch {
+            stale
+        } else {
+            let had_it = |(topic, partition): &(&str, i32)| {
+                c.topics
+                    .get(*topic)
+                    .and_then(|(id, _)| m.assignment_epoch(id, *partition))
+                    .is_some_and(|since| member_epoch >= since)
+            };
+            match partitions {
+                Some(ps) if ps.iter().all(had_it) => Ok(()),
+                _ => stale,
+            }
         })
     }
 
@@ -712,10 +727,7 @@ impl GroupCoordinator {
             return 0;
         };
         let g = group.lock().expect("group poisoned");
-        match Self::check_consumer_commit(&g, member_id, epoch) {
-            Some(Err(c)) if c == code(ResponseError::FencedMemberEpoch) => {
-                code(ResponseError::StaleMemberEpoch)
-            }
+        match Self::check_consumer_commit(&g, member_id, epoch, None) {
             Some(Err(c)) => c,
             _ => 0,
         }

@@ -73,6 +73,11 @@ pub struct ConsumerMember {
     pub assigned: Assignment,
     /// What it must give up before it gets anything new.
     pub pending_revocation: Assignment,
+    /// The member epoch at which it was given each partition it owns or must revoke: a commit
+    /// at an older epoch is accepted for the partitions it had by then (Kafka 4.4's
+    /// assignment-epoch check of OffsetCommit).
+    #[serde(default)]
+    pub partition_epochs: BTreeMap<Uuid, BTreeMap<i32, i32>>,
     /// Refreshed by heartbeats; a restarted broker gives every member a fresh session.
     #[serde(skip, default = "Instant::now")]
     pub last_heartbeat: Instant,
@@ -99,6 +104,7 @@ impl PartialEq for ConsumerMember {
             && self.state == o.state
             && self.assigned == o.assigned
             && self.pending_revocation == o.pending_revocation
+            && self.partition_epochs == o.partition_epochs
             && self.revoke_by == o.revoke_by
     }
 }
@@ -245,8 +251,29 @@ impl ConsumerGroup {
                 m.member_epoch = self.assignment_epoch;
             }
         }
+        m.record_partition_epochs();
         self.members.insert(member_id.to_string(), m);
         self.members[member_id] != before
+    }
+}
+
+impl ConsumerMember {
+    /// The epoch at which the member was given the partition, if it owns it or must revoke it.
+    pub fn assignment_epoch(&self, topic: &Uuid, partition: i32) -> Option<i32> {
+        self.partition_epochs.get(topic)?.get(&partition).copied()
+    }
+
+    /// Partitions new to the member get its current epoch; partitions it no longer has are
+    /// forgotten.
+    fn record_partition_epochs(&mut self) {
+        let mut epochs: BTreeMap<Uuid, BTreeMap<i32, i32>> = BTreeMap::new();
+        for (t, ps) in self.assigned.iter().chain(self.pending_revocation.iter()) {
+            for p in ps {
+                let e = self.assignment_epoch(t, *p).unwrap_or(self.member_epoch);
+                epochs.entry(*t).or_default().insert(*p, e);
+            }
+        }
+        self.partition_epochs = epochs;
     }
 }
 
@@ -282,6 +309,7 @@ mod tests {
             state: MemberState::Stable,
             assigned: Assignment::new(),
             pending_revocation: Assignment::new(),
+            partition_epochs: BTreeMap::new(),
             last_heartbeat: Instant::now(),
             revoke_by: None,
         }

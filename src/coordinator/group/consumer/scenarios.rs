@@ -228,9 +228,10 @@ async fn commits_need_the_current_member_epoch() {
         commit("a", a.epoch - 1),
         Err(ResponseError::StaleMemberEpoch.code())
     );
+    // Kafka 4.4: an epoch newer than the member's is stale too (not fenced).
     assert_eq!(
         commit("a", a.epoch + 1),
-        Err(ResponseError::FencedMemberEpoch.code())
+        Err(ResponseError::StaleMemberEpoch.code())
     );
     assert_eq!(commit("b", 1), Err(ResponseError::UnknownMemberId.code()));
     // An admin's commit (no member) is refused while the group has members.
@@ -242,6 +243,20 @@ async fn commits_need_the_current_member_epoch() {
     );
     assert_eq!(c.check_offset_fetch("g", Some("a"), a.epoch), 0);
     assert_eq!(c.check_offset_fetch("g", None, -1), 0);
+
+    // A member whose epoch moved on while it kept t-0 may still commit t-0 at the epoch it had
+    // (what it processed before its next heartbeat), as Kafka 4.4; not a partition it never had.
+    let mut a = a;
+    let first = a.epoch;
+    let _b = Client::join(&c, "b", &v);
+    while a.epoch == first {
+        a.beat(&c, &v);
+    }
+    assert_eq!(commit("a", first), Ok(vec![0]));
+    assert_eq!(
+        commit("a", first - 1),
+        Err(ResponseError::StaleMemberEpoch.code())
+    );
 }
 
 #[tokio::test]
