@@ -295,7 +295,12 @@ class ShareConsumerTest {
             List<String[]> rows = offsets.out().lines().map(String::trim).map(l -> l.split("\\s+"))
                     .filter(cols -> cols.length >= 5 && cols[0].equals(name) && cols[1].equals(name)).toList();
             assertEquals(1, rows.size(), offsets.toString());
-            assertTrue(List.of(rows.get(0)).contains("5"), "the start offset 5 is shown:\n" + offsets);
+            // The START-OFFSET column: 6 once the marker at offset 5 is accepted; Kafka 4.4 reports one
+            // acknowledgement behind (5, FINDINGS.md), so either is right.
+            List<String> header = offsets.out().lines().map(String::trim).filter(l -> l.startsWith("GROUP"))
+                    .findFirst().map(l -> List.of(l.split("\\s+"))).orElseThrow();
+            String start = rows.get(0)[header.indexOf("START-OFFSET")];
+            assertTrue(start.equals("5") || start.equals("6"), "the start offset 5 (or 6) is shown:\n" + offsets);
 
             Result members = tool("org.apache.kafka.tools.consumer.group.ShareGroupCommand",
                     null, "--bootstrap-server", broker.bootstrap(), "--describe", "--group", name, "--members");
