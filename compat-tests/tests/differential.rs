@@ -135,18 +135,6 @@ const KNOWN: &[Known] = &[
         kafka: &["error_code: -1,", "error_message: Some(", "_", "),"],
         sluice: &["error_code: 24,", "error_message: None,"],
     },
-    Known {
-        case: "ShareFetch v1 success: open a session",
-        finding: "SF2",
-        kafka: &[],
-        sluice: &["ShareFetchableTopicResponse {", "topic_id: _,", "partitions: [", "PartitionData {", "partition_index: 0,", "error_code: 0,", "error_message: None,", "acknowledge_error_code: 0,", "acknowledge_error_message: None,", "current_leader: LeaderIdAndEpoch {", "leader_id: 1,", "leader_epoch: 0,", "unknown_tagged_fields: {", "}", "},", "records: Some(", "b\"\"", "),", "acquired_records: [", "],", "unknown_tagged_fields: {", "}", "}", "],", "unknown_tagged_fields: {", "}", "}"],
-    },
-    Known {
-        case: "DescribeShareGroupOffsets v0 success: a group without state",
-        finding: "SF2",
-        kafka: &["start_offset: -1,"],
-        sluice: &["start_offset: 6,"],
-    },
 ];
 
 const TOPIC_RESOURCE: i8 = 2;

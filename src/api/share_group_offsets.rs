@@ -24,7 +24,7 @@ use crate::broker::Broker;
 use crate::coordinator::share::{GroupStatus, ShareKey};
 
 /// Whether a group's offsets may be changed: a top-level error code and message if not.
-fn changeable(broker: &Broker, group: &str) -> Result<(), (i16, String)> {
+fn changeable(broker: &Broker, group: &str, create: bool) -> Result<(), (i16, String)> {
     if group.is_empty() {
         return Err((
             ResponseError::InvalidGroupId.code(),
@@ -37,6 +37,18 @@ fn changeable(broker: &Broker, group: &str) -> Result<(), (i16, String)> {
             ResponseError::NonEmptyGroup.code(),
             format!("The group {group} is not empty."),
         )),
+        // AlterShareGroupOffsets creates the group, as Kafka 4.4 does.
+        GroupStatus::Missing if create => match broker.share_groups().create_empty(group) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err((
+                ResponseError::GroupIdNotFound.code(),
+                format!("Group {group} is not a share group."),
+            )),
+            Err(e) => Err((
+                ResponseError::KafkaStorageError.code(),
+                format!("Group {group} could not be created: {e:?}"),
+            )),
+        },
         GroupStatus::Missing => Err((
             ResponseError::GroupIdNotFound.code(),
             format!("Group {group} not found."),
@@ -124,7 +136,7 @@ pub fn describe(
 pub fn alter(ctx: &Ctx, req: AlterShareGroupOffsetsRequest) -> Outcome {
     let broker = ctx.broker;
     let group = req.group_id.to_string();
-    if let Err((code, message)) = changeable(broker, &group) {
+    if let Err((code, message)) = changeable(broker, &group, true) {
         return Outcome::now(
             AlterShareGroupOffsetsResponse::default()
                 .with_error_code(code)
@@ -183,7 +195,7 @@ pub fn alter(ctx: &Ctx, req: AlterShareGroupOffsetsRequest) -> Outcome {
 pub fn delete(ctx: &Ctx, req: DeleteShareGroupOffsetsRequest) -> Outcome {
     let broker = ctx.broker;
     let group = req.group_id.to_string();
-    if let Err((code, message)) = changeable(broker, &group) {
+    if let Err((code, message)) = changeable(broker, &group, false) {
         return Outcome::now(
             DeleteShareGroupOffsetsResponse::default()
                 .with_error_code(code)

@@ -514,6 +514,25 @@ impl ShareGroupCoordinator {
             })
     }
 
+    /// Creates an empty share group with this id unless one exists (Kafka creates it when an admin
+    /// sets start offsets before any member joined). False if the id is another type's group.
+    pub fn create_empty(&self, id: &str) -> Result<bool, ShareGroupError> {
+        if self.other_type(id).is_some() {
+            return Ok(false);
+        }
+        let mut groups = self.shared.groups.lock().expect("share groups poisoned");
+        if groups
+            .get(id)
+            .is_some_and(|g| !g.lock().expect("share group poisoned").dead)
+        {
+            return Ok(true);
+        }
+        let g = ShareGroup::new(id);
+        self.store_group(&g)?;
+        groups.insert(id.to_string(), Arc::new(Mutex::new(g)));
+        Ok(true)
+    }
+
     /// ShareGroupHeartbeat v1: join (epoch 0), heartbeat, leave (epoch -1).
     pub fn heartbeat(
         &self,
