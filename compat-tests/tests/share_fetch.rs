@@ -527,3 +527,142 @@ fn a_closed_connection_releases_what_its_member_held() {
     assert_eq!(ack_codes(&r), vec![0]);
     b.leave();
 }
+
+/// ShareFetch/ShareAcknowledge v2 (Kafka 4.4, share.version 2): record_limit acquisition takes
+/// exactly `max_records` records, splitting a batch; RENEW acknowledgements (KIP-1222) keep
+/// records acquired and are only allowed with `is_renew_ack`, in a request that fetches nothing.
+#[test]
+fn v2_record_limit_and_renew_acknowledgements() {
+    const RENEW: i8 = 4;
+    let broker = Broker::start();
+    let topic = unique_topic("share");
+    create_topic(&broker.bootstrap(), &topic, 1);
+    let group = unique_topic("sg");
+    let mut m = Member::join(&broker, &group, &topic);
+    m.fetch(&[], 0);
+    produce(&broker, &topic, &["a", "b", "c", "d", "e"]);
+    // record_limit: two of the batch's five records.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let got = loop {
+        let req = m
+            .fetch_request(&[], 2000)
+            .with_max_records(2)
+            .with_batch_size(2)
+            .with_share_acquire_mode(1);
+        let r = m.conn.request(2, &req);
+        assert_eq!(r.error_code, 0, "share fetch v2: {:?}", r.error_message);
+        m.epoch += 1;
+        let got = acquired(&r);
+        if !got.is_empty() {
+            break got;
+        }
+        assert!(Instant::now() < deadline, "nothing acquired");
+    };
+    assert_eq!(got, vec![(0, 1, 1)]);
+    // RENEW needs is_renew_ack; v1 does not know the type at all.
+    let r = m.conn.request(1, &m.acknowledge_request(&[(0, 1, RENEW)]));
+    assert_eq!(ack_codes(&r), vec![INVALID_REQUEST]);
+    m.epoch += 1;
+    let r = m.conn.request(2, &m.acknowledge_request(&[(0, 1, RENEW)]));
+    assert_eq!(ack_codes(&r), vec![INVALID_REQUEST]);
+    m.epoch += 1;
+    let renew = m
+        .acknowledge_request(&[(0, 0, RENEW)])
+        .with_is_renew_ack(true);
+    let r = m.conn.request(2, &renew);
+    assert_eq!((r.error_code, ack_codes(&r)), (0, vec![0]));
+    assert!(r.acquisition_lock_timeout_ms > 0);
+    m.epoch += 1;
+    // A renewing ShareFetch must not fetch: its limits must all be 0.
+    let renewing = |m: &Member| {
+        m.fetch_request(&[(1, 1, RENEW)], 0)
+            .with_is_renew_ack(true)
+            .with_min_bytes(0)
+            .with_max_bytes(0)
+            .with_max_records(0)
+            .with_batch_size(0)
+    };
+    let r = m.conn.request(2, &renewing(&m).with_max_records(1));
+    assert_eq!(r.error_code, INVALID_REQUEST);
+    let r = m.conn.request(2, &renewing(&m));
+    assert_eq!(
+        r.error_code, 0,
+        "renewing share fetch: {:?}",
+        r.error_message
+    );
+    m.epoch += 1;
+    assert!(acquired(&r).is_empty());
+    let p = &r.responses[0].partitions[0];
+    assert_eq!((p.partition_index, p.acknowledge_error_code), (0, 0));
+    // Renewed records are still this member's: accepting them works, and the rest follows.
+    let r = m.acknowledge(&[(0, 1, ACCEPT)]);
+    assert_eq!(ack_codes(&r), vec![0]);
+    assert_eq!(m.fetch_some(&[]), vec![(2, 4, 1)]);
+    m.leave();
+}
+
+/// The codec's v2 (added to the vendored kafka-protocol from Kafka 4.4's schemas) round-trips,
+/// and v1 is unchanged by it.
+#[test]
+fn share_v2_codec_round_trips() {
+    use bytes::BytesMut;
+    use kafka_protocol::protocol::{Decodable, Encodable};
+    fn round_trip<M: Encodable + Decodable + PartialEq + std::fmt::Debug>(m: &M, v: i16) -> usize {
+        let mut buf = BytesMut::new();
+        m.encode(&mut buf, v).unwrap();
+        assert_eq!(buf.len(), m.compute_size(v).unwrap());
+        let len = buf.len();
+        let mut bytes = buf.freeze();
+        assert_eq!(&M::decode(&mut bytes, v).unwrap(), m);
+        assert!(bytes.is_empty());
+        len
+    }
+    let fetch = ShareFetchRequest::default()
+        .with_group_id(Some(GroupId(str_bytes("g"))))
+        .with_member_id(Some(str_bytes("m")))
+        .with_max_records(5)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic_id(Uuid::from_u128(7))
+            .with_partitions(vec![FetchPartition::default()
+                .with_acknowledgement_batches(vec![
+                    AcknowledgementBatch::default()
+                        .with_first_offset(3)
+                        .with_last_offset(4)
+                        .with_acknowledge_types(vec![4]),
+                ])])]);
+    let v1 = round_trip(&fetch, 1);
+    let fetch2 = fetch
+        .clone()
+        .with_share_acquire_mode(1)
+        .with_is_renew_ack(true);
+    assert_eq!(round_trip(&fetch2, 2), v1 + 2);
+    // The acquire mode is ignorable (left out below v2); the renew flag is not.
+    let mut buf = BytesMut::new();
+    fetch
+        .clone()
+        .with_share_acquire_mode(1)
+        .encode(&mut buf, 1)
+        .unwrap();
+    assert_eq!(buf.len(), v1);
+    assert!(fetch2.encode(&mut BytesMut::new(), 1).is_err());
+    assert!(fetch.encode(&mut BytesMut::new(), 3).is_err());
+    let ack = ShareAcknowledgeRequest::default()
+        .with_group_id(Some(GroupId(str_bytes("g"))))
+        .with_share_session_epoch(2)
+        .with_topics(vec![AcknowledgeTopic::default()
+            .with_topic_id(Uuid::from_u128(7))
+            .with_partitions(vec![AcknowledgePartition::default()
+                .with_acknowledgement_batches(vec![AckBatch::default()
+                    .with_last_offset(1)
+                    .with_acknowledge_types(vec![1, 4])])])]);
+    let v1 = round_trip(&ack, 1);
+    assert_eq!(round_trip(&ack.clone().with_is_renew_ack(true), 2), v1 + 1);
+    let fetched = ShareFetchResponse::default().with_acquisition_lock_timeout_ms(30_000);
+    assert_eq!(round_trip(&fetched, 1), round_trip(&fetched, 2));
+    let acked = ShareAcknowledgeResponse::default().with_acquisition_lock_timeout_ms(30_000);
+    let v2 = round_trip(&acked, 2);
+    assert_eq!(
+        round_trip(&acked.with_acquisition_lock_timeout_ms(0), 1),
+        v2 - 4
+    );
+}

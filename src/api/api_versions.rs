@@ -3,8 +3,8 @@
 //! v3+ also carry the features Sluice supports and has finalized, as Kafka's KRaft brokers do:
 //! `transaction.version` (KIP-890), which tells Java clients 4.x whether to run transactions
 //! with the broker-side checks and per-transaction epoch bumps of version 2, and `group.version` 1
-//! (KIP-848: the consumer group protocol is on, as in Kafka 4.x), and `share.version` 1 (KIP-932:
-//! share groups are on, as in Kafka 4.2+). Other optional tagged
+//! (KIP-848: the consumer group protocol is on, as in Kafka 4.x), and `share.version` 2 (KIP-932:
+//! share groups are on, with ShareFetch/ShareAcknowledge v2, as in Kafka 4.4). Other optional tagged
 //! fields are left at their defaults so they are not written at all: librdkafka 2.0 (Debian's
 //! kcat) rejects a v3 response that carries default-valued tagged fields it does not expect.
 
@@ -48,7 +48,7 @@ pub fn handle(ctx: &Ctx, req: ApiVersionsRequest) -> ApiVersionsResponse {
             SupportedFeatureKey::default()
                 .with_name(s(SHARE_VERSION))
                 .with_min_version(0)
-                .with_max_version(1),
+                .with_max_version(2),
         ])
         .with_finalized_features_epoch(FEATURES_EPOCH)
         .with_finalized_features(vec![
@@ -62,16 +62,16 @@ pub fn handle(ctx: &Ctx, req: ApiVersionsRequest) -> ApiVersionsResponse {
                 .with_max_version_level(1),
             FinalizedFeatureKey::default()
                 .with_name(s(SHARE_VERSION))
-                .with_min_version_level(1)
-                .with_max_version_level(1),
+                .with_min_version_level(2)
+                .with_max_version_level(2),
         ])
 }
 
 const TRANSACTION_VERSION: &str = "transaction.version";
 /// KIP-848's feature: level 1 has the consumer group protocol (ConsumerGroupHeartbeat).
 const GROUP_VERSION: &str = "group.version";
-/// KIP-932's feature: level 1 has share groups with ShareFetch/ShareAcknowledge v1. Kafka 4.4
-/// finalizes 2, which goes with v2 of those APIs (the vendored codec has v1 only).
+/// KIP-932's feature: level 1 has share groups with ShareFetch/ShareAcknowledge v1, level 2 (what
+/// Kafka 4.4 finalizes) v2 of those APIs: record_limit acquisition and renew acknowledgements.
 const SHARE_VERSION: &str = "share.version";
 
 /// The epoch of the finalized features: they never change while the broker runs (Kafka's is the

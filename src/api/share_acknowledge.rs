@@ -1,7 +1,8 @@
 //! ShareAcknowledge (KIP-932): a share-group member accepts, releases or rejects records it
 //! acquired, without fetching more. Under its share session: epoch 0 is never valid (nothing was
 //! acquired without a session), -1 ends the session and releases whatever the member still holds.
-//! Acknowledgements are durable before the answer.
+//! Acknowledgements are durable before the answer. v2 adds RENEW (KIP-1222) for requests with
+//! `is_renew_ack`, and the group's acquisition lock duration in the answer, as Kafka sends it.
 
 use std::collections::HashMap;
 
@@ -11,7 +12,7 @@ use kafka_protocol::messages::share_acknowledge_response::{
 };
 use kafka_protocol::messages::{ShareAcknowledgeRequest, ShareAcknowledgeResponse};
 
-use crate::api::share_fetch::{acknowledge, group_and_member, AckBatches};
+use crate::api::share_fetch::{acknowledge, group_and_member, renew_allowed, AckBatches};
 use crate::api::{after_flush, Ctx, Outcome};
 use crate::coordinator::share::session::FINAL_EPOCH;
 use crate::log::LEADER_EPOCH;
@@ -31,6 +32,7 @@ pub fn handle(ctx: &Ctx, req: ShareAcknowledgeRequest) -> Outcome {
     {
         return Outcome::now(ShareAcknowledgeResponse::default().with_error_code(code));
     }
+    let renew = renew_allowed(ctx.version, req.is_renew_ack);
     let leader = LeaderIdAndEpoch::default()
         .with_leader_id(broker.config().node_id)
         .with_leader_epoch(LEADER_EPOCH);
@@ -54,6 +56,7 @@ pub fn handle(ctx: &Ctx, req: ShareAcknowledgeRequest) -> Outcome {
                     &member,
                     (t.topic_id, p.partition_index),
                     &batches,
+                    renew,
                 )
             };
             match seen.get(&p.partition_index) {
@@ -82,7 +85,10 @@ pub fn handle(ctx: &Ctx, req: ShareAcknowledgeRequest) -> Outcome {
     if req.share_session_epoch == FINAL_EPOCH {
         share.release_member(&group, &member);
     }
-    let response = ShareAcknowledgeResponse::default().with_responses(topics);
+    let lock_ms = share.settings(&group).limits.lock_duration_ms;
+    let response = ShareAcknowledgeResponse::default()
+        .with_acquisition_lock_timeout_ms(lock_ms.min(i32::MAX as u64) as i32)
+        .with_responses(topics);
     after_flush(broker, response, |r| {
         for t in &mut r.responses {
             for p in &mut t.partitions {

@@ -8,6 +8,12 @@
 //! to `max_wait_ms`, woken by an append to one of its partitions or by records becoming
 //! available again (released, lock expired), as Fetch does: no polling loop.
 //!
+//! v2 (KIP-1206, KIP-1222): `share_acquire_mode` 1 (record_limit) asks for at most `max_records`
+//! records exactly; Sluice acquires record by record within a batch in either mode, so both modes
+//! are served alike (batch_optimized lets Kafka round up to batch ends; it never has to). A request
+//! with `is_renew_ack` only acknowledges, RENEW among them, and fetches nothing: Kafka wants its
+//! fetch limits all 0.
+//!
 //! As in Kafka, any member id the group coordinator could have given (non-empty, at most 36
 //! characters) may fetch: membership is the share-group coordinator's business, and a member
 //! it removes has its records released through `ShareCoordinator::member_left`.
@@ -26,6 +32,7 @@ use tokio::sync::Notify;
 
 use crate::api::{Ctx, Outcome, ResponseRoom};
 use crate::broker::{stopping, Broker};
+use crate::coordinator::share::partition::RENEW;
 use crate::coordinator::share::{Delivered, Plan, SessionPartition, ShareKey, ShareSettings};
 use crate::log::{PartitionLog, LEADER_EPOCH};
 
@@ -54,6 +61,12 @@ pub fn group_and_member(
     Ok((group.to_string(), member))
 }
 
+/// Whether a request may carry RENEW acknowledgements: only v2 ones that say so (`is_renew_ack`).
+/// Kafka answers INVALID_REQUEST for the partition otherwise, as for any unknown type.
+pub fn renew_allowed(version: i16, is_renew_ack: bool) -> bool {
+    version >= 2 && is_renew_ack
+}
+
 /// Applies one partition's acknowledgements; the partition's acknowledge error code.
 pub fn acknowledge(
     broker: &Broker,
@@ -61,7 +74,11 @@ pub fn acknowledge(
     member: &str,
     p: SessionPartition,
     batches: &AckBatches,
+    renew: bool,
 ) -> i16 {
+    if !renew && batches.iter().any(|(_, _, types)| types.contains(&RENEW)) {
+        return ResponseError::InvalidRequest.code();
+    }
     let Some(topic) = broker.topic_by_id(p.0) else {
         return ResponseError::UnknownTopicId.code();
     };
@@ -100,6 +117,8 @@ struct Fetching {
     incremental: bool,
     /// Acknowledge error codes of the partitions that carried acknowledgements.
     acks: HashMap<SessionPartition, i16>,
+    /// A renew request (v2 `is_renew_ack`) acknowledges and acquires nothing.
+    renew_only: bool,
 }
 
 pub fn handle(ctx: &Ctx, req: ShareFetchRequest) -> Outcome {
@@ -108,6 +127,17 @@ pub fn handle(ctx: &Ctx, req: ShareFetchRequest) -> Outcome {
         Ok(gm) => gm,
         Err(code) => return Outcome::now(ShareFetchResponse::default().with_error_code(code)),
     };
+    let renew = renew_allowed(ctx.version, req.is_renew_ack);
+    // Kafka refuses a renew request that would also fetch, with no message.
+    if renew
+        && (req.max_bytes != 0
+            || req.min_bytes != 0
+            || req.max_records != 0
+            || req.max_wait_ms != 0)
+    {
+        let code = ResponseError::InvalidRequest.code();
+        return Outcome::now(ShareFetchResponse::default().with_error_code(code));
+    }
     let mut add = Vec::new();
     let mut acks: Vec<(SessionPartition, AckBatches)> = Vec::new();
     for t in &req.topics {
@@ -145,7 +175,7 @@ pub fn handle(ctx: &Ctx, req: ShareFetchRequest) -> Outcome {
     };
     let acks: HashMap<SessionPartition, i16> = acks
         .into_iter()
-        .map(|(p, batches)| (p, acknowledge(broker, &group, &member, p, &batches)))
+        .map(|(p, batches)| (p, acknowledge(broker, &group, &member, p, &batches, renew)))
         .collect();
     let settings = share.settings(&group);
     let (partitions, incremental) = match plan {
@@ -178,6 +208,7 @@ pub fn handle(ctx: &Ctx, req: ShareFetchRequest) -> Outcome {
         room: ctx.response_room.clone(),
         incremental,
         acks,
+        renew_only: renew,
     };
     let acknowledged = fetching.acks.values().any(|&c| c == 0);
     let min_bytes = req.min_bytes.max(0) as usize;
@@ -252,6 +283,9 @@ impl Fetching {
                 partition: p.1,
             };
             let result = log.as_ref().map_err(|c| *c).and_then(|log| {
+                if self.renew_only {
+                    return Ok(None);
+                }
                 share.acquire(
                     &key,
                     log,
@@ -399,6 +433,8 @@ mod tests {
     async fn long_poll_wakes_when_records_are_released() {
         let dir = tempfile::tempdir().unwrap();
         let b = test_broker(dir.path(), Config::default());
+        // No share-group coordinator assigns partitions here: every one may start.
+        b.share().set_initialized_lookup(|_, _, _| true);
         let t = b.create_topic("t", 1, Default::default(), false).unwrap();
         let ctx = Ctx::test(&b, 1);
         // The first fetch starts the partition at the end of the log (latest).
@@ -442,5 +478,56 @@ mod tests {
             panic!()
         };
         assert_eq!(acquired(&r), vec![(0, 1, 2)]);
+    }
+
+    /// v2: RENEW keeps records acquired, only with `is_renew_ack` in a request that fetches
+    /// nothing (Kafka: INVALID_REQUEST otherwise); record_limit acquires exactly `max_records`.
+    #[tokio::test]
+    async fn v2_renews_and_limits_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        // No share-group coordinator assigns partitions here: every one may start.
+        b.share().set_initialized_lookup(|_, _, _| true);
+        let t = b.create_topic("t", 1, Default::default(), false).unwrap();
+        let (v1, v2) = (Ctx::test(&b, 1), Ctx::test(&b, 2));
+        answer(handle(&v2, fetch(t.id, "a", 0, 0))).await;
+        t.partitions[0]
+            .append_visible(&batch::validate(&make_batch(5, 0), 1 << 20).unwrap())
+            .unwrap();
+        let limited = fetch(t.id, "a", 1, 0)
+            .with_max_records(2)
+            .with_share_acquire_mode(1);
+        assert_eq!(acquired(&answer(handle(&v2, limited)).await), vec![(0, 1, 1)]);
+        let renew = |epoch: i32, is_renew_ack: bool| {
+            let mut r = fetch(t.id, "a", epoch, 0)
+                .with_min_bytes(0)
+                .with_max_bytes(0)
+                .with_max_records(0)
+                .with_is_renew_ack(is_renew_ack);
+            r.topics[0].partitions[0].acknowledgement_batches = vec![
+                kafka_protocol::messages::share_fetch_request::AcknowledgementBatch::default()
+                    .with_first_offset(0)
+                    .with_last_offset(1)
+                    .with_acknowledge_types(vec![RENEW]),
+            ];
+            r
+        };
+        let invalid = ResponseError::InvalidRequest.code();
+        let r = answer(handle(&v2, renew(2, true).with_max_records(1))).await;
+        assert_eq!(r.error_code, invalid);
+        // v1 has no RENEW; v2 has it only with is_renew_ack.
+        for (ctx, epoch, flag) in [(&v1, 2, false), (&v2, 3, false)] {
+            let r = answer(handle(ctx, renew(epoch, flag))).await;
+            assert_eq!(r.responses[0].partitions[0].acknowledge_error_code, invalid);
+        }
+        let r = answer(handle(&v2, renew(4, true))).await;
+        assert_eq!(r.error_code, 0);
+        let p = &r.responses[0].partitions[0];
+        assert_eq!(p.acknowledge_error_code, 0);
+        assert!(p.acquired_records.is_empty());
+        // Still acquired by "a" (and 2 and 3, which the two refused fetches acquired a record
+        // each): another member gets only the rest.
+        let r = answer(handle(&v2, fetch(t.id, "b", 0, 0))).await;
+        assert_eq!(acquired(&r), vec![(4, 4, 1)]);
     }
 }

@@ -344,8 +344,9 @@ impl ShareCoordinator {
         let limits = self.settings(&key.group).limits;
         let mut sp = sp.lock().expect("share partition poisoned");
         let before = sp.clone();
+        let now = now_ms();
         for (first, last, types) in batches {
-            if let Err(code) = sp.acknowledge(member, *first, *last, types, &limits) {
+            if let Err(code) = sp.acknowledge(member, *first, *last, types, &limits, now) {
                 *sp = before;
                 return Err(code);
             }
@@ -589,6 +590,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config = Config::default();
         let b = test_broker(dir.path(), config.clone());
+        // No share-group coordinator assigns partitions here: every one may start.
+        b.share().set_initialized_lookup(|_, _, _| true);
         let t = b.create_topic("t", 1, Default::default(), false).unwrap();
         let log = &t.partitions[0];
         for _ in 0..2 {
@@ -727,6 +730,8 @@ mod tests {
     fn read_committed_skips_aborted_transactions() {
         let dir = tempfile::tempdir().unwrap();
         let b = test_broker(dir.path(), Config::default());
+        // No share-group coordinator assigns partitions here: every one may start.
+        b.share().set_initialized_lookup(|_, _, _| true);
         let t = b.create_topic("t", 1, Default::default(), false).unwrap();
         let log = &t.partitions[0];
         let txn = batch::tests::with_txn(&make_batch(2, 0), 7, 0, 0);

@@ -25,6 +25,9 @@ pub const GAP: i8 = 0;
 pub const ACCEPT: i8 = 1;
 pub const RELEASE: i8 = 2;
 pub const REJECT: i8 = 3;
+/// KIP-1222 (ShareFetch/ShareAcknowledge v2): the member still works on the record, so its
+/// acquisition lock starts over; the record stays acquired and its delivery count is unchanged.
+pub const RENEW: i8 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordState {
@@ -219,7 +222,9 @@ impl SharePartition {
     /// Applies one acknowledgement batch of `member`: `types` holds one type for the whole
     /// range, or one per offset. Every offset must be acquired by the member (a gap may also
     /// name an offset no longer in flight, as a client acknowledges what it never saw),
-    /// else nothing changes and the answer is INVALID_RECORD_STATE, as in Kafka.
+    /// else nothing changes and the answer is INVALID_RECORD_STATE, as in Kafka. A renewed record's
+    /// lock runs `lock_duration_ms` from `now_ms`. Which types a request may carry (RENEW only in v2
+    /// with `IsRenewAck`) is the API's check.
     pub fn acknowledge(
         &mut self,
         member: &str,
@@ -227,6 +232,7 @@ impl SharePartition {
         last: i64,
         types: &[i8],
         limits: &Limits,
+        now_ms: u64,
     ) -> Result<(), i16> {
         let span = last.checked_sub(first).and_then(|d| d.checked_add(1));
         let Some(span) = span.filter(|&s| s > 0) else {
@@ -235,7 +241,7 @@ impl SharePartition {
         if types.is_empty() || (types.len() != 1 && types.len() as i64 != span) {
             return Err(ResponseError::InvalidRequest.code());
         }
-        if types.iter().any(|t| !(GAP..=REJECT).contains(t)) {
+        if types.iter().any(|t| !(GAP..=RENEW).contains(t)) {
             return Err(ResponseError::InvalidRequest.code());
         }
         let type_of = |o: i64| {
@@ -269,6 +275,10 @@ impl SharePartition {
             match type_of(o) {
                 ACCEPT => r.state = RecordState::Acknowledged,
                 RELEASE => release(r, limits),
+                RENEW => {
+                    r.deadline_ms = now_ms.saturating_add(limits.lock_duration_ms);
+                    continue;
+                }
                 _ => r.state = RecordState::Archived,
             }
             r.member = None;
@@ -475,13 +485,13 @@ mod tests {
         // Acquired records are not acquired again.
         assert!(acquire(&mut p, "b", 0, 4, 0).is_empty());
         // Accepting the middle does not move the start; accepting the head does.
-        p.acknowledge("a", 2, 3, &[ACCEPT], &LIMITS).unwrap();
+        p.acknowledge("a", 2, 3, &[ACCEPT], &LIMITS, 0).unwrap();
         assert_eq!(p.start(), 0);
-        p.acknowledge("a", 0, 1, &[ACCEPT, REJECT], &LIMITS)
+        p.acknowledge("a", 0, 1, &[ACCEPT, REJECT], &LIMITS, 0)
             .unwrap();
         assert_eq!(p.start(), 4);
         assert_eq!(p.state_of(4), Some((RecordState::Acquired, 1)));
-        p.acknowledge("a", 4, 4, &[ACCEPT], &LIMITS).unwrap();
+        p.acknowledge("a", 4, 4, &[ACCEPT], &LIMITS, 0).unwrap();
         assert_eq!((p.start(), p.end()), (5, 5));
     }
 
@@ -490,19 +500,19 @@ mod tests {
         let mut p = SharePartition::new(0);
         acquire(&mut p, "a", 0, 1, 0);
         let invalid = Err(ResponseError::InvalidRecordState.code());
-        assert_eq!(p.acknowledge("b", 0, 1, &[ACCEPT], &LIMITS), invalid);
+        assert_eq!(p.acknowledge("b", 0, 1, &[ACCEPT], &LIMITS, 0), invalid);
         // Partly outside what was acquired: nothing changes.
-        assert_eq!(p.acknowledge("a", 0, 2, &[ACCEPT], &LIMITS), invalid);
+        assert_eq!(p.acknowledge("a", 0, 2, &[ACCEPT], &LIMITS, 0), invalid);
         assert_eq!(p.state_of(0), Some((RecordState::Acquired, 1)));
-        p.acknowledge("a", 0, 1, &[ACCEPT], &LIMITS).unwrap();
+        p.acknowledge("a", 0, 1, &[ACCEPT], &LIMITS, 0).unwrap();
         // Again, once the start has passed them: nothing to do, no error.
-        assert_eq!(p.acknowledge("a", 0, 1, &[ACCEPT], &LIMITS), Ok(()));
+        assert_eq!(p.acknowledge("a", 0, 1, &[ACCEPT], &LIMITS, 0), Ok(()));
         // Again while still in flight above the start: no longer acquired.
         acquire(&mut p, "a", 2, 4, 0);
-        p.acknowledge("a", 3, 3, &[ACCEPT], &LIMITS).unwrap();
-        assert_eq!(p.acknowledge("a", 3, 3, &[ACCEPT], &LIMITS), invalid);
+        p.acknowledge("a", 3, 3, &[ACCEPT], &LIMITS, 0).unwrap();
+        assert_eq!(p.acknowledge("a", 3, 3, &[ACCEPT], &LIMITS, 0), invalid);
         assert_eq!(
-            p.acknowledge("a", 3, 2, &[ACCEPT], &LIMITS),
+            p.acknowledge("a", 3, 2, &[ACCEPT], &LIMITS, 0),
             Err(ResponseError::InvalidRequest.code())
         );
     }
@@ -512,7 +522,7 @@ mod tests {
         let mut p = SharePartition::new(0);
         for round in 1..=3 {
             assert_eq!(acquire(&mut p, "a", 0, 1, 0), vec![range(0, 1, round)]);
-            p.acknowledge("a", 0, 1, &[RELEASE], &LIMITS).unwrap();
+            p.acknowledge("a", 0, 1, &[RELEASE], &LIMITS, 0).unwrap();
         }
         // The third delivery was the last: released, they are archived and the start passes them.
         assert!(acquire(&mut p, "a", 0, 1, 0).is_empty());
@@ -523,14 +533,35 @@ mod tests {
     fn rejected_records_never_come_back() {
         let mut p = SharePartition::new(0);
         acquire(&mut p, "a", 0, 2, 0);
-        p.acknowledge("a", 1, 1, &[REJECT], &LIMITS).unwrap();
-        p.acknowledge("a", 0, 0, &[RELEASE], &LIMITS).unwrap();
-        p.acknowledge("a", 2, 2, &[RELEASE], &LIMITS).unwrap();
+        p.acknowledge("a", 1, 1, &[REJECT], &LIMITS, 0).unwrap();
+        p.acknowledge("a", 0, 0, &[RELEASE], &LIMITS, 0).unwrap();
+        p.acknowledge("a", 2, 2, &[RELEASE], &LIMITS, 0).unwrap();
         assert_eq!(p.next_to_read(), 0);
         assert_eq!(
             acquire(&mut p, "b", 0, 2, 0),
             vec![range(0, 0, 2), range(2, 2, 2)]
         );
+    }
+
+    #[test]
+    fn renewed_records_stay_acquired_with_a_new_lock() {
+        let mut p = SharePartition::new(0);
+        acquire(&mut p, "a", 0, 2, 100);
+        assert_eq!(p.next_deadline(), Some(1100));
+        p.acknowledge("a", 0, 1, &[RENEW], &LIMITS, 900).unwrap();
+        assert_eq!(p.state_of(0), Some((RecordState::Acquired, 1)));
+        // Only the unrenewed record's lock runs out at the old deadline.
+        assert!(p.expire(1100, &LIMITS));
+        assert_eq!(p.state_of(1), Some((RecordState::Acquired, 1)));
+        assert_eq!(p.state_of(2), Some((RecordState::Available, 1)));
+        assert_eq!(p.next_deadline(), Some(1900));
+        // Renewed records are acknowledged as usual afterwards; another member cannot renew them.
+        assert_eq!(
+            p.acknowledge("b", 0, 0, &[RENEW], &LIMITS, 900),
+            Err(ResponseError::InvalidRecordState.code())
+        );
+        p.acknowledge("a", 0, 1, &[ACCEPT], &LIMITS, 1000).unwrap();
+        assert_eq!(p.start(), 2);
     }
 
     #[test]
@@ -548,7 +579,7 @@ mod tests {
         assert_eq!(p.next_deadline(), None);
         // An expired lock's owner can no longer acknowledge.
         assert_eq!(
-            p.acknowledge("a", 0, 0, &[ACCEPT], &LIMITS),
+            p.acknowledge("a", 0, 0, &[ACCEPT], &LIMITS, 0),
             Err(ResponseError::InvalidRecordState.code())
         );
     }
@@ -557,7 +588,7 @@ mod tests {
     fn at_most_max_record_locks_in_flight_and_the_budget_is_kept() {
         let mut p = SharePartition::new(0);
         assert_eq!(acquire(&mut p, "a", 0, 99, 0), vec![range(0, 9, 1)]);
-        p.acknowledge("a", 0, 3, &[ACCEPT], &LIMITS).unwrap();
+        p.acknowledge("a", 0, 3, &[ACCEPT], &LIMITS, 0).unwrap();
         assert_eq!(acquire(&mut p, "a", 10, 99, 0), vec![range(10, 13, 1)]);
         let mut p = SharePartition::new(0);
         let (mut out, mut budget) = (Vec::new(), 3);
@@ -592,12 +623,12 @@ mod tests {
             &mut out,
         );
         assert!(out.is_empty());
-        p.acknowledge("a", 3, 4, &[ACCEPT], &LIMITS).unwrap();
+        p.acknowledge("a", 3, 4, &[ACCEPT], &LIMITS, 0).unwrap();
         assert_eq!((p.start(), p.end()), (6, 6));
         // A gap acknowledgement of what is already finished is fine.
         let mut p = SharePartition::new(0);
         acquire(&mut p, "a", 2, 3, 0);
-        p.acknowledge("a", 0, 3, &[GAP, GAP, ACCEPT, ACCEPT], &LIMITS)
+        p.acknowledge("a", 0, 3, &[GAP, GAP, ACCEPT, ACCEPT], &LIMITS, 0)
             .unwrap();
         assert_eq!(p.start(), 4);
     }
@@ -606,8 +637,8 @@ mod tests {
     fn the_record_round_trips_with_acquired_records_available_again() {
         let mut p = SharePartition::new(10);
         acquire(&mut p, "a", 10, 15, 0);
-        p.acknowledge("a", 11, 11, &[ACCEPT], &LIMITS).unwrap();
-        p.acknowledge("a", 12, 12, &[RELEASE], &LIMITS).unwrap();
+        p.acknowledge("a", 11, 11, &[ACCEPT], &LIMITS, 0).unwrap();
+        p.acknowledge("a", 12, 12, &[RELEASE], &LIMITS, 0).unwrap();
         let rec = p.to_record();
         assert_eq!(
             rec.runs,
