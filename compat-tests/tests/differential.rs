@@ -1980,6 +1980,14 @@ fn transaction_cases(d: &mut Diff) {
                     .with_acknowledge_types(vec![1])];
             r
         });
+        if v >= 2 {
+            // KIP-1222: a renewing request must not fetch; Kafka checks its limits before the session.
+            d.case("error: renewing with fetch limits", v, |side| {
+                share_fetch(side, 1, share_member)
+                    .with_is_renew_ack(true)
+                    .with_share_acquire_mode(1)
+            });
+        }
     }
     let share_ack = |epoch: i32, member: &str| {
         ShareAcknowledgeRequest::default()
@@ -1993,6 +2001,11 @@ fn transaction_cases(d: &mut Diff) {
         d.case("error: invalid group id", v, |_| {
             share_ack(1, share_member).with_group_id(Some(gid("")))
         });
+        if v >= 2 {
+            d.case("error: renewing without a session", v, |_| {
+                share_ack(1, share_member).with_is_renew_ack(true)
+            });
+        }
     }
     let describe_share = |group: &str, topic: &str| {
         DescribeShareGroupOffsetsRequest::default().with_groups(vec![

@@ -497,7 +497,10 @@ mod tests {
         let limited = fetch(t.id, "a", 1, 0)
             .with_max_records(2)
             .with_share_acquire_mode(1);
-        assert_eq!(acquired(&answer(handle(&v2, limited)).await), vec![(0, 1, 1)]);
+        assert_eq!(
+            acquired(&answer(handle(&v2, limited)).await),
+            vec![(0, 1, 1)]
+        );
         let renew = |epoch: i32, is_renew_ack: bool| {
             let mut r = fetch(t.id, "a", epoch, 0)
                 .with_min_bytes(0)
