@@ -9,8 +9,9 @@
 //! available again (released, lock expired), as Fetch does: no polling loop.
 //!
 //! v2 (KIP-1206, KIP-1222): `share_acquire_mode` 1 (record_limit) asks for at most `max_records`
-//! records exactly; Sluice acquires record by record within a batch in either mode, so both modes
-//! are served alike (batch_optimized lets Kafka round up to batch ends; it never has to). A request
+//! records exactly; batch_optimized (0, and every v1 request) acquires whole batches, so
+//! `max_records` is rounded up to the end of the last batch begun, as Kafka does: a fetch then
+//! serves each stored batch once instead of the same batch again for every `max_records`. A request
 //! with `is_renew_ack` only acknowledges, RENEW among them, and fetches nothing: Kafka wants its
 //! fetch limits all 0.
 //!
@@ -119,7 +120,12 @@ struct Fetching {
     acks: HashMap<SessionPartition, i16>,
     /// A renew request (v2 `is_renew_ack`) acknowledges and acquires nothing.
     renew_only: bool,
+    /// batch_optimized acquisition (v1, and v2's `share_acquire_mode` 0): whole batches.
+    whole_batches: bool,
 }
+
+/// `share_acquire_mode` 1: exactly `max_records`.
+const RECORD_LIMIT: i8 = 1;
 
 pub fn handle(ctx: &Ctx, req: ShareFetchRequest) -> Outcome {
     let broker = ctx.broker;
@@ -209,6 +215,7 @@ pub fn handle(ctx: &Ctx, req: ShareFetchRequest) -> Outcome {
         incremental,
         acks,
         renew_only: renew,
+        whole_batches: ctx.version < 2 || req.share_acquire_mode != RECORD_LIMIT,
     };
     let acknowledged = fetching.acks.values().any(|&c| c == 0);
     let min_bytes = req.min_bytes.max(0) as usize;
@@ -294,6 +301,7 @@ impl Fetching {
                     &mut budget,
                     max_bytes.saturating_sub(total),
                     total == 0,
+                    self.whole_batches,
                 )
             });
             let mut data = PartitionData::default()
@@ -528,9 +536,9 @@ mod tests {
         let p = &r.responses[0].partitions[0];
         assert_eq!(p.acknowledge_error_code, 0);
         assert!(p.acquired_records.is_empty());
-        // Still acquired by "a" (and 2 and 3, which the two refused fetches acquired a record
-        // each): another member gets only the rest.
+        // Still acquired by "a", as are 2 to 4, which the first refused fetch (v1, so
+        // batch_optimized) acquired to the end of their batch: another member gets nothing.
         let r = answer(handle(&v2, fetch(t.id, "b", 0, 0))).await;
-        assert_eq!(acquired(&r), vec![(4, 4, 1)]);
+        assert_eq!(acquired(&r), vec![]);
     }
 }

@@ -225,8 +225,9 @@ impl ShareCoordinator {
     }
 
     /// Acquires records of one partition for `member` and reads the batches holding them: at most
-    /// `*budget` records (lowered by what is acquired) and about `max_bytes` (at least one batch
-    /// when `at_least_one`). A partition the group has never fetched starts where
+    /// `*budget` records (lowered by what is acquired; with `whole_batches`, the last batch begun
+    /// is acquired whole even past it) and about `max_bytes` (at least one batch when
+    /// `at_least_one`). A partition the group has never fetched starts where
     /// `share.auto.offset.reset` says, once the share-group coordinator has initialised it (None
     /// before).
     #[allow(clippy::too_many_arguments)]
@@ -239,6 +240,7 @@ impl ShareCoordinator {
         budget: &mut usize,
         max_bytes: usize,
         at_least_one: bool,
+        whole_batches: bool,
     ) -> Result<Option<Delivered>, i16> {
         let sp = {
             let mut map = self.partitions.lock().expect("share partitions poisoned");
@@ -257,70 +259,110 @@ impl ShareCoordinator {
         let mut changed = sp.skip_to(log.offsets().log_start as i64);
         let mut out = Delivered::default();
         // An altered start past the log's end waits for the log to get there.
-        let from = sp.next_to_read();
-        if *budget > 0 && from <= log.offsets().high_watermark as i64 {
+        let mut from = sp.next_to_read();
+        // The log is read in windows that grow, not all of `max_bytes` at once: a member asks for
+        // a few hundred records, and reading (and copying) a whole backlog of `max_bytes` for
+        // each fetch made share throughput fall as the backlog grew.
+        let mut window = FIRST_READ_WINDOW;
+        let mut room = max_bytes;
+        let mut at_least_one = at_least_one;
+        // read_committed: the producers whose aborted transaction is open at this point.
+        let mut aborting: Vec<i64> = Vec::new();
+        let mut served: Vec<Bytes> = Vec::new();
+        let now = now_ms();
+        'windows: while *budget > 0
+            && (room > 0 || at_least_one)
+            && from < log.offsets().high_watermark as i64
+        {
             let read = log
-                .read_isolated(from, max_bytes, at_least_one, settings.read_committed)
+                .read_isolated(
+                    from,
+                    window.min(room),
+                    at_least_one,
+                    settings.read_committed,
+                )
                 .map_err(|e| crate::api::error::code(&e, "a share fetch read"))?;
-            if let Some(records) = read.records {
-                // read_committed: an aborted transaction's batches are archived, never delivered.
-                let mut aborted = if settings.read_committed {
-                    log.aborted_transactions(from as u64, read.next_offset)
-                        .map_err(|e| {
-                            crate::api::error::code(&e, "a share fetch's aborted transactions")
-                        })?
-                } else {
-                    Vec::new()
+            let Some(records) = read.records else {
+                if window < room {
+                    // The next batch is larger than this window, and may still fit in `room`.
+                    window = window.saturating_mul(4);
+                    continue;
+                }
+                break;
+            };
+            // read_committed: an aborted transaction's batches are archived, never delivered.
+            let mut aborted = if settings.read_committed {
+                log.aborted_transactions(from as u64, read.next_offset)
+                    .map_err(|e| {
+                        crate::api::error::code(&e, "a share fetch's aborted transactions")
+                    })?
+            } else {
+                Vec::new()
+            };
+            aborted.sort_unstable_by_key(|&(_, first)| std::cmp::Reverse(first));
+            let bytes = records.to_bytes();
+            room = room.saturating_sub(bytes.len());
+            at_least_one = false;
+            let mut pos = 0usize;
+            while pos < bytes.len() && *budget > 0 {
+                let Some(h) = StoredHeader::parse(&bytes[pos..]) else {
+                    break;
                 };
-                aborted.sort_unstable_by_key(|&(_, first)| std::cmp::Reverse(first));
-                let mut aborting: Vec<i64> = Vec::new();
-                let bytes = records.to_bytes();
-                let mut served: Vec<Bytes> = Vec::new();
-                let now = now_ms();
-                let mut pos = 0usize;
-                while pos < bytes.len() && *budget > 0 {
-                    let Some(h) = StoredHeader::parse(&bytes[pos..]) else {
-                        break;
-                    };
-                    let len = (h.size as usize).min(bytes.len() - pos);
-                    while aborted
-                        .last()
-                        .is_some_and(|&(_, first)| first <= h.base_offset)
-                    {
-                        aborting.push(aborted.pop().expect("checked").0);
-                    }
-                    let undeliverable = if h.is_control() {
-                        // The marker ends its producer's transaction.
-                        aborting.retain(|&p| p != h.producer_id);
-                        true
-                    } else {
-                        h.is_transactional() && aborting.contains(&h.producer_id)
-                    };
-                    let before = out.acquired.len();
-                    let last = out.acquired.last().copied();
-                    changed |= sp.acquire_batch(
-                        h.base_offset as i64,
-                        h.next_offset() as i64 - 1,
-                        undeliverable,
-                        member,
-                        now,
-                        &settings.limits,
-                        budget,
-                        &mut out.acquired,
-                    );
-                    if out.acquired.len() != before || out.acquired.last().copied() != last {
-                        served.push(bytes.slice(pos..pos + len));
-                    }
-                    pos += len;
+                if h.base_offset as i64 >= sp.end() && !sp.has_room(&settings.limits) {
+                    // Nothing past here can be acquired until the start moves.
+                    break 'windows;
                 }
-                if !served.is_empty() {
-                    out.records = Some(match served.as_slice() {
-                        [one] => one.clone(),
-                        many => many.concat().into(),
-                    });
-                    self.timer.notify_one();
+                let len = (h.size as usize).min(bytes.len() - pos);
+                while aborted
+                    .last()
+                    .is_some_and(|&(_, first)| first <= h.base_offset)
+                {
+                    let producer = aborted.pop().expect("checked").0;
+                    if !aborting.contains(&producer) {
+                        aborting.push(producer);
+                    }
                 }
+                let undeliverable = if h.is_control() {
+                    // The marker ends its producer's transaction.
+                    aborting.retain(|&p| p != h.producer_id);
+                    true
+                } else {
+                    h.is_transactional() && aborting.contains(&h.producer_id)
+                };
+                let before = out.acquired.len();
+                let last = out.acquired.last().copied();
+                // batch_optimized: a batch begun is acquired whole, so `max_records` is a soft
+                // limit rounded up to a batch end, as in Kafka; record_limit stops at it exactly.
+                let mut batch_budget = if whole_batches { usize::MAX } else { *budget };
+                let offered = batch_budget;
+                changed |= sp.acquire_batch(
+                    h.base_offset as i64,
+                    h.next_offset() as i64 - 1,
+                    undeliverable,
+                    member,
+                    now,
+                    &settings.limits,
+                    &mut batch_budget,
+                    &mut out.acquired,
+                );
+                *budget = budget.saturating_sub(offered - batch_budget);
+                if out.acquired.len() != before || out.acquired.last().copied() != last {
+                    served.push(bytes.slice(pos..pos + len));
+                }
+                pos += len;
             }
+            if read.next_offset as i64 <= from {
+                break;
+            }
+            from = read.next_offset as i64;
+            window = window.saturating_mul(4);
+        }
+        if !served.is_empty() {
+            out.records = Some(match served.as_slice() {
+                [one] => one.clone(),
+                many => many.concat().into(),
+            });
+            self.timer.notify_one();
         }
         if changed {
             self.persist(key, &sp)?;
@@ -523,6 +565,9 @@ impl ShareCoordinator {
     }
 }
 
+/// The first slice of the log a share fetch reads; each further one is four times larger.
+const FIRST_READ_WINDOW: usize = 64 * 1024;
+
 /// The most record locks any group may have (Kafka's `group.share.max.partition.max.record.locks`
 /// default): what a stored state may hold.
 const MAX_RECORD_LOCKS_CEILING: usize = 4_000;
@@ -604,7 +649,7 @@ mod tests {
         let (k, m) = (key(t.id), Arc::<str>::from("m"));
         let mut budget = 4;
         let got = share
-            .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true)
+            .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true, false)
             .unwrap()
             .unwrap();
         // Four records of two batches: both batches are served whole.
@@ -644,6 +689,7 @@ mod tests {
                 &mut budget,
                 1 << 20,
                 true,
+                false,
             )
             .unwrap()
             .unwrap();
@@ -666,6 +712,52 @@ mod tests {
     }
 
     #[test]
+    fn batch_optimized_acquires_the_last_batch_begun_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        b.share().set_initialized_lookup(|_, _, _| true);
+        let t = b.create_topic("t", 1, Default::default(), false).unwrap();
+        let log = &t.partitions[0];
+        for _ in 0..3 {
+            log.append_visible(&batch::validate(&make_batch(3, 0), 1 << 20).unwrap())
+                .unwrap();
+        }
+        let share = b.share();
+        let mut settings = share.settings("g");
+        settings.auto_offset_reset = AutoOffsetReset::Earliest;
+        let (k, m) = (key(t.id), Arc::<str>::from("m"));
+        // Four records asked for: the first batch and all of the second, not the third.
+        let mut budget = 4;
+        let got = share
+            .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true, true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            got.acquired,
+            vec![Acquired {
+                first: 0,
+                last: 5,
+                delivery_count: 1
+            }]
+        );
+        assert_eq!(budget, 0);
+        // The rest, from a small byte limit: at least one batch, read past the first window.
+        let mut budget = 1;
+        let got = share
+            .acquire(&k, log, &m, &settings, &mut budget, 1, true, true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            got.acquired,
+            vec![Acquired {
+                first: 6,
+                last: 8,
+                delivery_count: 1
+            }]
+        );
+    }
+
+    #[test]
     fn latest_starts_at_the_high_watermark_and_members_leaving_release() {
         let dir = tempfile::tempdir().unwrap();
         let b = test_broker(dir.path(), Config::default());
@@ -684,11 +776,20 @@ mod tests {
             partition: 1,
             ..k.clone()
         };
-        let got = share.acquire(&other, log, &m, &settings, &mut budget, 1 << 20, true);
+        let got = share.acquire(
+            &other,
+            log,
+            &m,
+            &settings,
+            &mut budget,
+            1 << 20,
+            true,
+            false,
+        );
         assert!(matches!(got, Ok(None)));
         assert_eq!(share.start_offset(&other), None);
         let got = share
-            .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true)
+            .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true, false)
             .unwrap()
             .unwrap();
         assert!(got.acquired.is_empty() && got.records.is_none());
@@ -696,7 +797,7 @@ mod tests {
         log.append_visible(&batch::validate(&make_batch(2, 0), 1 << 20).unwrap())
             .unwrap();
         let got = share
-            .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true)
+            .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true, false)
             .unwrap()
             .unwrap();
         assert_eq!(got.acquired.len(), 1);
@@ -708,7 +809,7 @@ mod tests {
         // Altered past the log's end: nothing to read yet, and no error.
         share.alter(&k, 100).unwrap();
         let got = share
-            .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true)
+            .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true, false)
             .unwrap()
             .unwrap();
         assert!(got.acquired.is_empty());
@@ -747,14 +848,14 @@ mod tests {
         let mut budget = usize::MAX;
         // The open transaction holds the last stable offset at 0: nothing yet.
         let got = share
-            .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true)
+            .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true, false)
             .unwrap()
             .unwrap();
         assert!(got.acquired.is_empty());
         let abort = log.write_marker(7, 0, false, 0).unwrap();
         log.publish(abort.end);
         let got = share
-            .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true)
+            .acquire(&k, log, &m, &settings, &mut budget, 1 << 20, true, false)
             .unwrap()
             .unwrap();
         assert_eq!(

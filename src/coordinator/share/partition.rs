@@ -135,6 +135,11 @@ impl SharePartition {
             .map_or(self.end, |(&o, _)| o)
     }
 
+    /// Whether records past `end` may be taken in: fewer than `max_record_locks` are in flight.
+    pub fn has_room(&self, limits: &Limits) -> bool {
+        self.end < self.start.saturating_add(limits.max_record_locks as i64)
+    }
+
     /// Whether anything can be acquired without new records in the log.
     pub fn has_available(&self) -> bool {
         self.records
