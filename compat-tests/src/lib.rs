@@ -19,8 +19,10 @@
 //! temporary data directory, so tests run in parallel. `SLUICE_TEST_LOG=1` echoes every broker log line;
 //! failures show the last lines anyway.
 //!
-//! `SLUICE_BIN=$PWD/compat-tests/kafka/run-kafka.sh` runs the same tests against Apache Kafka, a JVM per test:
-//! add `-- --test-threads=2` (see compat-tests/FINDINGS.md). [`is_reference_kafka`] tells the few tests where
+//! `SLUICE_BIN=$PWD/compat-tests/kafka/run-kafka.sh` runs the same tests against Apache Kafka: add
+//! `-- --test-threads=2` (see compat-tests/FINDINGS.md). There [`Broker::start`] and [`Broker::start_with`] share
+//! one Kafka per test binary and config (`SLUICE_SHARED_KAFKA=0`: a JVM per test); tests that restart or kill
+//! the broker use [`Broker::start_own`]. [`is_reference_kafka`] tells the few tests where
 //! Sluice deliberately differs which broker they face.
 
 use std::collections::VecDeque;
@@ -105,6 +107,84 @@ pub struct Broker {
     config: Option<PathBuf>,
     /// The executable: [`sluice_bin`], unless started with [`Broker::start_bin`].
     bin: PathBuf,
+    /// A handle on the test process's shared reference Kafka for this config (see [`Broker::start`]), whose
+    /// process this `Broker` does not own: `process` stays `None`.
+    shared: Option<Arc<SharedKafka>>,
+}
+
+/// A reference Kafka shared by the tests of one test binary that ask for the same config, so the reference pass
+/// starts a JVM per test binary and config rather than per test. It runs under a `sh` that stops it (SIGTERM,
+/// a clean stop) and removes its data directory once its stdin closes, that is when the test process exits,
+/// however it exits: nothing has to run at exit.
+struct SharedKafka {
+    addr: SocketAddr,
+    log: Arc<Mutex<VecDeque<String>>>,
+    child: Mutex<Child>,
+    _stdin: Mutex<std::process::ChildStdin>,
+}
+
+/// Whether [`Broker::start`] and [`Broker::start_with`] hand out the shared reference Kafka: against Kafka,
+/// unless `SLUICE_SHARED_KAFKA=0`. Against Sluice every test gets its own broker, as a broker costs milliseconds.
+fn share_reference_kafka() -> bool {
+    is_reference_kafka() && std::env::var("SLUICE_SHARED_KAFKA").map_or(true, |v| v != "0")
+}
+
+type SharedMap = Mutex<std::collections::HashMap<Option<String>, Arc<SharedKafka>>>;
+static SHARED_KAFKAS: std::sync::OnceLock<SharedMap> = std::sync::OnceLock::new();
+
+fn shared_kafka(config_yaml: Option<&str>) -> Arc<SharedKafka> {
+    let map = SHARED_KAFKAS.get_or_init(Default::default);
+    // Held while a JVM starts, so two tests wanting the same config start one, not two.
+    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+    let key = config_yaml.map(str::to_string);
+    if let Some(shared) = map.get(&key) {
+        let alive = matches!(
+            shared
+                .child
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .try_wait(),
+            Ok(None)
+        );
+        if alive {
+            return Arc::clone(shared);
+        }
+    }
+    let root = tempfile::Builder::new()
+        .prefix("sluice-compat-shared-")
+        .tempdir()
+        .expect("create temp dir")
+        .keep();
+    std::fs::create_dir(root.join("data")).expect("create data dir");
+    let bin = sluice_bin();
+    let mut command = Command::new("sh");
+    // `cat` returns when the test process is gone and with it the pipe's write end.
+    command
+        .arg("-c")
+        .arg(r#"root="$1"; shift; "$@" & k=$!; cat > /dev/null; kill -TERM "$k" 2>/dev/null; wait "$k"; rm -rf "$root""#)
+        .arg("sh")
+        .arg(&root)
+        .arg(&bin)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(root.join("data"));
+    if let Some(yaml) = config_yaml {
+        let path = root.join("sluice.yaml");
+        std::fs::write(&path, yaml).expect("write broker config");
+        command.arg("--config").arg(path);
+    }
+    command.stdin(Stdio::piped());
+    let mut process = spawn_process(command, &bin);
+    let stdin = process.child.stdin.take().expect("stdin is piped");
+    let shared = Arc::new(SharedKafka {
+        addr: process.addr,
+        log: Arc::clone(&process.log),
+        child: Mutex::new(process.child),
+        _stdin: Mutex::new(stdin),
+    });
+    map.insert(key, Arc::clone(&shared));
+    shared
 }
 
 struct Process {
@@ -115,14 +195,28 @@ struct Process {
 }
 
 impl Broker {
-    /// Starts a broker with default configuration on a fresh data directory.
+    /// Starts a broker with default configuration on a fresh data directory. Against the reference Kafka, the
+    /// test shares one broker with the other tests of its binary that asked for the same config (a JVM per test
+    /// made the reference pass the longest part of CI), so such a test must not assume an empty cluster; one
+    /// that restarts, kills or inspects the broker's process or files takes [`Broker::start_own`].
     pub fn start() -> Broker {
         Broker::launch(None)
     }
 
-    /// Starts a broker with `config_yaml` written to a file and passed as `--config`.
+    /// Starts a broker with `config_yaml` written to a file and passed as `--config`; shared against Kafka as
+    /// [`Broker::start`] says.
     pub fn start_with(config_yaml: &str) -> Broker {
         Broker::launch(Some(config_yaml))
+    }
+
+    /// A broker of the test's own, also against Kafka: for tests that restart or kill it, or read its files.
+    pub fn start_own() -> Broker {
+        Broker::launch_bin(sluice_bin(), None)
+    }
+
+    /// [`Broker::start_with`], of the test's own, also against Kafka.
+    pub fn start_own_with(config_yaml: &str) -> Broker {
+        Broker::launch_bin(sluice_bin(), Some(config_yaml))
     }
 
     /// Starts `bin` (a Sluice binary, or run-kafka.sh) with default configuration, whatever `$SLUICE_BIN` says:
@@ -132,7 +226,30 @@ impl Broker {
     }
 
     fn launch(config_yaml: Option<&str>) -> Broker {
+        if share_reference_kafka() {
+            let root = tempfile::Builder::new()
+                .prefix("sluice-compat-")
+                .tempdir()
+                .expect("create temp dir");
+            return Broker {
+                process: None,
+                exited_log: None,
+                root,
+                config: None,
+                bin: sluice_bin(),
+                shared: Some(shared_kafka(config_yaml)),
+            };
+        }
         Broker::launch_bin(sluice_bin(), config_yaml)
+    }
+
+    /// Panics for what only a broker of the test's own can do.
+    fn own(&self, what: &str) {
+        assert!(
+            self.shared.is_none(),
+            "{what} needs a broker of the test's own: start it with Broker::start_own or start_own_with \
+             (against Kafka, Broker::start and start_with share one broker per test binary and config)"
+        );
     }
 
     fn launch_bin(bin: PathBuf, config_yaml: Option<&str>) -> Broker {
@@ -152,66 +269,27 @@ impl Broker {
             root,
             config,
             bin,
+            shared: None,
         };
         broker.spawn();
         broker
     }
 
     fn spawn(&mut self) {
+        self.own("starting the broker again");
         assert!(self.process.is_none(), "broker is already running");
         let bin = self.bin.clone();
-        assert!(
-            bin.is_file(),
-            "sluice binary not found at {}: run `cargo build --release -p sluice` or set SLUICE_BIN",
-            bin.display()
-        );
         let mut command = Command::new(&bin);
         command
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(self.data_dir())
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stdin(Stdio::null());
         if let Some(config) = &self.config {
             command.arg("--config").arg(config);
         }
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
-
-        // The reader thread keeps draining stderr for the life of the process: a full pipe would block the
-        // broker's logging and, with it, whatever task was logging.
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let log = Arc::new(Mutex::new(VecDeque::new()));
-        let (addr_tx, addr_rx) = mpsc::channel();
-        let drain = {
-            let log = Arc::clone(&log);
-            let echo = std::env::var_os("SLUICE_TEST_LOG").is_some();
-            thread::spawn(move || drain_stderr(stderr, log, addr_tx, echo))
-        };
-
-        // The sender is dropped when stderr closes, so a broker that dies during start-up ends the wait at once.
-        let addr = match addr_rx.recv_timeout(process_timeout()) {
-            Ok(addr) => addr,
-            Err(e) => {
-                let _ = child.kill();
-                let status = child.wait();
-                let _ = drain.join();
-                panic!(
-                    "broker did not report `listen=ADDR` ({e}); exit status {status:?}; last log lines:\n{}",
-                    render_log(&log)
-                );
-            }
-        };
-        self.process = Some(Process {
-            child,
-            addr,
-            log,
-            drain: Some(drain),
-        });
+        self.process = Some(spawn_process(command, &bin));
     }
 
     fn process(&self) -> &Process {
@@ -220,12 +298,16 @@ impl Broker {
 
     /// The broker's data directory, kept across restarts.
     pub fn data_dir(&self) -> PathBuf {
+        self.own("the data directory");
         self.root.path().join("data")
     }
 
     /// The listening address of the current process.
     pub fn addr(&self) -> SocketAddr {
-        self.process().addr
+        match &self.shared {
+            Some(shared) => shared.addr,
+            None => self.process().addr,
+        }
     }
 
     /// `bootstrap.servers` for the current process.
@@ -234,12 +316,16 @@ impl Broker {
     }
 
     pub fn pid(&self) -> u32 {
+        self.own("the broker's process id");
         self.process().child.id()
     }
 
     /// The last lines the broker logged, for failure messages.
     /// The last log lines of the running process, or of the one that last exited.
     pub fn logs(&self) -> String {
+        if let Some(shared) = &self.shared {
+            return render_log(&shared.log);
+        }
         match (&self.process, &self.exited_log) {
             (Some(p), _) => render_log(&p.log),
             (None, Some(log)) => log.clone(),
@@ -249,6 +335,10 @@ impl Broker {
 
     /// Whether the process is still alive (it has not exited or been killed).
     pub fn is_running(&mut self) -> bool {
+        if let Some(shared) = &self.shared {
+            let mut child = shared.child.lock().unwrap_or_else(|e| e.into_inner());
+            return matches!(child.try_wait(), Ok(None));
+        }
         match &mut self.process {
             Some(p) => matches!(p.child.try_wait(), Ok(None)),
             None => false,
@@ -268,6 +358,7 @@ impl Broker {
 
     /// Sends SIGTERM and waits (bounded) for the process to exit; returns its exit status.
     pub fn terminate(&mut self) -> ExitStatus {
+        self.own("stopping the broker");
         let mut process = self.process.take().expect("broker is not running");
         let pid = process.child.id().to_string();
         let sent = Command::new("kill")
@@ -306,6 +397,7 @@ impl Broker {
 
     /// SIGKILLs the process and reaps it. The data directory stays for [`Broker::start_again`].
     pub fn kill9(&mut self) {
+        self.own("killing the broker");
         let mut process = self.process.take().expect("broker is not running");
         // `Child::kill` sends SIGKILL on Unix: the broker gets no chance to flush anything.
         process.child.kill().expect("SIGKILL broker");
@@ -357,6 +449,52 @@ impl Broker {
                 .map(|b| format!("{}:{}", b.host(), b.port()))
                 .collect::<Vec<_>>()
         );
+    }
+}
+
+/// Spawns `command` (a broker, with stderr piped) and waits for the `listen=ADDR` line of its log.
+fn spawn_process(mut command: Command, bin: &Path) -> Process {
+    assert!(
+        bin.is_file(),
+        "sluice binary not found at {}: run `cargo build --release -p sluice` or set SLUICE_BIN",
+        bin.display()
+    );
+    command
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
+    // The reader thread keeps draining stderr for the life of the process: a full pipe would block the
+    // broker's logging and, with it, whatever task was logging.
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let log = Arc::new(Mutex::new(VecDeque::new()));
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let drain = {
+        let log = Arc::clone(&log);
+        let echo = std::env::var_os("SLUICE_TEST_LOG").is_some();
+        thread::spawn(move || drain_stderr(stderr, log, addr_tx, echo))
+    };
+
+    // The sender is dropped when stderr closes, so a broker that dies during start-up ends the wait at once.
+    let addr = match addr_rx.recv_timeout(process_timeout()) {
+        Ok(addr) => addr,
+        Err(e) => {
+            let _ = child.kill();
+            let status = child.wait();
+            let _ = drain.join();
+            panic!(
+                "broker did not report `listen=ADDR` ({e}); exit status {status:?}; last log lines:\n{}",
+                render_log(&log)
+            );
+        }
+    };
+    Process {
+        child,
+        addr,
+        log,
+        drain: Some(drain),
     }
 }
 

@@ -253,7 +253,7 @@ fn fetch_committed(broker: &Broker, group: &str, topic: &str) -> i64 {
 
 #[test]
 fn group_ids_past_32767_bytes_close_the_connection_and_the_longest_allowed_survives_a_restart() {
-    let mut broker = Broker::start();
+    let mut broker = Broker::start_own();
     let topic = unique_topic("offsets");
     create_topic(&broker.bootstrap(), &topic, 1);
     let longest = "g".repeat(0x7fff);

@@ -351,7 +351,7 @@ fn quotas_of(conn: &mut RawConn, version: i16, user: &str) -> Vec<(String, f64)>
 
 #[test]
 fn client_quotas_are_stored_described_and_survive_a_restart() {
-    let mut broker = Broker::start();
+    let mut broker = Broker::start_own();
     let versions = Versions::fetch(broker.addr());
     let mut conn = RawConn::connect(broker.addr());
     // Kafka's broker describes what its controller committed once the metadata reaches it.

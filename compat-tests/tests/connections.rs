@@ -81,8 +81,9 @@ fn clients_that_do_not_read_cost_about_one_response() {
     const FETCHES_EACH: usize = 4;
     // A store cache far smaller than the data, and a restart after writing it: the Fetches read from disk, so
     // what their responses hold is memory of their own.
-    let mut broker =
-        Broker::start_with("cache_capacity_bytes: 1048576\nqueued_max_response_bytes: 4194304\n");
+    let mut broker = Broker::start_own_with(
+        "cache_capacity_bytes: 1048576\nqueued_max_response_bytes: 4194304\n",
+    );
     // One topic per non-reading connection (responses to one partition would share its memory), and one for
     // a well-behaved consumer.
     let topics: Vec<_> = (0..CONNECTIONS)
@@ -144,7 +145,7 @@ fn half_sent_large_frames_cost_at_most_the_request_budget() {
     const MAX_REQUEST: usize = 16 * MB;
     const CONNECTIONS: usize = 8;
     const SENT_EACH: usize = 12 * MB;
-    let broker = Broker::start_with(&format!(
+    let broker = Broker::start_own_with(&format!(
         "max_request_bytes: {MAX_REQUEST}\nqueued_max_request_bytes: {MAX_REQUEST}\nmax_message_bytes: 1048588\n"
     ));
     let before = rss(&broker);
@@ -203,7 +204,8 @@ fn idle_connection_is_closed() {
 #[test]
 fn one_address_cannot_take_more_than_its_connections() {
     const PER_IP: usize = 3;
-    let broker = Broker::start_with(&format!("max_connections_per_ip: {PER_IP}\n"));
+    // Its own broker: the limit counts every connection from 127.0.0.1, other tests' too.
+    let broker = Broker::start_own_with(&format!("max_connections_per_ip: {PER_IP}\n"));
     let mut conns: Vec<_> = (0..PER_IP).map(|_| connect_served(&broker)).collect();
     let mut extra = RawConn::connect(broker.addr());
     if let Err(problem) = extra.expect_closed(CLOSE_WITHIN) {

@@ -174,7 +174,10 @@ fn no_overlap(members: &[&mut RawMember]) -> bool {
 }
 
 fn setup(partitions: i32) -> (Broker, String, Uuid, RawConn) {
-    let broker = Broker::start();
+    setup_on(Broker::start(), partitions)
+}
+
+fn setup_on(broker: Broker, partitions: i32) -> (Broker, String, Uuid, RawConn) {
     let topic = unique_topic("cg");
     create_topic(&broker.bootstrap(), &topic, partitions);
     let mut conn = RawConn::connect(broker.addr());
@@ -359,7 +362,7 @@ fn raw_commits_carry_member_epochs_and_the_group_lists_as_consumer() {
 
 #[test]
 fn raw_a_restart_is_invisible_to_a_stable_group() {
-    let (mut broker, topic, tid, mut conn) = setup(2);
+    let (mut broker, topic, tid, mut conn) = setup_on(Broker::start_own(), 2);
     let group = unique_topic("cg-restart");
     let mut a = RawMember::join(&mut conn, &group, &topic, tid, "member-a-0000000000000");
     let mut b = RawMember::join(&mut conn, &group, &topic, tid, "member-b-0000000000000");
@@ -506,7 +509,7 @@ fn rdkafka_members_join_and_leave_without_duplicates_or_loss() {
 
 #[test]
 fn rdkafka_commits_resume_after_a_restart() {
-    let mut broker = Broker::start();
+    let mut broker = Broker::start_own();
     let bootstrap = broker.bootstrap();
     let topic = unique_topic("cg-rs");
     create_topic(&bootstrap, &topic, 2);
@@ -544,7 +547,8 @@ fn rdkafka_commits_resume_after_a_restart() {
 /// matches is assigned and consumed, one that does not match is not.
 #[test]
 fn rdkafka_regex_subscription_follows_created_topics() {
-    let broker = Broker::start();
+    // Its own broker: on a Kafka busy with other tests' topics, the new topic was not picked up in 60 s.
+    let broker = Broker::start_own();
     let bootstrap = broker.bootstrap();
     let prefix = unique_topic("cgre");
     let (first, later, other) = (

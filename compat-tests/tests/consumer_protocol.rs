@@ -341,7 +341,7 @@ fn commits_resume_after(kill9: bool) {
     const PARTITIONS: i32 = 4;
     const BATCH: usize = 60;
     let proxy = Proxy::start();
-    let mut broker = Broker::start_with(&format!("{BROKER_CONFIG}advertise: {}\n", proxy.addr));
+    let mut broker = Broker::start_own_with(&format!("{BROKER_CONFIG}advertise: {}\n", proxy.addr));
     proxy.point_to(broker.addr());
     let bootstrap = proxy.addr.to_string();
     let topic = unique_topic("cgp-restart");

@@ -238,7 +238,7 @@ fn verify(
 
 /// Rounds of stream, kill -9, restart and verify on one data directory.
 fn kill9_rounds(acks: &str) {
-    let mut broker = Broker::start();
+    let mut broker = Broker::start_own();
     let topic = unique_topic("crash");
     create_topic(&broker.bootstrap(), &topic, PARTITIONS);
 

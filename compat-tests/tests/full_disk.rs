@@ -111,7 +111,7 @@ fn a_full_disk_keeps_acknowledged_records_readable_and_writes_resume_when_space_
         eprintln!("skipped against Kafka: Sluice's data dir and min_free_bytes only (see the doc)");
         return;
     }
-    let mut broker = Broker::start_with(&format!("min_free_bytes: {RESERVE}\n"));
+    let mut broker = Broker::start_own_with(&format!("min_free_bytes: {RESERVE}\n"));
     broker.terminate();
     let Some(_mount) = Mount::tmpfs(&broker.data_dir(), "32m") else {
         eprintln!("skipped: cannot mount a tmpfs here (needs root)");

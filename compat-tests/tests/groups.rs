@@ -863,7 +863,7 @@ fn new_member_resumes_at_committed_offsets_after_restart() {
     const PARTITIONS: i32 = 3;
     const MESSAGES: usize = 90;
     const FIRST: usize = 40;
-    let mut broker = Broker::start_with(BROKER_CONFIG);
+    let mut broker = Broker::start_own_with(BROKER_CONFIG);
     let topic = unique_topic("groups-resume");
     let group = unique_topic("resume");
     create_topic(&broker.bootstrap(), &topic, PARTITIONS);
@@ -1008,7 +1008,7 @@ fn restart_is_invisible(static_members: bool, kill9: bool) {
     const PARTITIONS: i32 = 4;
     const MESSAGES: usize = 40;
     let proxy = Proxy::start();
-    let mut broker = Broker::start_with(&format!("{BROKER_CONFIG}advertise: {}\n", proxy.addr));
+    let mut broker = Broker::start_own_with(&format!("{BROKER_CONFIG}advertise: {}\n", proxy.addr));
     proxy.point_to(broker.addr());
     let bootstrap = proxy.addr.to_string();
     let topic = unique_topic("groups-restart");
@@ -1397,7 +1397,7 @@ fn group_list_describe_and_delete() {
 #[test]
 fn simple_consumer_commits_survive_restart() {
     const PARTITIONS: i32 = 3;
-    let mut broker = Broker::start_with(BROKER_CONFIG);
+    let mut broker = Broker::start_own_with(BROKER_CONFIG);
     let topic = unique_topic("groups-simple");
     let group = unique_topic("simple");
     create_topic(&broker.bootstrap(), &topic, PARTITIONS);

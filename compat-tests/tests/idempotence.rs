@@ -339,7 +339,7 @@ fn assert_log(broker: &Broker, topic: &str, expected: &[Spec], case: &str) {
 
 #[test]
 fn init_producer_id_hands_out_new_ids_that_grow_across_restarts() {
-    let mut broker = Broker::start();
+    let mut broker = Broker::start_own();
     let mut before = Vec::new();
     for version in init_versions(broker.addr()) {
         for _ in 0..3 {
@@ -751,7 +751,7 @@ fn child_pids(parent: u32) -> Vec<u32> {
 /// without writing anything twice.
 #[test]
 fn producer_state_survives_kill9() {
-    let mut broker = Broker::start();
+    let mut broker = Broker::start_own();
     let topic = unique_topic("idem-crash");
     create(&broker, &topic, 1);
     let pid = new_producer(&broker);
@@ -911,7 +911,7 @@ enum Interruption {
 /// partition, and nothing else is in the log.
 fn stream_exactly_once(interruption: Interruption) {
     let proxy = Proxy::start();
-    let mut broker = Broker::start_with(&format!("advertise: {}\n", proxy.addr));
+    let mut broker = Broker::start_own_with(&format!("advertise: {}\n", proxy.addr));
     proxy.point_to(broker.addr());
     let bootstrap = proxy.addr.to_string();
     let topic = unique_topic("idem-rdkafka");

@@ -136,7 +136,7 @@ fn parked_fetch_wakes_on_produce() {
 
 #[test]
 fn idle_consumer_does_not_busy_poll() {
-    let broker = Broker::start();
+    let broker = Broker::start_own();
     let topic = unique_topic("long-poll-idle");
     create_topic(&broker.bootstrap(), &topic, 1);
     let consumer = long_poll_consumer(&broker.bootstrap());

@@ -78,7 +78,7 @@ fn expected_offset_for_time(sent: &[Msg], partition: i32, probe: i64) -> Offset 
 
 #[test]
 fn graceful_restart_keeps_messages_and_offsets() {
-    let mut broker = Broker::start();
+    let mut broker = Broker::start_own();
     let topic = unique_topic("persist");
     create_topic(&broker.bootstrap(), &topic, PARTITIONS);
     let sent: Vec<Msg> = (0..MESSAGES).map(|i| Msg::sample(i, PARTITIONS)).collect();
@@ -141,7 +141,7 @@ fn graceful_restart_keeps_messages_and_offsets() {
 
 #[test]
 fn graceful_restart_keeps_empty_topics() {
-    let mut broker = Broker::start();
+    let mut broker = Broker::start_own();
     let topic = unique_topic("persist-empty");
     create_topic(&broker.bootstrap(), &topic, PARTITIONS);
 
@@ -175,7 +175,7 @@ fn graceful_restart_keeps_empty_topics() {
 
 #[test]
 fn repeated_restarts_keep_appending() {
-    let mut broker = Broker::start();
+    let mut broker = Broker::start_own();
     let topic = unique_topic("persist-repeat");
     create_topic(&broker.bootstrap(), &topic, PARTITIONS);
     let rounds = 3;

@@ -176,7 +176,7 @@ fn gzip_bomb(zeros_mib: usize) -> Bytes {
 /// past the record the header declares and refuses the batch; so does Sluice.
 #[test]
 fn a_gzip_bomb_is_refused_without_inflating_it() {
-    let mut broker = Broker::start();
+    let mut broker = Broker::start_own();
     let topic = unique_topic("gzip-bomb");
     create(&broker, &topic, &[("cleanup.policy", "compact")]);
     let bomb = gzip_bomb(200);
@@ -196,7 +196,7 @@ fn a_gzip_bomb_is_refused_without_inflating_it() {
 /// while streaming. Kafka has no such bound and stores it: the compressed batch is within max.message.bytes.
 #[test]
 fn a_batch_inflating_past_max_decompressed_batch_bytes_is_message_too_large() {
-    let mut broker = Broker::start_with("max_decompressed_batch_bytes: 2097152\n");
+    let mut broker = Broker::start_own_with("max_decompressed_batch_bytes: 2097152\n");
     let topic = unique_topic("inflates");
     create(&broker, &topic, &[]);
     let value = vec![0u8; 8 << 20];

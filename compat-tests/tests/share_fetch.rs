@@ -489,7 +489,7 @@ fn state_survives_a_kill() {
         // checked here is Sluice's store.
         return;
     }
-    let mut broker = Broker::start();
+    let mut broker = Broker::start_own();
     let topic = unique_topic("share");
     create_topic(&broker.bootstrap(), &topic, 1);
     let group = unique_topic("sg");

@@ -270,7 +270,7 @@ fn a_silent_member_is_removed_after_its_session_timeout() {
 
 #[test]
 fn describe_list_and_delete() {
-    let mut broker = Broker::start();
+    let mut broker = Broker::start_own();
     let topic = unique_topic("share-admin");
     create_topic(&broker.bootstrap(), &topic, 2);
     let mut conn = RawConn::connect(broker.addr());
@@ -466,7 +466,7 @@ fn describe_configs(conn: &mut RawConn, group: &str) -> BTreeMap<String, (Option
 
 #[test]
 fn group_configs_round_trip_validate_and_survive_a_restart() {
-    let mut broker = Broker::start();
+    let mut broker = Broker::start_own();
     let mut conn = RawConn::connect(broker.addr());
     let group = unique_topic("cfg-group");
 

@@ -1032,7 +1032,7 @@ fn create_topics_refuses_names_that_collide_on_dot_and_underscore() {
 /// changing anything; validate_only changes nothing; the result survives a restart.
 #[test]
 fn alter_configs_replaces_overrides_and_persists() {
-    let mut broker = Broker::start();
+    let mut broker = Broker::start_own();
     let topic = unique_topic("altered");
     create_with(
         &broker,
@@ -1281,7 +1281,7 @@ fn delete_topic_by_id_then_recreate_with_a_new_id() {
 /// partition.
 #[test]
 fn delete_records_moves_the_low_watermark_and_resets_consumers() {
-    let mut broker = Broker::start();
+    let mut broker = Broker::start_own();
     let topic = unique_topic("delete-records");
     create_topic(&broker.bootstrap(), &topic, 2);
     let producer = producer(&broker.bootstrap(), &[("acks", "all")]);
@@ -2118,7 +2118,7 @@ fn offsets_within(consumer: &BaseConsumer, n: usize, timeout: Duration) -> Vec<i
 fn consumers_resume_promptly_after_a_restart() {
     // The consumers keep one bootstrap address across the restart; the broker advertises the forwarder's.
     let forwarder = Forwarder::start();
-    let mut broker = Broker::start_with(&format!(
+    let mut broker = Broker::start_own_with(&format!(
         "advertise: \"{}\"\nlog_level: \"info,sluice::net::connection=debug\"\n",
         forwarder.addr
     ));

@@ -977,7 +977,7 @@ fn kill9_aborts_the_open_transaction_and_keeps_the_committed_one() {
         eprintln!("skipped against the reference Kafka: see the test's comment");
         return;
     }
-    let mut broker = Broker::start_with(EXPIRY_CHECK);
+    let mut broker = Broker::start_own_with(EXPIRY_CHECK);
     let topic = unique_topic("txn-kill9");
     create_topic(&broker.bootstrap(), &topic, 1);
     let parts = [(topic.as_str(), 0)];
