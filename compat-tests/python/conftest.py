@@ -16,7 +16,9 @@ marker (extra command-line arguments), e.g.::
 temporary directory and shown in the report of a failing test).
 
 ``SLUICE_BIN=compat-tests/kafka/run-kafka.sh`` runs the suite against Apache Kafka; ``is_reference_kafka()`` tells
-the few tests where Sluice deliberately differs (compat-tests/FINDINGS.md) which broker they face.
+the few tests where Sluice deliberately differs (compat-tests/FINDINGS.md) which broker they face. There the tests
+with the same options share one Kafka for the session (tests must not assume an empty cluster); a test that
+restarts its broker is marked ``own_broker``, and ``SLUICE_SHARED_KAFKA=0`` gives every test its own.
 """
 
 from __future__ import annotations
@@ -128,6 +130,8 @@ class Broker:
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
         self.starts = 0
+        # Shared by the tests of one config against Kafka (the `broker` fixture): never restarted by one.
+        self.shared = False
         self._lines: list[str] = []
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
@@ -217,6 +221,7 @@ class Broker:
 
     def restart(self, timeout: float | None = None) -> None:
         """Graceful stop (exit code 0 asserted), then start on the same data directory and port."""
+        assert not self.shared, "a test that restarts its broker needs @pytest.mark.own_broker"
         port = self.port
         self.stop_ok()
         # The port was just released; the broker's listener sets SO_REUSEADDR, but give the kernel a bounded
@@ -266,20 +271,46 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Against the reference Kafka, tests that ask for the same config and args share one broker (a JVM start per
+# test was most of the Kafka pass's time); `own_broker` tests (they restart it) and `SLUICE_SHARED_KAFKA=0` get
+# their own. Against Sluice every test gets its own: a broker costs milliseconds, and isolation finds more.
+_SHARED_BROKERS: dict[tuple, Broker] = {}
+
+
+def _share_brokers() -> bool:
+    return is_reference_kafka() and os.environ.get("SLUICE_SHARED_KAFKA", "1") != "0"
+
+
 @pytest.fixture
-def broker(request, tmp_path):
+def broker(request, tmp_path, tmp_path_factory):
     cfg_marker = request.node.get_closest_marker("broker_config")
     args_marker = request.node.get_closest_marker("broker_args")
-    b = Broker(
-        tmp_path / "broker",
-        config=cfg_marker.kwargs if cfg_marker else None,
-        args=args_marker.args if args_marker else (),
-    )
+    config = cfg_marker.kwargs if cfg_marker else None
+    args = args_marker.args if args_marker else ()
+    if _share_brokers() and request.node.get_closest_marker("own_broker") is None:
+        key = (repr(sorted((config or {}).items())), tuple(args))
+        b = _SHARED_BROKERS.get(key)
+        if b is None or not b.running:
+            b = Broker(tmp_path_factory.mktemp("shared-broker"), config=config, args=args)
+            b.shared = True
+            b.start()
+            _SHARED_BROKERS[key] = b
+        request.node._sluice_broker = b
+        yield b
+        return
+    b = Broker(tmp_path / "broker", config=config, args=args)
     request.node._sluice_broker = b
     b.start()
     yield b
     if b.proc is not None:
         b.stop_ok()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for b in _SHARED_BROKERS.values():
+        if b.proc is not None:
+            b.stop()
+    _SHARED_BROKERS.clear()
 
 
 @pytest.hookimpl(hookwrapper=True)

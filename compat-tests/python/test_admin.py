@@ -295,6 +295,7 @@ def test_describe_configs_lists_every_config_with_defaults_and_synonyms(broker, 
 # -- IncrementalAlterConfigs ---------------------------------------------------------------------------------
 
 
+@pytest.mark.own_broker
 def test_incremental_alter_configs_set_delete_append_subtract(broker, topic_name):
     admin = admin_client(broker)
     create_ok(admin, topic_name, 1, {"retention.ms": "1000000", "max.message.bytes": "100000"})
@@ -428,6 +429,7 @@ def test_delete_records(broker, topic_name):
 # -- DescribeCluster, DescribeTopics, DeleteTopics -----------------------------------------------------------
 
 
+@pytest.mark.own_broker
 def test_describe_cluster(broker):
     admin = admin_client(broker)
     result = admin.describe_cluster(include_authorized_operations=True, request_timeout=TIMEOUT_S).result(
@@ -563,6 +565,7 @@ def test_create_time_topic_keeps_producer_timestamps(broker, topic_name):
 
 
 @pytest.mark.broker_config(log_level="info,sluice::net::connection=debug")
+@pytest.mark.own_broker
 def test_seek_with_leader_epoch_is_validated_after_restart(broker, topic_name):
     """A seek to a position with a leader epoch makes librdkafka validate it (KIP-320, OffsetForLeaderEpoch)
     before fetching; after a broker restart that must neither stall nor reset the position."""

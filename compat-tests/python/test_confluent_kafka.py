@@ -143,6 +143,7 @@ def compare(placed: dict[tuple[int, int], dict], got: dict[tuple[int, int], obje
 
 
 @pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.own_broker
 def test_roundtrip_every_field_across_restart(broker, topic_name, codec):
     create_topic(broker, topic_name, PARTITIONS)
     msgs = make_messages(MESSAGES, seed=CODECS.index(codec))

@@ -96,6 +96,7 @@ def test_members_split_a_topic_and_one_takes_over_when_the_other_leaves(broker, 
         a.close()
 
 
+@pytest.mark.own_broker
 def test_a_new_member_resumes_at_the_commits_after_a_broker_restart(broker, topic_name):
     create_topic(broker, topic_name, PARTITIONS)
     group = f"g-{topic_name}"

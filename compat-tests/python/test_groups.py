@@ -146,6 +146,7 @@ def group_offsets(admin: AdminClient, group: str) -> dict[tuple[str, int], int]:
 # --------------------------------------------------------------------------------------------- confluent-kafka
 
 
+@pytest.mark.own_broker
 def test_confluent_group_commit_and_resume_across_restart(broker, topic_name):
     create_topic(broker, topic_name, PARTITIONS)
     placed = produce(broker, topic_name)
@@ -312,6 +313,7 @@ def test_confluent_regex_subscription_picks_up_new_topic(broker):
             m.close()
 
 
+@pytest.mark.own_broker
 def test_confluent_members_rejoin_after_broker_restart(broker, topic_name):
     """Membership is not persisted: after a restart the members find themselves unknown, rejoin, and carry on from
     the committed offsets. Nothing is lost, and only a message whose commit was not acknowledged is read twice."""

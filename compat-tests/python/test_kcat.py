@@ -226,6 +226,7 @@ def test_query_offsets(broker, topic_name):
     assert re.search(rf"{re.escape(topic_name)} \[0\]\s+offset 0\b", out), out
 
 
+@pytest.mark.own_broker
 def test_data_survives_restart(broker, topic_name):
     data = "".join(f"k{i}:persisted {i}\n" for i in range(100)).encode()
     produce(broker, topic_name, data, "-K:")
