@@ -630,22 +630,34 @@ mod tests {
         }
     }
 
+    /// A broker whose topic "t" holds `batches` batches of three records, where every share
+    /// partition may start (no share-group coordinator assigns them here), and group "g"'s
+    /// settings with share.auto.offset.reset=earliest.
+    fn with_batches(
+        dir: &std::path::Path,
+        config: Config,
+        batches: usize,
+    ) -> (Broker, Arc<crate::broker::Topic>, ShareSettings) {
+        let b = test_broker(dir, config);
+        b.share().set_initialized_lookup(|_, _, _| true);
+        let t = b.create_topic("t", 1, Default::default(), false).unwrap();
+        for _ in 0..batches {
+            t.partitions[0]
+                .append_visible(&batch::validate(&make_batch(3, 0), 1 << 20).unwrap())
+                .unwrap();
+        }
+        let mut settings = b.share().settings("g");
+        settings.auto_offset_reset = AutoOffsetReset::Earliest;
+        (b, t, settings)
+    }
+
     #[test]
     fn acquires_from_the_log_persists_and_survives_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let config = Config::default();
-        let b = test_broker(dir.path(), config.clone());
-        // No share-group coordinator assigns partitions here: every one may start.
-        b.share().set_initialized_lookup(|_, _, _| true);
-        let t = b.create_topic("t", 1, Default::default(), false).unwrap();
+        let (b, t, settings) = with_batches(dir.path(), config.clone(), 2);
         let log = &t.partitions[0];
-        for _ in 0..2 {
-            log.append_visible(&batch::validate(&make_batch(3, 0), 1 << 20).unwrap())
-                .unwrap();
-        }
         let share = b.share();
-        let mut settings = share.settings("g");
-        settings.auto_offset_reset = AutoOffsetReset::Earliest;
         let (k, m) = (key(t.id), Arc::<str>::from("m"));
         let mut budget = 4;
         let got = share
@@ -714,17 +726,9 @@ mod tests {
     #[test]
     fn batch_optimized_acquires_the_last_batch_begun_whole() {
         let dir = tempfile::tempdir().unwrap();
-        let b = test_broker(dir.path(), Config::default());
-        b.share().set_initialized_lookup(|_, _, _| true);
-        let t = b.create_topic("t", 1, Default::default(), false).unwrap();
+        let (b, t, settings) = with_batches(dir.path(), Config::default(), 3);
         let log = &t.partitions[0];
-        for _ in 0..3 {
-            log.append_visible(&batch::validate(&make_batch(3, 0), 1 << 20).unwrap())
-                .unwrap();
-        }
         let share = b.share();
-        let mut settings = share.settings("g");
-        settings.auto_offset_reset = AutoOffsetReset::Earliest;
         let (k, m) = (key(t.id), Arc::<str>::from("m"));
         // Four records asked for: the first batch and all of the second, not the third.
         let mut budget = 4;
