@@ -300,19 +300,26 @@ impl ShareCoordinator {
                 Vec::new()
             };
             aborted.sort_unstable_by_key(|&(_, first)| std::cmp::Reverse(first));
-            let bytes = records.to_bytes();
-            room = room.saturating_sub(bytes.len());
+            room = room.saturating_sub(records.len());
             at_least_one = false;
-            let mut pos = 0usize;
-            while pos < bytes.len() && *budget > 0 {
-                let Some(h) = StoredHeader::parse(&bytes[pos..]) else {
+            // The stored chunks, uncopied: a batch's chunks follow each other and the first holds
+            // its header (a chunk is 16 KiB, a header 61 bytes).
+            let parts = records.into_parts();
+            let mut next = 0usize;
+            while next < parts.len() && *budget > 0 {
+                let Some(h) = StoredHeader::parse(&parts[next]) else {
                     break;
                 };
                 if h.base_offset as i64 >= sp.end() && !sp.has_room(&settings.limits) {
                     // Nothing past here can be acquired until the start moves.
                     break 'windows;
                 }
-                let len = (h.size as usize).min(bytes.len() - pos);
+                let first = next;
+                let mut len = 0usize;
+                while next < parts.len() && len < h.size as usize {
+                    len += parts[next].len();
+                    next += 1;
+                }
                 while aborted
                     .last()
                     .is_some_and(|&(_, first)| first <= h.base_offset)
@@ -347,9 +354,8 @@ impl ShareCoordinator {
                 );
                 *budget = budget.saturating_sub(offered - batch_budget);
                 if out.acquired.len() != before || out.acquired.last().copied() != last {
-                    served.push(bytes.slice(pos..pos + len));
+                    served.extend_from_slice(&parts[first..next]);
                 }
-                pos += len;
             }
             if read.next_offset as i64 <= from {
                 break;

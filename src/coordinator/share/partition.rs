@@ -137,7 +137,12 @@ impl SharePartition {
 
     /// Whether records past `end` may be taken in: fewer than `max_record_locks` are in flight.
     pub fn has_room(&self, limits: &Limits) -> bool {
-        self.end < self.start.saturating_add(limits.max_record_locks as i64)
+        self.end < self.lock_limit(limits)
+    }
+
+    /// The first offset that may not be in flight while the start is where it is.
+    fn lock_limit(&self, limits: &Limits) -> i64 {
+        self.start.saturating_add(limits.max_record_locks as i64)
     }
 
     /// Whether anything can be acquired without new records in the log.
@@ -177,7 +182,7 @@ impl SharePartition {
         out: &mut Vec<Acquired>,
     ) -> bool {
         let mut changed = false;
-        let lock_limit = self.start.saturating_add(limits.max_record_locks as i64);
+        let lock_limit = self.lock_limit(limits);
         let deadline_ms = now_ms.saturating_add(limits.lock_duration_ms);
         let mut offset = base.max(self.start);
         // Gaps before the batch are offsets no record has.
