@@ -20,7 +20,7 @@
 //! failures show the last lines anyway.
 //!
 //! `SLUICE_BIN=$PWD/compat-tests/kafka/run-kafka.sh` runs the same tests against Apache Kafka: add
-//! `-- --test-threads=2` (see compat-tests/FINDINGS.md). There [`Broker::start`] and [`Broker::start_with`] share
+//! `-- --test-threads=4` as scripts/test-all.sh does (see compat-tests/FINDINGS.md). There [`Broker::start`] and [`Broker::start_with`] share
 //! one Kafka per test binary and config (`SLUICE_SHARED_KAFKA=0`: a JVM per test); tests that restart or kill
 //! the broker use [`Broker::start_own`]. [`is_reference_kafka`] tells the few tests where
 //! Sluice deliberately differs which broker they face.
@@ -102,8 +102,9 @@ pub struct Broker {
     process: Option<Process>,
     /// The last log lines of the process that last exited, for [`Broker::logs`] after a stop.
     exited_log: Option<String>,
-    /// Root of the temporary tree: `data/` is the broker's data dir, `sluice.yaml` its optional config.
-    root: tempfile::TempDir,
+    /// Root of the temporary tree: `data/` is the broker's data dir, `sluice.yaml` its optional config. None
+    /// for a handle on a shared Kafka, whose tree is its own.
+    root: Option<tempfile::TempDir>,
     config: Option<PathBuf>,
     /// The executable: [`sluice_bin`], unless started with [`Broker::start_bin`].
     bin: PathBuf,
@@ -158,10 +159,15 @@ fn shared_kafka(config_yaml: Option<&str>) -> Arc<SharedKafka> {
     std::fs::create_dir(root.join("data")).expect("create data dir");
     let bin = sluice_bin();
     let mut command = Command::new("sh");
-    // `cat` returns when the test process is gone and with it the pipe's write end.
+    // `cat` returns when the test process is gone and with it the pipe's write end; a SIGTERM to the whole
+    // process group (scripts/test-all.sh's clean-up after a step) also stops Kafka and removes the tree.
     command
         .arg("-c")
-        .arg(r#"root="$1"; shift; "$@" & k=$!; cat > /dev/null; kill -TERM "$k" 2>/dev/null; wait "$k"; rm -rf "$root""#)
+        .arg(concat!(
+            r#"root="$1"; shift; "$@" & k=$!; "#,
+            r#"stop() { kill -TERM "$k" 2>/dev/null; wait "$k"; rm -rf "$root"; exit 0; }; "#,
+            r#"trap stop TERM INT; cat > /dev/null; stop"#
+        ))
         .arg("sh")
         .arg(&root)
         .arg(&bin)
@@ -227,14 +233,10 @@ impl Broker {
 
     fn launch(config_yaml: Option<&str>) -> Broker {
         if share_reference_kafka() {
-            let root = tempfile::Builder::new()
-                .prefix("sluice-compat-")
-                .tempdir()
-                .expect("create temp dir");
             return Broker {
                 process: None,
                 exited_log: None,
-                root,
+                root: None,
                 config: None,
                 bin: sluice_bin(),
                 shared: Some(shared_kafka(config_yaml)),
@@ -266,7 +268,7 @@ impl Broker {
         let mut broker = Broker {
             process: None,
             exited_log: None,
-            root,
+            root: Some(root),
             config,
             bin,
             shared: None,
@@ -299,7 +301,11 @@ impl Broker {
     /// The broker's data directory, kept across restarts.
     pub fn data_dir(&self) -> PathBuf {
         self.own("the data directory");
-        self.root.path().join("data")
+        self.root
+            .as_ref()
+            .expect("a broker of its own has a root")
+            .path()
+            .join("data")
     }
 
     /// The listening address of the current process.
