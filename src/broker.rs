@@ -38,6 +38,26 @@ pub struct NodeInfo {
     pub port: i32,
 }
 
+/// One listener as clients see it: its name, security protocol and advertised address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenerInfo {
+    pub name: String,
+    pub protocol: crate::config::SecurityProtocol,
+    pub host: String,
+    pub port: i32,
+}
+
+impl ListenerInfo {
+    /// This broker as the clients of this listener reach it.
+    pub fn node(&self, node_id: i32) -> NodeInfo {
+        NodeInfo {
+            node_id,
+            host: self.host.clone(),
+            port: self.port,
+        }
+    }
+}
+
 pub struct Topic {
     pub name: String,
     pub id: Uuid,
@@ -63,7 +83,10 @@ pub struct Broker {
 
 struct BrokerState {
     config: Config,
+    /// The first listener's address: where one address is asked for (DescribeQuorum, tests).
     node: NodeInfo,
+    /// Every listener, as clients of each reach it.
+    listeners: Vec<Arc<ListenerInfo>>,
     cluster_id: String,
     /// The id of the directory holding the cluster metadata (DescribeQuorum v2).
     metadata_directory_id: Uuid,
@@ -226,13 +249,18 @@ fn connect_share_groups(
 
 impl Broker {
     /// Loads every topic from the store. Partitions open lazily in the sense that matters: opening
-    /// one reads its last batch, never its whole log.
+    /// one reads its last batch, never its whole log. `listeners` must not be empty.
     pub fn open(
         config: Config,
-        node: NodeInfo,
+        listeners: Vec<ListenerInfo>,
         store: Store,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<Broker> {
+        let Some(first) = listeners.first() else {
+            anyhow::bail!("a broker needs at least one listener");
+        };
+        let node = first.node(config.node_id);
+        let listeners = listeners.into_iter().map(Arc::new).collect();
         let cluster_id = store.cluster_id()?;
         let metadata_directory_id = store.metadata_directory_id()?;
         let client_quotas = store.load_client_quotas()?.into_iter().collect();
@@ -304,6 +332,7 @@ impl Broker {
                 share,
                 config,
                 node,
+                listeners,
                 cluster_id,
                 metadata_directory_id,
                 store,
@@ -333,6 +362,10 @@ impl Broker {
 
     pub fn node(&self) -> &NodeInfo {
         &self.shared.node
+    }
+
+    pub fn listeners(&self) -> &[Arc<ListenerInfo>] {
+        &self.shared.listeners
     }
 
     pub fn cluster_id(&self) -> &str {
@@ -828,12 +861,17 @@ pub(crate) mod tests {
     pub fn test_broker(dir: &std::path::Path, config: Config) -> Broker {
         let store = Store::open(dir, 1 << 20, 1000).unwrap();
         let (_tx, rx) = watch::channel(false);
-        let node = NodeInfo {
-            node_id: config.node_id,
+        Broker::open(config, vec![test_listener()], store, rx).unwrap()
+    }
+
+    /// The one plaintext listener of [`test_broker`].
+    pub fn test_listener() -> ListenerInfo {
+        ListenerInfo {
+            name: "PLAINTEXT".into(),
+            protocol: crate::config::SecurityProtocol::Plaintext,
             host: "127.0.0.1".into(),
             port: 9092,
-        };
-        Broker::open(config, node, store, rx).unwrap()
+        }
     }
 
     #[test]

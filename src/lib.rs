@@ -26,7 +26,8 @@
 //! - [`store`]: the only module that knows sled: topic and group metadata, partition batches behind
 //!   the [`store::PartitionStorage`] interface (with an in-memory, fault-injecting twin for tests),
 //!   group commit and write backpressure.
-//! - [`config`]: the broker's YAML configuration, the topic config table (parsing, effective
+//! - [`security`]: the principal a connection authenticated as and the session handlers see it in.
+//! - [`config`]: the broker's YAML configuration (named listeners in [`config::listeners`]), the topic config table (parsing, effective
 //!   values, describe rows) and groups' dynamic configs ([`config::group`]).
 
 pub mod api;
@@ -36,6 +37,7 @@ pub mod coordinator;
 pub mod log;
 pub mod net;
 pub mod protocol;
+pub mod security;
 pub mod store;
 
 /// Wall-clock milliseconds since the Unix epoch: Kafka's timestamps.

@@ -10,7 +10,7 @@ use clap::Parser;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use sluice::broker::{Broker, NodeInfo};
+use sluice::broker::{Broker, ListenerInfo};
 use sluice::config::{self, Config};
 use sluice::store::Store;
 
@@ -60,6 +60,11 @@ fn load_config(cli: Cli) -> Result<Config> {
         Some(path) => Config::from_file(path)?,
         None => Config::default(),
     };
+    if config.listeners.is_some() && (cli.listen.is_some() || cli.advertise.is_some()) {
+        anyhow::bail!(
+            "--listen and --advertise set the single listener; the config file names its `listeners`"
+        );
+    }
     if let Some(v) = cli.listen {
         config.listen = v;
     }
@@ -135,13 +140,31 @@ async fn serve(config: Config) -> Result<()> {
     // Before anything is logged: a supervisor that sees the `listen=` line may stop us at once,
     // and a signal that arrives before the handlers exist would kill the process uncleanly.
     let stop = shutdown_signal()?;
-    let listener = bind(config::parse_listen(&config.listen)?).await?;
-    let bound = listener.local_addr()?;
-    let (host, port) = match &config.advertise {
-        Some(adv) => config::parse_host_port(adv)?,
-        None if bound.ip().is_unspecified() => ("localhost".to_string(), bound.port()),
-        None => (bound.ip().to_string(), bound.port()),
-    };
+    let mut bound_listeners = Vec::new();
+    let mut listener_infos = Vec::new();
+    for spec in config::listener_specs(&config)? {
+        let listener = bind(spec.bind)
+            .await
+            .with_context(|| format!("listener {}", spec.name))?;
+        let bound = listener.local_addr()?;
+        let (host, port) = spec.advertised_address(bound);
+        let info = ListenerInfo {
+            name: spec.name.clone(),
+            protocol: spec.protocol,
+            host,
+            port: i32::from(port),
+        };
+        listener_infos.push(info.clone());
+        bound_listeners.push((listener, bound, std::sync::Arc::new(info)));
+    }
+    // The first listener is the one `listen=` names: tools that read the start-up line find it.
+    let bound = bound_listeners[0].1;
+    let (host, port) = (listener_infos[0].host.clone(), listener_infos[0].port);
+    let all_bound = bound_listeners
+        .iter()
+        .map(|(_, addr, info)| format!("{}://{addr}", info.name))
+        .collect::<Vec<_>>()
+        .join(",");
     let store = Store::open(
         &config.data_dir,
         config.cache_capacity_bytes,
@@ -152,16 +175,12 @@ async fn serve(config: Config) -> Result<()> {
     // Before anything can create a topic: partitions of topics whose deletion a stop cut short.
     store.purge_in_background(store.orphaned_topic_ids()?);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let node = NodeInfo {
-        node_id: config.node_id,
-        host: host.clone(),
-        port: port as i32,
-    };
     let data_dir = config.data_dir.clone();
-    let broker = Broker::open(config, node, store, shutdown_rx)?;
+    let broker = Broker::open(config, listener_infos, store, shutdown_rx)?;
     tracing::info!(
         listen = %bound,
         advertise = %format!("{host}:{port}"),
+        listeners = %all_bound,
         data_dir = %data_dir.display(),
         cluster_id = broker.cluster_id(),
         topics = broker.topics().len(),
@@ -171,7 +190,11 @@ async fn serve(config: Config) -> Result<()> {
     // Completes transactions a crash left prepared, then aborts the ones that time out.
     tokio::spawn(sluice::coordinator::txn::markers::run(broker.clone()));
     tokio::spawn(sluice::coordinator::share::run(broker.clone()));
-    sluice::net::server::run(listener, broker, shutdown_tx, stop).await
+    let listeners = bound_listeners
+        .into_iter()
+        .map(|(listener, _, info)| (listener, info))
+        .collect();
+    sluice::net::server::run(listeners, broker, shutdown_tx, stop).await
 }
 
 /// Resolves on SIGINT or SIGTERM; both handlers are installed when this returns.

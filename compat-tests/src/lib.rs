@@ -25,7 +25,7 @@
 //! the broker use [`Broker::start_own`]. [`is_reference_kafka`] tells the few tests where
 //! Sluice deliberately differs which broker they face.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -119,6 +119,7 @@ pub struct Broker {
 /// however it exits: nothing has to run at exit.
 struct SharedKafka {
     addr: SocketAddr,
+    listeners: BTreeMap<String, SocketAddr>,
     log: Arc<Mutex<VecDeque<String>>>,
     child: Mutex<Child>,
     _stdin: Mutex<std::process::ChildStdin>,
@@ -171,10 +172,11 @@ fn shared_kafka(config_yaml: Option<&str>) -> Arc<SharedKafka> {
         .arg("sh")
         .arg(&root)
         .arg(&bin)
-        .arg("--listen")
-        .arg("127.0.0.1:0")
         .arg("--data-dir")
         .arg(root.join("data"));
+    if !names_listeners(config_yaml) {
+        command.arg("--listen").arg("127.0.0.1:0");
+    }
     if let Some(yaml) = config_yaml {
         let path = root.join("sluice.yaml");
         std::fs::write(&path, yaml).expect("write broker config");
@@ -185,6 +187,7 @@ fn shared_kafka(config_yaml: Option<&str>) -> Arc<SharedKafka> {
     let stdin = process.child.stdin.take().expect("stdin is piped");
     let shared = Arc::new(SharedKafka {
         addr: process.addr,
+        listeners: process.listeners.clone(),
         log: Arc::clone(&process.log),
         child: Mutex::new(process.child),
         _stdin: Mutex::new(stdin),
@@ -196,6 +199,8 @@ fn shared_kafka(config_yaml: Option<&str>) -> Arc<SharedKafka> {
 struct Process {
     child: Child,
     addr: SocketAddr,
+    /// Every listener's bound address by name, from the start-up line's `listeners=`.
+    listeners: BTreeMap<String, SocketAddr>,
     log: Arc<Mutex<VecDeque<String>>>,
     drain: Option<JoinHandle<()>>,
 }
@@ -283,11 +288,16 @@ impl Broker {
         let bin = self.bin.clone();
         let mut command = Command::new(&bin);
         command
-            .arg("--listen")
-            .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(self.data_dir())
             .stdin(Stdio::null());
+        let yaml = self
+            .config
+            .as_ref()
+            .map(|path| std::fs::read_to_string(path).expect("read broker config"));
+        if !names_listeners(yaml.as_deref()) {
+            command.arg("--listen").arg("127.0.0.1:0");
+        }
         if let Some(config) = &self.config {
             command.arg("--config").arg(config);
         }
@@ -314,6 +324,17 @@ impl Broker {
             Some(shared) => shared.addr,
             None => self.process().addr,
         }
+    }
+
+    /// The bound address of the listener `name` (of the config's `listeners`; PLAINTEXT without it).
+    pub fn listener(&self, name: &str) -> SocketAddr {
+        let listeners = match &self.shared {
+            Some(shared) => &shared.listeners,
+            None => &self.process().listeners,
+        };
+        *listeners
+            .get(name)
+            .unwrap_or_else(|| panic!("no listener {name} among {listeners:?}"))
     }
 
     /// `bootstrap.servers` for the current process.
@@ -484,8 +505,8 @@ fn spawn_process(mut command: Command, bin: &Path) -> Process {
     };
 
     // The sender is dropped when stderr closes, so a broker that dies during start-up ends the wait at once.
-    let addr = match addr_rx.recv_timeout(process_timeout()) {
-        Ok(addr) => addr,
+    let (addr, listeners) = match addr_rx.recv_timeout(process_timeout()) {
+        Ok(found) => found,
         Err(e) => {
             let _ = child.kill();
             let status = child.wait();
@@ -499,6 +520,7 @@ fn spawn_process(mut command: Command, bin: &Path) -> Process {
     Process {
         child,
         addr,
+        listeners,
         log,
         drain: Some(drain),
     }
@@ -519,7 +541,7 @@ impl Drop for Broker {
 fn drain_stderr(
     stderr: std::process::ChildStderr,
     log: Arc<Mutex<VecDeque<String>>>,
-    addr_tx: mpsc::Sender<SocketAddr>,
+    addr_tx: mpsc::Sender<(SocketAddr, BTreeMap<String, SocketAddr>)>,
     echo: bool,
 ) {
     let mut reader = BufReader::new(stderr);
@@ -537,7 +559,8 @@ fn drain_stderr(
         }
         if addr_tx.is_some() {
             if let Some(addr) = parse_listen(&line) {
-                let _ = addr_tx.take().expect("checked").send(addr);
+                let listeners = parse_listeners(&line);
+                let _ = addr_tx.take().expect("checked").send((addr, listeners));
             }
         }
         let mut log = log.lock().expect("log lock");
@@ -558,6 +581,30 @@ pub fn parse_listen(line: &str) -> Option<SocketAddr> {
             .parse()
             .ok()
     })
+}
+
+/// Finds `listeners=NAME://HOST:PORT,...` in a log line: every listener's bound address by name.
+pub fn parse_listeners(line: &str) -> BTreeMap<String, SocketAddr> {
+    let Some(at) = line.find("listeners=") else {
+        return BTreeMap::new();
+    };
+    let token = line[at + "listeners=".len()..]
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .trim_matches(|c: char| c == '"' || c == '\'');
+    token
+        .split(',')
+        .filter_map(|entry| {
+            let (name, addr) = entry.split_once("://")?;
+            Some((name.to_string(), addr.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Whether a broker config names its listeners (then `--listen` must not be passed).
+fn names_listeners(config_yaml: Option<&str>) -> bool {
+    config_yaml.is_some_and(|yaml| yaml.lines().any(|line| line.starts_with("listeners:")))
 }
 
 fn render_log(log: &Mutex<VecDeque<String>>) -> String {
@@ -1044,6 +1091,15 @@ pub fn watermarks<C: ConsumerContext>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_every_listener_of_the_start_line() {
+        let line = "INFO sluice: sluice started listen=127.0.0.1:1 listeners=A://127.0.0.1:1,B://[::1]:2 x=y";
+        let found = parse_listeners(line);
+        assert_eq!(found["A"], "127.0.0.1:1".parse().unwrap());
+        assert_eq!(found["B"], "[::1]:2".parse().unwrap());
+        assert!(parse_listeners("listen=127.0.0.1:1").is_empty());
+    }
 
     #[test]
     fn parses_listen_in_common_log_shapes() {

@@ -8,7 +8,7 @@ use crate::api::{str_bytes as s, Ctx, CLUSTER_OPERATIONS, NO_OPERATIONS};
 
 pub fn handle(ctx: &Ctx, req: DescribeClusterRequest) -> DescribeClusterResponse {
     let (broker, version) = (ctx.broker, ctx.version);
-    let node = broker.node();
+    let node = ctx.session.listener.node(broker.node().node_id);
     let me = BrokerId(node.node_id);
     let resp = DescribeClusterResponse::default()
         .with_cluster_id(s(broker.cluster_id()))

@@ -9,7 +9,7 @@ use crate::api::{str_bytes as s, Ctx};
 
 pub fn handle(ctx: &Ctx, req: FindCoordinatorRequest) -> FindCoordinatorResponse {
     let (broker, version) = (ctx.broker, ctx.version);
-    let node = broker.node();
+    let node = ctx.session.listener.node(broker.node().node_id);
     // This broker coordinates every group (key type 0) and every transactional id (key type 1).
     let key_error = match req.key_type {
         0 => {

@@ -16,7 +16,7 @@ use crate::log::LEADER_EPOCH;
 
 pub fn handle(ctx: &Ctx, req: MetadataRequest) -> MetadataResponse {
     let (broker, version) = (ctx.broker, ctx.version);
-    let node = broker.node();
+    let node = ctx.session.listener.node(broker.node().node_id);
     let include_topic_ops = version >= 8 && req.include_topic_authorized_operations;
     let include_cluster_ops =
         (8..=10).contains(&version) && req.include_cluster_authorized_operations;

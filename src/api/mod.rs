@@ -21,6 +21,7 @@ use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 use crate::broker::{Broker, Topic};
 use crate::log::PartitionLog;
 use crate::protocol::{FetchBody, ResponseBody, VersionTable};
+use crate::security::Session;
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
@@ -80,6 +81,8 @@ pub struct Ctx<'a> {
     pub version: i16,
     pub client_id: &'a str,
     pub peer: SocketAddr,
+    /// Who the client is (its principal) and which listener it came through.
+    pub session: &'a Session,
     /// Response bytes a Fetch may use now, asked again each time it reads (see [`ResponseRoom`]).
     pub response_room: ResponseRoom,
 }
@@ -273,6 +276,11 @@ impl<'a> Ctx<'a> {
             version,
             client_id: "test",
             peer: SocketAddr::from(([127, 0, 0, 1], 1)),
+            // Leaked: a few bytes per unit test, for a context as long-lived as a connection's.
+            session: Box::leak(Box::new(Session::anonymous(
+                std::sync::Arc::new(crate::broker::tests::test_listener()),
+                std::net::Ipv4Addr::LOCALHOST.into(),
+            ))),
             response_room: std::sync::Arc::new(|| usize::MAX),
         }
     }

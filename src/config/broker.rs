@@ -3,6 +3,7 @@
 //! The YAML keys are the field names below (`deny_unknown_fields`, so a typo is an error that names the key).
 //! `config/sluice.yaml` documents every key; keep the two in step.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,42 @@ pub struct Config {
     pub listen: String,
     /// `host:port` clients are told to connect to (Metadata). Defaults to the bound address.
     pub advertise: Option<String>,
+    /// Named listeners, Kafka's `listeners`: `NAME://HOST:PORT,...`. When set, `listen` and
+    /// `advertise` are not used (see [`super::listeners`]).
+    pub listeners: Option<String>,
+    /// Kafka's `advertised.listeners`: `NAME://HOST:PORT,...`, what Metadata tells the clients of
+    /// each listener.
+    pub advertised_listeners: Option<String>,
+    /// Kafka's `listener.security.protocol.map`: `NAME:PROTOCOL,...`.
+    pub listener_security_protocol_map: Option<String>,
+    /// TLS of SSL and SASL_SSL listeners (Kafka's `ssl.keystore.type=PEM`): a PEM file holding the
+    /// private key and the certificate chain.
+    pub ssl_keystore_location: Option<PathBuf>,
+    /// PEM file of the CA certificates client certificates are checked against (mTLS).
+    pub ssl_truststore_location: Option<PathBuf>,
+    /// Kafka's `ssl.client.auth`: `none`, `requested` or `required`.
+    pub ssl_client_auth: String,
+    /// Kafka's `ssl.principal.mapping.rules`: how a client certificate's subject becomes a principal.
+    pub ssl_principal_mapping_rules: String,
+    /// Kafka's `sasl.enabled.mechanisms`: a comma-separated list of PLAIN, SCRAM-SHA-256,
+    /// SCRAM-SHA-512, OAUTHBEARER.
+    pub sasl_enabled_mechanisms: String,
+    /// PLAIN users and their passwords (Kafka's `user_NAME="password"` JAAS options).
+    pub sasl_plain_users: BTreeMap<String, String>,
+    /// SCRAM users and passwords stored at start-up, for both SCRAM mechanisms, unless the user
+    /// already has credentials (as `kafka-storage format --add-scram`).
+    pub sasl_scram_users: BTreeMap<String, String>,
+    /// KIP-368: the longest a SASL session lasts before the client must re-authenticate
+    /// (Kafka's `connections.max.reauth.ms`); 0 keeps sessions for the connection's life.
+    pub connections_max_reauth_ms: i64,
+    /// Authorize every request against the ACLs (Kafka's `authorizer.class.name` set to
+    /// StandardAuthorizer). Off: every principal may do everything, and the ACL APIs answer
+    /// SECURITY_DISABLED, as Kafka without an authorizer.
+    pub authorizer_enabled: bool,
+    /// Kafka's `super.users`: `User:alice;User:bob`, principals every ACL check allows.
+    pub super_users: String,
+    /// Kafka's `allow.everyone.if.no.acl.found`: a resource no ACL matches is open to all.
+    pub allow_everyone_if_no_acl_found: bool,
     /// Directory holding the sled database.
     pub data_dir: PathBuf,
     /// This broker's node id, reported in Metadata as leader of every partition and controller.
@@ -167,6 +204,20 @@ impl Default for Config {
             // address family it resolves to first.
             listen: "[::]:9092".to_string(),
             advertise: None,
+            listeners: None,
+            advertised_listeners: None,
+            listener_security_protocol_map: None,
+            ssl_keystore_location: None,
+            ssl_truststore_location: None,
+            ssl_client_auth: "none".to_string(),
+            ssl_principal_mapping_rules: "DEFAULT".to_string(),
+            sasl_enabled_mechanisms: "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER".to_string(),
+            sasl_plain_users: BTreeMap::new(),
+            sasl_scram_users: BTreeMap::new(),
+            connections_max_reauth_ms: 0,
+            authorizer_enabled: false,
+            super_users: String::new(),
+            allow_everyone_if_no_acl_found: false,
             data_dir: PathBuf::from("./data"),
             node_id: 1,
             log_level: "info".to_string(),
@@ -332,10 +383,7 @@ impl Config {
 
     /// Rejects values the broker cannot run with, naming the key.
     pub fn validate(&self) -> Result<()> {
-        parse_listen(&self.listen).context("invalid `listen`")?;
-        if let Some(adv) = &self.advertise {
-            parse_host_port(adv).context("invalid `advertise`")?;
-        }
+        super::listeners::listener_specs(self)?;
         if self.data_dir.as_os_str().is_empty() {
             bail!("`data_dir` must not be empty");
         }

@@ -4,6 +4,8 @@
 
 pub mod broker;
 pub mod group;
+pub mod listeners;
 pub mod topic;
 
 pub use broker::*;
+pub use listeners::{listener_specs, ListenerSpec, SecurityProtocol};

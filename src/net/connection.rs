@@ -25,8 +25,7 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit};
 use tokio::task::JoinHandle;
@@ -34,9 +33,10 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::api::{self, Ctx, Outcome};
-use crate::broker::{stopping, Broker};
+use crate::broker::{stopping, Broker, ListenerInfo};
 use crate::net::limits::{Limits, UNBUDGETED_FRAME_BYTES};
 use crate::protocol::{self, Frame, Parsed, ResponseBody};
+use crate::security::Session;
 
 /// A connection reads no further request while more than this many bytes of its responses wait to
 /// be written: a client that stops reading costs at most this plus one response.
@@ -167,19 +167,43 @@ enum Stop {
     Refused(String),
 }
 
-/// Serves one connection until the client leaves, sends something we refuse, goes idle, or the
-/// broker stops.
-pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Broker, limits: Arc<Limits>) {
+/// Serves one plaintext connection of `listener` until the client leaves, sends something we
+/// refuse, goes idle, or the broker stops.
+pub async fn serve(
+    socket: TcpStream,
+    peer: SocketAddr,
+    listener: Arc<ListenerInfo>,
+    broker: Broker,
+    limits: Arc<Limits>,
+) {
     if let Err(e) = socket.set_nodelay(true) {
         tracing::debug!(error = %e, "could not set TCP_NODELAY");
     }
+    // The owned halves of a TcpStream, not `tokio::io::split`: no lock between reader and writer.
     let (rd, wr) = socket.into_split();
+    let session = Session::anonymous(listener, peer.ip());
+    serve_halves(rd, wr, peer, session, broker, limits).await
+}
+
+/// Serves a connection over any byte stream (plain TCP, or TLS once the handshake is done), its
+/// client already known as far as the transport can tell (`session`).
+pub async fn serve_halves<R, W>(
+    rd: R,
+    wr: W,
+    peer: SocketAddr,
+    mut session: Session,
+    broker: Broker,
+    limits: Arc<Limits>,
+) where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let state = Arc::new(State::new(limits));
     let (tx, rx) = mpsc::channel(broker.config().max_inflight_requests);
     let writer = tokio::spawn(write_loop(wr, rx, Arc::clone(&state)).in_current_span());
     let idle = Duration::from_millis(broker.config().connections_max_idle_ms);
     let stop = tokio::select! {
-        stop = read_loop(rd, tx, &broker, peer, &state) => stop,
+        stop = read_loop(rd, tx, &broker, peer, &mut session, &state) => stop,
         () = idle_for(&state, idle) => Stop::Idle(idle),
     };
     match stop {
@@ -236,11 +260,12 @@ async fn idle_for(state: &State, idle: Duration) {
     }
 }
 
-async fn read_loop(
-    mut rd: OwnedReadHalf,
+async fn read_loop<R: AsyncRead + Unpin>(
+    mut rd: R,
     tx: mpsc::Sender<Outgoing>,
     broker: &Broker,
     peer: SocketAddr,
+    session: &mut Session,
     state: &Arc<State>,
 ) -> Stop {
     let mut buf = BytesMut::with_capacity(8 * 1024);
@@ -293,6 +318,7 @@ async fn read_loop(
                         version,
                         client_id,
                         peer,
+                        session: &*session,
                         response_room: room.clone(),
                     };
                     api::dispatch(&ctx, req.body)
@@ -336,8 +362,8 @@ fn ready(state: &State, frame: Frame) -> Outgoing {
 }
 
 /// The next frame, once this connection may read one, with the request budget it holds.
-async fn next_frame(
-    rd: &mut OwnedReadHalf,
+async fn next_frame<R: AsyncRead + Unpin>(
+    rd: &mut R,
     buf: &mut BytesMut,
     max: usize,
     state: &State,
@@ -351,8 +377,8 @@ async fn next_frame(
 /// Waits until this connection may read its next request. Meanwhile the socket is still read into
 /// the small unbudgeted buffer, so a client that closes while its long poll waits is seen at once.
 /// `Ok(false)` is a clean close between frames.
-async fn wait_until_readable(
-    rd: &mut OwnedReadHalf,
+async fn wait_until_readable<R: AsyncRead + Unpin>(
+    rd: &mut R,
     buf: &mut BytesMut,
     state: &State,
 ) -> Result<bool, Stop> {
@@ -395,8 +421,8 @@ async fn wait_until_readable(
 /// Reads one length-prefixed frame. The length is checked before anything is allocated for it, a
 /// frame above [`UNBUDGETED_FRAME_BYTES`] waits for its size in the shared request budget, and the
 /// buffer grows only as bytes actually arrive. `Ok(None)` is a clean close between frames.
-async fn read_frame(
-    rd: &mut OwnedReadHalf,
+async fn read_frame<R: AsyncRead + Unpin>(
+    rd: &mut R,
     buf: &mut BytesMut,
     max: usize,
     state: &State,
@@ -448,7 +474,11 @@ async fn read_frame(
     }
 }
 
-async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>, state: Arc<State>) {
+async fn write_loop<W: AsyncWrite + Unpin>(
+    wr: W,
+    mut rx: mpsc::Receiver<Outgoing>,
+    state: Arc<State>,
+) {
     let mut w = BufWriter::with_capacity(64 * 1024, wr);
     while let Some(out) = rx.recv().await {
         let mut frame = match out {
@@ -488,8 +518,8 @@ async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>, state:
 /// Writes a frame, noting each step of progress: a client reading a large response slowly is not
 /// idle. Vectored: a large frame (a Fetch's record chunks) goes past the buffer to the socket as it
 /// is; small ones are gathered in the buffer.
-async fn write_frame(
-    w: &mut BufWriter<OwnedWriteHalf>,
+async fn write_frame<W: AsyncWrite + Unpin>(
+    w: &mut BufWriter<W>,
     frame: &mut Frame,
     state: &State,
 ) -> std::io::Result<()> {
@@ -528,7 +558,8 @@ mod tests {
             .unwrap();
         let (socket, peer) = listener.accept().await.unwrap();
         let limits = Limits::new(broker.config());
-        let served = tokio::spawn(serve(socket, peer, broker, limits));
+        let listener_info = Arc::new(crate::broker::tests::test_listener());
+        let served = tokio::spawn(serve(socket, peer, listener_info, broker, limits));
         let bound = Duration::from_secs(10);
         let n = tokio::time::timeout(bound, client.read(&mut [0u8; 1]))
             .await

@@ -12,27 +12,43 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::broker::Broker;
+use crate::broker::{Broker, ListenerInfo};
 use crate::net::connection;
 use crate::net::limits::Limits;
 
 pub async fn run(
-    listener: TcpListener,
+    listeners: Vec<(TcpListener, Arc<ListenerInfo>)>,
     broker: Broker,
     shutdown_tx: watch::Sender<bool>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     // Every connection task holds a clone; `recv` returns `None` once all have ended.
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+    // One connection cap and one set of byte budgets for all listeners together.
     let limit = Arc::new(Semaphore::new(broker.config().max_connections));
     let limits = Limits::new(broker.config());
+    let mut loops = JoinSet::new();
+    for (listener, info) in listeners {
+        let span = tracing::info_span!("listener", name = %info.name);
+        let accept = accept_loop(
+            listener,
+            info,
+            broker.clone(),
+            Arc::clone(&limit),
+            Arc::clone(&limits),
+            done_tx.clone(),
+        );
+        loops.spawn(accept.instrument(span));
+    }
     tokio::select! {
-        res = accept_loop(&listener, &broker, &limit, &limits, &done_tx) => res?,
+        Some(ended) = loops.join_next() => ended??,
         _ = shutdown => tracing::info!("shutdown requested: no longer accepting connections"),
     }
-    drop(listener);
+    // Aborting the accept loops drops their listeners: nothing new connects from here on.
+    loops.shutdown().await;
     let _ = shutdown_tx.send(true);
     drop(done_tx);
     let _ = done_rx.recv().await;
@@ -43,11 +59,12 @@ pub async fn run(
 }
 
 async fn accept_loop(
-    listener: &TcpListener,
-    broker: &Broker,
-    limit: &Arc<Semaphore>,
-    limits: &Arc<Limits>,
-    done_tx: &mpsc::Sender<()>,
+    listener: TcpListener,
+    info: Arc<ListenerInfo>,
+    broker: Broker,
+    limit: Arc<Semaphore>,
+    limits: Arc<Limits>,
+    done_tx: mpsc::Sender<()>,
 ) -> anyhow::Result<()> {
     let mut backoff = Duration::from_millis(10);
     loop {
@@ -75,11 +92,12 @@ async fn accept_loop(
             continue;
         };
         let broker = broker.clone();
-        let limits = Arc::clone(limits);
+        let limits = Arc::clone(&limits);
+        let info = Arc::clone(&info);
         let done = done_tx.clone();
         tokio::spawn(
             async move {
-                connection::serve(socket, peer, broker, limits).await;
+                connection::serve(socket, peer, info, broker, limits).await;
                 drop(ip_slot);
                 drop(permit);
                 drop(done);
