@@ -87,6 +87,7 @@ struct BrokerState {
     node: NodeInfo,
     /// Every listener, as clients of each reach it.
     listeners: Vec<Arc<ListenerInfo>>,
+    authorizer: crate::security::acl::Authorizer,
     cluster_id: String,
     /// The id of the directory holding the cluster metadata (DescribeQuorum v2).
     metadata_directory_id: Uuid,
@@ -261,6 +262,11 @@ impl Broker {
         };
         let node = first.node(config.node_id);
         let listeners = listeners.into_iter().map(Arc::new).collect();
+        let authorizer = crate::security::acl::Authorizer::new(
+            config.authorizer_enabled,
+            &config.super_users,
+            config.allow_everyone_if_no_acl_found,
+        );
         let cluster_id = store.cluster_id()?;
         let metadata_directory_id = store.metadata_directory_id()?;
         let client_quotas = store.load_client_quotas()?.into_iter().collect();
@@ -333,6 +339,7 @@ impl Broker {
                 config,
                 node,
                 listeners,
+                authorizer,
                 cluster_id,
                 metadata_directory_id,
                 store,
@@ -362,6 +369,10 @@ impl Broker {
 
     pub fn node(&self) -> &NodeInfo {
         &self.shared.node
+    }
+
+    pub fn authorizer(&self) -> &crate::security::acl::Authorizer {
+        &self.shared.authorizer
     }
 
     pub fn listeners(&self) -> &[Arc<ListenerInfo>] {

@@ -87,6 +87,21 @@ pub struct Ctx<'a> {
     pub response_room: ResponseRoom,
 }
 
+impl Ctx<'_> {
+    /// Whether this request's client may do `operation` on the resource (see
+    /// [`crate::security::acl::Authorizer::authorize`]).
+    pub fn authorize(
+        &self,
+        operation: crate::security::acl::AclOperation,
+        resource_type: crate::security::acl::ResourceType,
+        name: &str,
+    ) -> bool {
+        self.broker
+            .authorizer()
+            .authorize(self.session, operation, resource_type, name)
+    }
+}
+
 /// How many response bytes may still be held for clients: the network layer's budget of responses
 /// waiting to be written, as a Fetch sees it. It shrinks Fetch responses, never below one batch.
 pub type ResponseRoom = std::sync::Arc<dyn Fn() -> usize + Send + Sync>;

@@ -2,6 +2,8 @@
 //! session the network layer hands to every handler with it. TLS and SASL (in `net`) establish the
 //! principal; the authorizer checks it against the ACLs.
 
+pub mod acl;
+
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
