@@ -153,6 +153,12 @@ apt_install() {
 # ---------------------------------------------------------------------------------------------------------
 section "tools: kcat, Python venv, JDK and Maven, Rust components"
 
+# librdkafka in the Rust compat tests is built with TLS and SCRAM support, which links OpenSSL.
+if ! pkg-config --exists openssl 2>/dev/null; then
+    echo "installing OpenSSL headers (apt-get libssl-dev pkg-config)"
+    apt_install libssl-dev pkg-config
+fi
+
 if needs python; then
     if ! command -v kcat >/dev/null 2>&1; then
         echo "installing kcat (apt-get)"
