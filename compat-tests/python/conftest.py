@@ -37,6 +37,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LISTEN_RE = re.compile(r"listen=(127\.0\.0\.1|\[?[0-9a-fA-F:.]+\]?|[\w.-]+):(\d+)")
+# The start-up line's every listener: listeners=NAME://HOST:PORT,... (named listeners, #17).
+LISTENERS_RE = re.compile(r"listeners=\"?([^\s\"]+)")
 START_TIMEOUT_S = 30.0
 # The reference Kafka's JVM takes seconds to start, more on a loaded machine.
 KAFKA_START_TIMEOUT_S = 90.0
@@ -102,6 +104,9 @@ def topic_ready(admin: AdminClient, topic: str, partitions: int) -> bool:
 
 
 def _yaml_scalar(value) -> str:
+    if isinstance(value, dict):
+        # A flow mapping (sasl_plain_users, sasl_scram_users).
+        return "{" + ", ".join(f"{_yaml_scalar(str(k))}: {_yaml_scalar(v)}" for k, v in value.items()) + "}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -129,6 +134,8 @@ class Broker:
             self.config_path.write_text("".join(f"{k}: {_yaml_scalar(v)}\n" for k, v in self.config.items()))
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
+        # Every listener's bound address by name (from the start-up line's listeners=).
+        self.listeners: dict[str, str] = {}
         self.starts = 0
         # Shared by the tests of one config against Kafka (the `broker` fixture): never restarted by one.
         self.shared = False
@@ -144,6 +151,11 @@ class Broker:
         assert self.port is not None, "broker not started"
         return f"127.0.0.1:{self.port}"
 
+    def listener(self, name: str) -> str:
+        """bootstrap.servers for the listener `name` of the config's `listeners`."""
+        assert name in self.listeners, f"no listener {name} among {self.listeners}"
+        return self.listeners[name]
+
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -152,7 +164,9 @@ class Broker:
         assert not self.running, "broker already running"
         if timeout is None:
             timeout = KAFKA_START_TIMEOUT_S if is_reference_kafka() else START_TIMEOUT_S
-        cmd = [str(self.binary), "--listen", f"127.0.0.1:{port}", "--data-dir", str(self.data_dir)]
+        cmd = [str(self.binary), "--data-dir", str(self.data_dir)]
+        if "listeners" not in self.config:
+            cmd += ["--listen", f"127.0.0.1:{port}"]
         if self.config_path:
             cmd += ["--config", str(self.config_path)]
         cmd += list(self.args)
@@ -174,6 +188,11 @@ class Broker:
                     m = LISTEN_RE.search(line)
                     if m and not line.startswith("-----"):
                         self.port = int(m.group(2))
+                        named = LISTENERS_RE.search(line)
+                        self.listeners = {}
+                        for entry in (named.group(1).split(",") if named else []):
+                            name, _, addr = entry.partition("://")
+                            self.listeners[name] = addr
                         return
                 if self.proc.poll() is not None and self._drainer_done():
                     raise RuntimeError(

@@ -36,6 +36,8 @@ import java.util.regex.Pattern;
  */
 public final class Sluice implements AutoCloseable {
     private static final Pattern LISTEN = Pattern.compile("listen=(\\[[0-9a-fA-F:.]+\\]|[^\\s:]+):(\\d+)");
+    /** The start-up line's every listener (named listeners): {@code listeners=NAME://HOST:PORT,...}. */
+    private static final Pattern LISTENERS = Pattern.compile("listeners=\"?([^\\s\"]+)");
     private static final Duration START_TIMEOUT = Duration.ofSeconds(90);
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
     private static final int TAIL_LINES = 120;
@@ -51,6 +53,8 @@ public final class Sluice implements AutoCloseable {
     private final Path workDir;
     private final Path dataDir;
     private final Path configFile;
+    private final boolean namedListeners;
+    private final Map<String, String> listeners = new java.util.concurrent.ConcurrentHashMap<>();
     private final Path logFile;
     private final Deque<String> tail = new ArrayDeque<>();
     private Process process;
@@ -68,6 +72,7 @@ public final class Sluice implements AutoCloseable {
 
     private Sluice(String name, Map<String, Object> config) {
         this.binary = binary();
+        this.namedListeners = config.containsKey("listeners");
         if (!Files.isRegularFile(binary)) {
             throw new IllegalStateException("Sluice binary not found at " + binary
                     + " (set SLUICE_BIN or -Dsluice.bin, or run cargo build --release -p sluice)");
@@ -110,6 +115,15 @@ public final class Sluice implements AutoCloseable {
     }
 
     /** {@code host:port} of the running broker, for {@code bootstrap.servers}. */
+    /** bootstrap.servers of the listener {@code name} of the config's {@code listeners}. */
+    public String listener(String name) {
+        String addr = listeners.get(name);
+        if (addr == null) {
+            throw new AssertionError("no listener " + name + " among " + listeners);
+        }
+        return addr;
+    }
+
     public String bootstrap() {
         if (process == null) {
             throw new IllegalStateException("broker not running");
@@ -193,8 +207,11 @@ public final class Sluice implements AutoCloseable {
     }
 
     private void startProcess() {
-        List<String> cmd = new ArrayList<>(List.of(binary.toString(), "--listen", "127.0.0.1:0",
-                "--data-dir", dataDir.toString()));
+        List<String> cmd = new ArrayList<>(List.of(binary.toString(), "--data-dir", dataDir.toString()));
+        if (!namedListeners) {
+            cmd.add("--listen");
+            cmd.add("127.0.0.1:0");
+        }
         if (configFile != null) {
             cmd.add("--config");
             cmd.add(configFile.toString());
@@ -262,6 +279,16 @@ public final class Sluice implements AutoCloseable {
                 if (found[0] == null) {
                     Matcher m = LISTEN.matcher(line);
                     if (m.find()) {
+                        Matcher named = LISTENERS.matcher(line);
+                        listeners.clear();
+                        if (named.find()) {
+                            for (String entry : named.group(1).split(",")) {
+                                int at = entry.indexOf("://");
+                                if (at > 0) {
+                                    listeners.put(entry.substring(0, at), entry.substring(at + 3));
+                                }
+                            }
+                        }
                         synchronized (lock) {
                             found[1] = m.group(2);
                             found[0] = m.group(1);
@@ -280,6 +307,13 @@ public final class Sluice implements AutoCloseable {
     }
 
     private static String yamlScalar(Object v) {
+        if (v instanceof Map<?, ?> map) {
+            // A flow mapping (sasl_plain_users, sasl_scram_users).
+            StringBuilder flow = new StringBuilder("{");
+            map.forEach((k, val) -> flow.append(flow.length() > 1 ? ", " : "").append(yamlScalar(k.toString()))
+                    .append(": ").append(yamlScalar(val)));
+            return flow.append('}').toString();
+        }
         if (v instanceof Number || v instanceof Boolean) {
             return v.toString();
         }
