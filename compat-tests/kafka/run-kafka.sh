@@ -162,6 +162,10 @@ map_key() {
         log_cleanup_interval_ms) echo log.retention.check.interval.ms log.cleaner.backoff.ms \
             producer.id.expiration.check.interval.ms log.initial.task.delay.ms ;;
         producer_id_expiration_ms) echo producer.id.expiration.ms ;;
+        ssl_client_auth) echo ssl.client.auth ;;
+        ssl_principal_mapping_rules) echo ssl.principal.mapping.rules ;;
+        connections_max_reauth_ms) echo connections.max.reauth.ms ;;
+        allow_everyone_if_no_acl_found) echo allow.everyone.if.no.acl.found ;;
         transaction_max_timeout_ms) echo transaction.max.timeout.ms ;;
         transaction_abort_timed_out_transaction_cleanup_interval_ms)
             echo transaction.abort.timed.out.transaction.cleanup.interval.ms ;;
@@ -178,25 +182,106 @@ declare -A SETTINGS=(
     [num.partitions]=1
     [group.initial.rebalance.delay.ms]=100
 )
+# The YAML, flattened by a small reader of the subset sluice's configs use (top-level scalars, and one level of
+# block or flow mappings for the user lists): one `key<TAB>value` line per scalar, `parent.key` inside a mapping.
+flatten_yaml() {
+    python3 - "$1" <<'PY'
+import re, sys
+
+def unquote(v):
+    v = v.strip()
+    if len(v) >= 2 and v[0] == v[-1] and v[0] in "\"'":
+        v = v[1:-1]
+        return v.replace('\\"', '"').replace("\\\\", "\\")
+    return v
+
+def strip_comment(line):
+    quote = None
+    for i, c in enumerate(line):
+        if quote:
+            if c == quote:
+                quote = None
+        elif c in "\"'":
+            quote = c
+        elif c == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i]
+    return line
+
+def split_flow(body):
+    parts, depth, quote, cur = [], 0, None, ""
+    for c in body:
+        if quote:
+            quote = None if c == quote else quote
+        elif c in "\"'":
+            quote = c
+        elif c == ",":
+            parts.append(cur); cur = ""; continue
+        cur += c
+    if cur.strip():
+        parts.append(cur)
+    return parts
+
+parent = None
+for raw in open(sys.argv[1]):
+    line = strip_comment(raw.rstrip("\n"))
+    if not line.strip():
+        continue
+    m = re.match(r"^(\s*)([A-Za-z0-9_.@-]+|\"[^\"]*\"|'[^']*')\s*:\s*(.*?)\s*$", line)
+    if not m:
+        continue
+    indent, key, value = m.group(1), unquote(m.group(2)), m.group(3)
+    if indent and parent:
+        print(f"{parent}.{key}\t{unquote(value)}")
+        continue
+    parent = None
+    if value == "":
+        parent = key
+    elif value.startswith("{") and value.endswith("}"):
+        for item in split_flow(value[1:-1]):
+            k, _, v = item.partition(":")
+            print(f"{key}.{unquote(k)}\t{unquote(v)}")
+    else:
+        print(f"{key}\t{unquote(value)}")
+PY
+}
+
+# Security (#17): listeners, TLS, SASL users and the authorizer, from sluice's keys (see write_properties).
+LISTENERS_CFG=""
+ADV_LISTENERS_CFG=""
+PROTOCOL_MAP_CFG=""
+SASL_MECHANISMS="PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER"
+AUTHORIZER=0
+SUPER_USERS=""
+declare -A PLAIN_USERS=()
+declare -A SCRAM_USERS=()
 if [[ -n "$CONFIG" ]]; then
-    while IFS= read -r line || [[ -n "$line" ]]; do
-        line="${line%%#*}"
-        [[ "$line" =~ ^[[:space:]]*([a-z_]+)[[:space:]]*:[[:space:]]*(.*[^[:space:]])[[:space:]]*$ ]] || continue
-        key="${BASH_REMATCH[1]}"
-        value="${BASH_REMATCH[2]}"
-        value="${value#\"}"; value="${value%\"}"
+    while IFS=$'\t' read -r key value; do
         case "$key" in
             # As with sluice, the command line wins over the file.
             listen) [[ -n "$LISTEN" ]] || LISTEN="$value" ;;
             data_dir) [[ -n "$DATA_DIR" ]] || DATA_DIR="$value" ;;
             advertise) [[ -n "$ADVERTISE" ]] || ADVERTISE="$value" ;;
+            listeners) LISTENERS_CFG="$value" ;;
+            advertised_listeners) ADV_LISTENERS_CFG="$value" ;;
+            listener_security_protocol_map) PROTOCOL_MAP_CFG="$value" ;;
+            sasl_enabled_mechanisms) SASL_MECHANISMS="$value" ;;
+            sasl_plain_users.*) PLAIN_USERS[${key#*.}]="$value" ;;
+            sasl_scram_users.*) SCRAM_USERS[${key#*.}]="$value" ;;
+            authorizer_enabled) [[ "$value" == true ]] && AUTHORIZER=1 ;;
+            super_users) SUPER_USERS="$value" ;;
+            ssl_keystore_location)
+                SETTINGS[ssl.keystore.type]=PEM
+                SETTINGS[ssl.keystore.location]="$(readlink -f "$value")" ;;
+            ssl_truststore_location)
+                SETTINGS[ssl.truststore.type]=PEM
+                SETTINGS[ssl.truststore.location]="$(readlink -f "$value")" ;;
             *)
                 for prop in $(map_key "$key"); do
                     SETTINGS[$prop]="$value"
                 done
                 ;;
         esac
-    done < "$CONFIG"
+    done < <(flatten_yaml "$CONFIG")
 fi
 [[ -n "$NODE_ID" ]] && SETTINGS[node.id]="$NODE_ID"
 NODE="${SETTINGS[node.id]}"
@@ -216,15 +301,130 @@ DATA_DIR="$(cd "$DATA_DIR" && pwd)"
 LOG_DIR="$DATA_DIR/kafka"
 PROPS="$DATA_DIR/server.properties"
 
+# With named listeners or an authorizer, Kafka gets a listener of its own for inter-broker traffic and the
+# readiness probe (RUNKAFKA). With an authorizer, it and the controller listener authenticate with SASL PLAIN as
+# User:runkafka, a super user: the broker's own requests (registration, transaction markers) need CLUSTER_ACTION,
+# and User:ANONYMOUS must stay an ordinary principal that tests can grant or deny.
+INTERNAL_USER=runkafka
+INTERNAL_PASSWORD=runkafka-secret
+INTERNAL_JAAS="org.apache.kafka.common.security.plain.PlainLoginModule required username=\"$INTERNAL_USER\" password=\"$INTERNAL_PASSWORD\" user_$INTERNAL_USER=\"$INTERNAL_PASSWORD\";"
+OWN_INTERNAL=0
+[[ -n "$LISTENERS_CFG" || $AUTHORIZER -eq 1 ]] && OWN_INTERNAL=1
+INTERNAL_PROTOCOL=PLAINTEXT
+[[ $AUTHORIZER -eq 1 ]] && INTERNAL_PROTOCOL=SASL_PLAINTEXT
+
+# The listener lines for this attempt's ports: KAFKA_LISTENERS, KAFKA_ADVERTISED, KAFKA_PROTOCOLS, NAMED_SHOWN (the
+# start-up line's listeners=) and PROBE_PORT. Port 0 picks a free port; an advertised port 0 is the picked port.
+plan_listeners() {
+    local entry name rest host port adv adv_entry
+    local -A picked=()
+    KAFKA_LISTENERS="CONTROLLER://127.0.0.1:$CONTROLLER_PORT"
+    KAFKA_ADVERTISED=""
+    KAFKA_PROTOCOLS="CONTROLLER:$INTERNAL_PROTOCOL"
+    NAMED_SHOWN=""
+    FIRST_SHOWN=""
+    if [[ -z "$LISTENERS_CFG" ]]; then
+        KAFKA_LISTENERS+=",PLAINTEXT://$BIND_HOST:$PORT"
+        KAFKA_ADVERTISED="PLAINTEXT://$ADVERTISED"
+        KAFKA_PROTOCOLS+=",PLAINTEXT:PLAINTEXT"
+        NAMED_SHOWN="PLAINTEXT://${BIND_HOST:-0.0.0.0}:$PORT"
+    else
+        KAFKA_PROTOCOLS+=",${PROTOCOL_MAP_CFG:-PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL}"
+        IFS=',' read -ra entries <<< "$LISTENERS_CFG"
+        for entry in "${entries[@]}"; do
+            entry="${entry// /}"
+            [[ -n "$entry" ]] || continue
+            name="${entry%%://*}"; name="${name^^}"
+            rest="${entry#*://}"
+            host="${rest%:*}"; port="${rest##*:}"
+            [[ "$port" == 0 ]] && port="$(free_port)"
+            picked[$name]=$port
+            KAFKA_LISTENERS+=",$name://$host:$port"
+            adv=""
+            IFS=',' read -ra adv_entries <<< "$ADV_LISTENERS_CFG"
+            for adv_entry in "${adv_entries[@]}"; do
+                adv_entry="${adv_entry// /}"
+                if [[ "${adv_entry%%://*}" == "$name" || "${adv_entry%%://*}" == "${name,,}" ]]; then
+                    adv="${adv_entry#*://}"
+                    [[ "${adv##*:}" == 0 ]] && adv="${adv%:*}:$port"
+                fi
+            done
+            host="${host#[}"; host="${host%]}"
+            [[ -n "$adv" ]] || adv="$([[ -z "$host" || "$host" == 0.0.0.0 || "$host" == :: ]] && echo localhost || echo "$host"):$port"
+            KAFKA_ADVERTISED+="${KAFKA_ADVERTISED:+,}$name://$adv"
+            [[ -z "$host" || "$host" == :: ]] && host=0.0.0.0
+            [[ "$host" == *:* ]] && host="[$host]"
+            NAMED_SHOWN+="${NAMED_SHOWN:+,}$name://$host:$port"
+            [[ -n "$FIRST_SHOWN" ]] || FIRST_SHOWN="$host:$port"
+        done
+    fi
+    PROBE_PORT=$PORT
+    if [[ $OWN_INTERNAL -eq 1 ]]; then
+        INTERNAL_PORT="$(free_port)"
+        KAFKA_LISTENERS+=",RUNKAFKA://127.0.0.1:$INTERNAL_PORT"
+        KAFKA_ADVERTISED+=",RUNKAFKA://127.0.0.1:$INTERNAL_PORT"
+        KAFKA_PROTOCOLS+=",RUNKAFKA:$INTERNAL_PROTOCOL"
+        PROBE_PORT=$INTERNAL_PORT
+    fi
+    [[ -n "$FIRST_SHOWN" ]] || FIRST_SHOWN="${BIND_HOST:-0.0.0.0}:$PORT"
+}
+
+# SASL on every SASL listener: the enabled mechanisms, PLAIN's users, SCRAM's and OAUTHBEARER's login modules (their
+# users are in the metadata: see --add-scram; OAUTHBEARER's default server handler validates unsecured tokens).
+sasl_properties() {
+    local name protocol lname mech users=""
+    for user in "${!PLAIN_USERS[@]}"; do
+        users+=" user_$user=\"${PLAIN_USERS[$user]}\""
+    done
+    echo "sasl.enabled.mechanisms=$SASL_MECHANISMS"
+    IFS=',' read -ra maps <<< "$KAFKA_PROTOCOLS"
+    for entry in "${maps[@]}"; do
+        name="${entry%%:*}"; protocol="${entry#*:}"
+        [[ "$protocol" == SASL_* ]] || continue
+        [[ "$name" == RUNKAFKA || "$name" == CONTROLLER ]] && continue
+        [[ ",$KAFKA_LISTENERS" == *",$name://"* ]] || continue
+        lname="${name,,}"
+        echo "listener.name.$lname.sasl.enabled.mechanisms=$SASL_MECHANISMS"
+        IFS=',' read -ra mechs <<< "$SASL_MECHANISMS"
+        for mech in "${mechs[@]}"; do
+            case "${mech^^}" in
+                PLAIN) echo "listener.name.$lname.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$users;" ;;
+                SCRAM-SHA-256|SCRAM-SHA-512)
+                    echo "listener.name.$lname.${mech,,}.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;" ;;
+                OAUTHBEARER)
+                    echo "listener.name.$lname.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;" ;;
+            esac
+        done
+    done
+    if [[ "$INTERNAL_PROTOCOL" == SASL_PLAINTEXT ]]; then
+        echo "sasl.mechanism.inter.broker.protocol=PLAIN"
+        echo "sasl.mechanism.controller.protocol=PLAIN"
+        for lname in runkafka controller; do
+            echo "listener.name.$lname.sasl.enabled.mechanisms=PLAIN"
+            echo "listener.name.$lname.plain.sasl.jaas.config=$INTERNAL_JAAS"
+        done
+    fi
+}
+
 write_properties() {
+    plan_listeners
     {
         echo "process.roles=broker,controller"
         echo "controller.quorum.voters=$NODE@127.0.0.1:$CONTROLLER_PORT"
-        echo "listeners=PLAINTEXT://$BIND_HOST:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT"
-        echo "advertised.listeners=PLAINTEXT://$ADVERTISED"
-        echo "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        echo "listeners=$KAFKA_LISTENERS"
+        echo "advertised.listeners=$KAFKA_ADVERTISED"
+        echo "listener.security.protocol.map=$KAFKA_PROTOCOLS"
         echo "controller.listener.names=CONTROLLER"
-        echo "inter.broker.listener.name=PLAINTEXT"
+        if [[ $OWN_INTERNAL -eq 1 ]]; then
+            echo "inter.broker.listener.name=RUNKAFKA"
+        else
+            echo "inter.broker.listener.name=PLAINTEXT"
+        fi
+        sasl_properties
+        if [[ $AUTHORIZER -eq 1 ]]; then
+            echo "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+            echo "super.users=User:$INTERNAL_USER${SUPER_USERS:+;$SUPER_USERS}"
+        fi
         echo "log.dirs=$LOG_DIR"
         # One broker: every internal topic has one replica, and few partitions so the coordinators load fast.
         echo "offsets.topic.replication.factor=1"
@@ -249,7 +449,9 @@ write_properties() {
 # printed only when Metadata lists this broker, FindCoordinator finds a group coordinator and DescribeGroups
 # answers without COORDINATOR_LOAD_IN_PROGRESS / NOT_COORDINATOR. One attempt per call (exit 0 when ready).
 probe_ready() {
-    python3 - "$1" "$2" <<'PY' >/dev/null 2>&1
+    local sasl=""
+    [[ "$INTERNAL_PROTOCOL" == SASL_PLAINTEXT && $OWN_INTERNAL -eq 1 ]] && sasl="$INTERNAL_USER:$INTERNAL_PASSWORD"
+    python3 - "$1" "$2" "$sasl" <<'PY' >/dev/null 2>&1
 import socket, struct, sys
 
 def recv_exact(sock, n):
@@ -272,6 +474,14 @@ def request(sock, api_key, version, body):
     return recv_exact(sock, size)[4:]  # without the correlation id
 
 with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2) as sock:
+    if sys.argv[3]:
+        # SaslHandshake v1 for PLAIN, then SaslAuthenticate v0 with "\0user\0password": error codes first.
+        user, _, password = sys.argv[3].partition(":")
+        if struct.unpack_from(">h", request(sock, 17, 1, string("PLAIN")), 0)[0] != 0:
+            sys.exit("SASL handshake refused")
+        token = b"\0" + user.encode() + b"\0" + password.encode()
+        if struct.unpack_from(">h", request(sock, 36, 0, struct.pack(">i", len(token)) + token), 0)[0] != 0:
+            sys.exit("SASL authentication failed")
     # Metadata v1 for no topics: brokers [node_id, host, port, rack], then controller_id.
     response = request(sock, 3, 1, struct.pack(">i", 0))
     if struct.unpack_from(">i", response, 0)[0] < 1:
@@ -324,8 +534,14 @@ for attempt in 1 2 3; do
         while [[ "$CLUSTER_ID" == -* ]]; do
             CLUSTER_ID="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)"
         done
+        SCRAM_ARGS=()
+        for user in "${!SCRAM_USERS[@]}"; do
+            for mech in SCRAM-SHA-256 SCRAM-SHA-512; do
+                SCRAM_ARGS+=(--add-scram "$mech=[name=$user,password=${SCRAM_USERS[$user]}]")
+            done
+        done
         java "${JAVA_OPTS[@]}" kafka.tools.StorageTool format --cluster-id "$CLUSTER_ID" --config "$PROPS" \
-            --ignore-formatted >&2
+            --ignore-formatted "${SCRAM_ARGS[@]}" >&2
     fi
 
     java "${JAVA_OPTS[@]}" "${CDS_DUMP[@]}" kafka.Kafka "$PROPS" >&2 &
@@ -334,7 +550,9 @@ for attempt in 1 2 3; do
     [[ $STOPPING -eq 1 ]] && stop
 
     deadline=$((SECONDS + 120))
-    until probe_ready "$READY_HOST" "$PORT"; do
+    PROBE_HOST="$READY_HOST"
+    [[ $OWN_INTERNAL -eq 1 ]] && PROBE_HOST=127.0.0.1
+    until probe_ready "$PROBE_HOST" "$PROBE_PORT"; do
         if ! kill -0 "$KAFKA_PID" 2>/dev/null || [[ $STOPPING -eq 1 ]]; then
             rc=0
             wait "$KAFKA_PID" || rc=$?
@@ -348,7 +566,7 @@ for attempt in 1 2 3; do
             exit 1
         fi
         if [[ $SECONDS -ge $deadline ]]; then
-            echo "run-kafka.sh: Kafka was not ready on $READY_HOST:$PORT within 120s" >&2
+            echo "run-kafka.sh: Kafka was not ready on $PROBE_HOST:$PROBE_PORT within 120s" >&2
             stop
             wait "$KAFKA_PID" || true
             exit 1
@@ -358,9 +576,9 @@ for attempt in 1 2 3; do
     break
 done
 
-LISTEN_SHOWN="${BIND_HOST:-0.0.0.0}:$PORT"
-[[ "$LISTEN_SHOWN" == *:*:* ]] && LISTEN_SHOWN="[${BIND_HOST}]:$PORT"
-echo "run-kafka.sh: Apache Kafka started listen=$LISTEN_SHOWN advertise=$ADVERTISED node_id=$NODE data_dir=$DATA_DIR" >&2
+LISTEN_SHOWN="$FIRST_SHOWN"
+[[ -z "$LISTENERS_CFG" && "$LISTEN_SHOWN" == *:*:* ]] && LISTEN_SHOWN="[${BIND_HOST}]:$PORT"
+echo "run-kafka.sh: Apache Kafka started listen=$LISTEN_SHOWN advertise=${KAFKA_ADVERTISED%%,RUNKAFKA*} listeners=$NAMED_SHOWN node_id=$NODE data_dir=$DATA_DIR" >&2
 
 # `wait` returns early when a trapped signal arrives: keep waiting until the JVM is gone.
 rc=0
