@@ -6,9 +6,8 @@ RUN cargo build --release -p sluice && strip target/release/sluice
 
 FROM debian:bookworm-slim
 COPY --from=build /src/target/release/sluice /usr/local/bin/sluice
-COPY config/sluice.yaml /etc/sluice/sluice.yaml
+# Two listeners: HOST (9092, advertised as localhost:9092) and DOCKER (29092, advertised as sluice:29092); see the file.
+COPY config/docker.yaml /etc/sluice/sluice.yaml
 VOLUME /var/lib/sluice
-EXPOSE 9092
-ENTRYPOINT ["sluice", "--config", "/etc/sluice/sluice.yaml", "--data-dir", "/var/lib/sluice"]
-# Clients on the host reach the published port as localhost:9092, so that is what we advertise.
-CMD ["--listen", "0.0.0.0:9092", "--advertise", "localhost:9092"]
+EXPOSE 9092 29092
+ENTRYPOINT ["sluice", "--config", "/etc/sluice/sluice.yaml"]
