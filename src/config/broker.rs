@@ -755,4 +755,24 @@ mod shipped_config {
         let c = Config::from_file(&path).unwrap();
         assert_eq!(c, Config::default());
     }
+
+    /// The container's config (Dockerfile, docker-compose.yml): valid, with its two listeners.
+    #[test]
+    fn docker_config_has_a_host_and_a_docker_listener() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/docker.yaml");
+        let c = Config::from_file(&path).unwrap();
+        c.validate().unwrap();
+        let specs = crate::config::listener_specs(&c).unwrap();
+        let advertised: Vec<_> = specs
+            .iter()
+            .map(|s| (s.name.as_str(), s.advertised.clone()))
+            .collect();
+        assert_eq!(
+            advertised,
+            [
+                ("HOST", Some(("localhost".to_string(), 9092))),
+                ("DOCKER", Some(("sluice".to_string(), 29092)))
+            ]
+        );
+    }
 }
