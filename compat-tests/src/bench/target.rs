@@ -122,16 +122,28 @@ pub struct Target {
 }
 
 impl Target {
-    /// Starts `bin` on 127.0.0.1:0 with a fresh data directory, through the compat harness.
-    pub fn spawn(bin: &Path) -> Result<Target> {
+    /// Starts `bin` on 127.0.0.1:0 (or on `config`'s listeners) with a fresh data directory, through the compat
+    /// harness; clients bootstrap through `listener`, or the first listener.
+    pub fn spawn(bin: &Path, config: Option<&str>, listener: Option<&str>) -> Result<Target> {
         check_binary(bin)?;
         let kind = Kind::of(bin);
         // The harness reads the binary from $SLUICE_BIN or target/release; point it at ours. (A name starting with
         // run-kafka also gives the harness its longer start-up timeout.)
         std::env::set_var("SLUICE_BIN", bin);
         // The harness panics with the broker's last log lines when it cannot start; turn that into an error.
-        let broker = std::panic::catch_unwind(Broker::start)
-            .map_err(|panic| anyhow!("starting {}: {}", bin.display(), panic_text(&*panic)))?;
+        // A broker of its own, also against Kafka: the bench reads its process and data directory.
+        let broker = std::panic::catch_unwind(|| match config {
+            Some(yaml) => Broker::start_own_with(yaml),
+            None => Broker::start_own(),
+        })
+        .map_err(|panic| anyhow!("starting {}: {}", bin.display(), panic_text(&*panic)))?;
+        let bootstrap = match listener {
+            Some(name) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                broker.listener(name).to_string()
+            }))
+            .map_err(|panic| anyhow!("--listener {name}: {}", panic_text(&*panic)))?,
+            None => broker.bootstrap(),
+        };
         let launcher = broker.pid();
         register(
             Some(launcher),
@@ -151,7 +163,7 @@ impl Target {
         }
         Ok(Target {
             name: kind.name().to_string(),
-            bootstrap: broker.bootstrap(),
+            bootstrap,
             pid: Some(pid),
             launcher_pid: (pid != launcher).then_some(launcher),
             bin: Some(bin.to_path_buf()),

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
 
 use bench::client::{self, Payloads};
@@ -140,6 +140,13 @@ struct Cli {
     /// Kafka's produce path. Default: 2M (quick: 500k) when a broker is Kafka, else 0.
     #[arg(long, value_name = "N")]
     warm_up_records: Option<u64>,
+    /// A YAML config file for the brokers the bench starts (Sluice's keys; run-kafka.sh maps them for Kafka),
+    /// e.g. TLS or SASL listeners. Pair with -X for the clients' security settings.
+    #[arg(long, value_name = "FILE", conflicts_with = "bootstrap")]
+    broker_config: Option<PathBuf>,
+    /// Bootstrap through this listener of --broker-config's `listeners` (default: the first one).
+    #[arg(long, value_name = "NAME", requires = "broker_config")]
+    listener: Option<String>,
     /// Print the tables as Markdown.
     #[arg(long)]
     markdown: bool,
@@ -288,7 +295,14 @@ fn run() -> Result<ExitCode> {
                     kafka_jvm = Some(kafka_jvm_options());
                 }
                 eprintln!("sluice-bench: starting {}", bin.display());
-                let target = Target::spawn(bin)?;
+                let config =
+                    match &cli.broker_config {
+                        Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+                            format!("reading --broker-config {}", path.display())
+                        })?),
+                        None => None,
+                    };
+                let target = Target::spawn(bin, config.as_deref(), cli.listener.as_deref())?;
                 if let (Some(launcher), Some(pid)) = (target.launcher_pid, target.pid) {
                     eprintln!(
                         "sluice-bench: {} is the JVM, pid {pid}, a child of {} (pid {launcher}): CPU and RSS are \
