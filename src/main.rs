@@ -140,9 +140,13 @@ async fn serve(config: Config) -> Result<()> {
     // Before anything is logged: a supervisor that sees the `listen=` line may stop us at once,
     // and a signal that arrives before the handlers exist would kill the process uncleanly.
     let stop = shutdown_signal()?;
+    let specs = config::listener_specs(&config)?;
+    // Before binding: a missing or unreadable keystore stops the start with the key named.
+    let tls =
+        sluice::net::tls::Tls::for_listeners(&config, specs.iter().any(|s| s.protocol.tls()))?;
     let mut bound_listeners = Vec::new();
     let mut listener_infos = Vec::new();
-    for spec in config::listener_specs(&config)? {
+    for spec in specs {
         let listener = bind(spec.bind)
             .await
             .with_context(|| format!("listener {}", spec.name))?;
@@ -194,7 +198,7 @@ async fn serve(config: Config) -> Result<()> {
         .into_iter()
         .map(|(listener, _, info)| (listener, info))
         .collect();
-    sluice::net::server::run(listeners, broker, shutdown_tx, stop).await
+    sluice::net::server::run(listeners, tls, broker, shutdown_tx, stop).await
 }
 
 /// Resolves on SIGINT or SIGTERM; both handlers are installed when this returns.

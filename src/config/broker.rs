@@ -41,6 +41,10 @@ pub struct Config {
     pub ssl_client_auth: String,
     /// Kafka's `ssl.principal.mapping.rules`: how a client certificate's subject becomes a principal.
     pub ssl_principal_mapping_rules: String,
+    /// Kafka's `ssl.enabled.protocols`: TLSv1.2 and/or TLSv1.3.
+    pub ssl_enabled_protocols: String,
+    /// Kafka's `ssl.cipher.suites` (IANA names); empty: every suite rustls offers.
+    pub ssl_cipher_suites: String,
     /// Kafka's `sasl.enabled.mechanisms`: a comma-separated list of PLAIN, SCRAM-SHA-256,
     /// SCRAM-SHA-512, OAUTHBEARER.
     pub sasl_enabled_mechanisms: String,
@@ -211,6 +215,8 @@ impl Default for Config {
             ssl_truststore_location: None,
             ssl_client_auth: "none".to_string(),
             ssl_principal_mapping_rules: "DEFAULT".to_string(),
+            ssl_enabled_protocols: "TLSv1.2,TLSv1.3".to_string(),
+            ssl_cipher_suites: String::new(),
             sasl_enabled_mechanisms: "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER".to_string(),
             sasl_plain_users: BTreeMap::new(),
             sasl_scram_users: BTreeMap::new(),
@@ -383,7 +389,8 @@ impl Config {
 
     /// Rejects values the broker cannot run with, naming the key.
     pub fn validate(&self) -> Result<()> {
-        super::listeners::listener_specs(self)?;
+        let listeners = super::listeners::listener_specs(self)?;
+        crate::net::tls::validate(self, listeners.iter().any(|l| l.protocol.tls()))?;
         if self.data_dir.as_os_str().is_empty() {
             bail!("`data_dir` must not be empty");
         }

@@ -5,3 +5,4 @@
 pub mod connection;
 pub mod limits;
 pub mod server;
+pub mod tls;

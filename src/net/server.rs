@@ -18,9 +18,12 @@ use tracing::Instrument;
 use crate::broker::{Broker, ListenerInfo};
 use crate::net::connection;
 use crate::net::limits::Limits;
+use crate::net::tls::{self, Tls};
 
+/// `tls` serves the listeners whose protocol is SSL or SASL_SSL; it is `None` when there are none.
 pub async fn run(
     listeners: Vec<(TcpListener, Arc<ListenerInfo>)>,
+    tls: Option<Arc<Tls>>,
     broker: Broker,
     shutdown_tx: watch::Sender<bool>,
     shutdown: impl Future<Output = ()>,
@@ -33,9 +36,15 @@ pub async fn run(
     let mut loops = JoinSet::new();
     for (listener, info) in listeners {
         let span = tracing::info_span!("listener", name = %info.name);
+        let tls = match (info.protocol.tls(), &tls) {
+            (false, _) => None,
+            (true, Some(tls)) => Some(Arc::clone(tls)),
+            (true, None) => anyhow::bail!("listener {} uses TLS but no TLS was set up", info.name),
+        };
         let accept = accept_loop(
             listener,
             info,
+            tls,
             broker.clone(),
             Arc::clone(&limit),
             Arc::clone(&limits),
@@ -61,6 +70,7 @@ pub async fn run(
 async fn accept_loop(
     listener: TcpListener,
     info: Arc<ListenerInfo>,
+    tls: Option<Arc<Tls>>,
     broker: Broker,
     limit: Arc<Semaphore>,
     limits: Arc<Limits>,
@@ -95,9 +105,15 @@ async fn accept_loop(
         let limits = Arc::clone(&limits);
         let info = Arc::clone(&info);
         let done = done_tx.clone();
+        let tls = tls.clone();
         tokio::spawn(
             async move {
-                connection::serve(socket, peer, info, broker, limits).await;
+                // The handshake runs here, in the connection's task: a slow client never holds up
+                // the accept loop. Plaintext keeps the owned TcpStream halves.
+                match tls {
+                    Some(tls) => tls::serve(socket, peer, info, tls, broker, limits).await,
+                    None => connection::serve(socket, peer, info, broker, limits).await,
+                }
                 drop(ip_slot);
                 drop(permit);
                 drop(done);

@@ -3,6 +3,7 @@
 //! principal; the authorizer checks it against the ACLs.
 
 pub mod acl;
+pub mod ssl;
 
 use std::fmt;
 use std::net::IpAddr;
