@@ -398,6 +398,186 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls::pki_types::ServerName;
+    use rustls::ClientConfig;
+    use rustls_pki_types::pem::PemObject;
+    use tokio_rustls::TlsConnector;
+
+    fn certs(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("compat-tests/certs")
+            .join(name)
+    }
+
+    fn tls_config(keystore: &Path, client_auth: &str) -> Config {
+        Config {
+            ssl_keystore_location: Some(keystore.to_path_buf()),
+            ssl_truststore_location: Some(certs("ca.pem")),
+            ssl_client_auth: client_auth.to_string(),
+            ssl_principal_mapping_rules: "RULE:^CN=([^,]*),.*$/$1/,DEFAULT".to_string(),
+            ..Config::default()
+        }
+    }
+
+    /// A handshake with `tls` over an in-memory pipe, by a client trusting the test CA and
+    /// presenting `client` (a name in compat-tests/certs) if given: the server certificate's
+    /// subject and the principal, or why the handshake failed.
+    async fn handshake(tls: &Tls, client: Option<&str>) -> Result<(String, Principal)> {
+        let mut roots = RootCertStore::empty();
+        roots.add(CertificateDer::from_pem_file(certs("ca.pem"))?)?;
+        let builder = ClientConfig::builder_with_provider(provider("")?)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots);
+        let config = match client {
+            Some(name) => {
+                let (chain, key) = read_keystore(&certs(&format!("{name}-keystore.pem")))?;
+                builder.with_client_auth_cert(chain, key)?
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let connector = TlsConnector::from(Arc::new(config));
+        let name = ServerName::try_from("localhost")?;
+        let (client, server) = tokio::join!(
+            connector.connect(name, client_io),
+            tls.acceptor().accept(server_io)
+        );
+        let mut client = client?;
+        let server = server?;
+        // TLS 1.3 sends the verdict on the client's certificate after the client's handshake
+        // ends: a refused client learns it at its first read.
+        let mut byte = [0u8; 1];
+        let mut server = server;
+        tokio::io::AsyncWriteExt::write_all(&mut server, b"x").await?;
+        tokio::io::AsyncReadExt::read_exact(&mut client, &mut byte).await?;
+        let server_cert = client.get_ref().1.peer_certificates().unwrap()[0].clone();
+        let principal = tls.principal(
+            server
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first()),
+        )?;
+        Ok((ssl::subject_dn(&server_cert)?, principal))
+    }
+
+    #[tokio::test]
+    async fn client_certificates_give_principals_and_required_means_required() {
+        let tls = Tls::for_listeners(&tls_config(&certs("server-keystore.pem"), "required"), true)
+            .unwrap()
+            .unwrap();
+        let (server, principal) = handshake(&tls, Some("alice")).await.unwrap();
+        assert_eq!(server, "CN=localhost,O=Sluice,C=US");
+        assert_eq!(principal, Principal::user("alice"));
+        assert!(
+            handshake(&tls, None).await.is_err(),
+            "no client certificate"
+        );
+        assert!(
+            handshake(&tls, Some("mallory")).await.is_err(),
+            "untrusted CA"
+        );
+
+        let tls = Tls::for_listeners(
+            &tls_config(&certs("server-keystore.pem"), "requested"),
+            true,
+        )
+        .unwrap()
+        .unwrap();
+        let (_, principal) = handshake(&tls, None).await.unwrap();
+        assert_eq!(principal, Principal::anonymous());
+    }
+
+    #[tokio::test]
+    async fn a_changed_keystore_is_reloaded_and_a_broken_one_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let keystore = dir.path().join("keystore.pem");
+        std::fs::copy(certs("server-keystore.pem"), &keystore).unwrap();
+        let tls = Tls::for_listeners(&tls_config(&keystore, "none"), true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            handshake(&tls, None).await.unwrap().0,
+            "CN=localhost,O=Sluice,C=US"
+        );
+
+        // Not a check per handshake: within RELOAD_CHECK of the last one the old file still serves.
+        let replace = |from: &str, age: Duration| {
+            std::fs::copy(certs(from), &keystore).unwrap();
+            let f = std::fs::File::options()
+                .write(true)
+                .open(&keystore)
+                .unwrap();
+            f.set_modified(SystemTime::now() - age).unwrap();
+        };
+        let recheck = || {
+            let mut current = tls.current.lock().unwrap();
+            current.checked -= RELOAD_CHECK;
+        };
+        // alice's certificate has no localhost name: a client that checks names refuses it, so a
+        // failed handshake shows the file was reloaded.
+        replace("alice-keystore.pem", Duration::from_secs(60));
+        assert!(
+            handshake(&tls, None).await.is_ok(),
+            "reloaded before RELOAD_CHECK passed"
+        );
+        recheck();
+        assert!(handshake(&tls, None).await.is_err(), "not reloaded");
+
+        std::fs::write(&keystore, "-----BEGIN PRIVATE KEY-----\nbroken\n").unwrap();
+        recheck();
+        assert!(
+            handshake(&tls, None).await.is_err(),
+            "the broken file kept the last good one"
+        );
+        replace("server-keystore.pem", Duration::from_secs(30));
+        recheck();
+        assert!(
+            handshake(&tls, None).await.is_ok(),
+            "reloaded once good again"
+        );
+    }
+
+    #[test]
+    fn bad_stores_fail_the_start_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let err =
+            |config: &Config| format!("{:#}", Tls::for_listeners(config, true).err().unwrap());
+        let missing = tls_config(&dir.path().join("nope.pem"), "none");
+        assert!(
+            err(&missing).contains("ssl_keystore_location"),
+            "{}",
+            err(&missing)
+        );
+        let cert_only = tls_config(&certs("server.pem"), "none");
+        assert!(
+            err(&cert_only).contains("no private key"),
+            "{}",
+            err(&cert_only)
+        );
+        let key_only = tls_config(&certs("server.key"), "none");
+        assert!(
+            err(&key_only).contains("no certificate"),
+            "{}",
+            err(&key_only)
+        );
+        let mut no_trust = tls_config(&certs("server-keystore.pem"), "required");
+        no_trust.ssl_truststore_location = Some(certs("server.key"));
+        assert!(
+            err(&no_trust).contains("ssl_truststore_location"),
+            "{}",
+            err(&no_trust)
+        );
+        no_trust.ssl_truststore_location = None;
+        assert!(
+            err(&no_trust).contains("ssl_truststore_location"),
+            "{}",
+            err(&no_trust)
+        );
+        let no_keystore = Config::default();
+        assert!(err(&no_keystore).contains("ssl_keystore_location"));
+        assert!(Tls::for_listeners(&no_keystore, false).unwrap().is_none());
+    }
 
     #[test]
     fn protocol_and_suite_names_are_javas() {
