@@ -164,6 +164,8 @@ map_key() {
         producer_id_expiration_ms) echo producer.id.expiration.ms ;;
         ssl_client_auth) echo ssl.client.auth ;;
         ssl_principal_mapping_rules) echo ssl.principal.mapping.rules ;;
+        ssl_enabled_protocols) echo ssl.enabled.protocols ;;
+        ssl_cipher_suites) echo ssl.cipher.suites ;;
         connections_max_reauth_ms) echo connections.max.reauth.ms ;;
         allow_everyone_if_no_acl_found) echo allow.everyone.if.no.acl.found ;;
         transaction_max_timeout_ms) echo transaction.max.timeout.ms ;;
