@@ -6,7 +6,8 @@
 //! - `main.rs`: command line, logging, configuration, start-up.
 //! - [`net`]: the accept loop with its connection caps and graceful shutdown ([`net::server`]); framing
 //!   over a socket, pipelining, responses in request order, idle close ([`net::connection`]); the
-//!   byte budgets all connections share ([`net::limits`]).
+//!   byte budgets all connections share ([`net::limits`]); TLS listeners' rustls setup, handshake
+//!   and certificate reload ([`net::tls`]).
 //! - [`protocol`]: request parsing against a version table, response encoding, the zero-copy Fetch
 //!   splice. Knows the wire, not the handlers.
 //! - [`api`]: one module per Kafka API, named after it (`api::join_group`, `api::offset_fetch`, ...),
@@ -27,6 +28,8 @@
 //!   the [`store::PartitionStorage`] interface (with an in-memory, fault-injecting twin for tests),
 //!   group commit and write backpressure.
 //! - [`security`]: the principal a connection authenticated as and the session handlers see it in.
+//!   A client certificate's principal: its subject DN as Java writes it, mapped by Kafka's rules
+//!   ([`security::ssl`]).
 //! - [`config`]: the broker's YAML configuration (named listeners in [`config::listeners`]), the topic config table (parsing, effective
 //!   values, describe rows) and groups' dynamic configs ([`config::group`]).
 
