@@ -11,7 +11,8 @@
 
 use std::sync::RwLock;
 
-use crate::security::{Principal, Session};
+use crate::security::Session;
+use crate::store::AclRecord;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ResourceType {
@@ -141,6 +142,14 @@ impl PatternType {
             PatternType::Prefixed => 4,
         }
     }
+
+    pub fn from_code(code: i8) -> Option<PatternType> {
+        match code {
+            3 => Some(PatternType::Literal),
+            4 => Some(PatternType::Prefixed),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -154,6 +163,14 @@ impl Permission {
         match self {
             Permission::Deny => 2,
             Permission::Allow => 3,
+        }
+    }
+
+    pub fn from_code(code: i8) -> Option<Permission> {
+        match code {
+            2 => Some(Permission::Deny),
+            3 => Some(Permission::Allow),
+            _ => None,
         }
     }
 }
@@ -173,6 +190,32 @@ pub struct AclBinding {
 }
 
 impl AclBinding {
+    /// The binding as the store keeps it.
+    pub fn to_record(&self) -> AclRecord {
+        AclRecord {
+            resource_type: self.resource_type.code(),
+            resource_name: self.resource_name.clone(),
+            pattern_type: self.pattern_type.code(),
+            principal: self.principal.clone(),
+            host: self.host.clone(),
+            operation: self.operation.code(),
+            permission: self.permission.code(),
+        }
+    }
+
+    /// A stored binding; `None` if a code is not one this version knows.
+    pub fn from_record(r: AclRecord) -> Option<AclBinding> {
+        Some(AclBinding {
+            resource_type: ResourceType::from_code(r.resource_type)?,
+            resource_name: r.resource_name,
+            pattern_type: PatternType::from_code(r.pattern_type)?,
+            principal: r.principal,
+            host: r.host,
+            operation: AclOperation::from_code(r.operation)?,
+            permission: Permission::from_code(r.permission)?,
+        })
+    }
+
     fn matches_resource(&self, resource_type: ResourceType, name: &str) -> bool {
         self.resource_type == resource_type
             && match self.pattern_type {
@@ -183,17 +226,104 @@ impl AclBinding {
             }
     }
 
-    fn matches_client(&self, principal: &Principal, host: &str) -> bool {
-        let everyone = format!("{}:{WILDCARD}", principal.principal_type);
-        (self.principal == principal.to_string() || self.principal == everyone)
+    /// Kafka matches the principal exactly or the one wildcard `User:*` (for any principal type),
+    /// and the host exactly (as Java prints the client's address) or `*`.
+    fn matches_client(&self, principal: &str, host: &str) -> bool {
+        (self.principal == principal || self.principal == WILDCARD_PRINCIPAL)
             && (self.host == WILDCARD || self.host == host)
+    }
+}
+
+/// The principal an ACL names to match every principal.
+pub const WILDCARD_PRINCIPAL: &str = "User:*";
+
+/// A client address as Kafka's ACLs compare it: Java's `InetAddress.getHostAddress`, so IPv6 is
+/// eight uncompressed groups (`0:0:0:0:0:0:0:1`, not `::1`) and an IPv4-mapped IPv6 address is
+/// the IPv4 address (Java hands those out as `Inet4Address`).
+pub fn host_string(address: std::net::IpAddr) -> String {
+    match address {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => v6
+                .segments()
+                .iter()
+                .map(|g| format!("{g:x}"))
+                .collect::<Vec<_>>()
+                .join(":"),
+        },
+    }
+}
+
+/// Which pattern types a filter matches (Kafka's `PatternType` as a filter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatternFilter {
+    /// Every pattern type; a name matches only a binding of exactly that name.
+    Any,
+    /// The bindings that would apply to a resource of the filter's name: literal of that name,
+    /// the literal wildcard `*`, and prefixes of the name.
+    Match,
+    Exactly(PatternType),
+}
+
+/// Kafka's `AclBindingFilter`: `None` fields match every value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclBindingFilter {
+    pub resource_type: Option<ResourceType>,
+    pub resource_name: Option<String>,
+    pub pattern_type: PatternFilter,
+    pub principal: Option<String>,
+    pub host: Option<String>,
+    pub operation: Option<AclOperation>,
+    pub permission: Option<Permission>,
+}
+
+impl AclBindingFilter {
+    /// Matches every binding.
+    pub const ANY: AclBindingFilter = AclBindingFilter {
+        resource_type: None,
+        resource_name: None,
+        pattern_type: PatternFilter::Any,
+        principal: None,
+        host: None,
+        operation: None,
+        permission: None,
+    };
+
+    pub fn matches(&self, b: &AclBinding) -> bool {
+        let field = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        self.resource_type.is_none_or(|t| t == b.resource_type)
+            && self.matches_name(b)
+            && field(&self.principal, &b.principal)
+            && field(&self.host, &b.host)
+            && self.operation.is_none_or(|o| o == b.operation)
+            && self.permission.is_none_or(|p| p == b.permission)
+    }
+
+    fn matches_name(&self, b: &AclBinding) -> bool {
+        if let PatternFilter::Exactly(p) = self.pattern_type {
+            if p != b.pattern_type {
+                return false;
+            }
+        }
+        let Some(name) = &self.resource_name else {
+            return true;
+        };
+        match (self.pattern_type, b.pattern_type) {
+            (PatternFilter::Any | PatternFilter::Exactly(_), _) => *name == b.resource_name,
+            (PatternFilter::Match, PatternType::Literal) => {
+                *name == b.resource_name || b.resource_name == WILDCARD
+            }
+            (PatternFilter::Match, PatternType::Prefixed) => name.starts_with(&b.resource_name),
+        }
     }
 }
 
 /// Decides whether a session may do an operation on a resource.
 pub struct Authorizer {
     enabled: bool,
-    super_users: Vec<Principal>,
+    /// As Kafka compares them: the entries of `super_users` against the principal's string form.
+    super_users: Vec<String>,
     allow_everyone_if_no_acl_found: bool,
     bindings: RwLock<Vec<AclBinding>>,
 }
@@ -209,7 +339,9 @@ impl Authorizer {
             enabled,
             super_users: super_users
                 .split(';')
-                .filter_map(|p| Principal::parse(p.trim()))
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(String::from)
                 .collect(),
             allow_everyone_if_no_acl_found,
             bindings: RwLock::new(Vec::new()),
@@ -253,10 +385,11 @@ impl Authorizer {
         resource_type: ResourceType,
         name: &str,
     ) -> bool {
-        if !self.enabled || self.super_users.contains(&session.principal) {
+        if !self.enabled || self.super_users.contains(&session.principal.to_string()) {
             return true;
         }
-        let host = session.client_address.to_string();
+        let host = host_string(session.client_address);
+        let principal = session.principal.to_string();
         let bindings = self.bindings.read().unwrap_or_else(|e| e.into_inner());
         let mut any_for_resource = false;
         let mut allowed = false;
@@ -265,7 +398,7 @@ impl Authorizer {
             .filter(|b| b.matches_resource(resource_type, name))
         {
             any_for_resource = true;
-            if !b.matches_client(&session.principal, &host) {
+            if !b.matches_client(&principal, &host) {
                 continue;
             }
             match b.permission {
@@ -282,51 +415,76 @@ impl Authorizer {
     }
 
     /// Kafka's `authorizeByResourceType`: whether `session` may do `operation` on some resource of
-    /// `resource_type` (InitProducerId's idempotent check, for one).
+    /// `resource_type` (InitProducerId's idempotent check, for one). As Kafka: allowed if a
+    /// resource named `hardcode` would be (super users, allow_everyone_if_no_acl_found); else
+    /// denied by a wildcard DENY; else allowed by a wildcard ALLOW, or by an ALLOW no DENY
+    /// dominates (a literal DENY of the same literal name, or a DENY prefix of its name). Only
+    /// bindings of exactly `operation` or ALL count here: no implications.
     pub fn authorize_any(
         &self,
         session: &Session,
         operation: AclOperation,
         resource_type: ResourceType,
     ) -> bool {
-        if !self.enabled || self.super_users.contains(&session.principal) {
+        if self.authorize(session, operation, resource_type, "hardcode") {
             return true;
         }
-        let host = session.client_address.to_string();
+        let host = host_string(session.client_address);
+        let principal = session.principal.to_string();
         let bindings = self.bindings.read().unwrap_or_else(|e| e.into_inner());
-        let denied_everything = bindings.iter().any(|b| {
-            b.resource_type == resource_type
-                && b.permission == Permission::Deny
-                && b.pattern_type == PatternType::Literal
-                && b.resource_name == WILDCARD
-                && (b.operation == operation || b.operation == AclOperation::All)
-                && b.matches_client(&session.principal, &host)
-        });
-        if denied_everything {
+        let relevant = || {
+            bindings.iter().filter(|b| {
+                b.resource_type == resource_type
+                    && (b.operation == operation || b.operation == AclOperation::All)
+                    && b.matches_client(&principal, &host)
+            })
+        };
+        let wildcard =
+            |b: &&AclBinding| b.pattern_type == PatternType::Literal && b.resource_name == WILDCARD;
+        let denies: Vec<&AclBinding> = relevant()
+            .filter(|b| b.permission == Permission::Deny)
+            .collect();
+        if denies.iter().any(wildcard) {
             return false;
         }
-        // Some allowed resource that no deny covers: a literal name, or a prefix not under a denied one.
-        bindings.iter().any(|allow| {
-            allow.resource_type == resource_type
-                && allow.permission == Permission::Allow
-                && allow.operation.implies(operation)
-                && allow.matches_client(&session.principal, &host)
-                && !bindings.iter().any(|deny| {
-                    deny.resource_type == resource_type
-                        && deny.permission == Permission::Deny
-                        && (deny.operation == operation || deny.operation == AclOperation::All)
-                        && deny.matches_client(&session.principal, &host)
-                        && match (deny.pattern_type, allow.pattern_type) {
-                            (PatternType::Literal, PatternType::Literal) => {
-                                deny.resource_name == allow.resource_name
-                            }
-                            (PatternType::Prefixed, _) => {
-                                allow.resource_name.starts_with(&deny.resource_name)
-                            }
-                            (PatternType::Literal, PatternType::Prefixed) => false,
-                        }
-                })
+        let allows = || relevant().filter(|b| b.permission == Permission::Allow);
+        if allows().any(|b| wildcard(&b)) {
+            return true;
+        }
+        allows().any(|allow| {
+            !denies.iter().any(|deny| match deny.pattern_type {
+                PatternType::Literal => {
+                    allow.pattern_type == PatternType::Literal
+                        && deny.resource_name == allow.resource_name
+                }
+                PatternType::Prefixed => allow.resource_name.starts_with(&deny.resource_name),
+            })
         })
+    }
+
+    /// How many bindings there are.
+    pub fn count(&self) -> usize {
+        self.bindings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// The bindings `filter` matches, in the order they were added.
+    pub fn matching(&self, filter: &AclBindingFilter) -> Vec<AclBinding> {
+        self.bindings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|b| filter.matches(b))
+            .cloned()
+            .collect()
+    }
+
+    /// Runs `change` on the bindings with every reader held off, so a change that is also written
+    /// elsewhere (the store) is applied there and here in the same order as other changes.
+    pub fn change<R>(&self, change: impl FnOnce(&mut Vec<AclBinding>) -> R) -> R {
+        change(&mut self.bindings.write().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// KIP-430's `authorized_operations` bitfield for a resource: bit `code` set for each of
@@ -348,6 +506,7 @@ impl Authorizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::security::Principal;
     use std::sync::Arc;
 
     fn session(user: &str) -> Session {
@@ -432,5 +591,182 @@ mod tests {
             ResourceType::Cluster,
             CLUSTER_NAME
         ));
+    }
+
+    fn session_at(principal: Principal, address: std::net::IpAddr) -> Session {
+        Session {
+            principal,
+            listener: Arc::new(crate::broker::tests::test_listener()),
+            client_address: address,
+        }
+    }
+
+    #[test]
+    fn a_deny_covers_its_operation_only_and_allow_all_everything() {
+        use AclOperation::*;
+        use PatternType::*;
+        use Permission::*;
+        let a = Authorizer::new(true, "", false);
+        a.load(vec![
+            binding("t", Literal, "User:alice", Read, Allow),
+            binding("t", Literal, "User:alice", Read, Deny),
+            binding("u", Literal, "User:alice", All, Allow),
+            binding("u", Literal, "User:alice", Write, Deny),
+            binding("v", Literal, "User:alice", Describe, Allow),
+            binding("v", Literal, "User:alice", All, Deny),
+        ]);
+        let alice = session("alice");
+        let topic = |op, name| a.authorize(&alice, op, ResourceType::Topic, name);
+        assert!(!topic(Read, "t"));
+        assert!(
+            topic(Describe, "t"),
+            "a DENY of READ leaves the DESCRIBE READ implies"
+        );
+        assert!(topic(Alter, "u"));
+        assert!(!topic(Write, "u"));
+        assert!(!topic(Describe, "v"), "a DENY of ALL covers everything");
+    }
+
+    #[test]
+    fn only_user_star_is_the_wildcard_principal() {
+        let a = Authorizer::new(true, "", false);
+        a.load(vec![binding(
+            "t",
+            PatternType::Literal,
+            "Group:*",
+            AclOperation::Read,
+            Permission::Allow,
+        )]);
+        let group = session_at(
+            Principal::parse("Group:g").unwrap(),
+            std::net::Ipv4Addr::LOCALHOST.into(),
+        );
+        assert!(!a.authorize(&group, AclOperation::Read, ResourceType::Topic, "t"));
+        a.add(binding(
+            "t",
+            PatternType::Literal,
+            WILDCARD_PRINCIPAL,
+            AclOperation::Read,
+            Permission::Allow,
+        ));
+        assert!(
+            a.authorize(&group, AclOperation::Read, ResourceType::Topic, "t"),
+            "Kafka's User:* matches a principal of any type"
+        );
+    }
+
+    #[test]
+    fn hosts_compare_as_java_prints_them() {
+        let v6: std::net::IpAddr = "::1".parse().unwrap();
+        let mapped: std::net::IpAddr = "::ffff:10.1.2.3".parse().unwrap();
+        assert_eq!(host_string(v6), "0:0:0:0:0:0:0:1");
+        assert_eq!(host_string(mapped), "10.1.2.3");
+        assert_eq!(
+            host_string("fe80::a:b0".parse().unwrap()),
+            "fe80:0:0:0:0:0:a:b0"
+        );
+        let a = Authorizer::new(true, "", false);
+        let mut b = binding(
+            "t",
+            PatternType::Literal,
+            "User:alice",
+            AclOperation::Read,
+            Permission::Allow,
+        );
+        b.host = "0:0:0:0:0:0:0:1".into();
+        a.add(b);
+        let from = |ip| session_at(Principal::user("alice"), ip);
+        assert!(a.authorize(&from(v6), AclOperation::Read, ResourceType::Topic, "t"));
+        assert!(!a.authorize(&from(mapped), AclOperation::Read, ResourceType::Topic, "t"));
+    }
+
+    #[test]
+    fn authorize_any_follows_kafkas_authorize_by_resource_type() {
+        use AclOperation::*;
+        use PatternType::*;
+        use Permission::*;
+        let alice = session("alice");
+        let any = |bindings: Vec<AclBinding>, allow_everyone: bool, op| {
+            let a = Authorizer::new(true, "User:admin", allow_everyone);
+            a.load(bindings);
+            a.authorize_any(&alice, op, ResourceType::Topic)
+        };
+        assert!(any(vec![], true, Write), "no ACL found, allow_everyone");
+        assert!(!any(vec![], false, Write));
+        assert!(
+            !any(
+                vec![binding("t", Literal, "User:alice", Write, Allow)],
+                false,
+                Describe
+            ),
+            "no implications here"
+        );
+        assert!(any(
+            vec![binding("t", Literal, "User:alice", All, Allow)],
+            false,
+            Describe
+        ));
+        assert!(any(
+            vec![
+                binding("*", Literal, "User:alice", Write, Allow),
+                binding("p", Prefixed, "User:alice", Write, Deny),
+            ],
+            false,
+            Write
+        ));
+        assert!(!any(
+            vec![
+                binding("*", Literal, "User:alice", Write, Allow),
+                binding("*", Literal, "User:*", All, Deny),
+            ],
+            false,
+            Write
+        ));
+        assert!(!any(
+            vec![
+                binding("pay-in", Literal, "User:alice", Write, Allow),
+                binding("pay", Prefixed, "User:alice", Write, Deny),
+            ],
+            false,
+            Write
+        ));
+        assert!(any(
+            vec![
+                binding("pay-", Prefixed, "User:alice", Write, Allow),
+                binding("pay-", Literal, "User:alice", Write, Deny),
+            ],
+            false,
+            Write
+        ));
+        let a = Authorizer::new(true, "User:alice", false);
+        a.load(vec![binding("*", Literal, "User:*", All, Deny)]);
+        assert!(
+            a.authorize_any(&alice, Write, ResourceType::Topic),
+            "super user"
+        );
+    }
+
+    #[test]
+    fn filters_match_as_kafkas_acl_binding_filter() {
+        use PatternType::*;
+        let b = |name: &str, p| binding(name, p, "User:a", AclOperation::Read, Permission::Allow);
+        let filter = |name: Option<&str>, pattern| AclBindingFilter {
+            resource_name: name.map(String::from),
+            pattern_type: pattern,
+            ..AclBindingFilter::ANY
+        };
+        let m = filter(Some("pay-in"), PatternFilter::Match);
+        assert!(m.matches(&b("pay-in", Literal)));
+        assert!(m.matches(&b("*", Literal)));
+        assert!(m.matches(&b("pay-", Prefixed)));
+        assert!(!m.matches(&b("*", Prefixed)));
+        assert!(!m.matches(&b("pay-in-2", Literal)));
+        let any = filter(Some("pay-"), PatternFilter::Any);
+        assert!(any.matches(&b("pay-", Prefixed)));
+        assert!(!any.matches(&b("pay-in", Literal)));
+        assert!(!filter(None, PatternFilter::Exactly(Prefixed)).matches(&b("x", Literal)));
+        assert!(AclBindingFilter::ANY.matches(&b("x", Prefixed)));
+        let record = b("x", Prefixed).to_record();
+        assert_eq!(AclBinding::from_record(record), Some(b("x", Prefixed)));
     }
 }

@@ -9,6 +9,7 @@
 //!   producer ids, the cluster id and metadata directory id, client quotas, and the purge of
 //!   deleted topics' partitions.
 //! - `transactions.rs`: the transaction coordinator's records and pending transactional offsets.
+//! - `acls.rs`: the ACL bindings CreateAcls and DeleteAcls change.
 //! - `share_groups.rs`: share groups' membership and assignment, and every group's dynamic configs.
 //! - `keys.rs`: how keys and tree names are encoded.
 //! - `storage.rs`: [`PartitionStorage`], what a partition log needs from storage, which
@@ -19,6 +20,7 @@
 //! - tree `meta`: broker-wide facts (`cluster_id`, `metadata_directory_id`: 16 bytes).
 //! - tree `client_quotas`: JSON [`QuotaEntity`] -> JSON map of quota key -> value (the f64's bits
 //!   as u64).
+//! - tree `acls`: JSON [`AclRecord`] (one ACL binding, the wire's codes) -> empty.
 //! - tree `topics`: topic name -> JSON [`TopicRecord`] (id, partition count, configs). Written only
 //!   once every partition it names has its tree: the commit point of a creation or growth (see
 //!   [`crate::broker`]); trees no record names are purged at start-up (`main.rs`).
@@ -72,6 +74,7 @@
 //! so with one writer per partition only the partition's last batch can be torn, or lack the
 //! producer state written right after it; [`crate::log::PartitionLog::open`] repairs both.
 
+mod acls;
 mod flush;
 mod keys;
 mod memory;
@@ -83,6 +86,7 @@ mod space;
 mod storage;
 mod transactions;
 
+pub use acls::AclRecord;
 pub use flush::DEFAULT_MAX_UNFLUSHED_BYTES;
 pub use memory::{Faults, MemoryPartition};
 pub use metadata::{
