@@ -128,6 +128,19 @@ impl Topics {
     }
 }
 
+/// The stored ACL bindings; one this version cannot read is logged and skipped.
+fn load_acls(store: &Store) -> anyhow::Result<Vec<crate::security::acl::AclBinding>> {
+    let mut out = Vec::new();
+    for record in store.load_acls()? {
+        let shown = format!("{record:?}");
+        match crate::security::acl::AclBinding::from_record(record) {
+            Some(b) => out.push(b),
+            None => tracing::error!(acl = %shown, "skipping a stored ACL with an unknown code"),
+        }
+    }
+    Ok(out)
+}
+
 /// Why a topic could not be created, changed or deleted (`api::error` maps each to a Kafka error).
 #[derive(Debug, thiserror::Error)]
 pub enum TopicError {
@@ -267,6 +280,7 @@ impl Broker {
             &config.super_users,
             config.allow_everyone_if_no_acl_found,
         );
+        authorizer.load(load_acls(&store)?);
         let cluster_id = store.cluster_id()?;
         let metadata_directory_id = store.metadata_directory_id()?;
         let client_quotas = store.load_client_quotas()?.into_iter().collect();
@@ -421,6 +435,63 @@ impl Broker {
             quotas.insert(entity.clone(), values);
         }
         Ok(())
+    }
+
+    /// Adds ACL bindings in the store and then the authorizer (a binding already there is no
+    /// change), durable after the next flush (`durable`). Returns, per binding, whether it is
+    /// there now: not when adding it would pass `max_acls`.
+    pub fn create_acls(
+        &self,
+        bindings: &[crate::security::acl::AclBinding],
+    ) -> Result<Vec<bool>, StoreError> {
+        let max = usize::try_from(self.shared.config.max_acls).unwrap_or(usize::MAX);
+        self.shared.authorizer.change(|current| {
+            let mut added = Vec::new();
+            let accepted: Vec<bool> = bindings
+                .iter()
+                .map(|b| {
+                    if current.contains(b) || added.contains(b) {
+                        true
+                    } else if current.len() + added.len() < max {
+                        added.push(b.clone());
+                        true
+                    } else {
+                        false
+                    }
+                })
+                .collect();
+            let records: Vec<_> = added.iter().map(|b| b.to_record()).collect();
+            self.shared.store.change_acls(&records, &[])?;
+            current.extend(added);
+            Ok(accepted)
+        })
+    }
+
+    /// Removes the ACL bindings the filters match, in the store and then the authorizer, durable
+    /// after the next flush. Returns each filter's matches, as Kafka does: what it matched before
+    /// this request, so a binding two filters match is listed by both.
+    pub fn delete_acls(
+        &self,
+        filters: &[crate::security::acl::AclBindingFilter],
+    ) -> Result<Vec<Vec<crate::security::acl::AclBinding>>, StoreError> {
+        self.shared.authorizer.change(|current| {
+            let matched: Vec<Vec<_>> = filters
+                .iter()
+                .map(|f| current.iter().filter(|b| f.matches(b)).cloned().collect())
+                .collect();
+            let gone =
+                |b: &crate::security::acl::AclBinding| matched.iter().flatten().any(|m| m == b);
+            let records: Vec<_> = current
+                .iter()
+                .filter(|b| gone(b))
+                .map(|b| b.to_record())
+                .collect();
+            if !records.is_empty() {
+                self.shared.store.change_acls(&[], &records)?;
+                current.retain(|b| !gone(b));
+            }
+            Ok(matched)
+        })
     }
 
     /// Resolves once everything written so far is durable: one flush shared by every request

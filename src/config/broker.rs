@@ -64,6 +64,10 @@ pub struct Config {
     pub super_users: String,
     /// Kafka's `allow.everyone.if.no.acl.found`: a resource no ACL matches is open to all.
     pub allow_everyone_if_no_acl_found: bool,
+    /// Most ACL bindings the broker keeps; a CreateAcls that would pass it is refused, binding by
+    /// binding, with POLICY_VIOLATION. Sluice-only (Kafka has no such limit): every binding is
+    /// held in memory and checked by every authorization.
+    pub max_acls: u32,
     /// Directory holding the sled database.
     pub data_dir: PathBuf,
     /// This broker's node id, reported in Metadata as leader of every partition and controller.
@@ -224,6 +228,7 @@ impl Default for Config {
             authorizer_enabled: false,
             super_users: String::new(),
             allow_everyone_if_no_acl_found: false,
+            max_acls: 100_000,
             data_dir: PathBuf::from("./data"),
             node_id: 1,
             log_level: "info".to_string(),
@@ -408,6 +413,9 @@ impl Config {
         }
         if self.max_partitions < 1 {
             bail!("`max_partitions` must be >= 1, got {}", self.max_partitions);
+        }
+        if self.max_acls < 1 {
+            bail!("`max_acls` must be >= 1, got {}", self.max_acls);
         }
         if self.num_partitions > self.max_partitions_per_request.min(self.max_partitions) {
             bail!(
@@ -633,6 +641,7 @@ mod tests {
                 "max_partitions_per_request",
             ),
             ("max_partitions: 0\n", "max_partitions"),
+            ("max_acls: 0\n", "max_acls"),
             ("num_partitions: 11\nmax_partitions: 10\n", "num_partitions"),
             (
                 "num_partitions: 11\nmax_partitions_per_request: 10\n",
