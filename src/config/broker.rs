@@ -417,6 +417,15 @@ impl Config {
         if self.max_acls < 1 {
             bail!("`max_acls` must be >= 1, got {}", self.max_acls);
         }
+        // Kafka's StandardAuthorizer refuses to start on an entry that is no principal.
+        if let Some(bad) = self
+            .super_users
+            .split(';')
+            .map(str::trim)
+            .find(|p| !p.is_empty() && !p.contains(':'))
+        {
+            bail!("`super_users` entries must be Type:name (User:alice), got {bad:?}");
+        }
         if self.num_partitions > self.max_partitions_per_request.min(self.max_partitions) {
             bail!(
                 "`num_partitions` ({}) must be at most `max_partitions_per_request` ({}) and `max_partitions` ({})",
@@ -642,6 +651,7 @@ mod tests {
             ),
             ("max_partitions: 0\n", "max_partitions"),
             ("max_acls: 0\n", "max_acls"),
+            ("super_users: \"User:a; bob\"\n", "super_users"),
             ("num_partitions: 11\nmax_partitions: 10\n", "num_partitions"),
             (
                 "num_partitions: 11\nmax_partitions_per_request: 10\n",

@@ -11,7 +11,7 @@
 
 use std::sync::RwLock;
 
-use crate::security::Session;
+use crate::security::{Principal, Session};
 use crate::store::AclRecord;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -228,8 +228,10 @@ impl AclBinding {
 
     /// Kafka matches the principal exactly or the one wildcard `User:*` (for any principal type),
     /// and the host exactly (as Java prints the client's address) or `*`.
-    fn matches_client(&self, principal: &str, host: &str) -> bool {
-        (self.principal == principal || self.principal == WILDCARD_PRINCIPAL)
+    fn matches_client(&self, principal: &Principal, host: &str) -> bool {
+        (self.principal == WILDCARD_PRINCIPAL
+            || self.principal.split_once(':')
+                == Some((principal.principal_type.as_str(), principal.name.as_str())))
             && (self.host == WILDCARD || self.host == host)
     }
 }
@@ -389,7 +391,7 @@ impl Authorizer {
             return true;
         }
         let host = host_string(session.client_address);
-        let principal = session.principal.to_string();
+        let principal = &session.principal;
         let bindings = self.bindings.read().unwrap_or_else(|e| e.into_inner());
         let mut any_for_resource = false;
         let mut allowed = false;
@@ -398,7 +400,7 @@ impl Authorizer {
             .filter(|b| b.matches_resource(resource_type, name))
         {
             any_for_resource = true;
-            if !b.matches_client(&principal, &host) {
+            if !b.matches_client(principal, &host) {
                 continue;
             }
             match b.permission {
@@ -430,13 +432,13 @@ impl Authorizer {
             return true;
         }
         let host = host_string(session.client_address);
-        let principal = session.principal.to_string();
+        let principal = &session.principal;
         let bindings = self.bindings.read().unwrap_or_else(|e| e.into_inner());
         let relevant = || {
             bindings.iter().filter(|b| {
                 b.resource_type == resource_type
                     && (b.operation == operation || b.operation == AclOperation::All)
-                    && b.matches_client(&principal, &host)
+                    && b.matches_client(principal, &host)
             })
         };
         let wildcard =
@@ -506,7 +508,6 @@ impl Authorizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::security::Principal;
     use std::sync::Arc;
 
     fn session(user: &str) -> Session {
