@@ -9,6 +9,7 @@
 //! The numeric codes are the wire's (Kafka's `ResourceType`, `AclOperation`, `AclPermissionType`,
 //! `PatternType`).
 
+use std::collections::HashMap;
 use std::sync::RwLock;
 
 use crate::security::{Principal, Session};
@@ -216,6 +217,8 @@ impl AclBinding {
         })
     }
 
+    /// Kafka's resource matching, binding by binding: what the index of [`Acls`] must agree with.
+    #[cfg(test)]
     fn matches_resource(&self, resource_type: ResourceType, name: &str) -> bool {
         self.resource_type == resource_type
             && match self.pattern_type {
@@ -321,13 +324,69 @@ impl AclBindingFilter {
     }
 }
 
+/// The bindings, with an index by resource so an authorization looks at the bindings that can
+/// match its resource (literal name, `*`, each prefix of the name), not at every binding: as
+/// Kafka's sorted ACL cache, it costs about the name's length, however many bindings there are.
+#[derive(Default)]
+struct Acls {
+    /// In the order they were added.
+    list: Vec<AclBinding>,
+    /// Positions in `list` of literal and prefixed bindings, by resource type and name.
+    literal: HashMap<ResourceType, HashMap<String, Vec<usize>>>,
+    prefixed: HashMap<ResourceType, HashMap<String, Vec<usize>>>,
+}
+
+impl Acls {
+    /// Rebuilds the index after `list` changed (changes are rare: CreateAcls, DeleteAcls).
+    fn reindex(&mut self) {
+        self.literal.clear();
+        self.prefixed.clear();
+        for (i, b) in self.list.iter().enumerate() {
+            let index = match b.pattern_type {
+                PatternType::Literal => &mut self.literal,
+                PatternType::Prefixed => &mut self.prefixed,
+            };
+            index
+                .entry(b.resource_type)
+                .or_default()
+                .entry(b.resource_name.clone())
+                .or_default()
+                .push(i);
+        }
+    }
+
+    /// The bindings whose pattern matches the resource.
+    fn for_resource<'a>(
+        &'a self,
+        resource_type: ResourceType,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a AclBinding> + 'a {
+        let literal = self.literal.get(&resource_type);
+        let prefixed = self.prefixed.get(&resource_type);
+        let literal_names = [name, WILDCARD]
+            .into_iter()
+            .enumerate()
+            // A resource named `*` is matched once by the literal `*`.
+            .filter(move |(i, n)| *i == 0 || *n != name)
+            .filter_map(move |(_, n)| literal.and_then(|m| m.get(n)));
+        let prefixes = name
+            .char_indices()
+            .map(|(i, c)| i + c.len_utf8())
+            .filter_map(move |end| prefixed.and_then(|m| m.get(&name[..end])));
+        literal_names
+            .chain(prefixes)
+            .flatten()
+            .map(move |&i| &self.list[i])
+    }
+}
+
 /// Decides whether a session may do an operation on a resource.
 pub struct Authorizer {
     enabled: bool,
     /// As Kafka compares them: the entries of `super_users` against the principal's string form.
     super_users: Vec<String>,
     allow_everyone_if_no_acl_found: bool,
-    bindings: RwLock<Vec<AclBinding>>,
+    bindings: RwLock<Acls>,
 }
 
 impl Authorizer {
@@ -346,7 +405,7 @@ impl Authorizer {
                 .map(String::from)
                 .collect(),
             allow_everyone_if_no_acl_found,
-            bindings: RwLock::new(Vec::new()),
+            bindings: RwLock::new(Acls::default()),
         }
     }
 
@@ -357,25 +416,26 @@ impl Authorizer {
 
     /// Replaces the bindings (at start-up, from the store).
     pub fn load(&self, bindings: Vec<AclBinding>) {
-        *self.bindings.write().unwrap_or_else(|e| e.into_inner()) = bindings;
+        self.change(|list| *list = bindings);
     }
 
     pub fn add(&self, binding: AclBinding) {
-        let mut bindings = self.bindings.write().unwrap_or_else(|e| e.into_inner());
-        if !bindings.contains(&binding) {
-            bindings.push(binding);
-        }
+        self.change(|list| {
+            if !list.contains(&binding) {
+                list.push(binding);
+            }
+        });
     }
 
     pub fn remove(&self, binding: &AclBinding) {
-        let mut bindings = self.bindings.write().unwrap_or_else(|e| e.into_inner());
-        bindings.retain(|b| b != binding);
+        self.change(|list| list.retain(|b| b != binding));
     }
 
     pub fn bindings(&self) -> Vec<AclBinding> {
         self.bindings
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .list
             .clone()
     }
 
@@ -387,18 +447,18 @@ impl Authorizer {
         resource_type: ResourceType,
         name: &str,
     ) -> bool {
-        if !self.enabled || self.super_users.contains(&session.principal.to_string()) {
+        let principal = &session.principal;
+        let is_super = self.super_users.iter().any(|s| {
+            s.split_once(':') == Some((principal.principal_type.as_str(), principal.name.as_str()))
+        });
+        if !self.enabled || is_super {
             return true;
         }
         let host = host_string(session.client_address);
-        let principal = &session.principal;
-        let bindings = self.bindings.read().unwrap_or_else(|e| e.into_inner());
+        let acls = self.bindings.read().unwrap_or_else(|e| e.into_inner());
         let mut any_for_resource = false;
         let mut allowed = false;
-        for b in bindings
-            .iter()
-            .filter(|b| b.matches_resource(resource_type, name))
-        {
+        for b in acls.for_resource(resource_type, name) {
             any_for_resource = true;
             if !b.matches_client(principal, &host) {
                 continue;
@@ -433,9 +493,9 @@ impl Authorizer {
         }
         let host = host_string(session.client_address);
         let principal = &session.principal;
-        let bindings = self.bindings.read().unwrap_or_else(|e| e.into_inner());
+        let acls = self.bindings.read().unwrap_or_else(|e| e.into_inner());
         let relevant = || {
-            bindings.iter().filter(|b| {
+            acls.list.iter().filter(|b| {
                 b.resource_type == resource_type
                     && (b.operation == operation || b.operation == AclOperation::All)
                     && b.matches_client(principal, &host)
@@ -469,6 +529,7 @@ impl Authorizer {
         self.bindings
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .list
             .len()
     }
 
@@ -477,6 +538,7 @@ impl Authorizer {
         self.bindings
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .list
             .iter()
             .filter(|b| filter.matches(b))
             .cloned()
@@ -486,7 +548,10 @@ impl Authorizer {
     /// Runs `change` on the bindings with every reader held off, so a change that is also written
     /// elsewhere (the store) is applied there and here in the same order as other changes.
     pub fn change<R>(&self, change: impl FnOnce(&mut Vec<AclBinding>) -> R) -> R {
-        change(&mut self.bindings.write().unwrap_or_else(|e| e.into_inner()))
+        let mut acls = self.bindings.write().unwrap_or_else(|e| e.into_inner());
+        let result = change(&mut acls.list);
+        acls.reindex();
+        result
     }
 
     /// KIP-430's `authorized_operations` bitfield for a resource: bit `code` set for each of
@@ -769,5 +834,51 @@ mod tests {
         assert!(AclBindingFilter::ANY.matches(&b("x", Prefixed)));
         let record = b("x", Prefixed).to_record();
         assert_eq!(AclBinding::from_record(record), Some(b("x", Prefixed)));
+    }
+
+    #[test]
+    fn the_index_finds_what_a_scan_finds() {
+        use PatternType::*;
+        let names = [
+            "pay", "pay-", "pay-in", "p", "*", "é", "éa", "other", "pay-in-x",
+        ];
+        let mut list = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            for pattern in [Literal, Prefixed] {
+                let mut b = binding(
+                    name,
+                    pattern,
+                    "User:a",
+                    AclOperation::Read,
+                    Permission::Allow,
+                );
+                if i % 3 == 0 {
+                    b.resource_type = ResourceType::Group;
+                }
+                list.push(b);
+            }
+        }
+        let mut acls = Acls {
+            list,
+            ..Acls::default()
+        };
+        acls.reindex();
+        for rt in [
+            ResourceType::Topic,
+            ResourceType::Group,
+            ResourceType::Cluster,
+        ] {
+            for name in names.iter().chain(&["", "pa", "éab", "pay-in-xyz", "**"]) {
+                let mut scanned: Vec<&AclBinding> = acls
+                    .list
+                    .iter()
+                    .filter(|b| b.matches_resource(rt, name))
+                    .collect();
+                let mut indexed: Vec<&AclBinding> = acls.for_resource(rt, name).collect();
+                scanned.sort();
+                indexed.sort();
+                assert_eq!(indexed, scanned, "{rt:?} {name:?}");
+            }
+        }
     }
 }
