@@ -100,9 +100,11 @@ struct BrokerState {
     fetch_sessions: FetchSessions,
     share: Arc<ShareCoordinator>,
     topics: RwLock<Topics>,
-    /// Client quotas (KIP-546) by entity: stored and described, not enforced. Written through to
-    /// the store under the write lock, so the map and the store change in the same order.
+    /// Client quotas (KIP-546) by entity, as stored and described. Written through to the store
+    /// and to `quotas` under the write lock, so all three change in the same order.
     client_quotas: RwLock<BTreeMap<QuotaEntity, QuotaValues>>,
+    /// The client quotas enforced: their limits and the clients' rates.
+    quotas: crate::quota::ClientQuotas,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -283,7 +285,12 @@ impl Broker {
         authorizer.load(load_acls(&store)?);
         let cluster_id = store.cluster_id()?;
         let metadata_directory_id = store.metadata_directory_id()?;
-        let client_quotas = store.load_client_quotas()?.into_iter().collect();
+        let client_quotas: BTreeMap<QuotaEntity, QuotaValues> =
+            store.load_client_quotas()?.into_iter().collect();
+        let quotas = crate::quota::ClientQuotas::new();
+        for (entity, values) in &client_quotas {
+            quotas.set(entity, values);
+        }
         let defaults = config.broker_defaults();
         let mut topics = Topics::default();
         let trees = store.partition_trees()?;
@@ -363,6 +370,7 @@ impl Broker {
                 transactions,
                 topics: RwLock::new(topics),
                 client_quotas: RwLock::new(client_quotas),
+                quotas,
                 shutdown,
             }),
         })
@@ -401,6 +409,11 @@ impl Broker {
         self.shared.metadata_directory_id
     }
 
+    /// The client quotas enforced (see [`crate::quota`]).
+    pub fn quotas(&self) -> &crate::quota::ClientQuotas {
+        &self.shared.quotas
+    }
+
     /// Every client quota entity with its values, sorted by entity.
     pub fn client_quotas(&self) -> Vec<(QuotaEntity, QuotaValues)> {
         let quotas = self.shared.client_quotas.read().expect("quotas poisoned");
@@ -429,6 +442,7 @@ impl Broker {
             };
         }
         self.shared.store.put_client_quotas(entity, &values)?;
+        self.shared.quotas.set(entity, &values);
         if values.is_empty() {
             quotas.remove(entity);
         } else {

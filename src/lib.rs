@@ -27,6 +27,8 @@
 //! - [`store`]: the only module that knows sled: topic and group metadata, partition batches behind
 //!   the [`store::PartitionStorage`] interface (with an in-memory, fault-injecting twin for tests),
 //!   group commit and write backpressure.
+//! - [`quota`]: client quotas enforced: per user and client id rates of produced and fetched
+//!   bytes and of handling time, and the throttle times they call for.
 //! - [`security`]: the principal a connection authenticated as and the session handlers see it in.
 //!   A client certificate's principal: its subject DN as Java writes it, mapped by Kafka's rules
 //!   ([`security::ssl`]).
@@ -40,6 +42,7 @@ pub mod coordinator;
 pub mod log;
 pub mod net;
 pub mod protocol;
+pub mod quota;
 pub mod security;
 pub mod store;
 
