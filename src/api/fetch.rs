@@ -11,6 +11,12 @@
 //! returns only batches below it, with the aborted transactions overlapping what it returns; its
 //! long poll counts only those bytes, and a marker's publish, which moves the last stable offset,
 //! also moves the high watermark and so wakes it.
+//!
+//! A client with a `consumer_byte_rate` quota has its response bytes counted when the answer is
+//! ready; over the quota, it gets an empty response with the throttle time instead (and its bytes
+//! are taken back), as Kafka answers; its `max_bytes` is also capped to what the quota allows in a
+//! window. The size counted is the records' bytes (Kafka counts the whole response; the rest is a
+//! few dozen bytes a partition).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +37,7 @@ use crate::coordinator::fetch_session::{
 };
 use crate::log::{PartitionLog, LEADER_EPOCH};
 use crate::protocol::{FetchBody, ResponseBody};
+use crate::quota::QuotaKind;
 
 /// One partition to read, resolved against the registry.
 struct Wanted {
@@ -53,6 +60,8 @@ struct Plan {
     /// The fetch session the answer belongs to (0: none), and whether it is incremental.
     session_id: i32,
     incremental: bool,
+    /// Who the response's bytes count against: the user and the client id.
+    quota: (String, String),
 }
 
 /// A partition the request names: where, from which offset, and the leader epoch it believes in.
@@ -147,12 +156,18 @@ pub fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome {
             (to_read, session_id, true)
         }
     };
+    let user = ctx.session.principal.name.as_str();
+    let quota_bytes = broker
+        .quotas()
+        .max_in_window(QuotaKind::Fetch, user, ctx.client_id)
+        .map_or(usize::MAX, |b| b as usize);
     let plan = Plan {
         topics: resolve(broker, to_read, uses_topic_ids),
-        max_bytes: req.max_bytes.max(0) as usize,
+        max_bytes: (req.max_bytes.max(0) as usize).min(quota_bytes),
         read_committed: req.isolation_level == 1,
         session_id,
         incremental,
+        quota: (user.to_string(), ctx.client_id.to_string()),
     };
     let room = ctx.response_room.clone();
     let (response, bytes, errors) = read(&plan, room());
@@ -264,6 +279,22 @@ fn resolve(
 /// The answer to send: the read as it is outside a session; in one, recorded in the session and,
 /// when incremental, cut down to the partitions with something new.
 fn answer(broker: &Broker, plan: &Plan, mut body: FetchBody) -> FetchBody {
+    let (user, client_id) = &plan.quota;
+    let bytes: usize = body.records.iter().flatten().map(|b| b.len()).sum();
+    let quotas = broker.quotas();
+    let throttle = quotas.record(QuotaKind::Fetch, user, client_id, bytes as f64);
+    if throttle > 0 {
+        // Nothing is sent, so nothing counts; the session's positions stay where they were. A
+        // full fetch's new session is not confirmed (as Kafka answers), an incremental one stays.
+        quotas.record_only(QuotaKind::Fetch, user, client_id, -(bytes as f64));
+        let session_id = if plan.incremental { plan.session_id } else { 0 };
+        return FetchBody {
+            response: FetchResponse::default()
+                .with_throttle_time_ms(throttle as i32)
+                .with_session_id(session_id),
+            records: Vec::new(),
+        };
+    }
     body.response.session_id = plan.session_id;
     if plan.session_id == 0 {
         return body;

@@ -80,6 +80,8 @@ pub struct Ctx<'a> {
     pub broker: &'a Broker,
     pub version: i16,
     pub client_id: &'a str,
+    /// The request's size on the wire (what `producer_byte_rate` counts).
+    pub request_bytes: usize,
     pub peer: SocketAddr,
     /// Who the client is (its principal) and which listener it came through.
     pub session: &'a Session,
@@ -290,6 +292,7 @@ impl<'a> Ctx<'a> {
             broker,
             version,
             client_id: "test",
+            request_bytes: 0,
             peer: SocketAddr::from(([127, 0, 0, 1], 1)),
             // Leaked: a few bytes per unit test, for a context as long-lived as a connection's.
             session: Box::leak(Box::new(Session::anonymous(

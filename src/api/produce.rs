@@ -6,6 +6,10 @@
 //! consumers and acknowledged, whatever `acks` says. So nothing a consumer read or a producer was
 //! told is written can be taken away by a crash (Kafka has the OS page cache for that; sled keeps
 //! unflushed writes in the process's memory).
+//!
+//! A client with a `producer_byte_rate` quota has the request's size counted against it and is
+//! told its throttle time in the response (the connection then reads nothing from it for that
+//! long: [`crate::quota`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,6 +28,7 @@ use crate::config::topic::EffectiveConfig;
 use crate::log::batch::{self, BatchInfo};
 use crate::log::partition::{Appended, PartitionLog};
 use crate::log::records;
+use crate::quota::QuotaKind;
 
 /// The topic a Produce names. Kafka auto-creates topics from Metadata only: a Produce to a topic
 /// that does not exist gets UNKNOWN_TOPIC_OR_PARTITION (clients ask Metadata first, which creates
@@ -118,7 +123,16 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
                 .with_partition_responses(partitions),
         );
     }
-    let response = ProduceResponse::default().with_responses(responses);
+    // Kafka counts the whole request's size against producer_byte_rate, accepted or not.
+    let throttle = broker.quotas().record(
+        QuotaKind::Produce,
+        &ctx.session.principal.name,
+        ctx.client_id,
+        ctx.request_bytes as f64,
+    );
+    let response = ProduceResponse::default()
+        .with_responses(responses)
+        .with_throttle_time_ms(throttle as i32);
     let published = (!appended.is_empty()).then(|| publish_when_durable(broker, appended));
     match (acks, published) {
         // The client reads no response; Kafka reports a failure by closing the connection.

@@ -16,6 +16,12 @@
 //! A client that closes its socket gets no more work done for it: its pending long polls are
 //! dropped and its slot freed at once, as Kafka discards responses to a closed connection. A
 //! connection that reads and writes nothing for `connections_max_idle_ms` is closed.
+//!
+//! Quotas (KIP-219): a response that tells the client to back off (`throttle_time_ms`) mutes the
+//! connection once it is written: nothing more is read from it until the throttle time has passed
+//! (requests already read run). The time spent handling each request (the handler's own work and
+//! encoding its response; not a long poll's or a flush's wait) is what `request_percentage`
+//! measures: Kafka measures its request handler and network threads, which Sluice does not have.
 
 use std::io::IoSlice;
 use std::net::SocketAddr;
@@ -36,6 +42,7 @@ use crate::api::{self, Ctx, Outcome};
 use crate::broker::{stopping, Broker, ListenerInfo};
 use crate::net::limits::{Limits, UNBUDGETED_FRAME_BYTES};
 use crate::protocol::{self, Frame, Parsed, ResponseBody};
+use crate::quota::QuotaKind;
 use crate::security::Session;
 
 /// A connection reads no further request while more than this many bytes of its responses wait to
@@ -47,9 +54,10 @@ pub const QUEUED_RESPONSE_BYTES: usize = 1024 * 1024;
 const SHUTDOWN_WRITE_STALL: Duration = Duration::from_secs(2);
 
 /// A response slot in the write queue.
+/// Each with the milliseconds the connection is muted for once it is written.
 enum Outgoing {
-    Ready(Frame),
-    Pending(AbortOnDrop<Result<Frame, String>>),
+    Ready(Frame, u32),
+    Pending(AbortOnDrop<Result<(Frame, u32), String>>),
 }
 
 /// A spawned response task that is cancelled when its slot is dropped: when the connection goes,
@@ -73,6 +81,8 @@ struct State {
     changed: Notify,
     /// Milliseconds from `opened` to the last byte read or written.
     last_active_ms: AtomicU64,
+    /// Milliseconds from `opened` until which nothing is read: the client is throttled.
+    muted_until_ms: AtomicU64,
     opened: Instant,
 }
 
@@ -84,6 +94,7 @@ impl State {
             fetches: AtomicUsize::new(0),
             changed: Notify::new(),
             last_active_ms: AtomicU64::new(0),
+            muted_until_ms: AtomicU64::new(0),
             opened: Instant::now(),
         }
     }
@@ -95,6 +106,19 @@ impl State {
 
     fn last_active(&self) -> Instant {
         self.opened + Duration::from_millis(self.last_active_ms.load(Ordering::Relaxed))
+    }
+
+    /// Mutes the connection for `ms` from now (a throttled response was sent).
+    fn mute(&self, ms: u32) {
+        let until = self.opened.elapsed().as_millis() as u64 + u64::from(ms);
+        self.muted_until_ms.fetch_max(until, Ordering::Relaxed);
+    }
+
+    /// When the connection may read again, if it is muted now.
+    fn muted_until(&self) -> Option<Instant> {
+        let until =
+            self.opened + Duration::from_millis(self.muted_until_ms.load(Ordering::Relaxed));
+        (until > Instant::now()).then_some(until)
     }
 
     fn queue(&self, bytes: usize) {
@@ -114,7 +138,8 @@ impl State {
     }
 
     fn may_read(&self) -> bool {
-        self.fetches.load(Ordering::Relaxed) == 0
+        self.muted_until().is_none()
+            && self.fetches.load(Ordering::Relaxed) == 0
             && self.queued.load(Ordering::Relaxed) <= QUEUED_RESPONSE_BYTES
     }
 }
@@ -283,6 +308,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
             Ok(None) => return Stop::ClientClosed,
             Err(why) => return why,
         };
+        let request_bytes = frame.len();
         let out = match protocol::parse_frame(api::SUPPORTED_APIS, frame) {
             Ok(Parsed::UnsupportedApiVersions { correlation_id }) => {
                 tracing::debug!(correlation_id, "ApiVersions at an unsupported version");
@@ -290,17 +316,20 @@ async fn read_loop<R: AsyncRead + Unpin>(
                     api::SUPPORTED_APIS,
                     correlation_id,
                 ) {
-                    Ok(b) => ready(state, b.into()),
+                    Ok(b) => ready(state, b.into(), 0),
                     Err(e) => return Stop::Refused(e.to_string()),
                 }
             }
             Ok(Parsed::Request(req)) => {
                 let api = req.api_key;
+                let handling = std::time::Instant::now();
                 let version = req.version();
                 let correlation_id = req.header.correlation_id;
                 let client_id = req.header.client_id.as_deref().unwrap_or_default();
                 let span =
                     tracing::debug_span!("request", ?api, version, correlation_id, client_id);
+                // Whom the request's handling time counts against, once the request is consumed.
+                let quota_id = (session.principal.name.clone(), client_id.to_string());
                 if api == ApiKey::Produce {
                     // Stop reading this client while the store's write backlog is over its bound:
                     // the backpressure that keeps a producer faster than the disk from growing
@@ -317,30 +346,52 @@ async fn read_loop<R: AsyncRead + Unpin>(
                         broker,
                         version,
                         client_id,
+                        request_bytes,
                         peer,
                         session: &*session,
                         response_room: room.clone(),
                     };
                     api::dispatch(&ctx, req.body)
                 });
+                let quotas = broker.quotas();
+                let (user, client_id) = quota_id;
+                let request_throttle = quotas.record(
+                    QuotaKind::Request,
+                    &user,
+                    &client_id,
+                    percent_of_a_second(handling.elapsed()),
+                );
                 match outcome {
-                    Outcome::Now(body) => match encode(api, version, correlation_id, body) {
-                        Ok(frame) => ready(state, frame),
-                        Err(why) => return Stop::Refused(why),
-                    },
+                    Outcome::Now(body) => {
+                        let encoding = std::time::Instant::now();
+                        let (body, throttle) = throttled(body, request_throttle);
+                        let frame = encode(api, version, correlation_id, body);
+                        let spent = percent_of_a_second(encoding.elapsed());
+                        quotas.record_only(QuotaKind::Request, &user, &client_id, spent);
+                        match frame {
+                            Ok(frame) => ready(state, frame, throttle),
+                            Err(why) => return Stop::Refused(why),
+                        }
+                    }
                     Outcome::Later(fut) => {
                         let fetch = (api == ApiKey::Fetch).then(|| FetchInFlight::new(state));
                         let state = Arc::clone(state);
+                        let broker = broker.clone();
                         let task = async move {
                             // The request's bytes may be borrowed by the future until it ends.
                             let body = fut.await;
                             drop(budget);
+                            let encoding = std::time::Instant::now();
+                            let (body, throttle) = throttled(body, request_throttle);
                             let frame = encode(api, version, correlation_id, body);
+                            let spent = percent_of_a_second(encoding.elapsed());
+                            let quotas = broker.quotas();
+                            quotas.record_only(QuotaKind::Request, &user, &client_id, spent);
                             if let Ok(f) = &frame {
                                 state.queue(f.remaining());
                             }
                             drop(fetch);
-                            frame
+                            frame.map(|f| (f, throttle))
                         };
                         Outgoing::Pending(AbortOnDrop(tokio::spawn(task.instrument(span))))
                     }
@@ -356,9 +407,26 @@ async fn read_loop<R: AsyncRead + Unpin>(
     }
 }
 
-fn ready(state: &State, frame: Frame) -> Outgoing {
+fn ready(state: &State, frame: Frame, throttle_ms: u32) -> Outgoing {
     state.queue(frame.remaining());
-    Outgoing::Ready(frame)
+    Outgoing::Ready(frame, throttle_ms)
+}
+
+/// Time as `request_percentage` counts it: percent of one second (Kafka's
+/// `nanosToPercentage`).
+fn percent_of_a_second(d: Duration) -> f64 {
+    d.as_secs_f64() * 100.0
+}
+
+/// The response with the larger of its own throttle time (a byte-rate quota's, set by its
+/// handler) and the request-time quota's, and that time: what the client is told and how long
+/// the connection is muted for (Kafka throttles with the larger of the two).
+fn throttled(mut body: ResponseBody, request_throttle: u32) -> (ResponseBody, u32) {
+    let own = body.throttle_time_ms().max(0) as u32;
+    if request_throttle > own {
+        body.set_throttle_time_ms(request_throttle as i32);
+    }
+    (body, own.max(request_throttle))
 }
 
 /// The next frame, once this connection may read one, with the request budget it holds.
@@ -390,15 +458,26 @@ async fn wait_until_readable<R: AsyncRead + Unpin>(
         if state.may_read() {
             return Ok(true);
         }
+        // A muted connection may read once its mute ends, with nothing to signal it.
+        let unmuted = async {
+            match state.muted_until() {
+                Some(until) => tokio::time::sleep_until(until).await,
+                None => std::future::pending().await,
+            }
+        };
         let room = UNBUDGETED_FRAME_BYTES
             .saturating_sub(buf.len())
             .min(chunk.len());
         if room == 0 {
-            changed.await;
+            tokio::select! {
+                _ = &mut changed => {}
+                () = unmuted => {}
+            }
             continue;
         }
         tokio::select! {
             _ = &mut changed => {}
+            () = unmuted => {}
             n = rd.read(&mut chunk[..room]) => {
                 let n = n.map_err(|e| Stop::Refused(format!("read failed: {e}")))?;
                 if n == 0 {
@@ -481,8 +560,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(
 ) {
     let mut w = BufWriter::with_capacity(64 * 1024, wr);
     while let Some(out) = rx.recv().await {
-        let mut frame = match out {
-            Outgoing::Ready(f) => f,
+        let (mut frame, throttle) = match out {
+            Outgoing::Ready(f, throttle) => (f, throttle),
             Outgoing::Pending(mut task) => match (&mut task.0).await {
                 Ok(Ok(f)) => f,
                 Ok(Err(e)) => {
@@ -497,6 +576,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         };
         let size = frame.remaining();
         let written = write_frame(&mut w, &mut frame, &state).await;
+        if throttle > 0 {
+            state.mute(throttle);
+        }
         state.sent(size);
         if let Err(e) = written {
             tracing::debug!(error = %e, "write failed");
@@ -587,6 +669,33 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), freed)
             .await
             .expect("the aborted fetch still counts");
+    }
+
+    #[test]
+    fn a_throttled_response_mutes_reading_for_its_time() {
+        let state = State::new(Limits::new(&Config::default()));
+        state.mute(0);
+        assert!(state.may_read(), "no throttle, no mute");
+        state.mute(60_000);
+        assert!(!state.may_read());
+        let until = state.muted_until().expect("muted");
+        assert!(until > Instant::now() + Duration::from_secs(50));
+        state.mute(10);
+        assert_eq!(
+            state.muted_until(),
+            Some(until),
+            "a shorter mute does not cut it"
+        );
+    }
+
+    #[test]
+    fn the_larger_of_the_throttle_times_is_sent_and_applied() {
+        use kafka_protocol::messages::ProduceResponse;
+        let body = ResponseBody::Kind(ProduceResponse::default().with_throttle_time_ms(50).into());
+        let (body, t) = throttled(body, 20);
+        assert_eq!((t, body.throttle_time_ms()), (50, 50));
+        let (body, t) = throttled(body, 80);
+        assert_eq!((t, body.throttle_time_ms()), (80, 80));
     }
 
     #[test]
