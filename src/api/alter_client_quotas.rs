@@ -2,8 +2,9 @@
 //! `ip`; a null name is the type's default entity), durably (the answer waits for the flush, as
 //! for other metadata). Validation follows Kafka's controller (ClientQuotaControlManager), with
 //! its error codes and messages: the entity types and their combinations, the keys each allows,
-//! and their values. `validate_only` checks and changes nothing. The quotas are stored and
-//! described, not enforced: enforcement belongs to the security issue (#17).
+//! and their values. `validate_only` checks and changes nothing. A change applies to running
+//! clients at once ([`crate::quota`] enforces the user and client-id quotas; `ip` entities'
+//! `connection_creation_rate` is stored and described, not enforced).
 //!
 //! One difference: Kafka accepts for `ip` any name that resolves as a host; Sluice accepts IP
 //! addresses only, because resolving a name here would block the connection's task.

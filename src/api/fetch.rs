@@ -553,6 +553,37 @@ mod tests {
         );
     }
 
+    #[test]
+    fn over_its_byte_rate_a_consumer_gets_an_empty_answer_with_the_throttle_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = test_broker(dir.path(), Config::default());
+        let t = b.create_topic("t", 1, Default::default(), false).unwrap();
+        for _ in 0..2 {
+            t.partitions[0]
+                .append_visible(&batch::validate(&make_batch(3, 0), 1 << 20).unwrap())
+                .unwrap();
+        }
+        let fetch = || now_body(handle(&Ctx::test(&b, 12), req("t", 0, 0)));
+        let batch_bytes: usize = fetch().records[0].iter().map(|c| c.len()).sum::<usize>() / 2;
+        // A quota of a tenth of a batch a second: one batch fits the 10 s window, not two.
+        let entity = vec![("client-id".to_string(), Some("test".to_string()))];
+        let rate = batch_bytes as f64 / 10.0 + 1.0;
+        b.quotas()
+            .set(&entity, &[("consumer_byte_rate".to_string(), rate)].into());
+        let first = fetch();
+        assert_eq!(first.response.throttle_time_ms, 0);
+        let fetched: usize = first.records[0].iter().map(|c| c.len()).sum();
+        assert_eq!(
+            fetched, batch_bytes,
+            "max_bytes capped to the quota's window"
+        );
+        let throttled = fetch();
+        assert!(throttled.response.throttle_time_ms > 0);
+        assert!(throttled.response.responses.is_empty() && throttled.records.is_empty());
+        b.quotas().set(&entity, &Default::default());
+        assert_eq!(fetch().response.throttle_time_ms, 0, "the quota removed");
+    }
+
     /// read_committed: nothing at or above the last stable offset, not even to end a long poll;
     /// the marker's publish wakes it, and the answer lists the aborted transaction.
     #[tokio::test]

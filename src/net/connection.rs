@@ -322,14 +322,17 @@ async fn read_loop<R: AsyncRead + Unpin>(
             }
             Ok(Parsed::Request(req)) => {
                 let api = req.api_key;
-                let handling = std::time::Instant::now();
                 let version = req.version();
                 let correlation_id = req.header.correlation_id;
                 let client_id = req.header.client_id.as_deref().unwrap_or_default();
                 let span =
                     tracing::debug_span!("request", ?api, version, correlation_id, client_id);
-                // Whom the request's handling time counts against, once the request is consumed.
-                let quota_id = (session.principal.name.clone(), client_id.to_string());
+                // Whom the request's handling time counts against (kept past the request's
+                // end), while any client has a request_percentage quota.
+                let quota_id = broker
+                    .quotas()
+                    .enabled(QuotaKind::Request)
+                    .then(|| (session.principal.name.clone(), client_id.to_string()));
                 if api == ApiKey::Produce {
                     // Stop reading this client while the store's write backlog is over its bound:
                     // the backpressure that keeps a producer faster than the disk from growing
@@ -338,6 +341,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                         tracing::warn!(error = %e, "waiting for the write backlog to drain failed");
                     }
                 }
+                let handling = std::time::Instant::now();
                 let outcome = span.in_scope(|| {
                     let req = *req;
                     let client_id = req.header.client_id.as_deref().unwrap_or_default();
@@ -353,21 +357,13 @@ async fn read_loop<R: AsyncRead + Unpin>(
                     };
                     api::dispatch(&ctx, req.body)
                 });
-                let quotas = broker.quotas();
-                let (user, client_id) = quota_id;
-                let request_throttle = quotas.record(
-                    QuotaKind::Request,
-                    &user,
-                    &client_id,
-                    percent_of_a_second(handling.elapsed()),
-                );
+                let request_throttle = count_handling(broker, &quota_id, handling, true);
                 match outcome {
                     Outcome::Now(body) => {
                         let encoding = std::time::Instant::now();
                         let (body, throttle) = throttled(body, request_throttle);
                         let frame = encode(api, version, correlation_id, body);
-                        let spent = percent_of_a_second(encoding.elapsed());
-                        quotas.record_only(QuotaKind::Request, &user, &client_id, spent);
+                        count_handling(broker, &quota_id, encoding, false);
                         match frame {
                             Ok(frame) => ready(state, frame, throttle),
                             Err(why) => return Stop::Refused(why),
@@ -384,9 +380,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                             let encoding = std::time::Instant::now();
                             let (body, throttle) = throttled(body, request_throttle);
                             let frame = encode(api, version, correlation_id, body);
-                            let spent = percent_of_a_second(encoding.elapsed());
-                            let quotas = broker.quotas();
-                            quotas.record_only(QuotaKind::Request, &user, &client_id, spent);
+                            count_handling(&broker, &quota_id, encoding, false);
                             if let Ok(f) = &frame {
                                 state.queue(f.remaining());
                             }
@@ -412,10 +406,27 @@ fn ready(state: &State, frame: Frame, throttle_ms: u32) -> Outgoing {
     Outgoing::Ready(frame, throttle_ms)
 }
 
-/// Time as `request_percentage` counts it: percent of one second (Kafka's
-/// `nanosToPercentage`).
-fn percent_of_a_second(d: Duration) -> f64 {
-    d.as_secs_f64() * 100.0
+/// Counts the time since `since` against the client's `request_percentage` (`quota_id`: its user
+/// and client id, `None` while no client has such a quota), in percent of one second as Kafka's
+/// `nanosToPercentage`; with `check`, returns the throttle time it calls for (Kafka checks the
+/// handler's time and adds its network thread's unchecked, as the encoding is here).
+fn count_handling(
+    broker: &Broker,
+    quota_id: &Option<(String, String)>,
+    since: std::time::Instant,
+    check: bool,
+) -> u32 {
+    let Some((user, client_id)) = quota_id else {
+        return 0;
+    };
+    let percent = since.elapsed().as_secs_f64() * 100.0;
+    let quotas = broker.quotas();
+    if check {
+        quotas.record(QuotaKind::Request, user, client_id, percent)
+    } else {
+        quotas.record_only(QuotaKind::Request, user, client_id, percent);
+        0
+    }
 }
 
 /// The response with the larger of its own throttle time (a byte-rate quota's, set by its

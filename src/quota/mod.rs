@@ -130,6 +130,11 @@ impl ClientQuotas {
         }
     }
 
+    /// Whether any entity has a quota of this kind: nothing is measured otherwise.
+    pub fn enabled(&self, kind: QuotaKind) -> bool {
+        !self.limits.read().expect("quota limits poisoned")[kind.index()].is_empty()
+    }
+
     /// Records `value` for the client and returns how long it must be throttled, in
     /// milliseconds (0 when within its quota or it has none).
     pub fn record(&self, kind: QuotaKind, user: &str, client_id: &str, value: f64) -> u32 {
