@@ -244,3 +244,23 @@ fn a_consumer_over_its_byte_rate_is_throttled_until_the_quota_is_removed() {
     let after = consumer.context().settle(poll);
     assert_eq!(after, 0, "throttled after the quota was removed");
 }
+
+#[test]
+fn a_client_over_its_request_percentage_is_throttled() {
+    let broker = Broker::start();
+    let topic = unique_topic("quota-requests");
+    create_topic(&broker.bootstrap(), &topic, 1);
+    let client_id = unique_topic("quota-request-client");
+    let mut conn = RawConn::connect(broker.addr());
+    // A thousandth of a percent: 0.1 ms of handling in Kafka's 10 s window.
+    set_client_quota(&mut conn, &client_id, "request_percentage", Some(0.001));
+    let producer = stats_producer(&broker, &client_id);
+    assert!(
+        wait_until(WAIT, || {
+            // One Produce request each time: each one's handling counts.
+            produce_burst(&producer, &topic, 1);
+            producer.context().throttled()
+        }),
+        "no throttle time reported to a client over its request_percentage"
+    );
+}
