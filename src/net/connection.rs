@@ -53,8 +53,8 @@ pub const QUEUED_RESPONSE_BYTES: usize = 1024 * 1024;
 /// given up rather than waited for.
 const SHUTDOWN_WRITE_STALL: Duration = Duration::from_secs(2);
 
-/// A response slot in the write queue.
-/// Each with the milliseconds the connection is muted for once it is written.
+/// A response slot in the write queue, with the milliseconds the connection is muted for once
+/// the response is written (its throttle time).
 enum Outgoing {
     Ready(Frame, u32),
     Pending(AbortOnDrop<Result<(Frame, u32), String>>),
