@@ -1,5 +1,8 @@
 //! DescribeTopicPartitions (KIP-966): topics and partitions with a paging cursor, as the Java
 //! admin client's describeTopics uses on 3.8+.
+//!
+//! A topic needs DESCRIBE: listing every topic leaves the others out; a topic asked for by name
+//! gets TOPIC_AUTHORIZATION_FAILED after the page, whether or not it exists, as Kafka answers.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_topic_partitions_response::{
@@ -9,11 +12,13 @@ use kafka_protocol::messages::{
     BrokerId, DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse,
 };
 
-use crate::api::{str_bytes as s, Ctx, TOPIC_OPERATIONS};
+use crate::api::{authz, str_bytes as s, Ctx};
 use crate::log::LEADER_EPOCH;
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub fn handle(ctx: &Ctx, req: DescribeTopicPartitionsRequest) -> DescribeTopicPartitionsResponse {
     let broker = ctx.broker;
+    let every_topic = req.topics.is_empty();
     let me = BrokerId(broker.node().node_id);
     let limit = req.response_partition_limit.max(1) as usize;
     // An empty topic list means every topic, in name order (the cursor walks that order).
@@ -32,6 +37,13 @@ pub fn handle(ctx: &Ctx, req: DescribeTopicPartitionsRequest) -> DescribeTopicPa
     if let Some(start) = &start_topic {
         names.retain(|n| n >= start);
     }
+    let (names, denied) =
+        ctx.split_authorized(AclOperation::Describe, ResourceType::Topic, names, |n| n);
+    let denied = denied.into_iter().filter(|_| !every_topic).map(|name| {
+        DescribeTopicPartitionsResponseTopic::default()
+            .with_error_code(authz::TOPIC_DENIED)
+            .with_name(Some(s(name).into()))
+    });
     let mut topics = Vec::new();
     let mut budget = limit;
     let mut next_cursor = None;
@@ -49,9 +61,9 @@ pub fn handle(ctx: &Ctx, req: DescribeTopicPartitionsRequest) -> DescribeTopicPa
             topics.push(
                 DescribeTopicPartitionsResponseTopic::default()
                     .with_error_code(ResponseError::UnknownTopicOrPartition.code())
-                    .with_name(Some(s(name).into()))
                     // Kafka reports a topic's operations even for one it does not have.
-                    .with_topic_authorized_operations(TOPIC_OPERATIONS),
+                    .with_topic_authorized_operations(ctx.topic_operations(&name))
+                    .with_name(Some(s(name).into())),
             );
             continue;
         };
@@ -85,15 +97,16 @@ pub fn handle(ctx: &Ctx, req: DescribeTopicPartitionsRequest) -> DescribeTopicPa
         topics.push(
             DescribeTopicPartitionsResponseTopic::default()
                 .with_is_internal(crate::broker::is_internal(&t.name))
+                .with_topic_authorized_operations(ctx.topic_operations(&name))
                 .with_name(Some(s(name).into()))
                 .with_topic_id(t.id)
-                .with_partitions(partitions)
-                .with_topic_authorized_operations(TOPIC_OPERATIONS),
+                .with_partitions(partitions),
         );
         if next_cursor.is_some() {
             break;
         }
     }
+    topics.extend(denied);
     DescribeTopicPartitionsResponse::default()
         .with_topics(topics)
         .with_next_cursor(next_cursor)
@@ -102,6 +115,7 @@ pub fn handle(ctx: &Ctx, req: DescribeTopicPartitionsRequest) -> DescribeTopicPa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::TOPIC_OPERATIONS;
     use kafka_protocol::messages::describe_topic_partitions_request::TopicRequest;
 
     /// As Kafka (compat-tests/differential.rs, D17): an unknown topic still reports a topic's

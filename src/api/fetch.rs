@@ -17,6 +17,9 @@
 //! are taken back), as Kafka answers; its `max_bytes` is also capped to what the quota allows in a
 //! window. The size counted is the records' bytes (Kafka counts the whole response; the rest is a
 //! few dozen bytes a partition).
+//!
+//! Each topic needs READ: a topic the client may not read gets TOPIC_AUTHORIZATION_FAILED, checked
+//! before whether it exists, as Kafka does.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,7 +33,7 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::api::{self, error, Ctx, Outcome};
+use crate::api::{self, authz, error, Ctx, Outcome};
 use crate::broker::{stopping, Broker};
 use crate::coordinator::fetch_session::{
     Changes, FetchPosition, PartitionAnswer, PartitionKey, Plan as SessionPlan, Reported,
@@ -38,6 +41,7 @@ use crate::coordinator::fetch_session::{
 use crate::log::{PartitionLog, LEADER_EPOCH};
 use crate::protocol::{FetchBody, ResponseBody};
 use crate::quota::QuotaKind;
+use crate::security::acl::{AclOperation, ResourceType};
 
 /// One partition to read, resolved against the registry.
 struct Wanted {
@@ -162,7 +166,7 @@ pub fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome {
         .max_in_window(QuotaKind::Fetch, user, ctx.client_id)
         .map_or(usize::MAX, |b| b as usize);
     let plan = Plan {
-        topics: resolve(broker, to_read, uses_topic_ids),
+        topics: resolve(ctx, to_read, uses_topic_ids),
         max_bytes: (req.max_bytes.max(0) as usize).min(quota_bytes),
         read_committed: req.isolation_level == 1,
         session_id,
@@ -222,7 +226,7 @@ fn key(uses_topic_ids: bool, name: &str, id: Uuid, partition: i32) -> PartitionK
 
 /// Looks up the partitions to read, grouping consecutive partitions of one topic.
 fn resolve(
-    broker: &Broker,
+    ctx: &Ctx,
     partitions: Vec<(PartitionKey, FetchPosition, i32)>,
     uses_topic_ids: bool,
 ) -> Vec<WantedTopic> {
@@ -238,15 +242,28 @@ fn resolve(
         });
         if !same {
             // v13+ names topics by id only.
+            let broker = ctx.broker;
+            let may_read =
+                |name: &str| ctx.authorize(AclOperation::Read, ResourceType::Topic, name);
             topic = Some(if uses_topic_ids {
                 broker
                     .topic_by_id(key.topic_id)
                     .ok_or(ResponseError::UnknownTopicId.code())
+                    .and_then(|t| {
+                        if may_read(&t.name) {
+                            Ok(t)
+                        } else {
+                            Err(authz::TOPIC_DENIED)
+                        }
+                    })
+            } else if !may_read(&key.topic) {
+                Err(authz::TOPIC_DENIED)
             } else {
                 broker
                     .topic(&key.topic)
                     .ok_or(ResponseError::UnknownTopicOrPartition.code())
             });
+            // A denied topic named by id keeps its name hidden, as an unknown one.
             let name = match (&topic, uses_topic_ids) {
                 (Some(Ok(t)), true) => t.name.clone(),
                 _ => key.topic.clone(),
@@ -754,5 +771,31 @@ mod tests {
             r.response.error_code,
             ResponseError::FetchSessionIdNotFound.code()
         );
+    }
+
+    /// READ on the topic, checked before whether it exists, by name and by id.
+    #[tokio::test]
+    async fn needs_read() {
+        use crate::api::authz::{self, tests::*};
+        use crate::security::acl::{AclOperation, ResourceType};
+        let dir = tempfile::tempdir().unwrap();
+        let b = secured_broker(dir.path());
+        let shut = b
+            .create_topic("shut", 1, Default::default(), false)
+            .unwrap();
+        b.create_topic("open", 1, Default::default(), false)
+            .unwrap();
+        allow(&b, ResourceType::Topic, "open", AclOperation::Read);
+        let code = |r: &FetchBody| part(r).error_code;
+        let r = answer(handle(&Ctx::test(&b, 12), req("open", 0, 0))).await;
+        assert_eq!(code(&r), 0);
+        for name in ["shut", "absent"] {
+            let r = answer(handle(&Ctx::test(&b, 12), req(name, 0, 500))).await;
+            assert_eq!(code(&r), authz::TOPIC_DENIED, "{name}");
+        }
+        let mut by_id = req("", 0, 500);
+        by_id.topics[0].topic_id = shut.id;
+        let r = answer(handle(&Ctx::test(&b, 13), by_id)).await;
+        assert_eq!(code(&r), authz::TOPIC_DENIED);
     }
 }

@@ -17,12 +17,14 @@ use kafka_protocol::messages::list_offsets_response::{
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
+use crate::api::authz;
 use crate::api::fetch::check_epoch;
 use crate::api::{self, error, Ctx, Outcome};
 use crate::broker::Broker;
 use crate::log::batch::StoredHeader;
 use crate::log::records;
 use crate::log::{PartitionLog, LEADER_EPOCH};
+use crate::security::acl::{AclOperation, ResourceType};
 use crate::store::StoreError;
 
 const LATEST: i64 = -1;
@@ -34,20 +36,37 @@ const EARLIEST_LOCAL: i64 = -4;
 /// v9+: the latest offset in tiered storage; there is none, so no such offset.
 const LATEST_TIERED: i64 = -5;
 
-pub fn handle(ctx: &Ctx, req: ListOffsetsRequest) -> Outcome {
+pub fn handle(ctx: &Ctx, mut req: ListOffsetsRequest) -> Outcome {
+    // Kafka answers a topic the client may not describe before looking it up.
+    let (allowed, denied) = ctx.split_authorized(
+        AclOperation::Describe,
+        ResourceType::Topic,
+        std::mem::take(&mut req.topics),
+        |t| t.name.as_str(),
+    );
+    req.topics = allowed;
+    let denied = failed(
+        ListOffsetsRequest::default().with_topics(denied),
+        authz::TOPIC_DENIED,
+    )
+    .topics;
+    let with_denied = move |mut response: ListOffsetsResponse| {
+        response.topics.extend(denied);
+        response
+    };
     let scans = req
         .topics
         .iter()
         .flat_map(|t| t.partitions.iter())
         .any(|p| p.timestamp >= 0 || p.timestamp == MAX_TIMESTAMP);
     if !scans {
-        return Outcome::now(handle_now(ctx.broker, ctx.version, req));
+        return Outcome::now(with_denied(handle_now(ctx.broker, ctx.version, req)));
     }
     let (broker, version) = (ctx.broker.clone(), ctx.version);
     let unanswered = req.clone();
     Outcome::later(async move {
         match tokio::task::spawn_blocking(move || handle_now(&broker, version, req)).await {
-            Ok(response) => response,
+            Ok(response) => with_denied(response),
             Err(e) => {
                 tracing::error!(error = %e, "listing offsets failed");
                 failed(unanswered, ResponseError::UnknownServerError.code())

@@ -28,6 +28,7 @@ pub mod add_partitions_to_txn;
 pub mod alter_client_quotas;
 pub mod alter_partition_reassignments;
 pub mod api_versions;
+pub mod authz;
 pub mod configs;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;

@@ -6,9 +6,11 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 };
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
+use crate::api::authz;
 use crate::api::fetch::check_epoch;
 use crate::api::{self, Ctx};
 use crate::log::LEADER_EPOCH;
+use crate::security::acl::{AclOperation, ResourceType};
 
 /// With one broker there is one leader epoch, 0, and it ends at the log end: a client validating
 /// its position after a restart never finds a divergence.
@@ -19,13 +21,18 @@ pub fn handle(ctx: &Ctx, req: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpo
         .into_iter()
         .map(|t| {
             let topic = broker.topic(t.topic.as_str());
+            let may_describe = ctx.authorize(AclOperation::Describe, ResourceType::Topic, &t.topic);
             let partitions = t
                 .partitions
                 .into_iter()
                 .map(|p| {
                     let r = EpochEndOffset::default().with_partition(p.partition);
-                    let found = api::partition(topic.as_ref(), p.partition)
-                        .and_then(|log| check_epoch(p.current_leader_epoch).map(|_| log));
+                    let found = if may_describe {
+                        api::partition(topic.as_ref(), p.partition)
+                            .and_then(|log| check_epoch(p.current_leader_epoch).map(|_| log))
+                    } else {
+                        Err(authz::TOPIC_DENIED)
+                    };
                     match found {
                         Err(code) => r
                             .with_error_code(code)

@@ -10,6 +10,10 @@
 //! A client with a `producer_byte_rate` quota has the request's size counted against it and is
 //! told its throttle time in the response (the connection then reads nothing from it for that
 //! long: [`crate::quota`]).
+//!
+//! Authorization as Kafka's: a transactional produce needs WRITE on its transactional id (else the
+//! whole request fails with TRANSACTIONAL_ID_AUTHORIZATION_FAILED), and each topic needs WRITE
+//! (else its partitions get TOPIC_AUTHORIZATION_FAILED, before anything says whether it exists).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -22,13 +26,14 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use crate::api::{error, Ctx, Outcome};
+use crate::api::{authz, error, Ctx, Outcome};
 use crate::broker::{Broker, Topic};
 use crate::config::topic::EffectiveConfig;
 use crate::log::batch::{self, BatchInfo};
 use crate::log::partition::{Appended, PartitionLog};
 use crate::log::records;
 use crate::quota::QuotaKind;
+use crate::security::acl::{AclOperation, ResourceType};
 
 /// The topic a Produce names. Kafka auto-creates topics from Metadata only: a Produce to a topic
 /// that does not exist gets UNKNOWN_TOPIC_OR_PARTITION (clients ask Metadata first, which creates
@@ -62,15 +67,38 @@ pub fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome {
         version,
     };
     let txn = &txn;
+    let transactional = req
+        .topic_data
+        .iter()
+        .flat_map(|t| &t.partition_data)
+        .any(|p| {
+            p.records
+                .as_deref()
+                .is_some_and(batch::starts_transactional)
+        });
+    let txn_denied = transactional
+        && !txn.id.as_deref().is_some_and(|id| {
+            ctx.authorize(AclOperation::Write, ResourceType::TransactionalId, id)
+        });
     for topic_data in req.topic_data {
         let name = topic_data.name;
-        let topic = if valid_acks {
-            existing_topic(broker, name.as_str())
-        } else {
+        let topic = if !valid_acks {
             Err((
                 ResponseError::InvalidRequiredAcks.code(),
                 format!("acks must be -1, 0 or 1, got {acks}"),
             ))
+        } else if txn_denied {
+            Err((
+                authz::TRANSACTIONAL_ID_DENIED,
+                format!("not authorized to write as transactional id {:?}", txn.id),
+            ))
+        } else if !ctx.authorize(AclOperation::Write, ResourceType::Topic, &name) {
+            Err((
+                authz::TOPIC_DENIED,
+                format!("not authorized to write to topic {}", name.as_str()),
+            ))
+        } else {
+            existing_topic(broker, name.as_str())
         };
         let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
         for pd in topic_data.partition_data {
@@ -920,5 +948,46 @@ mod tests {
             .await
             .expect("the acks=0 append is published after its flush");
         assert_eq!(log.offsets().high_watermark, 6);
+    }
+
+    /// Kafka's checks: WRITE on each topic (denied before existence is told), and WRITE on the
+    /// transactional id for a transactional produce, which otherwise fails whole.
+    #[test]
+    fn needs_write_on_topic_and_transactional_id() {
+        use crate::api::authz::{self, tests::*};
+        use crate::log::batch::tests::with_txn;
+        use crate::security::acl::{AclOperation::*, ResourceType};
+        let dir = tempfile::tempdir().unwrap();
+        let b = secured_broker(dir.path());
+        b.create_topic("open", 1, Default::default(), false)
+            .unwrap();
+        b.create_topic("shut", 1, Default::default(), false)
+            .unwrap();
+        allow(&b, ResourceType::Topic, "open", Write);
+        let code = |topic: &str, batch: bytes::Bytes, txn: Option<&str>| {
+            let req = request(1, topic, vec![(0, batch)])
+                .with_transactional_id(txn.map(|t| StrBytes::from_string(t.into()).into()));
+            now(super::handle(&Ctx::test(&b, 9), req)).responses[0].partition_responses[0]
+                .error_code
+        };
+        assert_eq!(code("open", make_batch(1, 0), None), 0);
+        assert_eq!(code("shut", make_batch(1, 0), None), authz::TOPIC_DENIED);
+        assert_eq!(code("absent", make_batch(1, 0), None), authz::TOPIC_DENIED);
+        let txn_batch = with_txn(&make_batch(1, 0), 1, 0, 0);
+        assert_eq!(
+            code("open", txn_batch.clone(), Some("tx")),
+            authz::TRANSACTIONAL_ID_DENIED
+        );
+        assert_eq!(
+            code("open", txn_batch.clone(), None),
+            authz::TRANSACTIONAL_ID_DENIED
+        );
+        allow(&b, ResourceType::TransactionalId, "tx", Write);
+        // Past authorization: the transaction coordinator's own check (no such producer).
+        let c = code("open", txn_batch, Some("tx"));
+        assert!(
+            c != authz::TRANSACTIONAL_ID_DENIED && c != authz::TOPIC_DENIED,
+            "{c}"
+        );
     }
 }

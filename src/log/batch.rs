@@ -225,6 +225,15 @@ pub fn validate(records: &Bytes, max_batch_bytes: usize) -> Result<Vec<BatchInfo
 /// Returns the batch bytes with the broker-assigned base offset and leader epoch written in.
 /// Neither field is covered by the CRC, so the producer's checksum stays valid. This is the one
 /// copy produce makes of a batch.
+/// Whether a Produce's records start with a transactional batch (what Kafka looks at to decide a
+/// produce is transactional), read from the header before any validation.
+pub fn starts_transactional(records: &[u8]) -> bool {
+    records.len() > ATTRIBUTES + 1
+        && records[MAGIC] == 2
+        && i16::from_be_bytes([records[ATTRIBUTES], records[ATTRIBUTES + 1]]) & TRANSACTIONAL_BIT
+            != 0
+}
+
 pub fn with_offset(batch: &Bytes, base_offset: u64, leader_epoch: i32) -> Bytes {
     let mut out = BytesMut::from(&batch[..]);
     out[BASE_OFFSET..BASE_OFFSET + 8].copy_from_slice(&(base_offset as i64).to_be_bytes());
