@@ -227,4 +227,123 @@ pub(crate) mod tests {
         assert_eq!(ctx.group_operations("g"), 0);
         assert_eq!(ctx.cluster_operations(), 0);
     }
+
+    /// The group APIs: READ on the group to take part or commit (and READ on each committed topic),
+    /// DESCRIBE to fetch offsets or describe, DELETE to delete; ListGroups filters.
+    #[test]
+    fn group_apis() {
+        use crate::api::{
+            delete_groups, describe_groups, heartbeat, list_groups, offset_commit, offset_fetch,
+        };
+        use crate::protocol::ResponseBody;
+        use kafka_protocol::messages::offset_commit_request::*;
+        use kafka_protocol::messages::offset_fetch_request::*;
+        use kafka_protocol::messages::*;
+        use kafka_protocol::protocol::StrBytes;
+        let dir = tempfile::tempdir().unwrap();
+        let b = secured_broker(dir.path());
+        b.create_topic("open", 1, Default::default(), false)
+            .unwrap();
+        b.create_topic("shut", 1, Default::default(), false)
+            .unwrap();
+        allow(&b, ResourceType::Group, "mine", AclOperation::Read);
+        allow(&b, ResourceType::Topic, "open", AclOperation::Read);
+        let str = |v: &str| StrBytes::from_string(v.to_string());
+        let group = |g: &str| GroupId(str(g));
+        let ctx = Ctx::test(&b, 9);
+        let hb = heartbeat::handle(
+            &Ctx::test(&b, 4),
+            HeartbeatRequest::default().with_group_id(group("theirs")),
+        );
+        assert_eq!(hb.error_code, GROUP_DENIED);
+        let commit = |g: &str| {
+            let topics = ["open", "shut"].map(|t| {
+                OffsetCommitRequestTopic::default()
+                    .with_name(str(t).into())
+                    .with_partitions(vec![
+                        OffsetCommitRequestPartition::default().with_committed_offset(5)
+                    ])
+            });
+            let req = OffsetCommitRequest::default()
+                .with_group_id(group(g))
+                .with_generation_id_or_member_epoch(-1)
+                .with_topics(topics.to_vec());
+            let r = match offset_commit::handle(&ctx, req) {
+                crate::api::Outcome::Now(ResponseBody::Kind(ResponseKind::OffsetCommit(r))) => r,
+                crate::api::Outcome::Later(f) => {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap()
+                        .block_on(f)
+                    {
+                        ResponseBody::Kind(ResponseKind::OffsetCommit(r)) => r,
+                        _ => panic!("not an OffsetCommit response"),
+                    }
+                }
+                _ => panic!("not an OffsetCommit response"),
+            };
+            r.topics
+                .iter()
+                .map(|t| (t.name.to_string(), t.partitions[0].error_code))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            commit("theirs"),
+            vec![("open".into(), GROUP_DENIED), ("shut".into(), GROUP_DENIED)]
+        );
+        assert_eq!(
+            commit("mine"),
+            vec![("open".into(), 0), ("shut".into(), TOPIC_DENIED)]
+        );
+        let fetch = |g: &str, topics: Option<Vec<&str>>| {
+            let topics = topics.map(|ts| {
+                ts.into_iter()
+                    .map(|t| {
+                        OffsetFetchRequestTopics::default()
+                            .with_name(str(t).into())
+                            .with_partition_indexes(vec![0])
+                    })
+                    .collect()
+            });
+            let req =
+                OffsetFetchRequest::default().with_groups(vec![OffsetFetchRequestGroup::default()
+                    .with_group_id(group(g))
+                    .with_topics(topics)]);
+            offset_fetch::handle(&Ctx::test(&b, 8), req)
+                .groups
+                .remove(0)
+        };
+        assert_eq!(fetch("theirs", None).error_code, GROUP_DENIED);
+        let every = fetch("mine", None);
+        assert_eq!(every.topics.len(), 1, "only the topic it may describe");
+        assert_eq!(every.topics[0].partitions[0].committed_offset, 5);
+        let named = fetch("mine", Some(vec!["shut"]));
+        assert_eq!(named.topics[0].partitions[0].error_code, TOPIC_DENIED);
+        let described = describe_groups::handle(
+            &Ctx::test(&b, 5),
+            DescribeGroupsRequest::default()
+                .with_groups(vec![group("mine"), group("theirs")])
+                .with_include_authorized_operations(true),
+        );
+        assert_eq!(described.groups[0].error_code, 0);
+        assert_eq!(
+            described.groups[0].authorized_operations,
+            (1 << 3) | (1 << 8)
+        );
+        assert_eq!(described.groups[1].error_code, GROUP_DENIED);
+        let listed = list_groups::handle(&Ctx::test(&b, 5), ListGroupsRequest::default());
+        let ids: Vec<_> = listed
+            .groups
+            .iter()
+            .map(|g| g.group_id.to_string())
+            .collect();
+        assert_eq!(ids, vec!["mine".to_string()]);
+        let deleted = delete_groups::handle(
+            &Ctx::test(&b, 2),
+            DeleteGroupsRequest::default().with_groups_names(vec![group("mine")]),
+        );
+        assert_eq!(deleted.results[0].error_code, GROUP_DENIED);
+        assert_eq!(fetch("mine", None).topics.len(), 1, "not deleted");
+    }
 }

@@ -1,9 +1,11 @@
-//! DescribeGroups: state, protocol and members with their metadata and assignments.
+//! DescribeGroups: state, protocol and members with their metadata and assignments. A group needs
+//! DESCRIBE, else it is answered GROUP_AUTHORIZATION_FAILED and nothing else.
 
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
-use crate::api::{str_bytes as s, Ctx, GROUP_OPERATIONS, NO_OPERATIONS};
+use crate::api::{authz, str_bytes as s, Ctx, NO_OPERATIONS};
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub fn handle(ctx: &Ctx, req: DescribeGroupsRequest) -> DescribeGroupsResponse {
     let (broker, version) = (ctx.broker, ctx.version);
@@ -12,6 +14,11 @@ pub fn handle(ctx: &Ctx, req: DescribeGroupsRequest) -> DescribeGroupsResponse {
         .groups
         .into_iter()
         .map(|id| {
+            if !ctx.authorize(AclOperation::Describe, ResourceType::Group, &id) {
+                return DescribedGroup::default()
+                    .with_group_id(id)
+                    .with_error_code(authz::GROUP_DENIED);
+            }
             let d = broker.groups().describe(id.as_str());
             let members = d
                 .members
@@ -38,7 +45,7 @@ pub fn handle(ctx: &Ctx, req: DescribeGroupsRequest) -> DescribeGroupsResponse {
                 .with_members(members);
             if version >= 3 {
                 let ops = if include_ops {
-                    GROUP_OPERATIONS
+                    ctx.group_operations(&g.group_id)
                 } else {
                     NO_OPERATIONS
                 };

@@ -1,13 +1,14 @@
 //! JoinGroup (classic protocol): translates the request per version for the group coordinator
 //! (`crate::coordinator::group`) and its result back; a join that waits for the rebalance answers
-//! later.
+//! later. Needs READ on the group.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 
-use crate::api::{str_bytes as s, Ctx, Outcome};
+use crate::api::{authz, str_bytes as s, Ctx, Outcome};
 use crate::coordinator::group::{JoinRequest, JoinResult, Pending};
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub fn handle(ctx: &Ctx, req: JoinGroupRequest) -> Outcome {
     let (broker, version, peer, client_id) = (ctx.broker, ctx.version, ctx.peer, ctx.client_id);
@@ -33,10 +34,17 @@ pub fn handle(ctx: &Ctx, req: JoinGroupRequest) -> Outcome {
         require_known_member_id: version >= 4,
         supports_skip_assignment: version >= 9,
     };
-    // One id names one group: a share group's id is not a classic group's (Kafka's answer).
-    if broker.share_groups().has_group(&join.group_id) {
+    let refusal = if !ctx.authorize(AclOperation::Read, ResourceType::Group, &join.group_id) {
+        Some(authz::GROUP_DENIED)
+    } else if broker.share_groups().has_group(&join.group_id) {
+        // One id names one group: a share group's id is not a classic group's (Kafka's answer).
+        Some(ResponseError::InconsistentGroupProtocol.code())
+    } else {
+        None
+    };
+    if let Some(error) = refusal {
         let refused = JoinResult {
-            error: ResponseError::InconsistentGroupProtocol.code(),
+            error,
             generation_id: -1,
             ..Default::default()
         };

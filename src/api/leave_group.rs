@@ -1,13 +1,17 @@
 //! LeaveGroup (classic protocol): one member (v0-2) or a batch of members by id or instance id
-//! (v3+, KIP-345).
+//! (v3+, KIP-345). Needs READ on the group.
 
 use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 
-use crate::api::Ctx;
+use crate::api::{authz, Ctx};
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub fn handle(ctx: &Ctx, req: LeaveGroupRequest) -> LeaveGroupResponse {
     let (broker, version) = (ctx.broker, ctx.version);
+    if !ctx.authorize(AclOperation::Read, ResourceType::Group, &req.group_id) {
+        return LeaveGroupResponse::default().with_error_code(authz::GROUP_DENIED);
+    }
     if version < 3 {
         let result = broker
             .groups()

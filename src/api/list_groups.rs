@@ -1,11 +1,13 @@
 //! ListGroups: every group with its protocol type and, from v4, its state (filterable, KIP-518);
 //! from v5 its type, classic, consumer (KIP-848) or share (KIP-932), filterable.
+//! A client with DESCRIBE on the cluster sees every group; any other only those it may describe.
 
 use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
 
 use crate::api::{str_bytes as s, Ctx};
 use crate::coordinator::share_group;
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub fn handle(ctx: &Ctx, req: ListGroupsRequest) -> ListGroupsResponse {
     let (broker, version) = (ctx.broker, ctx.version);
@@ -30,6 +32,9 @@ pub fn handle(ctx: &Ctx, req: ListGroupsRequest) -> ListGroupsResponse {
                 .into_iter()
                 .map(|(id, state)| (id, t.to_string(), state.name(), t)),
         );
+    }
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        groups.retain(|g| ctx.authorize(AclOperation::Describe, ResourceType::Group, &g.0));
     }
     ListGroupsResponse::default().with_groups(
         groups

@@ -1,6 +1,10 @@
 //! OffsetCommit: a group's committed positions. The answer waits for the store's flush (shared
 //! with concurrent requests), so an acknowledged commit survives a crash.
+//!
+//! Needs READ on the group (else every partition gets GROUP_AUTHORIZATION_FAILED) and READ on each
+//! topic (else its partitions get TOPIC_AUTHORIZATION_FAILED and the rest are still committed).
 
+use kafka_protocol::messages::offset_commit_request::OffsetCommitRequestTopic;
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
@@ -8,11 +12,24 @@ use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
 use kafka_protocol::error::ResponseError;
 
-use crate::api::{self, error, Ctx, Outcome};
+use crate::api::{self, authz, error, Ctx, Outcome};
+use crate::security::acl::{AclOperation, ResourceType};
 use crate::store::CommittedOffset;
 
-pub fn handle(ctx: &Ctx, req: OffsetCommitRequest) -> Outcome {
+pub fn handle(ctx: &Ctx, mut req: OffsetCommitRequest) -> Outcome {
     let (broker, version) = (ctx.broker, ctx.version);
+    if !ctx.authorize(AclOperation::Read, ResourceType::Group, &req.group_id) {
+        return Outcome::now(
+            OffsetCommitResponse::default().with_topics(refused(req.topics, authz::GROUP_DENIED)),
+        );
+    }
+    let (allowed, denied) = ctx.split_authorized(
+        AclOperation::Read,
+        ResourceType::Topic,
+        std::mem::take(&mut req.topics),
+        |t| t.name.as_str(),
+    );
+    req.topics = allowed;
     let now = crate::now_ms();
     let offsets: Vec<(String, i32, CommittedOffset)> = req
         .topics
@@ -63,7 +80,7 @@ pub fn handle(ctx: &Ctx, req: OffsetCommitRequest) -> Outcome {
         Ok(codes) => codes.into_iter(),
         Err(code) => vec![code; req.topics.iter().map(|t| t.partitions.len()).sum()].into_iter(),
     };
-    let response = OffsetCommitResponse::default().with_topics(
+    let mut response = OffsetCommitResponse::default().with_topics(
         req.topics
             .into_iter()
             .map(|t| {
@@ -82,6 +99,7 @@ pub fn handle(ctx: &Ctx, req: OffsetCommitRequest) -> Outcome {
             })
             .collect(),
     );
+    response.topics.extend(refused(denied, authz::TOPIC_DENIED));
     if !any_written {
         return Outcome::now(response);
     }
@@ -92,4 +110,25 @@ pub fn handle(ctx: &Ctx, req: OffsetCommitRequest) -> Outcome {
             }
         }
     })
+}
+
+/// Every partition of `topics` answered with `code`.
+fn refused(topics: Vec<OffsetCommitRequestTopic>, code: i16) -> Vec<OffsetCommitResponseTopic> {
+    topics
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
+                })
+                .collect();
+            OffsetCommitResponseTopic::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect()
 }

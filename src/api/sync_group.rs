@@ -1,15 +1,23 @@
 //! SyncGroup (classic protocol): the leader's assignment in, each member's assignment out; a
 //! follower that syncs before the leader waits for it. Assignments are answered once the group
-//! record that holds them is flushed.
+//! record that holds them is flushed. Needs READ on the group.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 
-use crate::api::{str_bytes as s, Ctx, Outcome};
+use crate::api::{authz, str_bytes as s, Ctx, Outcome};
 use crate::coordinator::group::{Pending, SyncRequest, SyncResult};
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub fn handle(ctx: &Ctx, req: SyncGroupRequest) -> Outcome {
     let (broker, version) = (ctx.broker, ctx.version);
+    if !ctx.authorize(AclOperation::Read, ResourceType::Group, &req.group_id) {
+        let refused = SyncResult {
+            error: authz::GROUP_DENIED,
+            ..Default::default()
+        };
+        return Outcome::now(sync_response(refused, version));
+    }
     let sync = SyncRequest {
         group_id: req.group_id.to_string(),
         generation_id: req.generation_id,
