@@ -4,7 +4,9 @@
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 
+use crate::api::authz;
 use crate::api::{self, error, Ctx, Outcome};
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub fn handle(ctx: &Ctx, req: AddOffsetsToTxnRequest) -> Outcome {
     let (broker, version) = (ctx.broker, ctx.version);
@@ -17,6 +19,12 @@ pub fn handle(ctx: &Ctx, req: AddOffsetsToTxnRequest) -> Outcome {
         AddOffsetsToTxnResponse::default().with_error_code(code)
     };
     let id = req.transactional_id.as_str();
+    if !ctx.authorize(AclOperation::Write, ResourceType::TransactionalId, id) {
+        return Outcome::now(answer(authz::TRANSACTIONAL_ID_DENIED));
+    }
+    if !ctx.authorize(AclOperation::Read, ResourceType::Group, &req.group_id) {
+        return Outcome::now(answer(authz::GROUP_DENIED));
+    }
     if id.is_empty() {
         return Outcome::now(answer(ResponseError::InvalidRequest.code()));
     }

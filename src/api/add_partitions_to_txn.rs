@@ -4,6 +4,10 @@
 //!
 //! As in Kafka, a transaction naming any partition that does not exist adds none: those get
 //! UNKNOWN_TOPIC_OR_PARTITION and the others OPERATION_NOT_ATTEMPTED.
+//!
+//! Authorization as Kafka's: a client's request (v0-3) needs WRITE on the transactional id and on
+//! each topic (a denied topic gets TOPIC_AUTHORIZATION_FAILED and, as an unknown one, stops the
+//! others); the brokers' batched form (v4+) needs CLUSTER_ACTION on the cluster.
 
 use std::future::Future;
 
@@ -14,8 +18,8 @@ use kafka_protocol::messages::add_partitions_to_txn_response::{
 };
 use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse};
 
-use crate::api::{Ctx, Outcome};
-use crate::broker::Broker;
+use crate::api::{authz, Ctx, Outcome};
+use crate::security::acl::{AclOperation, ResourceType};
 
 /// One transaction's partitions with their error codes.
 type Results = Vec<((String, i32), i16)>;
@@ -41,7 +45,7 @@ fn topic_results(results: Results) -> Vec<AddPartitionsToTxnTopicResult> {
 /// Adds (or, `verify_only`, checks) one transaction's partitions. Returns its results and whether
 /// a record was written (then the answer waits for a flush).
 fn one(
-    broker: &Broker,
+    ctx: &Ctx,
     version: i16,
     id: &str,
     producer_id: i64,
@@ -54,20 +58,36 @@ fn one(
         .flat_map(|t| t.partitions.iter().map(move |p| (t.name.to_string(), *p)))
         .collect();
     let all = |code: i16| -> Results { partitions.iter().map(|p| (p.clone(), code)).collect() };
+    let broker = ctx.broker;
+    // Only clients' requests (v0-3) are checked per id and topic; v4+ passed CLUSTER_ACTION.
+    let client = version < 4;
+    if client && !ctx.authorize(AclOperation::Write, ResourceType::TransactionalId, id) {
+        return (all(authz::TRANSACTIONAL_ID_DENIED), false);
+    }
     if id.is_empty() {
         return (all(ResponseError::InvalidRequest.code()), false);
     }
-    let exists =
-        |(t, p): &(String, i32)| broker.topic(t).is_some_and(|t| t.partition(*p).is_some());
-    if partitions.iter().any(|p| !exists(p)) {
+    let (_, denied) = ctx.split_authorized(
+        AclOperation::Write,
+        ResourceType::Topic,
+        topics.iter().filter(|_| client),
+        |t| t.name.as_str(),
+    );
+    let denied: Vec<&str> = denied.iter().map(|t| t.name.as_str()).collect();
+    let refusal = |(t, p): &(String, i32)| {
+        if denied.contains(&t.as_str()) {
+            Some(authz::TOPIC_DENIED)
+        } else if broker.topic(t).is_some_and(|t| t.partition(*p).is_some()) {
+            None
+        } else {
+            Some(ResponseError::UnknownTopicOrPartition.code())
+        }
+    };
+    if partitions.iter().any(|p| refusal(p).is_some()) {
         let results = partitions
             .iter()
             .map(|p| {
-                let code = if exists(p) {
-                    ResponseError::OperationNotAttempted.code()
-                } else {
-                    ResponseError::UnknownTopicOrPartition.code()
-                };
+                let code = refusal(p).unwrap_or(ResponseError::OperationNotAttempted.code());
                 (p.clone(), code)
             })
             .collect();
@@ -104,9 +124,14 @@ fn one(
 pub fn handle(ctx: &Ctx, req: AddPartitionsToTxnRequest) -> Outcome {
     let (broker, version) = (ctx.broker, ctx.version);
     let mut wrote_any = false;
+    if version >= 4 && !ctx.authorize_cluster(AclOperation::ClusterAction) {
+        return Outcome::now(
+            AddPartitionsToTxnResponse::default().with_error_code(authz::CLUSTER_DENIED),
+        );
+    }
     let response = if version < 4 {
         let (results, wrote) = one(
-            broker,
+            ctx,
             version,
             req.v3_and_below_transactional_id.as_str(),
             req.v3_and_below_producer_id.0,
@@ -121,7 +146,7 @@ pub fn handle(ctx: &Ctx, req: AddPartitionsToTxnRequest) -> Outcome {
         let mut out = Vec::with_capacity(req.transactions.len());
         for t in &req.transactions {
             let (results, wrote) = one(
-                broker,
+                ctx,
                 version,
                 t.transactional_id.as_str(),
                 t.producer_id.0,

@@ -346,4 +346,53 @@ pub(crate) mod tests {
         assert_eq!(deleted.results[0].error_code, GROUP_DENIED);
         assert_eq!(fetch("mine", None).topics.len(), 1, "not deleted");
     }
+
+    /// A response ready now, or a panic.
+    fn now(outcome: crate::api::Outcome) -> kafka_protocol::messages::ResponseKind {
+        match outcome {
+            crate::api::Outcome::Now(crate::protocol::ResponseBody::Kind(r)) => r,
+            _ => panic!("expected a response ready now"),
+        }
+    }
+
+    /// The transaction APIs: WRITE on the transactional id first; an idempotent producer's id
+    /// needs IDEMPOTENT_WRITE on the cluster or WRITE on some topic (Kafka 4).
+    #[test]
+    fn transaction_apis() {
+        use crate::api::{add_offsets_to_txn, end_txn, init_producer_id};
+        use kafka_protocol::messages::*;
+        use kafka_protocol::protocol::StrBytes;
+        let dir = tempfile::tempdir().unwrap();
+        let b = secured_broker(dir.path());
+        let txn = || TransactionalId(StrBytes::from_static_str("tx"));
+        let init = |id: Option<TransactionalId>| match now(init_producer_id::handle(
+            &Ctx::test(&b, 4),
+            InitProducerIdRequest::default()
+                .with_transactional_id(id)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1),
+        )) {
+            ResponseKind::InitProducerId(r) => r.error_code,
+            _ => panic!(),
+        };
+        assert_eq!(init(None), CLUSTER_DENIED);
+        assert_eq!(init(Some(txn())), TRANSACTIONAL_ID_DENIED);
+        allow(&b, ResourceType::Topic, "any", AclOperation::Write);
+        assert_eq!(init(None), 0, "WRITE on some topic is enough");
+        let ended = now(end_txn::handle(
+            &Ctx::test(&b, 4),
+            EndTxnRequest::default().with_transactional_id(txn()),
+        ));
+        assert!(
+            matches!(ended, ResponseKind::EndTxn(r) if r.error_code == TRANSACTIONAL_ID_DENIED)
+        );
+        allow(&b, ResourceType::TransactionalId, "tx", AclOperation::Write);
+        let added = now(add_offsets_to_txn::handle(
+            &Ctx::test(&b, 3),
+            AddOffsetsToTxnRequest::default()
+                .with_transactional_id(txn())
+                .with_group_id(GroupId(StrBytes::from_static_str("g"))),
+        ));
+        assert!(matches!(added, ResponseKind::AddOffsetsToTxn(r) if r.error_code == GROUP_DENIED));
+    }
 }

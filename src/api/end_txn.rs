@@ -7,8 +7,10 @@
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{EndTxnRequest, EndTxnResponse, ProducerId};
 
+use crate::api::authz;
 use crate::api::{Ctx, Outcome};
 use crate::coordinator::txn::{markers, End};
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub fn handle(ctx: &Ctx, req: EndTxnRequest) -> Outcome {
     let (broker, version) = (ctx.broker, ctx.version);
@@ -34,6 +36,9 @@ pub fn handle(ctx: &Ctx, req: EndTxnRequest) -> Outcome {
         }
     };
     let id = req.transactional_id.to_string();
+    if !ctx.authorize(AclOperation::Write, ResourceType::TransactionalId, &id) {
+        return Outcome::now(answer(Err(authz::TRANSACTIONAL_ID_DENIED)));
+    }
     if id.is_empty() {
         return Outcome::now(answer(Err(ResponseError::InvalidRequest.code())));
     }

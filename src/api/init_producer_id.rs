@@ -2,12 +2,16 @@
 //! id), as Kafka hands out; with a transactional id, the transaction coordinator's producer id and
 //! a bumped epoch, which fences every older producer of that id (an open transaction of theirs is
 //! aborted first).
+//!
+//! Authorization as Kafka 4: a transactional producer needs WRITE on its transactional id; an
+//! idempotent one IDEMPOTENT_WRITE on the cluster or WRITE on some topic.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
-use crate::api::{Ctx, Outcome};
+use crate::api::{authz, Ctx, Outcome};
 use crate::coordinator::txn::{markers, Init};
+use crate::security::acl::{AclOperation, ResourceType};
 
 fn failed(code: i16) -> InitProducerIdResponse {
     InitProducerIdResponse::default()
@@ -18,6 +22,17 @@ fn failed(code: i16) -> InitProducerIdResponse {
 
 pub fn handle(ctx: &Ctx, req: InitProducerIdRequest) -> Outcome {
     let (broker, version) = (ctx.broker, ctx.version);
+    match req.transactional_id.as_deref() {
+        Some(id) if !ctx.authorize(AclOperation::Write, ResourceType::TransactionalId, id) => {
+            return Outcome::now(failed(authz::TRANSACTIONAL_ID_DENIED));
+        }
+        None if !ctx.authorize_cluster(AclOperation::IdempotentWrite)
+            && !ctx.authorize_any(AclOperation::Write, ResourceType::Topic) =>
+        {
+            return Outcome::now(failed(authz::CLUSTER_DENIED));
+        }
+        _ => {}
+    }
     // v3+ may name the current producer id and epoch (KIP-360); naming only one of them is
     // malformed, as is an empty transactional id.
     if (req.producer_id.0 == -1) != (req.producer_epoch == -1) {

@@ -3,16 +3,43 @@
 //! generation (KIP-447), so a zombie of a member that left the group cannot commit.
 
 use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::txn_offset_commit_request::TxnOffsetCommitRequestTopic;
 use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
 use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
+use crate::api::authz;
 use crate::api::{self, error, Ctx, Outcome};
+use crate::security::acl::{AclOperation, ResourceType};
 use crate::store::CommittedOffset;
 
-pub fn handle(ctx: &Ctx, req: TxnOffsetCommitRequest) -> Outcome {
+pub fn handle(ctx: &Ctx, mut req: TxnOffsetCommitRequest) -> Outcome {
     let (broker, version) = (ctx.broker, ctx.version);
+    // As Kafka: WRITE on the transactional id, READ on the group, then READ on each topic.
+    let whole = if !ctx.authorize(
+        AclOperation::Write,
+        ResourceType::TransactionalId,
+        &req.transactional_id,
+    ) {
+        Some(authz::TRANSACTIONAL_ID_DENIED)
+    } else if !ctx.authorize(AclOperation::Read, ResourceType::Group, &req.group_id) {
+        Some(authz::GROUP_DENIED)
+    } else {
+        None
+    };
+    if let Some(code) = whole {
+        return Outcome::now(
+            TxnOffsetCommitResponse::default().with_topics(refused(req.topics, code)),
+        );
+    }
+    let (allowed, denied) = ctx.split_authorized(
+        AclOperation::Read,
+        ResourceType::Topic,
+        std::mem::take(&mut req.topics),
+        |t| t.name.as_str(),
+    );
+    req.topics = allowed;
     let now = crate::now_ms();
     let group = req.group_id.as_str();
     // Transaction version 2 (KIP-890, v5+): no AddOffsetsToTxn; the commit adds the group.
@@ -99,7 +126,7 @@ pub fn handle(ctx: &Ctx, req: TxnOffsetCommitRequest) -> Outcome {
             vec![code; req.topics.iter().map(|t| t.partitions.len()).sum()].into_iter()
         }
     };
-    let response = TxnOffsetCommitResponse::default().with_topics(
+    let mut response = TxnOffsetCommitResponse::default().with_topics(
         req.topics
             .into_iter()
             .map(|t| {
@@ -118,6 +145,7 @@ pub fn handle(ctx: &Ctx, req: TxnOffsetCommitRequest) -> Outcome {
             })
             .collect(),
     );
+    response.topics.extend(refused(denied, authz::TOPIC_DENIED));
     if !any_written {
         return Outcome::now(response);
     }
@@ -128,4 +156,28 @@ pub fn handle(ctx: &Ctx, req: TxnOffsetCommitRequest) -> Outcome {
             }
         }
     })
+}
+
+/// Every partition of `topics` answered with `code`.
+fn refused(
+    topics: Vec<TxnOffsetCommitRequestTopic>,
+    code: i16,
+) -> Vec<TxnOffsetCommitResponseTopic> {
+    topics
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    TxnOffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
+                })
+                .collect();
+            TxnOffsetCommitResponseTopic::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect()
 }
