@@ -3,7 +3,7 @@
 //! Errors are per topic, as Kafka reports them. With one broker, the only replication factor that
 //! can be honoured is 1 (or -1, "the default"), and a manual replica assignment may name only us.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
@@ -17,17 +17,61 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
-use crate::api::{error, Ctx, Outcome};
+use crate::api::{authz, error, Ctx, Outcome};
 use crate::broker::Broker;
+use crate::security::acl::{AclOperation, ResourceType};
 
 /// CreateTopics. Creating partitions is blocking store work (seconds for thousands of them), so it
 /// runs on the blocking pool: on a runtime worker it held up other connections' requests.
-pub fn create(ctx: &Ctx, req: CreateTopicsRequest) -> Outcome {
+///
+/// Authorization as Kafka's: CREATE on the cluster, or else on each topic (TOPIC_AUTHORIZATION_FAILED
+/// for the others); a created topic's configs are answered only with DESCRIBE_CONFIGS on it (else
+/// its config error is TOPIC_AUTHORIZATION_FAILED).
+pub fn create(ctx: &Ctx, mut req: CreateTopicsRequest) -> Outcome {
     let (broker, version) = (ctx.broker.clone(), ctx.version);
     let names: Vec<TopicName> = req.topics.iter().map(|t| t.name.clone()).collect();
+    let denied = if ctx.authorize_cluster(AclOperation::Create) {
+        Vec::new()
+    } else {
+        let (allowed, denied) = ctx.split_authorized(
+            AclOperation::Create,
+            ResourceType::Topic,
+            std::mem::take(&mut req.topics),
+            |t| t.name.as_str(),
+        );
+        req.topics = allowed;
+        denied
+    };
+    let no_configs: HashSet<TopicName> = names
+        .iter()
+        .filter(|n| !ctx.authorize(AclOperation::DescribeConfigs, ResourceType::Topic, n))
+        .cloned()
+        .collect();
+    let hide_configs = move |mut r: CreatableTopicResult| {
+        // A topic whose creation failed otherwise answers no configs and no config error.
+        let answered = r.error_code == 0 || r.error_code == authz::TOPIC_DENIED;
+        if version >= 5 && answered && no_configs.contains(&r.name) {
+            r.topic_config_error_code = authz::TOPIC_DENIED;
+            r.configs = Some(Vec::new());
+        }
+        r
+    };
+    let denied: Vec<CreatableTopicResult> = denied
+        .into_iter()
+        .map(|t| {
+            CreatableTopicResult::default()
+                .with_name(t.name)
+                .with_error_code(authz::TOPIC_DENIED)
+                .with_error_message(Some(StrBytes::from_static_str("Authorization failed.")))
+        })
+        .collect();
     Outcome::later(async move {
         match tokio::task::spawn_blocking(move || create_now(&broker, version, req)).await {
-            Ok(response) => response,
+            Ok(mut response) => {
+                response.topics.extend(denied);
+                response.topics = response.topics.into_iter().map(hide_configs).collect();
+                response
+            }
             Err(e) => {
                 tracing::error!(error = %e, "creating topics failed");
                 CreateTopicsResponse::default().with_topics(
@@ -263,6 +307,9 @@ pub fn delete(ctx: &Ctx, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
                 )),
             };
             let outcome = resolved.and_then(|n| {
+                if !ctx.authorize(AclOperation::Delete, ResourceType::Topic, &n) {
+                    return Err((authz::TOPIC_DENIED, "Authorization failed.".to_string()));
+                }
                 broker
                     .delete_topic(&n)
                     .map_err(|e| (error::code(&e, "DeleteTopics"), e.to_string()))
