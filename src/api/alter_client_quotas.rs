@@ -8,6 +8,8 @@
 //!
 //! One difference: Kafka accepts for `ip` any name that resolves as a host; Sluice accepts IP
 //! addresses only, because resolving a name here would block the connection's task.
+//!
+//! Needs ALTER_CONFIGS on the cluster (else every entity gets CLUSTER_AUTHORIZATION_FAILED).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -17,6 +19,8 @@ use kafka_protocol::messages::alter_client_quotas_response::{EntityData, EntryDa
 use kafka_protocol::messages::{AlterClientQuotasRequest, AlterClientQuotasResponse};
 
 use crate::api::{self, error, str_bytes, Ctx, Outcome};
+use crate::security::acl::AclOperation;
+
 use crate::store::QuotaEntity;
 
 pub const USER: &str = "user";
@@ -48,6 +52,7 @@ type Entity = BTreeMap<String, Option<String>>;
 
 pub fn handle(ctx: &Ctx, req: AlterClientQuotasRequest) -> Outcome {
     let broker = ctx.broker;
+    let may_alter = ctx.authorize_cluster(AclOperation::AlterConfigs);
     // One result per distinct entity, in the order entities first appear.
     let mut results: Vec<(Entity, Result<(), Refusal>)> = Vec::new();
     let mut changed = false;
@@ -86,35 +91,45 @@ pub fn handle(ctx: &Ctx, req: AlterClientQuotasRequest) -> Outcome {
             }
             continue;
         }
-        let outcome = validate(&entity).and_then(|keys| {
-            let stored: QuotaEntity = entity.clone().into_iter().collect();
-            let current = broker.client_quota(&stored);
-            let mut changes = Vec::new();
-            for (key, value) in &ops {
-                match value {
-                    // Removing a value not set is no change, and is not validated.
-                    None if current.contains_key(key) => changes.push((key.clone(), None)),
-                    None => {}
-                    Some(v) => {
-                        check_value(keys, key, *v)?;
-                        if current.get(key) != Some(v) {
-                            changes.push((key.clone(), Some(*v)));
+        let authorized = if may_alter {
+            Ok(())
+        } else {
+            Err((
+                ResponseError::ClusterAuthorizationFailed,
+                "Cluster authorization failed.".to_string(),
+            ))
+        };
+        let outcome = authorized
+            .and_then(|()| validate(&entity))
+            .and_then(|keys| {
+                let stored: QuotaEntity = entity.clone().into_iter().collect();
+                let current = broker.client_quota(&stored);
+                let mut changes = Vec::new();
+                for (key, value) in &ops {
+                    match value {
+                        // Removing a value not set is no change, and is not validated.
+                        None if current.contains_key(key) => changes.push((key.clone(), None)),
+                        None => {}
+                        Some(v) => {
+                            check_value(keys, key, *v)?;
+                            if current.get(key) != Some(v) {
+                                changes.push((key.clone(), Some(*v)));
+                            }
                         }
                     }
                 }
-            }
-            if req.validate_only || changes.is_empty() {
-                return Ok(());
-            }
-            broker.alter_client_quotas(&stored, &changes).map_err(|e| {
-                let code = error::code(&e, "AlterClientQuotas");
-                let error =
-                    ResponseError::try_from_code(code).unwrap_or(ResponseError::UnknownServerError);
-                (error, e.to_string())
-            })?;
-            changed = true;
-            Ok(())
-        });
+                if req.validate_only || changes.is_empty() {
+                    return Ok(());
+                }
+                broker.alter_client_quotas(&stored, &changes).map_err(|e| {
+                    let code = error::code(&e, "AlterClientQuotas");
+                    let error = ResponseError::try_from_code(code)
+                        .unwrap_or(ResponseError::UnknownServerError);
+                    (error, e.to_string())
+                })?;
+                changed = true;
+                Ok(())
+            });
         results.push((entity, outcome));
     }
     let entries = results

@@ -1,6 +1,8 @@
 //! AlterPartitionReassignments on one broker: the only valid target is this broker alone, a no-op
 //! success; other targets fail with Kafka's controller checks (ReplicationControlManager's
 //! `validateManualPartitionAssignment`), and a cancel finds no reassignment in progress.
+//!
+//! Needs ALTER on the cluster (else CLUSTER_AUTHORIZATION_FAILED, whole and per partition).
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_partition_reassignments_response::{
@@ -11,12 +13,14 @@ use kafka_protocol::messages::{
 };
 
 use crate::api::{str_bytes, Ctx};
+use crate::security::acl::AclOperation;
 
 pub fn handle(
     ctx: &Ctx,
     req: AlterPartitionReassignmentsRequest,
 ) -> AlterPartitionReassignmentsResponse {
     let node = ctx.broker.node().node_id;
+    let may_alter = ctx.authorize_cluster(AclOperation::Alter);
     let responses = req
         .topics
         .into_iter()
@@ -32,6 +36,7 @@ pub fn handle(
                         .with_partition_index(index)
                         .with_error_message(None);
                     let outcome = match &topic {
+                        _ if !may_alter => Err((ResponseError::ClusterAuthorizationFailed, None)),
                         None => Err((
                             ResponseError::UnknownTopicOrPartition,
                             Some(format!("Unable to find a topic named {}.", t.name.as_str())),
@@ -58,9 +63,12 @@ pub fn handle(
                 .with_partitions(partitions)
         })
         .collect();
-    let resp = AlterPartitionReassignmentsResponse::default()
+    let mut resp = AlterPartitionReassignmentsResponse::default()
         .with_error_message(None)
         .with_responses(responses);
+    if !may_alter {
+        resp.error_code = ResponseError::ClusterAuthorizationFailed.code();
+    }
     // v1 (KIP-860) echoes whether the request allowed a replication factor change.
     if ctx.version >= 1 {
         return resp.with_allow_replication_factor_change(req.allow_replication_factor_change);

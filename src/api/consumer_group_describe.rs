@@ -7,62 +7,72 @@ use kafka_protocol::messages::consumer_group_describe_response::{
 };
 use kafka_protocol::messages::{ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse};
 
-use crate::api::{str_bytes as s, Ctx, GROUP_OPERATIONS, NO_OPERATIONS};
+use crate::api::{authz, str_bytes as s, Ctx, NO_OPERATIONS};
 use crate::coordinator::group::consumer::{self, TopicNames};
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub fn handle(ctx: &Ctx, req: ConsumerGroupDescribeRequest) -> ConsumerGroupDescribeResponse {
     let (broker, version) = (ctx.broker, ctx.version);
-    let ops = if req.include_authorized_operations {
-        GROUP_OPERATIONS
-    } else {
-        NO_OPERATIONS
-    };
+    let include_ops = req.include_authorized_operations;
     let groups = req
         .group_ids
         .into_iter()
-        .map(|id| match broker.groups().consumer_describe(id.as_str()) {
-            Err((code, message)) => DescribedGroup::default()
-                .with_group_id(id)
-                .with_error_code(code)
-                .with_error_message(Some(s(message)))
-                .with_authorized_operations(ops),
-            Ok((d, names)) => DescribedGroup::default()
-                .with_group_id(id)
-                .with_group_state(s(d.state))
-                .with_group_epoch(d.group_epoch)
-                .with_assignment_epoch(d.assignment_epoch)
-                .with_assignor_name(s(d.assignor))
-                .with_authorized_operations(ops)
-                .with_members(
-                    d.members
-                        .into_iter()
-                        .map(|m| {
-                            let mm = m.member;
-                            let member = Member::default()
-                                .with_member_id(s(mm.id))
-                                .with_instance_id(mm.instance_id.map(s))
-                                .with_rack_id(mm.rack_id.map(s))
-                                .with_member_epoch(mm.member_epoch)
-                                .with_client_id(s(mm.client_id))
-                                .with_client_host(s(mm.client_host))
-                                .with_subscribed_topic_names(
-                                    mm.topic_names.into_iter().map(|t| s(t).into()).collect(),
-                                )
-                                .with_subscribed_topic_regex(Some(s(mm
-                                    .topic_regex
-                                    .unwrap_or_default())))
-                                // Kafka sends an empty regex, not null, for a member without one.
-                                .with_assignment(assignment(&mm.assigned, &names))
-                                .with_target_assignment(assignment(&m.target, &names));
-                            // v1 tells the member's protocol: 1 is the consumer protocol.
-                            if version >= 1 {
-                                member.with_member_type(1)
-                            } else {
-                                member
-                            }
-                        })
-                        .collect(),
-                ),
+        .map(|id| {
+            if !ctx.authorize(AclOperation::Describe, ResourceType::Group, &id) {
+                return DescribedGroup::default()
+                    .with_group_id(id)
+                    .with_error_code(authz::GROUP_DENIED)
+                    .with_error_message(Some(s("Group authorization failed.".to_string())));
+            }
+            let ops = if include_ops {
+                ctx.group_operations(&id)
+            } else {
+                NO_OPERATIONS
+            };
+            match broker.groups().consumer_describe(id.as_str()) {
+                Err((code, message)) => DescribedGroup::default()
+                    .with_group_id(id)
+                    .with_error_code(code)
+                    .with_error_message(Some(s(message)))
+                    .with_authorized_operations(ops),
+                Ok((d, names)) => DescribedGroup::default()
+                    .with_group_id(id)
+                    .with_group_state(s(d.state))
+                    .with_group_epoch(d.group_epoch)
+                    .with_assignment_epoch(d.assignment_epoch)
+                    .with_assignor_name(s(d.assignor))
+                    .with_authorized_operations(ops)
+                    .with_members(
+                        d.members
+                            .into_iter()
+                            .map(|m| {
+                                let mm = m.member;
+                                let member = Member::default()
+                                    .with_member_id(s(mm.id))
+                                    .with_instance_id(mm.instance_id.map(s))
+                                    .with_rack_id(mm.rack_id.map(s))
+                                    .with_member_epoch(mm.member_epoch)
+                                    .with_client_id(s(mm.client_id))
+                                    .with_client_host(s(mm.client_host))
+                                    .with_subscribed_topic_names(
+                                        mm.topic_names.into_iter().map(|t| s(t).into()).collect(),
+                                    )
+                                    .with_subscribed_topic_regex(Some(s(mm
+                                        .topic_regex
+                                        .unwrap_or_default())))
+                                    // Kafka sends an empty regex, not null, for a member without one.
+                                    .with_assignment(assignment(&mm.assigned, &names))
+                                    .with_target_assignment(assignment(&m.target, &names));
+                                // v1 tells the member's protocol: 1 is the consumer protocol.
+                                if version >= 1 {
+                                    member.with_member_type(1)
+                                } else {
+                                    member
+                                }
+                            })
+                            .collect(),
+                    ),
+            }
         })
         .collect();
     ConsumerGroupDescribeResponse::default().with_groups(groups)

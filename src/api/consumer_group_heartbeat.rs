@@ -8,8 +8,9 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::consumer_group_heartbeat_response::{Assignment, TopicPartitions};
 use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
 
-use crate::api::{self, error, str_bytes as s, Ctx, Outcome};
+use crate::api::{self, authz, error, str_bytes as s, Ctx, Outcome};
 use crate::coordinator::group::consumer::{self, HeartbeatInput, HeartbeatOutput, TopicView};
+use crate::security::acl::{AclOperation, ResourceType};
 
 /// The broker's topics as a consumer group sees them (internal ones left out).
 pub fn topic_view(broker: &crate::broker::Broker) -> TopicView {
@@ -25,6 +26,13 @@ pub fn topic_view(broker: &crate::broker::Broker) -> TopicView {
 
 pub fn handle(ctx: &Ctx, req: ConsumerGroupHeartbeatRequest) -> Outcome {
     let broker = ctx.broker;
+    if !ctx.authorize(AclOperation::Read, ResourceType::Group, &req.group_id) {
+        return Outcome::now(
+            ConsumerGroupHeartbeatResponse::default()
+                .with_error_code(authz::GROUP_DENIED)
+                .with_error_message(Some(s("Group authorization failed.".to_string()))),
+        );
+    }
     let input = HeartbeatInput {
         version: ctx.version,
         group_id: req.group_id.to_string(),

@@ -3,6 +3,8 @@
 //! (match type 0, a name), its default entity (1), or any entity that has the type (2); `strict`
 //! also requires the entity to have no other types. A malformed filter fails the whole request
 //! with Kafka's error and message, and no entries (null).
+//!
+//! Needs DESCRIBE_CONFIGS on the cluster.
 
 use std::collections::HashSet;
 
@@ -11,7 +13,9 @@ use kafka_protocol::messages::describe_client_quotas_response::{EntityData, Entr
 use kafka_protocol::messages::{DescribeClientQuotasRequest, DescribeClientQuotasResponse};
 
 use crate::api::alter_client_quotas::{CLIENT_ID, IP, USER};
-use crate::api::{str_bytes, Ctx};
+use crate::api::{authz, str_bytes, Ctx};
+use crate::security::acl::AclOperation;
+
 use crate::store::QuotaEntity;
 
 const MATCH_EXACT: i8 = 0;
@@ -27,6 +31,12 @@ struct Filter {
 }
 
 pub fn handle(ctx: &Ctx, req: DescribeClientQuotasRequest) -> DescribeClientQuotasResponse {
+    if !ctx.authorize_cluster(AclOperation::DescribeConfigs) {
+        return DescribeClientQuotasResponse::default()
+            .with_error_code(authz::CLUSTER_DENIED)
+            .with_error_message(Some(str_bytes("Cluster authorization failed.".to_string())))
+            .with_entries(None);
+    }
     let filter = match parse(&req) {
         Ok(f) => f,
         Err((error, message)) => {

@@ -4,7 +4,8 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 
-use crate::api::{str_bytes as s, Ctx, CLUSTER_OPERATIONS, NO_OPERATIONS};
+use crate::api::{str_bytes as s, Ctx, NO_OPERATIONS};
+use crate::security::acl::AclOperation;
 
 pub fn handle(ctx: &Ctx, req: DescribeClusterRequest) -> DescribeClusterResponse {
     let (broker, version) = (ctx.broker, ctx.version);
@@ -14,7 +15,12 @@ pub fn handle(ctx: &Ctx, req: DescribeClusterRequest) -> DescribeClusterResponse
         .with_cluster_id(s(broker.cluster_id()))
         .with_controller_id(me)
         .with_cluster_authorized_operations(if req.include_cluster_authorized_operations {
-            CLUSTER_OPERATIONS
+            // Kafka answers 0 to a client that may not describe the cluster.
+            if ctx.authorize_cluster(AclOperation::Describe) {
+                ctx.cluster_operations()
+            } else {
+                0
+            }
         } else {
             NO_OPERATIONS
         })

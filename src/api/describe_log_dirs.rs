@@ -2,6 +2,8 @@
 //!
 //! A partition's size is counted by a scan of its store the first time it is asked for (then kept
 //! up to date), so the request runs on tokio's blocking pool.
+//!
+//! Needs DESCRIBE on the cluster.
 
 use std::collections::HashMap;
 
@@ -10,11 +12,22 @@ use kafka_protocol::messages::describe_log_dirs_response::{
 };
 use kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse};
 
-use crate::api::{str_bytes as s, Ctx, Outcome};
+use crate::api::{authz, str_bytes as s, Ctx, Outcome};
+use crate::security::acl::AclOperation;
+
 use crate::broker::Broker;
 
 pub fn handle(ctx: &Ctx, req: DescribeLogDirsRequest) -> Outcome {
     let (broker, version) = (ctx.broker.clone(), ctx.version);
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        // The top-level error code exists from v3; below it, no log dir at all (as Kafka).
+        let code = if version >= 3 {
+            authz::CLUSTER_DENIED
+        } else {
+            0
+        };
+        return Outcome::now(DescribeLogDirsResponse::default().with_error_code(code));
+    }
     Outcome::later(async move {
         match tokio::task::spawn_blocking(move || handle_now(&broker, version, req)).await {
             Ok(response) => response,

@@ -11,6 +11,8 @@
 //!
 //! Anything but exactly that one partition gets UNKNOWN_TOPIC_OR_PARTITION on every partition
 //! asked for, as Kafka's raft client answers (`DescribeQuorumRequest.getPartitionLevelErrorResponse`).
+//!
+//! Needs DESCRIBE on the cluster.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_quorum_response::{
@@ -20,7 +22,8 @@ use kafka_protocol::messages::{
     BrokerId, DescribeQuorumRequest, DescribeQuorumResponse, TopicName,
 };
 
-use crate::api::{str_bytes, Ctx};
+use crate::api::{authz, str_bytes, Ctx};
+use crate::security::acl::AclOperation;
 
 /// The KRaft metadata log's topic.
 pub const METADATA_TOPIC: &str = "__cluster_metadata";
@@ -28,6 +31,9 @@ pub const LEADER_EPOCH: i32 = 1;
 pub const LISTENER_NAME: &str = "PLAINTEXT";
 
 pub fn handle(ctx: &Ctx, req: DescribeQuorumRequest) -> DescribeQuorumResponse {
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        return DescribeQuorumResponse::default().with_error_code(authz::CLUSTER_DENIED);
+    }
     let valid = matches!(&req.topics[..], [t] if t.topic_name.as_str() == METADATA_TOPIC
         && matches!(&t.partitions[..], [p] if p.partition_index == 0));
     if !valid {

@@ -3,17 +3,32 @@
 //! `electLeaders`): ELECTION_NOT_NEEDED (with the error's message) for each named partition,
 //! and, when every partition is asked for (`topic_partitions` null), every topic listed with no partition results, because
 //! Kafka leaves out the partitions that need no election.
+//!
+//! Needs ALTER on the cluster.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
 use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse, TopicName};
 
 use crate::api::{str_bytes, Ctx};
+use crate::security::acl::AclOperation;
 
 /// Kafka's message for ELECTION_NOT_NEEDED (`Errors.ELECTION_NOT_NEEDED.message()`).
 const NOT_NEEDED: &str = "Leader election not needed for topic partition.";
 
 pub fn handle(ctx: &Ctx, req: ElectLeadersRequest) -> ElectLeadersResponse {
+    if !ctx.authorize_cluster(AclOperation::Alter) {
+        let mut r = refuse_all(
+            &req,
+            ResponseError::ClusterAuthorizationFailed,
+            "Cluster authorization failed.".to_string(),
+        );
+        // v0 has no top-level error.
+        if ctx.version == 0 {
+            r.error_code = 0;
+        }
+        return r;
+    }
     // v0 has no election type: it means preferred (0). Unclean is 1.
     if ctx.version >= 1 && !matches!(req.election_type, 0 | 1) {
         return refuse_all(

@@ -1,19 +1,27 @@
 //! ListPartitionReassignments: on one broker no reassignment is ever in progress (AlterPartition-
 //! Reassignments can only keep a partition where it is), so the answer lists nothing. Kafka's
 //! controller answers the same for partitions without one, skipping unknown topics silently.
+//!
+//! Needs DESCRIBE on the cluster.
 
 use kafka_protocol::messages::{
     ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse,
 };
 
-use crate::api::Ctx;
+use crate::api::{authz, Ctx};
+use crate::security::acl::AclOperation;
 
 pub fn handle(
-    _ctx: &Ctx,
+    ctx: &Ctx,
     _req: ListPartitionReassignmentsRequest,
 ) -> ListPartitionReassignmentsResponse {
     // Kafka sets the message to null (the codec's default is "").
-    ListPartitionReassignmentsResponse::default().with_error_message(None)
+    let r = ListPartitionReassignmentsResponse::default().with_error_message(None);
+    if ctx.authorize_cluster(AclOperation::Describe) {
+        r
+    } else {
+        r.with_error_code(authz::CLUSTER_DENIED)
+    }
 }
 
 #[cfg(test)]

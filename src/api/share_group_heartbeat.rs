@@ -5,12 +5,20 @@ use kafka_protocol::messages::share_group_heartbeat_response::{Assignment, Topic
 use kafka_protocol::messages::{ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse};
 use tracing::instrument;
 
-use crate::api::{error, str_bytes as s, Ctx, Outcome};
+use crate::api::{authz, error, str_bytes as s, Ctx, Outcome};
 use crate::coordinator::share_group::{self, Heartbeat};
+use crate::security::acl::{AclOperation, ResourceType};
 
 #[instrument(skip_all, fields(client_id = ctx.client_id, group = %req.group_id.as_str()))]
 pub fn handle(ctx: &Ctx, req: ShareGroupHeartbeatRequest) -> Outcome {
     let broker = ctx.broker;
+    if !ctx.authorize(AclOperation::Read, ResourceType::Group, &req.group_id) {
+        return Outcome::now(
+            ShareGroupHeartbeatResponse::default()
+                .with_error_code(authz::GROUP_DENIED)
+                .with_error_message(Some(s("Group authorization failed.".to_string()))),
+        );
+    }
     let hb = Heartbeat {
         group_id: req.group_id.to_string(),
         member_id: req.member_id.to_string(),

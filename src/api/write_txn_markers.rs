@@ -1,6 +1,8 @@
 //! WriteTxnMarkers: a transaction marker written on request. In Kafka the transaction coordinator
 //! sends it to partition leaders; clients send it only through the admin API's abortTransaction
 //! (`kafka-transactions.sh abort`), to end a hanging transaction whose coordinator state is gone.
+//! Needs ALTER or CLUSTER_ACTION on the cluster (else every partition gets
+//! CLUSTER_AUTHORIZATION_FAILED).
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::write_txn_markers_response::{
@@ -8,11 +10,21 @@ use kafka_protocol::messages::write_txn_markers_response::{
 };
 use kafka_protocol::messages::{WriteTxnMarkersRequest, WriteTxnMarkersResponse};
 
-use crate::api::{self, error, Ctx, Outcome};
+use crate::api::{self, authz, error, Ctx, Outcome};
+use crate::security::acl::AclOperation;
+
 use crate::log::partition::AppendError;
 
 pub fn handle(ctx: &Ctx, req: WriteTxnMarkersRequest) -> Outcome {
     let broker = ctx.broker;
+    // As Kafka: ALTER on the cluster (the admin client's abort), else CLUSTER_ACTION (brokers).
+    let allowed = if ctx.authorize_cluster(AclOperation::Alter)
+        || ctx.authorize_cluster(AclOperation::ClusterAction)
+    {
+        Ok(())
+    } else {
+        Err(authz::CLUSTER_DENIED)
+    };
     let mut written = Vec::new();
     let mut markers = Vec::with_capacity(req.markers.len());
     for m in req.markers {
@@ -23,7 +35,7 @@ pub fn handle(ctx: &Ctx, req: WriteTxnMarkersRequest) -> Outcome {
                 .partition_indexes
                 .iter()
                 .map(|&p| {
-                    let code = match api::partition(topic.as_ref(), p) {
+                    let code = match allowed.and_then(|()| api::partition(topic.as_ref(), p)) {
                         Err(code) => code,
                         Ok(log) => match log.write_marker(
                             m.producer_id.0,
