@@ -395,4 +395,57 @@ pub(crate) mod tests {
         ));
         assert!(matches!(added, ResponseKind::AddOffsetsToTxn(r) if r.error_code == GROUP_DENIED));
     }
+
+    /// Admin and cluster APIs: configs by resource (topic, or the cluster for the broker), the
+    /// cluster-wide APIs, and per-topic admin checks.
+    #[test]
+    fn admin_and_cluster_apis() {
+        use crate::api::{configs, describe_log_dirs, describe_quorum};
+        use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+        use kafka_protocol::messages::*;
+        use kafka_protocol::protocol::StrBytes;
+        let dir = tempfile::tempdir().unwrap();
+        let b = secured_broker(dir.path());
+        b.create_topic("open", 1, Default::default(), false)
+            .unwrap();
+        b.create_topic("shut", 1, Default::default(), false)
+            .unwrap();
+        allow(
+            &b,
+            ResourceType::Topic,
+            "open",
+            AclOperation::DescribeConfigs,
+        );
+        let resource = |kind: i8, name: &str| {
+            DescribeConfigsResource::default()
+                .with_resource_type(kind)
+                .with_resource_name(StrBytes::from_string(name.to_string()))
+        };
+        let described = configs::describe(
+            &Ctx::test(&b, 4),
+            DescribeConfigsRequest::default().with_resources(vec![
+                resource(2, "open"),
+                resource(2, "shut"),
+                resource(4, "1"),
+            ]),
+        );
+        let codes: Vec<i16> = described.results.iter().map(|r| r.error_code).collect();
+        assert_eq!(codes, vec![0, TOPIC_DENIED, CLUSTER_DENIED]);
+        assert!(!described.results[0].configs.is_empty());
+        let quorum = describe_quorum::handle(&Ctx::test(&b, 2), DescribeQuorumRequest::default());
+        assert_eq!(quorum.error_code, CLUSTER_DENIED);
+        let dirs = now(describe_log_dirs::handle(
+            &Ctx::test(&b, 4),
+            DescribeLogDirsRequest::default(),
+        ));
+        assert!(matches!(dirs, ResponseKind::DescribeLogDirs(r) if r.error_code == CLUSTER_DENIED));
+        allow(
+            &b,
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+            AclOperation::Describe,
+        );
+        let quorum = describe_quorum::handle(&Ctx::test(&b, 2), DescribeQuorumRequest::default());
+        assert_eq!(quorum.error_code, 0);
+    }
 }

@@ -20,13 +20,16 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::api::{error, str_bytes as s, Ctx};
+use crate::api::{authz, error, str_bytes as s, Ctx};
 use crate::broker::{Broker, TopicError};
 use crate::config::topic::{self, DescribedConfig};
+use crate::security::acl::{AclOperation, ResourceType, CLUSTER_NAME};
 
 /// Kafka's ConfigResource.Type codes.
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
+const BROKER_LOGGER: i8 = 8;
+const CLIENT_METRICS: i8 = 16;
 /// A group's dynamic configs (KIP-848 / KIP-932).
 const GROUP: i8 = 32;
 
@@ -66,6 +69,23 @@ resource_answer!(
     IncrementalResourceResponse => None
 );
 
+/// Whether the client may do `operation` (DESCRIBE_CONFIGS or ALTER_CONFIGS) on the resource: a
+/// topic's or group's own, the cluster's for the broker-wide types (broker, broker logger, client
+/// metrics), as Kafka's handlers check.
+fn authorized(ctx: &Ctx, operation: AclOperation, resource_type: i8, name: &str) -> Applied {
+    let (kind, name) = match resource_type {
+        TOPIC => (ResourceType::Topic, name),
+        GROUP => (ResourceType::Group, name),
+        BROKER | BROKER_LOGGER | CLIENT_METRICS => (ResourceType::Cluster, CLUSTER_NAME),
+        _ => return Ok(()),
+    };
+    if ctx.authorize(operation, kind, name) {
+        Ok(())
+    } else {
+        Err((authz::denied(kind), "Authorization failed.".to_string()))
+    }
+}
+
 fn unsupported(resource_type: i8) -> Refusal {
     (
         ResponseError::InvalidRequest.code(),
@@ -79,7 +99,9 @@ pub fn describe(ctx: &Ctx, req: DescribeConfigsRequest) -> DescribeConfigsRespon
         .resources
         .into_iter()
         .map(|r| {
-            let rows = resource_rows(broker, r.resource_type, r.resource_name.as_str());
+            let name = r.resource_name.as_str();
+            let rows = authorized(ctx, AclOperation::DescribeConfigs, r.resource_type, name)
+                .and_then(|()| resource_rows(broker, r.resource_type, name));
             let result = DescribeConfigsResult::for_resource(r.resource_type, r.resource_name);
             match rows {
                 Err(refusal) => result.refused(refusal),
@@ -208,11 +230,19 @@ fn describe_row(
 /// that can change: `alter` changes the named topic's or group's (given the resource type); the
 /// broker resource is refused.
 fn alter_resource<A: ResourceAnswer>(
+    ctx: &Ctx,
     resource_type: i8,
     resource_name: StrBytes,
     alter: impl FnOnce(i8, &str) -> Applied,
 ) -> A {
+    let allowed = authorized(
+        ctx,
+        AclOperation::AlterConfigs,
+        resource_type,
+        resource_name.as_str(),
+    );
     let outcome = match resource_type {
+        _ if allowed.is_err() => allowed,
         TOPIC | GROUP => alter(resource_type, resource_name.as_str()),
         BROKER => Err((
             ResponseError::InvalidRequest.code(),
@@ -240,7 +270,7 @@ pub fn alter(ctx: &Ctx, req: AlterConfigsRequest) -> AlterConfigsResponse {
         .resources
         .into_iter()
         .map(|r| {
-            alter_resource(r.resource_type, r.resource_name, |kind, name| {
+            alter_resource(ctx, r.resource_type, r.resource_name, |kind, name| {
                 let configs = new_overrides(r.configs)?;
                 if kind == GROUP {
                     return alter_group(broker, name, req.validate_only, |_| Ok(configs));
@@ -282,7 +312,7 @@ pub fn incremental_alter(
         .resources
         .into_iter()
         .map(|r| {
-            alter_resource(r.resource_type, r.resource_name, |kind, name| {
+            alter_resource(ctx, r.resource_type, r.resource_name, |kind, name| {
                 let ops: Vec<(String, i8, Option<String>)> = r
                     .configs
                     .iter()

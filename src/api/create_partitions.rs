@@ -6,20 +6,41 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse, TopicName};
 
-use crate::api::{error, str_bytes as s, Ctx, Outcome};
+use crate::api::{authz, error, str_bytes as s, Ctx, Outcome};
 use crate::broker::Broker;
+use crate::security::acl::{AclOperation, ResourceType};
 
 /// What Kafka's controller answers when one request adds more than 10,000 partitions.
 const TOO_MANY_ADDED: &str = "Excessively large number of additional partitions per request.";
 
 /// CreatePartitions. Creating partitions is blocking store work, so it runs on the blocking pool
 /// (see `topics::create`).
-pub fn handle(ctx: &Ctx, req: CreatePartitionsRequest) -> Outcome {
+pub fn handle(ctx: &Ctx, mut req: CreatePartitionsRequest) -> Outcome {
     let broker = ctx.broker.clone();
     let names: Vec<TopicName> = req.topics.iter().map(|t| t.name.clone()).collect();
+    // As Kafka: ALTER on each topic, else TOPIC_AUTHORIZATION_FAILED for it.
+    let (allowed, denied) = ctx.split_authorized(
+        AclOperation::Alter,
+        ResourceType::Topic,
+        std::mem::take(&mut req.topics),
+        |t| t.name.as_str(),
+    );
+    req.topics = allowed;
+    let denied: Vec<CreatePartitionsTopicResult> = denied
+        .into_iter()
+        .map(|t| {
+            CreatePartitionsTopicResult::default()
+                .with_name(t.name)
+                .with_error_code(authz::TOPIC_DENIED)
+                .with_error_message(Some(s("The topic authorization is failed.".to_string())))
+        })
+        .collect();
     Outcome::later(async move {
         match tokio::task::spawn_blocking(move || handle_now(&broker, req)).await {
-            Ok(response) => response,
+            Ok(mut response) => {
+                response.results.extend(denied);
+                response
+            }
             Err(e) => {
                 tracing::error!(error = %e, "creating partitions failed");
                 CreatePartitionsResponse::default().with_results(

@@ -11,11 +11,25 @@ use kafka_protocol::messages::delete_records_response::{
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
-use crate::api::{self, error, Ctx, Outcome};
+use crate::api::{self, authz, error, Ctx, Outcome};
 use crate::broker::Broker;
+use crate::security::acl::{AclOperation, ResourceType};
 
-pub fn handle(ctx: &Ctx, req: DeleteRecordsRequest) -> Outcome {
+pub fn handle(ctx: &Ctx, mut req: DeleteRecordsRequest) -> Outcome {
     let broker = ctx.broker.clone();
+    // As Kafka: DELETE on each topic, else TOPIC_AUTHORIZATION_FAILED for its partitions.
+    let (allowed, denied) = ctx.split_authorized(
+        AclOperation::Delete,
+        ResourceType::Topic,
+        std::mem::take(&mut req.topics),
+        |t| t.name.as_str(),
+    );
+    req.topics = allowed;
+    let denied = failed(
+        DeleteRecordsRequest::default().with_topics(denied),
+        authz::TOPIC_DENIED,
+    )
+    .topics;
     Outcome::later(async move {
         let unanswered = req.clone();
         let durable = broker.clone();
@@ -24,7 +38,9 @@ pub fn handle(ctx: &Ctx, req: DeleteRecordsRequest) -> Outcome {
                 Ok(done) => done,
                 Err(e) => {
                     tracing::error!(error = %e, "deleting records failed");
-                    return failed(unanswered, ResponseError::UnknownServerError.code());
+                    let mut r = failed(unanswered, ResponseError::UnknownServerError.code());
+                    r.topics.extend(denied);
+                    return r;
                 }
             };
         // The new log start must survive a crash before we report it.
@@ -42,6 +58,7 @@ pub fn handle(ctx: &Ctx, req: DeleteRecordsRequest) -> Outcome {
                 }
             }
         }
+        response.topics.extend(denied);
         response
     })
 }

@@ -14,7 +14,8 @@ use kafka_protocol::messages::describe_producers_response::{
 };
 use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersResponse, ProducerId};
 
-use crate::api::{self, error, str_bytes, Ctx};
+use crate::api::{self, authz, error, str_bytes, Ctx};
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub fn handle(ctx: &Ctx, req: DescribeProducersRequest) -> DescribeProducersResponse {
     let topics = req
@@ -22,8 +23,12 @@ pub fn handle(ctx: &Ctx, req: DescribeProducersRequest) -> DescribeProducersResp
         .into_iter()
         .map(|t| {
             let name = t.name.as_str();
-            let topic_error =
-                invalid_name(name).map(|m| (ResponseError::InvalidTopicException.code(), Some(m)));
+            // As Kafka: READ on the topic, checked before its name.
+            let topic_error = if ctx.authorize(AclOperation::Read, ResourceType::Topic, name) {
+                invalid_name(name).map(|m| (ResponseError::InvalidTopicException.code(), Some(m)))
+            } else {
+                Some((authz::TOPIC_DENIED, None))
+            };
             let topic = ctx.broker.topic(name);
             let partitions = t
                 .partition_indexes

@@ -7,7 +7,8 @@ use kafka_protocol::messages::{
     DescribeTransactionsRequest, DescribeTransactionsResponse, ProducerId,
 };
 
-use crate::api::{str_bytes as s, Ctx};
+use crate::api::{authz, str_bytes as s, Ctx};
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub fn handle(ctx: &Ctx, req: DescribeTransactionsRequest) -> DescribeTransactionsResponse {
     let txns = ctx.broker.transactions();
@@ -16,6 +17,9 @@ pub fn handle(ctx: &Ctx, req: DescribeTransactionsRequest) -> DescribeTransactio
         .into_iter()
         .map(|id| {
             let state = TransactionState::default().with_transactional_id(id.clone());
+            if !ctx.authorize(AclOperation::Describe, ResourceType::TransactionalId, &id) {
+                return state.with_error_code(authz::TRANSACTIONAL_ID_DENIED);
+            }
             if id.is_empty() {
                 return state.with_error_code(ResponseError::InvalidRequest.code());
             }
@@ -23,7 +27,11 @@ pub fn handle(ctx: &Ctx, req: DescribeTransactionsRequest) -> DescribeTransactio
                 return state.with_error_code(ResponseError::TransactionalIdNotFound.code());
             };
             let mut topics: Vec<TopicData> = Vec::new();
+            // Only the partitions of topics the client may describe, as Kafka.
             for (topic, partition) in &d.partitions {
+                if !ctx.authorize(AclOperation::Describe, ResourceType::Topic, topic) {
+                    continue;
+                }
                 match topics.iter_mut().find(|t| t.topic.as_str() == topic) {
                     Some(t) => t.partitions.push(*partition),
                     None => topics.push(

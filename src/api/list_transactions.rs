@@ -7,6 +7,7 @@ use kafka_protocol::messages::list_transactions_response::TransactionState;
 use kafka_protocol::messages::{ListTransactionsRequest, ListTransactionsResponse, ProducerId};
 
 use crate::api::{str_bytes as s, Ctx};
+use crate::security::acl::{AclOperation, ResourceType};
 use crate::store::TxnState;
 
 const STATES: [TxnState; 6] = [
@@ -64,6 +65,13 @@ pub fn handle(ctx: &Ctx, req: ListTransactionsRequest) -> ListTransactionsRespon
             pattern
                 .as_ref()
                 .is_none_or(|re| re.is_match(&d.transactional_id))
+        })
+        .filter(|d| {
+            ctx.authorize(
+                AclOperation::Describe,
+                ResourceType::TransactionalId,
+                &d.transactional_id,
+            )
         })
         .filter(|d| {
             ctx.version < 1
