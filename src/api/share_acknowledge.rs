@@ -13,9 +13,10 @@ use kafka_protocol::messages::share_acknowledge_response::{
 use kafka_protocol::messages::{ShareAcknowledgeRequest, ShareAcknowledgeResponse};
 
 use crate::api::share_fetch::{acknowledge, group_and_member, renew_allowed, AckBatches};
-use crate::api::{after_flush, Ctx, Outcome};
+use crate::api::{after_flush, authz, Ctx, Outcome};
 use crate::coordinator::share::session::FINAL_EPOCH;
 use crate::log::LEADER_EPOCH;
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub fn handle(ctx: &Ctx, req: ShareAcknowledgeRequest) -> Outcome {
     let broker = ctx.broker;
@@ -25,6 +26,11 @@ pub fn handle(ctx: &Ctx, req: ShareAcknowledgeRequest) -> Outcome {
             return Outcome::now(ShareAcknowledgeResponse::default().with_error_code(code))
         }
     };
+    if !ctx.authorize(AclOperation::Read, ResourceType::Group, &group) {
+        return Outcome::now(
+            ShareAcknowledgeResponse::default().with_error_code(authz::GROUP_DENIED),
+        );
+    }
     let share = broker.share();
     if let Err(code) = share
         .sessions()

@@ -31,11 +31,12 @@ use kafka_protocol::messages::share_fetch_response::{
 use kafka_protocol::messages::{ShareFetchRequest, ShareFetchResponse};
 use tokio::sync::Notify;
 
-use crate::api::{Ctx, Outcome, ResponseRoom};
+use crate::api::{authz, Ctx, Outcome, ResponseRoom};
 use crate::broker::{stopping, Broker};
 use crate::coordinator::share::partition::RENEW;
 use crate::coordinator::share::{Delivered, Plan, SessionPartition, ShareKey, ShareSettings};
 use crate::log::{PartitionLog, LEADER_EPOCH};
+use crate::security::acl::{AclOperation, ResourceType};
 
 /// Acknowledgement batches of one partition: (first offset, last offset, types).
 pub type AckBatches = Vec<(i64, i64, Vec<i8>)>;
@@ -133,6 +134,9 @@ pub fn handle(ctx: &Ctx, req: ShareFetchRequest) -> Outcome {
         Ok(gm) => gm,
         Err(code) => return Outcome::now(ShareFetchResponse::default().with_error_code(code)),
     };
+    if !ctx.authorize(AclOperation::Read, ResourceType::Group, &group) {
+        return Outcome::now(ShareFetchResponse::default().with_error_code(authz::GROUP_DENIED));
+    }
     let renew = renew_allowed(ctx.version, req.is_renew_ack);
     // Kafka refuses a renew request that would also fetch, with no message.
     if renew

@@ -8,8 +8,9 @@ use kafka_protocol::messages::{
     GroupId, ShareGroupDescribeRequest, ShareGroupDescribeResponse, TopicName,
 };
 
-use crate::api::{error, str_bytes as s, Ctx, NO_OPERATIONS};
+use crate::api::{authz, error, str_bytes as s, Ctx, NO_OPERATIONS};
 use crate::coordinator::share_group::{self, ASSIGNOR};
+use crate::security::acl::{AclOperation, ResourceType};
 
 /// What Kafka 4.4 answers for a share group when asked: READ, DELETE, DESCRIBE, and since group
 /// configs (KIP-848) DESCRIBE_CONFIGS and ALTER_CONFIGS.
@@ -33,8 +34,15 @@ pub fn handle(ctx: &Ctx, req: ShareGroupDescribeRequest) -> ShareGroupDescribeRe
     let groups = req
         .group_ids
         .into_iter()
-        .map(
-            |id| match broker.share_groups().describe(id.as_str(), &lookup) {
+        .map(|id| {
+            if !ctx.authorize(AclOperation::Describe, ResourceType::Group, &id) {
+                return DescribedGroup::default()
+                    .with_group_id(id)
+                    .with_error_code(authz::GROUP_DENIED)
+                    .with_error_message(Some(s("Group authorization failed.".to_string())))
+                    .with_authorized_operations(NO_OPERATIONS);
+            }
+            match broker.share_groups().describe(id.as_str(), &lookup) {
                 Err(e) => DescribedGroup::default()
                     .with_group_id(id)
                     .with_error_code(error::code(&e, "describing a share group"))
@@ -68,8 +76,8 @@ pub fn handle(ctx: &Ctx, req: ShareGroupDescribeRequest) -> ShareGroupDescribeRe
                             })
                             .collect(),
                     ),
-            },
-        )
+            }
+        })
         .collect();
     ShareGroupDescribeResponse::default().with_groups(groups)
 }

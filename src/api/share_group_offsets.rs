@@ -19,9 +19,10 @@ use kafka_protocol::messages::{
 };
 use uuid::Uuid;
 
-use crate::api::{after_flush, str_bytes, Ctx, Outcome};
+use crate::api::{after_flush, authz, str_bytes, Ctx, Outcome};
 use crate::broker::Broker;
 use crate::coordinator::share::{GroupStatus, ShareKey};
+use crate::security::acl::{AclOperation, ResourceType};
 
 /// Whether a group's offsets may be changed: a top-level error code and message if not.
 fn changeable(broker: &Broker, group: &str, create: bool) -> Result<(), (i16, String)> {
@@ -74,6 +75,9 @@ pub fn describe(
             let out = DescribeShareGroupOffsetsResponseGroup::default().with_group_id(g.group_id);
             if group.is_empty() {
                 return out.with_error_code(ResponseError::InvalidGroupId.code());
+            }
+            if !ctx.authorize(AclOperation::Describe, ResourceType::Group, &group) {
+                return out.with_error_code(authz::GROUP_DENIED);
             }
             let wanted: Vec<(String, Vec<i32>)> = match g.topics {
                 Some(topics) => topics
@@ -136,7 +140,15 @@ pub fn describe(
 pub fn alter(ctx: &Ctx, req: AlterShareGroupOffsetsRequest) -> Outcome {
     let broker = ctx.broker;
     let group = req.group_id.to_string();
-    if let Err((code, message)) = changeable(broker, &group, true) {
+    let allowed = if ctx.authorize(AclOperation::Read, ResourceType::Group, &group) {
+        Ok(())
+    } else {
+        Err((
+            authz::GROUP_DENIED,
+            "Group authorization failed.".to_string(),
+        ))
+    };
+    if let Err((code, message)) = allowed.and_then(|()| changeable(broker, &group, true)) {
         return Outcome::now(
             AlterShareGroupOffsetsResponse::default()
                 .with_error_code(code)
@@ -195,7 +207,15 @@ pub fn alter(ctx: &Ctx, req: AlterShareGroupOffsetsRequest) -> Outcome {
 pub fn delete(ctx: &Ctx, req: DeleteShareGroupOffsetsRequest) -> Outcome {
     let broker = ctx.broker;
     let group = req.group_id.to_string();
-    if let Err((code, message)) = changeable(broker, &group, false) {
+    let allowed = if ctx.authorize(AclOperation::Delete, ResourceType::Group, &group) {
+        Ok(())
+    } else {
+        Err((
+            authz::GROUP_DENIED,
+            "Group authorization failed.".to_string(),
+        ))
+    };
+    if let Err((code, message)) = allowed.and_then(|()| changeable(broker, &group, false)) {
         return Outcome::now(
             DeleteShareGroupOffsetsResponse::default()
                 .with_error_code(code)
