@@ -448,4 +448,40 @@ pub(crate) mod tests {
         let quorum = describe_quorum::handle(&Ctx::test(&b, 2), DescribeQuorumRequest::default());
         assert_eq!(quorum.error_code, 0);
     }
+
+    /// KIP-848 and KIP-932 groups: READ on the group to heartbeat, DESCRIBE to describe.
+    #[test]
+    fn new_group_protocols() {
+        use crate::api::{consumer_group_describe, consumer_group_heartbeat, share_group_describe};
+        use kafka_protocol::messages::*;
+        use kafka_protocol::protocol::StrBytes;
+        let dir = tempfile::tempdir().unwrap();
+        let b = secured_broker(dir.path());
+        let group = || GroupId(StrBytes::from_static_str("g"));
+        let hb = now(consumer_group_heartbeat::handle(
+            &Ctx::test(&b, 1),
+            ConsumerGroupHeartbeatRequest::default().with_group_id(group()),
+        ));
+        assert!(
+            matches!(hb, ResponseKind::ConsumerGroupHeartbeat(r) if r.error_code == GROUP_DENIED)
+        );
+        let described = consumer_group_describe::handle(
+            &Ctx::test(&b, 1),
+            ConsumerGroupDescribeRequest::default().with_group_ids(vec![group()]),
+        );
+        assert_eq!(described.groups[0].error_code, GROUP_DENIED);
+        let described = share_group_describe::handle(
+            &Ctx::test(&b, 1),
+            ShareGroupDescribeRequest::default().with_group_ids(vec![group()]),
+        );
+        assert_eq!(described.groups[0].error_code, GROUP_DENIED);
+        allow(&b, ResourceType::Group, "g", AclOperation::Describe);
+        let described = consumer_group_describe::handle(
+            &Ctx::test(&b, 1),
+            ConsumerGroupDescribeRequest::default()
+                .with_group_ids(vec![group()])
+                .with_include_authorized_operations(true),
+        );
+        assert_ne!(described.groups[0].error_code, GROUP_DENIED);
+    }
 }
