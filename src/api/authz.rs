@@ -36,6 +36,14 @@ const GROUP_SUPPORTED: &[AclOperation] = &[
     AclOperation::Describe,
     AclOperation::Delete,
 ];
+/// A KIP-848 / KIP-932 group's: also its dynamic configs'.
+const GROUP_WITH_CONFIGS_SUPPORTED: &[AclOperation] = &[
+    AclOperation::Read,
+    AclOperation::Describe,
+    AclOperation::Delete,
+    AclOperation::DescribeConfigs,
+    AclOperation::AlterConfigs,
+];
 const CLUSTER_SUPPORTED: &[AclOperation] = &[
     AclOperation::Create,
     AclOperation::ClusterAction,
@@ -113,6 +121,17 @@ impl Ctx<'_> {
             group,
             GROUP_SUPPORTED,
             crate::api::GROUP_OPERATIONS,
+        )
+    }
+
+    /// The KIP-430 bitfield of a group that has dynamic configs (a share group), for this client;
+    /// `without_authorizer` is what Kafka answers with none.
+    pub fn group_with_configs_operations(&self, group: &str, without_authorizer: i32) -> i32 {
+        self.operations(
+            ResourceType::Group,
+            group,
+            GROUP_WITH_CONFIGS_SUPPORTED,
+            without_authorizer,
         )
     }
 

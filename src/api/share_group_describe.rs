@@ -26,11 +26,7 @@ pub fn handle(ctx: &Ctx, req: ShareGroupDescribeRequest) -> ShareGroupDescribeRe
             .map(|t| t.name.clone())
             .unwrap_or_default()
     };
-    let ops = if req.include_authorized_operations {
-        SHARE_GROUP_OPERATIONS
-    } else {
-        NO_OPERATIONS
-    };
+    let include_ops = req.include_authorized_operations;
     let groups = req
         .group_ids
         .into_iter()
@@ -42,6 +38,11 @@ pub fn handle(ctx: &Ctx, req: ShareGroupDescribeRequest) -> ShareGroupDescribeRe
                     .with_error_message(Some(s("Group authorization failed.".to_string())))
                     .with_authorized_operations(NO_OPERATIONS);
             }
+            let ops = if include_ops {
+                ctx.group_with_configs_operations(&id, SHARE_GROUP_OPERATIONS)
+            } else {
+                NO_OPERATIONS
+            };
             match broker.share_groups().describe(id.as_str(), &lookup) {
                 Err(e) => DescribedGroup::default()
                     .with_group_id(id)
