@@ -5,9 +5,10 @@
 //!   authorization error, a consumer group the group authorization error, a transactional producer the
 //!   transactional id authorization error, and an admin client's topic creation the topic one.
 //! - `super_users` naming the client lets it do all of that.
-//! - With ACLs made through CreateAcls (kafka-protocol, as any admin client): a producer may write only the
+//! - With ACLs made through CreateAcls (kafka-protocol, as any admin client; `allow_everyone_if_no_acl_found` lets
+//!   the plaintext client make them and leaves resources without ACLs open): a producer may write only the
 //!   topic it was allowed, a consumer read only through the group and topic it was allowed, a transactional
-//!   producer use only its own id. Needs the ACL APIs: ignored until they are on this branch.
+//!   producer use only its own id.
 //!
 //! Each test must pass against Apache Kafka 4.4 as well (`SLUICE_BIN=$PWD/compat-tests/kafka/run-kafka.sh
 //! SLUICE_TARGET=kafka`), which reads the same `authorizer_enabled` and `super_users` keys.
@@ -161,13 +162,13 @@ fn a_super_user_may_do_everything() {
     t.commit_transaction(CLIENT_TIMEOUT).expect("commit");
 }
 
-/// An ALLOW ACL for `User:ANONYMOUS` on a literal resource (resource type and operation by wire code).
-fn allow(resource_type: i8, name: &str, operation: i8) -> AclCreation {
+/// An ALLOW ACL for `principal` on a literal resource (resource type and operation by wire code).
+fn allow(principal: &str, resource_type: i8, name: &str, operation: i8) -> AclCreation {
     AclCreation::default()
         .with_resource_type(resource_type)
         .with_resource_name(str_bytes(name))
         .with_resource_pattern_type(3)
-        .with_principal(str_bytes("User:ANONYMOUS"))
+        .with_principal(str_bytes(principal))
         .with_host(str_bytes("*"))
         .with_operation(operation)
         .with_permission_type(3)
@@ -179,22 +180,27 @@ const TRANSACTIONAL_ID: i8 = 5;
 const READ: i8 = 3;
 const WRITE: i8 = 4;
 const CREATE: i8 = 5;
-const DESCRIBE: i8 = 8;
+
+/// With `allow_everyone_if_no_acl_found`, a resource nobody has an ACL for is open (so this plaintext client may
+/// create ACLs: the cluster has none), and one with ACLs is open only to whom they name.
+const OPEN_UNLESS_ACLS: &str = "authorizer_enabled: true\nallow_everyone_if_no_acl_found: true\n";
+const ME: &str = "User:ANONYMOUS";
+const SOMEONE_ELSE: &str = "User:someone-else";
 
 #[test]
-#[ignore = "needs the ACL APIs (CreateAcls), on another branch until merged"]
 fn clients_get_exactly_what_the_acls_allow() {
-    let broker = Broker::start_with(LOCKED);
+    let broker = Broker::start_with(OPEN_UNLESS_ACLS);
     let (mine, theirs) = (unique_topic("authz-mine"), unique_topic("authz-theirs"));
     let (group, other_group) = (unique_topic("authz-g"), unique_topic("authz-other-g"));
     let acls = vec![
-        allow(TOPIC, &mine, CREATE),
-        allow(TOPIC, &mine, WRITE),
-        allow(TOPIC, &mine, READ),
-        allow(TOPIC, &theirs, DESCRIBE),
-        allow(GROUP, &group, READ),
-        allow(TRANSACTIONAL_ID, "authz-mine-txn", WRITE),
-        allow(TRANSACTIONAL_ID, "authz-mine-txn", DESCRIBE),
+        allow(ME, TOPIC, &mine, CREATE),
+        allow(ME, TOPIC, &mine, WRITE),
+        allow(ME, TOPIC, &mine, READ),
+        allow(SOMEONE_ELSE, TOPIC, &theirs, WRITE),
+        allow(ME, GROUP, &group, READ),
+        allow(SOMEONE_ELSE, GROUP, &other_group, READ),
+        allow(ME, TRANSACTIONAL_ID, "authz-mine-txn", WRITE),
+        allow(SOMEONE_ELSE, TRANSACTIONAL_ID, "authz-their-txn", WRITE),
     ];
     let mut raw = RawConn::connect(broker.addr());
     let created = raw.request(2, &CreateAclsRequest::default().with_creations(acls));
