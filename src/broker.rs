@@ -88,6 +88,7 @@ struct BrokerState {
     /// Every listener, as clients of each reach it.
     listeners: Vec<Arc<ListenerInfo>>,
     authorizer: crate::security::acl::Authorizer,
+    scram: crate::security::scram::ScramCredentials,
     cluster_id: String,
     /// The id of the directory holding the cluster metadata (DescribeQuorum v2).
     metadata_directory_id: Uuid,
@@ -283,6 +284,10 @@ impl Broker {
             config.allow_everyone_if_no_acl_found,
         );
         authorizer.load(load_acls(&store)?);
+        let scram = crate::security::scram::ScramCredentials::open(
+            store.clone(),
+            &config.sasl_scram_users,
+        )?;
         let cluster_id = store.cluster_id()?;
         let metadata_directory_id = store.metadata_directory_id()?;
         let client_quotas: BTreeMap<QuotaEntity, QuotaValues> =
@@ -361,6 +366,7 @@ impl Broker {
                 node,
                 listeners,
                 authorizer,
+                scram,
                 cluster_id,
                 metadata_directory_id,
                 store,
@@ -395,6 +401,11 @@ impl Broker {
 
     pub fn authorizer(&self) -> &crate::security::acl::Authorizer {
         &self.shared.authorizer
+    }
+
+    /// SCRAM credentials by user and mechanism.
+    pub fn scram(&self) -> &crate::security::scram::ScramCredentials {
+        &self.shared.scram
     }
 
     pub fn listeners(&self) -> &[Arc<ListenerInfo>] {

@@ -56,6 +56,9 @@ pub struct Config {
     /// KIP-368: the longest a SASL session lasts before the client must re-authenticate
     /// (Kafka's `connections.max.reauth.ms`); 0 keeps sessions for the connection's life.
     pub connections_max_reauth_ms: i64,
+    /// OAUTHBEARER: the token claim holding the principal's name (Kafka's
+    /// `sasl.oauthbearer.sub.claim.name`, and `unsecuredValidatorPrincipalClaimName`).
+    pub sasl_oauthbearer_sub_claim_name: String,
     /// Authorize every request against the ACLs (Kafka's `authorizer.class.name` set to
     /// StandardAuthorizer). Off: every principal may do everything, and the ACL APIs answer
     /// SECURITY_DISABLED, as Kafka without an authorizer.
@@ -225,6 +228,7 @@ impl Default for Config {
             sasl_plain_users: BTreeMap::new(),
             sasl_scram_users: BTreeMap::new(),
             connections_max_reauth_ms: 0,
+            sasl_oauthbearer_sub_claim_name: "sub".to_string(),
             authorizer_enabled: false,
             super_users: String::new(),
             allow_everyone_if_no_acl_found: false,
@@ -392,10 +396,39 @@ impl Config {
         Ok(())
     }
 
+    fn validate_sasl(&self) -> Result<()> {
+        let enabled = crate::net::sasl::enabled_mechanisms(&self.sasl_enabled_mechanisms);
+        for m in &enabled {
+            if !crate::net::sasl::MECHANISMS.contains(&m.as_str()) {
+                bail!(
+                    "`sasl_enabled_mechanisms`: unsupported mechanism `{m}` (supported: {})",
+                    crate::net::sasl::MECHANISMS.join(", ")
+                );
+            }
+        }
+        if self.connections_max_reauth_ms < 0 {
+            bail!("`connections_max_reauth_ms` must be >= 0");
+        }
+        if self.sasl_oauthbearer_sub_claim_name.trim().is_empty() {
+            bail!("`sasl_oauthbearer_sub_claim_name` must not be empty");
+        }
+        for user in self
+            .sasl_scram_users
+            .keys()
+            .chain(self.sasl_plain_users.keys())
+        {
+            if user.is_empty() {
+                bail!("`sasl_plain_users` and `sasl_scram_users` must not name an empty user");
+            }
+        }
+        Ok(())
+    }
+
     /// Rejects values the broker cannot run with, naming the key.
     pub fn validate(&self) -> Result<()> {
         let listeners = super::listeners::listener_specs(self)?;
         crate::net::tls::validate(self, listeners.iter().any(|l| l.protocol.tls()))?;
+        self.validate_sasl()?;
         if self.data_dir.as_os_str().is_empty() {
             bail!("`data_dir` must not be empty");
         }

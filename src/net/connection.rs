@@ -41,6 +41,7 @@ use tracing::Instrument;
 use crate::api::{self, Ctx, Outcome};
 use crate::broker::{stopping, Broker, ListenerInfo};
 use crate::net::limits::{Limits, UNBUDGETED_FRAME_BYTES};
+use crate::net::sasl::{self, Gate, Sasl};
 use crate::protocol::{self, Frame, Parsed, ResponseBody};
 use crate::quota::QuotaKind;
 use crate::security::Session;
@@ -190,6 +191,8 @@ enum Stop {
     Idle(Duration),
     /// Something worth a warning; the connection closes at once.
     Refused(String),
+    /// Authentication failed: the writer sends the answer, then the connection closes.
+    AuthFailed(String),
 }
 
 /// Serves one plaintext connection of `listener` until the client leaves, sends something we
@@ -234,7 +237,7 @@ pub async fn serve_halves<R, W>(
     match stop {
         // The queue's sender is gone now: the writer sends what is queued, then ends; on shutdown
         // only while it makes progress, or a client that never reads would keep the broker up.
-        Stop::Shutdown | Stop::WriterGone => {
+        Stop::Shutdown | Stop::WriterGone | Stop::AuthFailed(_) => {
             tokio::pin!(writer);
             tokio::select! {
                 done = &mut writer => {
@@ -271,6 +274,9 @@ pub async fn serve_halves<R, W>(
             "connection closed: idle for connections_max_idle_ms"
         ),
         Stop::Refused(why) => tracing::warn!(%peer, %why, "closing connection"),
+        Stop::AuthFailed(why) => {
+            tracing::info!(%peer, %why, "closing connection: authentication failed")
+        }
     }
 }
 
@@ -298,7 +304,10 @@ async fn read_loop<R: AsyncRead + Unpin>(
     let max = broker.config().max_request_bytes;
     let limits = Arc::clone(&state.limits);
     let room: api::ResponseRoom = Arc::new(move || limits.response_room());
+    let mut sasl = Sasl::for_session(broker, session);
     loop {
+        // Before SASL authentication frames are held to Kafka's smaller bound.
+        let max = sasl.as_ref().map_or(max, |s| s.max_frame(max));
         let frame = tokio::select! {
             f = next_frame(&mut rd, &mut buf, max, state) => f,
             _ = stopping(&mut shutdown) => return Stop::Shutdown,
@@ -327,6 +336,35 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 let client_id = req.header.client_id.as_deref().unwrap_or_default();
                 let span =
                     tracing::debug_span!("request", ?api, version, correlation_id, client_id);
+                if let Some(sasl) = sasl.as_mut() {
+                    let gate =
+                        span.in_scope(|| sasl.gate(broker, session, api, version, &req.body));
+                    match gate {
+                        Gate::Pass => {}
+                        Gate::Answer(body) => {
+                            let out = match encode(api, version, correlation_id, body.into()) {
+                                Ok(frame) => ready(state, frame, 0),
+                                Err(why) => return Stop::Refused(why),
+                            };
+                            if tx.send(out).await.is_err() {
+                                return Stop::WriterGone;
+                            }
+                            continue;
+                        }
+                        Gate::Fail(body, why) => {
+                            tokio::time::sleep(sasl::FAILED_AUTHENTICATION_DELAY).await;
+                            let out = match encode(api, version, correlation_id, body.into()) {
+                                Ok(frame) => ready(state, frame, 0),
+                                Err(why) => return Stop::Refused(why),
+                            };
+                            if tx.send(out).await.is_err() {
+                                return Stop::WriterGone;
+                            }
+                            return Stop::AuthFailed(why);
+                        }
+                        Gate::Close(why) => return Stop::Refused(why),
+                    }
+                }
                 // Whom the request's handling time counts against (kept past the request's
                 // end), while any client has a request_percentage quota.
                 let quota_id = broker

@@ -4,5 +4,6 @@
 
 pub mod connection;
 pub mod limits;
+pub mod sasl;
 pub mod server;
 pub mod tls;

@@ -4,6 +4,7 @@
 
 pub mod acl;
 pub mod ssl;
+pub mod scram;
 
 use std::fmt;
 use std::net::IpAddr;

@@ -10,6 +10,7 @@
 //!   deleted topics' partitions.
 //! - `transactions.rs`: the transaction coordinator's records and pending transactional offsets.
 //! - `acls.rs`: the ACL bindings CreateAcls and DeleteAcls change.
+//! - `scram.rs`: SCRAM credentials (salt, stored key, server key, iterations; never passwords).
 //! - `share_groups.rs`: share groups' membership and assignment, and every group's dynamic configs.
 //! - `keys.rs`: how keys and tree names are encoded.
 //! - `storage.rs`: [`PartitionStorage`], what a partition log needs from storage, which
@@ -21,6 +22,7 @@
 //! - tree `client_quotas`: JSON [`QuotaEntity`] -> JSON map of quota key -> value (the f64's bits
 //!   as u64).
 //! - tree `acls`: JSON [`AclRecord`] (one ACL binding, the wire's codes) -> empty.
+//! - tree `scram_credentials`: mechanism name, NUL, user name -> JSON [`ScramCredential`].
 //! - tree `topics`: topic name -> JSON [`TopicRecord`] (id, partition count, configs). Written only
 //!   once every partition it names has its tree: the commit point of a creation or growth (see
 //!   [`crate::broker`]); trees no record names are purged at start-up (`main.rs`).
@@ -80,6 +82,7 @@ mod keys;
 mod memory;
 mod metadata;
 mod partition;
+mod scram;
 mod share;
 mod share_groups;
 mod space;
@@ -93,6 +96,7 @@ pub use metadata::{
     CommittedOffset, GroupMemberRecord, GroupRecord, QuotaEntity, QuotaValues, TopicRecord,
 };
 pub use partition::PartitionStore;
+pub use scram::ScramCredential;
 pub use share::ShareStateRecord;
 pub use share_groups::{ShareGroupRecord, ShareMemberRecord};
 pub use space::DEFAULT_MIN_FREE_BYTES;
