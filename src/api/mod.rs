@@ -285,8 +285,10 @@ apis! {
     DeleteShareGroupOffsets 0..=0 => share_group_offsets::delete,
     ShareGroupHeartbeat 1..=1 => share_group_heartbeat::handle,
     ShareGroupDescribe 1..=1 => share_group_describe::handle,
-    // v0 would mean raw, unframed tokens after the handshake: not implemented (clients use v1).
-    SaslHandshake 1..=1 => sasl::handshake,
+    // v0 is advertised only because librdkafka before 2.x's latest detects SASL support by it (its
+    // feature map asks for SaslHandshake v0); a v0 handshake, which means raw unframed tokens
+    // afterwards, closes the connection (net::sasl). Clients that can use v1 do.
+    SaslHandshake 0..=1 => sasl::handshake,
     SaslAuthenticate 0..=2 => sasl::authenticate,
     DescribeUserScramCredentials 0..=0 => scram_credentials::describe,
     AlterUserScramCredentials 0..=0 => scram_credentials::alter,

@@ -159,6 +159,12 @@ impl Sasl {
         version: i16,
         body: &RequestKind,
     ) -> Gate {
+        if api == ApiKey::SaslHandshake && version == 0 {
+            return Gate::Close(
+                "SaslHandshake v0 (raw SASL tokens without SaslAuthenticate) is not supported"
+                    .to_string(),
+            );
+        }
         match (&mut self.phase, body) {
             (Phase::Authenticated, RequestKind::SaslHandshake(h)) => {
                 // KIP-368: a handshake on an authenticated connection begins re-authentication.
