@@ -34,6 +34,7 @@ listeners: "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0"
 sasl_enabled_mechanisms: "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER"
 sasl_plain_users:
   alice: alice-secret
+  bob: bob-secret
 sasl_scram_users:
   scrammer: scram-secret
 "#;
@@ -342,7 +343,10 @@ fn an_expired_unsecured_token_fails() {
 
 #[test]
 fn sessions_expire_and_re_authenticate() {
-    let broker = Broker::start_own_with(&format!("{CONFIG}connections_max_reauth_ms: 1500\n"));
+    // Debug logs of net::sasl: each completed authentication is logged with `reauthenticating`.
+    let broker = Broker::start_own_with(&format!(
+        "{CONFIG}connections_max_reauth_ms: 1500\nlog_level: \"info,sluice::net::sasl=debug\"\n"
+    ));
     let sasl = broker.listener("SASL_PLAINTEXT");
 
     // Raw: the lifetime is announced; re-authentication as the same user works, as another fails.
@@ -359,6 +363,8 @@ fn sessions_expire_and_re_authenticate() {
     assert_eq!(handshake(&mut c, "PLAIN"), 0);
     let r = authenticate(&mut c, 2, b"\0bob\0bob-secret");
     assert_eq!(r.error_code, 58, "re-authentication as someone else");
+    let message = r.error_message.as_deref().unwrap_or_default().to_string();
+    assert!(message.contains("Cannot change principals"), "{message}");
     c.expect_closed(CLOSE_WITHIN).unwrap();
 
     // Raw: a request once the session ended closes the connection.
@@ -371,7 +377,14 @@ fn sessions_expire_and_re_authenticate() {
     c.expect_closed(CLOSE_WITHIN).unwrap();
 
     // librdkafka re-authenticates and keeps working well past several session lifetimes.
+    if !is_reference_kafka() {
+        // The close is logged after it happens: wait for the line before counting.
+        assert!(wait_until(WITHIN, || broker
+            .logs()
+            .contains("expired credential")));
+    }
     let expired_before = broker.logs().matches("expired credential").count();
+    let reauth_before = broker.logs().matches("reauthenticating=true").count();
     let topic = unique_topic("reauth");
     create_topic(&broker.bootstrap(), &topic, 1);
     let settings = sasl_settings("SCRAM-SHA-256", "scrammer", "scram-secret");
@@ -400,6 +413,10 @@ fn sessions_expire_and_re_authenticate() {
         assert!(
             logs.matches("expired credential").count() == expired_before,
             "a client connection outlived its session instead of re-authenticating"
+        );
+        assert!(
+            logs.matches("reauthenticating=true").count() > reauth_before,
+            "librdkafka never re-authenticated"
         );
     }
 }
