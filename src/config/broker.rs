@@ -59,6 +59,16 @@ pub struct Config {
     /// OAUTHBEARER: the token claim holding the principal's name (Kafka's
     /// `sasl.oauthbearer.sub.claim.name`, and `unsecuredValidatorPrincipalClaimName`).
     pub sasl_oauthbearer_sub_claim_name: String,
+    /// OAUTHBEARER: a `file://` URL of a JWKS (JSON Web Key Set) file (Kafka's
+    /// `sasl.oauthbearer.jwks.endpoint.url`). Set: tokens must be signed by one of its keys and
+    /// valid; unset: Kafka's default unsecured validation. Read at each authentication, so a
+    /// rotated key set takes effect without a restart.
+    pub sasl_oauthbearer_jwks_endpoint_url: Option<String>,
+    /// With a JWKS: the audiences a token's `aud` must name one of, comma-separated (Kafka's
+    /// `sasl.oauthbearer.expected.audience`); unset: not checked.
+    pub sasl_oauthbearer_expected_audience: Option<String>,
+    /// With a JWKS: the issuer a token's `iss` must be (Kafka's `sasl.oauthbearer.expected.issuer`).
+    pub sasl_oauthbearer_expected_issuer: Option<String>,
     /// Authorize every request against the ACLs (Kafka's `authorizer.class.name` set to
     /// StandardAuthorizer). Off: every principal may do everything, and the ACL APIs answer
     /// SECURITY_DISABLED, as Kafka without an authorizer.
@@ -229,6 +239,9 @@ impl Default for Config {
             sasl_scram_users: BTreeMap::new(),
             connections_max_reauth_ms: 0,
             sasl_oauthbearer_sub_claim_name: "sub".to_string(),
+            sasl_oauthbearer_jwks_endpoint_url: None,
+            sasl_oauthbearer_expected_audience: None,
+            sasl_oauthbearer_expected_issuer: None,
             authorizer_enabled: false,
             super_users: String::new(),
             allow_everyone_if_no_acl_found: false,
@@ -408,6 +421,10 @@ impl Config {
         }
         if self.connections_max_reauth_ms < 0 {
             bail!("`connections_max_reauth_ms` must be >= 0");
+        }
+        if let Some(url) = &self.sasl_oauthbearer_jwks_endpoint_url {
+            crate::net::sasl::load_jwks(url)
+                .map_err(|e| anyhow::anyhow!("`sasl_oauthbearer_jwks_endpoint_url`: {e}"))?;
         }
         if self.sasl_oauthbearer_sub_claim_name.trim().is_empty() {
             bail!("`sasl_oauthbearer_sub_claim_name` must not be empty");

@@ -25,6 +25,8 @@ use kafka_protocol::messages::{
 };
 use tokio::time::Instant;
 
+pub use oauthbearer::load_jwks;
+
 use crate::api::str_bytes;
 use crate::broker::Broker;
 use crate::security::scram::ScramMechanism;

@@ -3,7 +3,9 @@
 //! its principal the `sasl_oauthbearer_sub_claim_name` claim, valid until its `exp`. A token that
 //! does not validate is answered, as RFC 7628 and Kafka do, with an error challenge
 //! (`{"status":"invalid_token"}`); the client acknowledges it with a single %x01 and the exchange
-//! then fails.
+//! then fails. With `sasl_oauthbearer_jwks_endpoint_url` set, tokens must instead be JWTs signed by
+//! a key of that JSON Web Key Set and valid (expiry, and audience and issuer when configured), as
+//! Kafka's validating `OAuthBearerValidatorCallbackHandler`.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
@@ -29,7 +31,11 @@ impl OAuthBearerServer {
             }
         }
         let first = parse_initial_response(token).map_err(Failure::hidden)?;
-        let claims = match validate_unsecured(config, &first.token, now_ms) {
+        let validated = match &config.sasl_oauthbearer_jwks_endpoint_url {
+            Some(url) => validate_signed(config, url, &first.token),
+            None => validate_unsecured(config, &first.token, now_ms),
+        };
+        let claims = match validated {
             Ok(c) => c,
             Err(why) => {
                 tracing::debug!(%why, "OAUTHBEARER token refused");
@@ -156,6 +162,69 @@ fn validate_unsecured(config: &Config, token: &str, now_ms: i64) -> Result<Claim
     })
 }
 
+/// The key set of a `file://` JWKS URL.
+pub fn load_jwks(url: &str) -> Result<jsonwebtoken::jwk::JwkSet, String> {
+    let path = url
+        .strip_prefix("file://")
+        .ok_or_else(|| format!("{url:?}: only file:// URLs are supported"))?;
+    let text = std::fs::read(path).map_err(|e| format!("reading {path}: {e}"))?;
+    serde_json::from_slice(&text).map_err(|e| format!("{path} is not a JWKS: {e}"))
+}
+
+/// Kafka's clock skew allowance for signed tokens (`sasl.oauthbearer.clock.skew.seconds`).
+const CLOCK_SKEW_SECONDS: u64 = 30;
+
+/// A JWT signed by a key of the JWKS at `url` (picked by the token's `kid`, or the set's only key),
+/// with an `exp` not past and the principal claim; `aud` and `iss` as configured.
+fn validate_signed(config: &Config, url: &str, token: &str) -> Result<Claims, String> {
+    use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
+    let jwks = load_jwks(url)?;
+    let header = decode_header(token).map_err(|e| format!("bad JWT header: {e}"))?;
+    let jwk = match &header.kid {
+        Some(kid) => jwks
+            .find(kid)
+            .ok_or_else(|| format!("no key {kid:?} in the JWKS"))?,
+        None if jwks.keys.len() == 1 => &jwks.keys[0],
+        None => return Err("the token names no key (kid) and the JWKS has several".to_string()),
+    };
+    let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("unusable JWK: {e}"))?;
+    let mut validation = Validation::new(header.alg);
+    validation.leeway = CLOCK_SKEW_SECONDS;
+    validation.set_required_spec_claims(&["exp"]);
+    match &config.sasl_oauthbearer_expected_audience {
+        Some(aud) => {
+            let audiences: Vec<&str> = aud
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .collect();
+            validation.set_audience(&audiences);
+        }
+        None => validation.validate_aud = false,
+    }
+    if let Some(iss) = &config.sasl_oauthbearer_expected_issuer {
+        validation.set_issuer(&[iss]);
+    }
+    let data = decode::<Map<String, Value>>(token, &key, &validation)
+        .map_err(|e| format!("invalid JWT: {e}"))?;
+    let claim = &config.sasl_oauthbearer_sub_claim_name;
+    let principal = data
+        .claims
+        .get(claim)
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| format!("no {claim} claim"))?;
+    let exp = data
+        .claims
+        .get("exp")
+        .and_then(Value::as_f64)
+        .ok_or("no exp claim")?;
+    Ok(Claims {
+        principal: principal.to_string(),
+        expires_at_ms: (exp * 1000.0) as i64,
+    })
+}
+
 fn json_object(part: &str) -> Result<Map<String, Value>, String> {
     let bytes = B64URL
         .decode(part.trim_end_matches('='))
@@ -231,6 +300,81 @@ pub(crate) mod tests {
                 _ => panic!("{token}: did not fail"),
             }
         }
+    }
+
+    fn now_ms() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    }
+
+    fn signed(claims: &Value, kid: &str) -> String {
+        let key =
+            jsonwebtoken::EncodingKey::from_rsa_pem(include_bytes!("testdata/rsa.pem")).unwrap();
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(kid.to_string());
+        jsonwebtoken::encode(&header, claims, &key).unwrap()
+    }
+
+    fn jwks_config() -> Config {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/net/sasl/testdata/jwks.json"
+        );
+        Config {
+            sasl_oauthbearer_jwks_endpoint_url: Some(format!("file://{path}")),
+            sasl_oauthbearer_expected_audience: Some("kafka, other".to_string()),
+            sasl_oauthbearer_expected_issuer: Some("https://issuer".to_string()),
+            ..Config::default()
+        }
+    }
+
+    fn outcome(c: &Config, token: &str) -> Option<String> {
+        let now_ms = now_ms();
+        match OAuthBearerServer::new().step(c, &first(token), now_ms) {
+            Ok(Step::Done { user, .. }) => Some(user),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn with_a_jwks_only_valid_signed_tokens_authenticate() {
+        let c = jwks_config();
+        let exp = now_ms() / 1000 + 3600;
+        let good =
+            serde_json::json!({"sub": "svc", "exp": exp, "aud": "kafka", "iss": "https://issuer"});
+        assert_eq!(
+            outcome(&c, &signed(&good, "test-key")).as_deref(),
+            Some("svc")
+        );
+        let mut wrong_aud = good.clone();
+        wrong_aud["aud"] = "elsewhere".into();
+        let mut wrong_iss = good.clone();
+        wrong_iss["iss"] = "https://evil".into();
+        let mut expired = good.clone();
+        expired["exp"] = (exp - 7200).into();
+        for bad in [
+            signed(&wrong_aud, "test-key"),
+            signed(&wrong_iss, "test-key"),
+            signed(&expired, "test-key"),
+            signed(&good, "unknown-key"),
+            unsecured_token(&good.to_string()),
+        ] {
+            assert_eq!(outcome(&c, &bad), None, "{bad}");
+        }
+        // Tampered: the payload of another token under this signature.
+        let t = signed(&good, "test-key");
+        let parts: Vec<&str> = t.split('.').collect();
+        let other = signed(&wrong_aud, "test-key");
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            other.split('.').nth(1).unwrap(),
+            parts[2]
+        );
+        assert_eq!(outcome(&c, &forged), None);
+        assert!(load_jwks("https://example.com/jwks").is_err());
     }
 
     #[test]
