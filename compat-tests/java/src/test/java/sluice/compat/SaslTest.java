@@ -115,6 +115,34 @@ class SaslTest {
         }
     }
 
+    private static KafkaTool.Result configs(String... args) {
+        List<String> all = new java.util.ArrayList<>(List.of("--bootstrap-server", broker.bootstrap()));
+        all.addAll(List.of(args));
+        return KafkaTool.run(broker.sluice().workDir(), List.of("-Xmx256m", "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1"), "org.apache.kafka.tools.ConfigCommand", null, all.toArray(new String[0]));
+    }
+
+    /** kafka-configs.sh --entity-type users itself: --alter --add-config, --describe, --delete-config. */
+    @Test
+    void kafkaConfigsManagesScramUsers() throws Exception {
+        String user = "dave-" + UUID.randomUUID().toString().substring(0, 8);
+        KafkaTool.Result added = configs("--alter", "--add-config", "SCRAM-SHA-512=[iterations=8192,password=dave-pw]",
+                "--entity-type", "users", "--entity-name", user);
+        assertEquals(0, added.code(), added.toString());
+        Kafka.waitUntil("kafka-configs to describe the credential", Kafka.TIMEOUT, () -> {
+            KafkaTool.Result described = configs("--describe", "--entity-type", "users", "--entity-name", user);
+            return described.code() == 0 && described.out().contains("SCRAM-SHA-512=iterations=8192");
+        });
+        roundTrip(scram("SCRAM-SHA-512", user, "dave-pw"));
+        KafkaTool.Result deleted = configs("--alter", "--delete-config", "SCRAM-SHA-512",
+                "--entity-type", "users", "--entity-name", user);
+        assertEquals(0, deleted.code(), deleted.toString());
+        Kafka.waitUntil("kafka-configs to describe no credential", Kafka.TIMEOUT, () -> {
+            KafkaTool.Result described = configs("--describe", "--entity-type", "users", "--entity-name", user);
+            return described.code() == 0 && !described.out().contains("SCRAM-SHA-512");
+        });
+    }
+
     @Test
     void scramCredentialsAreManagedLikeKafkaConfigs() throws Exception {
         String user = "carol-" + UUID.randomUUID().toString().substring(0, 8);
