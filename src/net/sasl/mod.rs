@@ -369,6 +369,256 @@ pub const MECHANISMS: [&str; 4] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "O
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broker::ListenerInfo;
+    use crate::config::{Config, SecurityProtocol};
+    use kafka_protocol::messages::{
+        MetadataRequest, SaslAuthenticateRequest, SaslHandshakeRequest,
+    };
+    use std::sync::Arc;
+
+    fn sasl_session() -> Session {
+        let listener = ListenerInfo {
+            name: "SASL_PLAINTEXT".into(),
+            protocol: SecurityProtocol::SaslPlaintext,
+            host: "127.0.0.1".into(),
+            port: 9093,
+        };
+        Session::anonymous(Arc::new(listener), std::net::Ipv4Addr::LOCALHOST.into())
+    }
+
+    fn handshake(mechanism: &str) -> RequestKind {
+        RequestKind::SaslHandshake(
+            SaslHandshakeRequest::default().with_mechanism(str_bytes(mechanism)),
+        )
+    }
+
+    fn token(bytes: &'static [u8]) -> RequestKind {
+        RequestKind::SaslAuthenticate(
+            SaslAuthenticateRequest::default().with_auth_bytes(bytes::Bytes::from_static(bytes)),
+        )
+    }
+
+    fn kind(g: &Gate) -> &'static str {
+        match g {
+            Gate::Pass => "pass",
+            Gate::Answer(_) => "answer",
+            Gate::Fail(..) => "fail",
+            Gate::Close(_) => "close",
+        }
+    }
+
+    #[test]
+    fn the_state_machine_follows_kafkas_authenticator() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            sasl_enabled_mechanisms: "PLAIN,SCRAM-SHA-256".to_string(),
+            sasl_plain_users: [
+                ("alice".to_string(), "pw".to_string()),
+                ("bob".to_string(), "pw".to_string()),
+            ]
+            .into(),
+            connections_max_reauth_ms: 60_000,
+            ..Config::default()
+        };
+        let b = crate::broker::tests::test_broker(dir.path(), config);
+        let mut session = sasl_session();
+        let mut sasl = Sasl::for_session(&b, &session).unwrap();
+        let step = |sasl: &mut Sasl, session: &mut Session, api, version, body: RequestKind| {
+            kind(&sasl.gate(&b, session, api, version, &body))
+        };
+        assert_eq!(sasl.max_frame(1 << 30), MAX_RECEIVE_BYTES);
+        // Disabled mechanism, v0 handshake, requests before authentication.
+        let mut other = Sasl::for_session(&b, &session).unwrap();
+        assert_eq!(
+            step(
+                &mut other,
+                &mut session,
+                ApiKey::SaslHandshake,
+                1,
+                handshake("OAUTHBEARER")
+            ),
+            "fail"
+        );
+        let mut other = Sasl::for_session(&b, &session).unwrap();
+        assert_eq!(
+            step(
+                &mut other,
+                &mut session,
+                ApiKey::SaslHandshake,
+                0,
+                handshake("PLAIN")
+            ),
+            "close"
+        );
+        let mut other = Sasl::for_session(&b, &session).unwrap();
+        let metadata = RequestKind::Metadata(MetadataRequest::default());
+        assert_eq!(
+            step(
+                &mut other,
+                &mut session,
+                ApiKey::Metadata,
+                12,
+                metadata.clone()
+            ),
+            "close"
+        );
+        let mut other = Sasl::for_session(&b, &session).unwrap();
+        assert_eq!(
+            step(
+                &mut other,
+                &mut session,
+                ApiKey::SaslAuthenticate,
+                2,
+                token(b"x")
+            ),
+            "fail"
+        );
+
+        // PLAIN as alice: the principal changes, requests pass, frames may be large again.
+        assert_eq!(
+            step(
+                &mut sasl,
+                &mut session,
+                ApiKey::SaslHandshake,
+                1,
+                handshake("PLAIN")
+            ),
+            "answer"
+        );
+        assert_eq!(
+            step(
+                &mut sasl,
+                &mut session,
+                ApiKey::Metadata,
+                12,
+                metadata.clone()
+            ),
+            "close"
+        );
+        let mut sasl = Sasl::for_session(&b, &session).unwrap();
+        step(
+            &mut sasl,
+            &mut session,
+            ApiKey::SaslHandshake,
+            1,
+            handshake("PLAIN"),
+        );
+        assert_eq!(
+            step(
+                &mut sasl,
+                &mut session,
+                ApiKey::SaslAuthenticate,
+                2,
+                token(b"\0alice\0pw")
+            ),
+            "answer"
+        );
+        assert_eq!(session.principal, Principal::user("alice"));
+        assert_eq!(sasl.max_frame(1 << 30), 1 << 30);
+        assert_eq!(
+            step(
+                &mut sasl,
+                &mut session,
+                ApiKey::Metadata,
+                12,
+                metadata.clone()
+            ),
+            "pass"
+        );
+        // A SaslAuthenticate now reaches the handler (ILLEGAL_SASL_STATE).
+        assert_eq!(
+            step(
+                &mut sasl,
+                &mut session,
+                ApiKey::SaslAuthenticate,
+                2,
+                token(b"x")
+            ),
+            "pass"
+        );
+
+        // Re-authentication: same principal works; another mechanism or principal fails.
+        assert_eq!(
+            step(
+                &mut sasl,
+                &mut session,
+                ApiKey::SaslHandshake,
+                1,
+                handshake("PLAIN")
+            ),
+            "answer"
+        );
+        assert_eq!(
+            step(
+                &mut sasl,
+                &mut session,
+                ApiKey::SaslAuthenticate,
+                2,
+                token(b"\0alice\0pw")
+            ),
+            "answer"
+        );
+        assert_eq!(
+            step(
+                &mut sasl,
+                &mut session,
+                ApiKey::SaslHandshake,
+                1,
+                handshake("PLAIN")
+            ),
+            "answer"
+        );
+        assert_eq!(
+            step(
+                &mut sasl,
+                &mut session,
+                ApiKey::SaslAuthenticate,
+                2,
+                token(b"\0bob\0pw")
+            ),
+            "fail"
+        );
+        assert_eq!(
+            session.principal,
+            Principal::user("alice"),
+            "unchanged by the failure"
+        );
+        let mut again = Sasl::for_session(&b, &session).unwrap();
+        step(
+            &mut again,
+            &mut session,
+            ApiKey::SaslHandshake,
+            1,
+            handshake("PLAIN"),
+        );
+        step(
+            &mut again,
+            &mut session,
+            ApiKey::SaslAuthenticate,
+            2,
+            token(b"\0alice\0pw"),
+        );
+        assert_eq!(
+            step(
+                &mut again,
+                &mut session,
+                ApiKey::SaslHandshake,
+                1,
+                handshake("SCRAM-SHA-256")
+            ),
+            "answer"
+        );
+        assert_eq!(
+            step(
+                &mut again,
+                &mut session,
+                ApiKey::SaslAuthenticate,
+                2,
+                token(b"n,,n=alice,r=x")
+            ),
+            "fail"
+        );
+    }
 
     #[test]
     fn session_lifetime_is_the_smaller_limit() {
