@@ -64,6 +64,9 @@ pub struct Config {
     /// valid; unset: Kafka's default unsecured validation. Read at each authentication, so a
     /// rotated key set takes effect without a restart.
     pub sasl_oauthbearer_jwks_endpoint_url: Option<String>,
+    /// Unsecured OAUTHBEARER: scopes every token's `scope` claim must include, space-separated
+    /// (Kafka's `unsecuredValidatorRequiredScope` option); empty: none.
+    pub sasl_oauthbearer_unsecured_required_scope: String,
     /// With a JWKS: the audiences a token's `aud` must name one of, comma-separated (Kafka's
     /// `sasl.oauthbearer.expected.audience`); unset: not checked.
     pub sasl_oauthbearer_expected_audience: Option<String>,
@@ -240,6 +243,7 @@ impl Default for Config {
             connections_max_reauth_ms: 0,
             sasl_oauthbearer_sub_claim_name: "sub".to_string(),
             sasl_oauthbearer_jwks_endpoint_url: None,
+            sasl_oauthbearer_unsecured_required_scope: String::new(),
             sasl_oauthbearer_expected_audience: None,
             sasl_oauthbearer_expected_issuer: None,
             authorizer_enabled: false,

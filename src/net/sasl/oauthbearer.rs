@@ -32,12 +32,21 @@ impl OAuthBearerServer {
         }
         let first = parse_initial_response(token).map_err(Failure::hidden)?;
         let validated = match &config.sasl_oauthbearer_jwks_endpoint_url {
-            Some(url) => validate_signed(config, url, &first.token),
+            Some(url) => validate_signed(config, url, &first.token).map_err(Refused::Invalid),
             None => validate_unsecured(config, &first.token, now_ms),
         };
         let claims = match validated {
             Ok(c) => c,
-            Err(why) => {
+            Err(Refused::Scope(missing)) => {
+                tracing::debug!(?missing, "OAUTHBEARER token lacks required scope");
+                let error = format!(
+                    r#"{{"status":"insufficient_scope", "scope":"[{}]"}}"#,
+                    missing.join(", ")
+                );
+                self.error_sent = Some(error.clone());
+                return Ok(Step::Challenge(error.into_bytes()));
+            }
+            Err(Refused::Invalid(why)) => {
                 tracing::debug!(%why, "OAUTHBEARER token refused");
                 let error = r#"{"status":"invalid_token"}"#.to_string();
                 self.error_sent = Some(error.clone());
@@ -115,6 +124,12 @@ fn parse_initial_response(bytes: &[u8]) -> Result<InitialResponse, String> {
     })
 }
 
+/// Why a token was refused: it is invalid, or lacks these required scopes.
+enum Refused {
+    Invalid(String),
+    Scope(Vec<String>),
+}
+
 struct Claims {
     principal: String,
     expires_at_ms: i64,
@@ -123,7 +138,40 @@ struct Claims {
 /// Kafka's unsecured JWS rules: three dot-separated parts, the last empty; header and payload
 /// base64url JSON objects; `alg` "none"; the principal claim a non-empty string; `exp` a number
 /// of seconds, not past; `iat`, if present, a number before `exp`.
-fn validate_unsecured(config: &Config, token: &str, now_ms: i64) -> Result<Claims, String> {
+fn validate_unsecured(config: &Config, token: &str, now_ms: i64) -> Result<Claims, Refused> {
+    let claims = unsecured_claims(config, token, now_ms).map_err(Refused::Invalid)?;
+    let required: Vec<&str> = config
+        .sasl_oauthbearer_unsecured_required_scope
+        .split_whitespace()
+        .collect();
+    if !required.is_empty() {
+        let granted: Vec<&str> = match claims.scope.as_ref() {
+            Some(Value::String(s)) => s.split_whitespace().collect(),
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        let missing: Vec<String> = required
+            .iter()
+            .filter(|r| !granted.contains(r))
+            .map(|r| r.to_string())
+            .collect();
+        if !missing.is_empty() {
+            return Err(Refused::Scope(missing));
+        }
+    }
+    Ok(Claims {
+        principal: claims.principal,
+        expires_at_ms: claims.expires_at_ms,
+    })
+}
+
+struct UnsecuredClaims {
+    principal: String,
+    expires_at_ms: i64,
+    scope: Option<Value>,
+}
+
+fn unsecured_claims(config: &Config, token: &str, now_ms: i64) -> Result<UnsecuredClaims, String> {
     let parts: Vec<&str> = token.split('.').collect();
     let [header, payload, signature] = parts[..] else {
         return Err("not three dot-separated parts".to_string());
@@ -156,9 +204,10 @@ fn validate_unsecured(config: &Config, token: &str, now_ms: i64) -> Result<Claim
             return Err("iat is not before exp".to_string());
         }
     }
-    Ok(Claims {
+    Ok(UnsecuredClaims {
         principal: principal.to_string(),
         expires_at_ms,
+        scope: claims.get("scope").cloned(),
     })
 }
 
@@ -375,6 +424,34 @@ pub(crate) mod tests {
         );
         assert_eq!(outcome(&c, &forged), None);
         assert!(load_jwks("https://example.com/jwks").is_err());
+    }
+
+    #[test]
+    fn a_required_scope_is_checked() {
+        let c = Config {
+            sasl_oauthbearer_unsecured_required_scope: "read write".to_string(),
+            ..Config::default()
+        };
+        let ok = [
+            unsecured_token(r#"{"sub":"a","exp":9999999999,"scope":"write other read"}"#),
+            unsecured_token(r#"{"sub":"a","exp":9999999999,"scope":["read","write"]}"#),
+        ];
+        for t in ok {
+            assert!(matches!(
+                OAuthBearerServer::new().step(&c, &first(&t), 0),
+                Ok(Step::Done { .. })
+            ));
+        }
+        let t = unsecured_token(r#"{"sub":"a","exp":9999999999,"scope":"read"}"#);
+        let mut s = OAuthBearerServer::new();
+        match s.step(&c, &first(&t), 0) {
+            Ok(Step::Challenge(b)) => assert_eq!(
+                String::from_utf8(b).unwrap(),
+                r#"{"status":"insufficient_scope", "scope":"[write]"}"#
+            ),
+            _ => panic!("no insufficient_scope challenge"),
+        }
+        assert!(s.step(&c, &[1], 0).is_err());
     }
 
     #[test]
