@@ -39,6 +39,9 @@ pub const MAX_RECEIVE_BYTES: usize = 524_288;
 /// for its answer, which slows down guessing.
 pub const FAILED_AUTHENTICATION_DELAY: Duration = Duration::from_millis(100);
 
+/// Kafka's `MIN_REAUTH_INTERVAL_ONE_SECOND_NANOS`: re-authentications begin at most this often.
+const MIN_REAUTH_INTERVAL: Duration = Duration::from_secs(1);
+
 /// What one mechanism makes of one client token.
 pub enum Step {
     /// Send these bytes; the client answers with another token.
@@ -131,6 +134,8 @@ pub struct Sasl {
     phase: Phase,
     enabled: Vec<String>,
     done: Option<Authenticated>,
+    /// When the last re-authentication began.
+    last_reauth: Option<Instant>,
 }
 
 impl Sasl {
@@ -140,6 +145,7 @@ impl Sasl {
             phase: Phase::Handshake,
             enabled: enabled_mechanisms(&broker.config().sasl_enabled_mechanisms),
             done: None,
+            last_reauth: None,
         })
     }
 
@@ -169,7 +175,18 @@ impl Sasl {
         }
         match (&mut self.phase, body) {
             (Phase::Authenticated, RequestKind::SaslHandshake(h)) => {
-                // KIP-368: a handshake on an authenticated connection begins re-authentication.
+                // KIP-368: a handshake on an authenticated connection begins re-authentication, as
+                // in Kafka's KafkaChannel only when the session expires at all, and at most once a
+                // second; otherwise the handler answers ILLEGAL_SASL_STATE.
+                let now = Instant::now();
+                let expiring = self.done.as_ref().is_some_and(|d| d.expires.is_some());
+                let too_soon = self
+                    .last_reauth
+                    .is_some_and(|t| now.duration_since(t) < MIN_REAUTH_INTERVAL);
+                if !expiring || too_soon {
+                    return Gate::Pass;
+                }
+                self.last_reauth = Some(now);
                 self.handshake(h.mechanism.as_str())
             }
             (Phase::Authenticated, _) => {
@@ -558,6 +575,18 @@ mod tests {
             ),
             "answer"
         );
+        // Within a second of the last re-authentication: left to the handler (ILLEGAL_SASL_STATE).
+        assert_eq!(
+            step(
+                &mut sasl,
+                &mut session,
+                ApiKey::SaslHandshake,
+                1,
+                handshake("PLAIN")
+            ),
+            "pass"
+        );
+        sasl.last_reauth = None;
         assert_eq!(
             step(
                 &mut sasl,
@@ -598,6 +627,7 @@ mod tests {
             2,
             token(b"\0alice\0pw"),
         );
+        again.last_reauth = None;
         assert_eq!(
             step(
                 &mut again,
