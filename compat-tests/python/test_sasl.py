@@ -8,7 +8,7 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from conftest import create_topic, wait_until
+from conftest import create_topic, is_reference_kafka, wait_until
 from test_kcat import kcat
 
 CONFIG = dict(
@@ -93,6 +93,8 @@ def kcat_sasl(broker, mechanism: str, user: str, password: str) -> list[str]:
 @pytest.mark.broker_config(**CONFIG)
 @pytest.mark.parametrize("mechanism,user,password", CREDENTIALS)
 def test_kcat_produces_and_consumes(broker, mechanism, user, password):
+    if mechanism.startswith("SCRAM") and is_reference_kafka():
+        pytest.skip("Kafka 4.4 refuses the SCRAM of Debian's kcat (librdkafka 2.0.2); FINDINGS.md SASL6")
     topic = new_topic(broker)
     args = kcat_sasl(broker, mechanism, user, password)
     bootstrap = broker.listener("SASL_PLAINTEXT")
