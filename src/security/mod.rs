@@ -3,8 +3,8 @@
 //! principal; the authorizer checks it against the ACLs.
 
 pub mod acl;
-pub mod ssl;
 pub mod scram;
+pub mod ssl;
 
 use std::fmt;
 use std::net::IpAddr;
