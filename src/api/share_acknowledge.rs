@@ -12,7 +12,9 @@ use kafka_protocol::messages::share_acknowledge_response::{
 };
 use kafka_protocol::messages::{ShareAcknowledgeRequest, ShareAcknowledgeResponse};
 
-use crate::api::share_fetch::{acknowledge, group_and_member, renew_allowed, AckBatches};
+use crate::api::share_fetch::{
+    acknowledge, group_and_member, renew_allowed, topic_readable, AckBatches,
+};
 use crate::api::{after_flush, authz, Ctx, Outcome};
 use crate::coordinator::share::session::FINAL_EPOCH;
 use crate::log::LEADER_EPOCH;
@@ -53,7 +55,9 @@ pub fn handle(ctx: &Ctx, req: ShareAcknowledgeRequest) -> Outcome {
                 .iter()
                 .map(|b| (b.first_offset, b.last_offset, b.acknowledge_types.clone()))
                 .collect();
-            let code = if batches.is_empty() {
+            let code = if !topic_readable(ctx, t.topic_id) {
+                authz::TOPIC_DENIED
+            } else if batches.is_empty() {
                 0
             } else {
                 acknowledge(

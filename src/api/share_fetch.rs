@@ -15,6 +15,10 @@
 //! with `is_renew_ack` only acknowledges, RENEW among them, and fetches nothing: Kafka wants its
 //! fetch limits all 0.
 //!
+//! Authorization as Kafka's: READ on the group for the request, and READ on each topic, a topic the
+//! client may not read answering TOPIC_AUTHORIZATION_FAILED for its partitions (acknowledgements
+//! included) while an unknown topic id stays UNKNOWN_TOPIC_ID.
+//!
 //! As in Kafka, any member id the group coordinator could have given (non-empty, at most 36
 //! characters) may fetch: membership is the share-group coordinator's business, and a member
 //! it removes has its records released through `ShareCoordinator::member_left`.
@@ -67,6 +71,14 @@ pub fn group_and_member(
 /// Kafka answers INVALID_REQUEST for the partition otherwise, as for any unknown type.
 pub fn renew_allowed(version: i16, is_renew_ack: bool) -> bool {
     version >= 2 && is_renew_ack
+}
+
+/// Whether the client may READ the topic of a share partition; an unknown topic id passes, to be
+/// answered UNKNOWN_TOPIC_ID where it is looked up.
+pub fn topic_readable(ctx: &Ctx, topic_id: uuid::Uuid) -> bool {
+    ctx.broker
+        .topic_by_id(topic_id)
+        .is_none_or(|t| ctx.authorize(AclOperation::Read, ResourceType::Topic, &t.name))
 }
 
 /// Applies one partition's acknowledgements; the partition's acknowledge error code.
@@ -185,7 +197,14 @@ pub fn handle(ctx: &Ctx, req: ShareFetchRequest) -> Outcome {
     };
     let acks: HashMap<SessionPartition, i16> = acks
         .into_iter()
-        .map(|(p, batches)| (p, acknowledge(broker, &group, &member, p, &batches, renew)))
+        .map(|(p, batches)| {
+            let code = if topic_readable(ctx, p.0) {
+                acknowledge(broker, &group, &member, p, &batches, renew)
+            } else {
+                authz::TOPIC_DENIED
+            };
+            (p, code)
+        })
         .collect();
     let settings = share.settings(&group);
     let (partitions, incremental) = match plan {
@@ -202,6 +221,9 @@ pub fn handle(ctx: &Ctx, req: ShareFetchRequest) -> Outcome {
         .map(|p| {
             let log = match broker.topic_by_id(p.0) {
                 None => Err(ResponseError::UnknownTopicId.code()),
+                Some(t) if !ctx.authorize(AclOperation::Read, ResourceType::Topic, &t.name) => {
+                    Err(authz::TOPIC_DENIED)
+                }
                 Some(t) => crate::api::partition(Some(&t), p.1).cloned(),
             };
             (p, log)
@@ -490,6 +512,60 @@ mod tests {
             panic!()
         };
         assert_eq!(acquired(&r), vec![(0, 1, 2)]);
+    }
+
+    /// READ on the topic is needed besides READ on the group: an unreadable topic's partitions are
+    /// TOPIC_AUTHORIZATION_FAILED, in fetches and acknowledgements, and nothing is acquired.
+    #[tokio::test]
+    async fn an_unreadable_topic_is_topic_authorization_failed() {
+        use crate::api::authz::tests::{allow, secured_broker};
+        let dir = tempfile::tempdir().unwrap();
+        let b = secured_broker(dir.path());
+        b.share().set_initialized_lookup(|_, _, _| true);
+        let t = b.create_topic("t", 1, Default::default(), false).unwrap();
+        allow(&b, ResourceType::Group, "g", AclOperation::Read);
+        let ctx = Ctx::test(&b, 1);
+        answer(handle(&ctx, fetch(t.id, "a", 0, 0))).await;
+        t.partitions[0]
+            .append_visible(&batch::validate(&make_batch(2, 0), 1 << 20).unwrap())
+            .unwrap();
+        let r = answer(handle(&ctx, fetch(t.id, "a", 1, 0))).await;
+        assert_eq!(r.responses[0].partitions[0].error_code, authz::TOPIC_DENIED);
+        assert!(acquired(&r).is_empty());
+        let ack = ShareAcknowledgeRequest::default()
+            .with_group_id(Some(GroupId(crate::api::str_bytes("g"))))
+            .with_member_id(Some(crate::api::str_bytes("a")))
+            .with_share_session_epoch(2)
+            .with_topics(vec![AcknowledgeTopic::default()
+                .with_topic_id(t.id)
+                .with_partitions(vec![AcknowledgePartition::default()
+                    .with_acknowledgement_batches(vec![
+                        AcknowledgementBatch::default()
+                            .with_first_offset(0)
+                            .with_last_offset(1)
+                            .with_acknowledge_types(vec![1]),
+                    ])])]);
+        let acked = match share_acknowledge::handle(&ctx, ack) {
+            Outcome::Later(f) => f.await,
+            Outcome::Now(b) => b,
+            _ => panic!("no answer"),
+        };
+        let ResponseBody::Kind(ResponseKind::ShareAcknowledge(acked)) = acked else {
+            panic!("not a share acknowledge response")
+        };
+        assert_eq!(
+            acked.responses[0].partitions[0].error_code,
+            authz::TOPIC_DENIED
+        );
+        // With READ on the topic the member's first read starts the partition (at its end, as
+        // every share partition starts), and it acquires what comes after.
+        allow(&b, ResourceType::Topic, "t", AclOperation::Read);
+        answer(handle(&ctx, fetch(t.id, "a", 3, 0))).await;
+        t.partitions[0]
+            .append_visible(&batch::validate(&make_batch(2, 2), 1 << 20).unwrap())
+            .unwrap();
+        let r = answer(handle(&ctx, fetch(t.id, "a", 4, 0))).await;
+        assert_eq!(acquired(&r), vec![(2, 3, 1)]);
     }
 
     /// v2: RENEW keeps records acquired, only with `is_renew_ack` in a request that fetches
