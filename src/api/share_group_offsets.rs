@@ -2,6 +2,10 @@
 //! partition's start offset), AlterShareGroupOffsets (set it) and DeleteShareGroupOffsets
 //! (forget a topic's state). Altering and deleting need the group to have no members, as in
 //! Kafka; whether it has is the share-group coordinator's answer (`ShareCoordinator::group_status`).
+//!
+//! Authorization as Kafka's: DESCRIBE, READ or DELETE on the group, and DESCRIBE (describe) or READ
+//! (alter, delete) on each topic, else TOPIC_AUTHORIZATION_FAILED for it; describing all of a
+//! group's topics leaves out those the client may not describe.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_share_group_offsets_response::{
@@ -91,6 +95,9 @@ pub fn describe(
                         let Some(t) = broker.topic_by_id(k.topic_id) else {
                             continue;
                         };
+                        if !ctx.authorize(AclOperation::Describe, ResourceType::Topic, &t.name) {
+                            continue;
+                        }
                         match by_topic.iter_mut().find(|(n, _)| *n == t.name) {
                             Some((_, ps)) => ps.push(k.partition),
                             None => by_topic.push((t.name.clone(), vec![k.partition])),
@@ -103,6 +110,8 @@ pub fn describe(
                 .into_iter()
                 .map(|(name, partitions)| {
                     let topic = broker.topic(&name);
+                    let readable =
+                        ctx.authorize(AclOperation::Describe, ResourceType::Topic, &name);
                     let partitions = partitions
                         .into_iter()
                         .map(|p| {
@@ -110,6 +119,9 @@ pub fn describe(
                                 .with_partition_index(p)
                                 .with_leader_epoch(0);
                             match &topic {
+                                _ if !readable => out
+                                    .with_start_offset(-1)
+                                    .with_error_code(authz::TOPIC_DENIED),
                                 Some(t) if t.partition(p).is_some() => {
                                     let key = ShareKey {
                                         group: group.clone(),
@@ -161,6 +173,7 @@ pub fn alter(ctx: &Ctx, req: AlterShareGroupOffsetsRequest) -> Outcome {
         .into_iter()
         .map(|t| {
             let topic = broker.topic(&t.topic_name);
+            let readable = ctx.authorize(AclOperation::Read, ResourceType::Topic, &t.topic_name);
             let partitions = t
                 .partitions
                 .into_iter()
@@ -168,6 +181,7 @@ pub fn alter(ctx: &Ctx, req: AlterShareGroupOffsetsRequest) -> Outcome {
                     let out = AlterShareGroupOffsetsResponsePartition::default()
                         .with_partition_index(p.partition_index);
                     let code = match &topic {
+                        _ if !readable => authz::TOPIC_DENIED,
                         Some(t) if t.partition(p.partition_index).is_some() => {
                             if p.start_offset < 0 {
                                 ResponseError::InvalidRequest.code()
@@ -228,7 +242,9 @@ pub fn delete(ctx: &Ctx, req: DeleteShareGroupOffsetsRequest) -> Outcome {
         .into_iter()
         .map(|t| {
             let topic = broker.topic(&t.topic_name);
+            let readable = ctx.authorize(AclOperation::Read, ResourceType::Topic, &t.topic_name);
             let code = match &topic {
+                _ if !readable => authz::TOPIC_DENIED,
                 Some(topic) => match share.delete_topic(&group, topic.id) {
                     Ok(_) => 0,
                     Err(e) => crate::api::error::code(&e, "deleting share-group offsets"),
@@ -249,4 +265,68 @@ pub fn delete(ctx: &Ctx, req: DeleteShareGroupOffsetsRequest) -> Outcome {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::authz::tests::{allow, secured_broker};
+    use crate::protocol::ResponseBody;
+    use kafka_protocol::messages::alter_share_group_offsets_request::{
+        AlterShareGroupOffsetsRequestPartition, AlterShareGroupOffsetsRequestTopic,
+    };
+    use kafka_protocol::messages::describe_share_group_offsets_request::{
+        DescribeShareGroupOffsetsRequestGroup, DescribeShareGroupOffsetsRequestTopic,
+    };
+    use kafka_protocol::messages::{GroupId, ResponseKind};
+
+    /// Besides the group's ACL, each topic needs DESCRIBE (describe) or READ (alter), as Kafka's
+    /// handlers check: TOPIC_AUTHORIZATION_FAILED for its partitions otherwise.
+    #[tokio::test]
+    async fn topics_need_their_own_acls() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = secured_broker(dir.path());
+        b.create_topic("t", 1, Default::default(), false).unwrap();
+        allow(&b, ResourceType::Group, "g", AclOperation::Describe);
+        allow(&b, ResourceType::Group, "g", AclOperation::Read);
+        let ctx = Ctx::test(&b, 0);
+        let describe = |ctx: &Ctx| {
+            let req = DescribeShareGroupOffsetsRequest::default().with_groups(vec![
+                DescribeShareGroupOffsetsRequestGroup::default()
+                    .with_group_id(GroupId(str_bytes("g")))
+                    .with_topics(Some(vec![DescribeShareGroupOffsetsRequestTopic::default()
+                        .with_topic_name(str_bytes("t").into())
+                        .with_partitions(vec![0])])),
+            ]);
+            describe(ctx, req).groups[0].topics[0].partitions[0].error_code
+        };
+        let alter = |ctx: &Ctx| {
+            let req = AlterShareGroupOffsetsRequest::default()
+                .with_group_id(GroupId(str_bytes("g")))
+                .with_topics(vec![AlterShareGroupOffsetsRequestTopic::default()
+                    .with_topic_name(str_bytes("t").into())
+                    .with_partitions(vec![
+                        AlterShareGroupOffsetsRequestPartition::default()
+                            .with_partition_index(0)
+                            .with_start_offset(0),
+                    ])]);
+            alter(ctx, req)
+        };
+        let altered = |outcome: Outcome| async move {
+            let body = match outcome {
+                Outcome::Now(b) => b,
+                Outcome::Later(f) => f.await,
+                _ => panic!("no answer"),
+            };
+            let ResponseBody::Kind(ResponseKind::AlterShareGroupOffsets(r)) = body else {
+                panic!("not an AlterShareGroupOffsets response")
+            };
+            (r.error_code, r.responses[0].partitions[0].error_code)
+        };
+        assert_eq!(describe(&ctx), authz::TOPIC_DENIED);
+        assert_eq!(altered(alter(&ctx)).await, (0, authz::TOPIC_DENIED));
+        allow(&b, ResourceType::Topic, "t", AclOperation::Read);
+        assert_eq!(describe(&ctx), 0, "READ implies DESCRIBE");
+        assert_eq!(altered(alter(&ctx)).await, (0, 0));
+    }
 }
