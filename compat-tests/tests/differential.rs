@@ -1559,6 +1559,56 @@ fn run_cases(d: &mut Diff) {
 
     transaction_cases(d);
     share_group_cases(d);
+    security_cases(d);
+}
+
+/// SASL and SCRAM credentials on the plaintext listener both brokers start with (#17): the SASL APIs answer
+/// ILLEGAL_SASL_STATE, the credential APIs work as on any listener.
+fn security_cases(d: &mut Diff) {
+    for v in d.versions(ApiKey::SaslHandshake) {
+        d.case("error: not a SASL listener", v, |_| {
+            SaslHandshakeRequest::default().with_mechanism(s("PLAIN"))
+        });
+    }
+    for v in d.versions(ApiKey::SaslAuthenticate) {
+        d.case("error: not a SASL listener", v, |_| {
+            SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from_static(b"\0diff\0pw"))
+        });
+    }
+    let user = |name: &str| {
+        describe_user_scram_credentials_request::UserName::default().with_name(s(name))
+    };
+    for v in d.versions(ApiKey::DescribeUserScramCredentials) {
+        d.case("success: every user (none)", v, |_| {
+            DescribeUserScramCredentialsRequest::default().with_users(None)
+        });
+        d.case("error: unknown user", v, |_| {
+            DescribeUserScramCredentialsRequest::default()
+                .with_users(Some(vec![user("diff-nobody")]))
+        });
+    }
+    for v in d.versions(ApiKey::AlterUserScramCredentials) {
+        d.case("success: nothing to change", v, |_| {
+            AlterUserScramCredentialsRequest::default()
+        });
+        d.case("error: too few iterations", v, |_| {
+            AlterUserScramCredentialsRequest::default().with_upsertions(vec![
+                alter_user_scram_credentials_request::ScramCredentialUpsertion::default()
+                    .with_name(s("diff-user"))
+                    .with_mechanism(1)
+                    .with_iterations(100)
+                    .with_salt(Bytes::from_static(b"salt"))
+                    .with_salted_password(Bytes::from_static(&[7; 32])),
+            ])
+        });
+        d.case("error: deleting an unknown credential", v, |_| {
+            AlterUserScramCredentialsRequest::default().with_deletions(vec![
+                alter_user_scram_credentials_request::ScramCredentialDeletion::default()
+                    .with_name(s("diff-nobody"))
+                    .with_mechanism(2),
+            ])
+        });
+    }
 }
 
 /// KIP-848 consumer groups: a member joins (its member id is the client's from v1, the broker's in v0,
